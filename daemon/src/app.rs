@@ -1,0 +1,99 @@
+//! Wiring of the running daemon: start order, readiness and ordered shutdown.
+//!
+//! Owns: the start sequence (directories, store, built-in packs, first load, socket, actor,
+//! watcher, signals, READY) and the shutdown sequence (NOT_SERVING, stop intake, stop the
+//! actor, close the API, remove the socket). Must not: contain domain logic.
+
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::api::{self, ControlService, DaemonInfo};
+use crate::config::Config;
+use crate::pack::builtin;
+use crate::registry::build::{Dirty, Scanner};
+use crate::reload::{self, Cause, Reloader};
+use crate::store::Store;
+use crate::{signal, systemd, watch};
+
+/// How long in-flight work may take to finish after SIGTERM.
+const GRACE: Duration = Duration::from_secs(5);
+
+/// Runs the daemon until `shutdown` is cancelled (or SIGTERM/SIGINT arrives).
+pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let paths = config.paths.clone();
+    for dir in [&paths.packs_dirs[0], &paths.config_dir, &paths.data_dir] {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    let store_dir = paths.store_dir();
+    let store = tokio::task::spawn_blocking(move || Store::open(&store_dir)).await??;
+    let builtin_dirs = builtin::write_out(&paths.builtin_packs_dir())
+        .with_context(|| format!("cannot write the built-in packs under {}", paths.builtin_packs_dir().display()))?;
+    let scanner = Scanner::new(builtin_dirs, paths.packs_dirs.clone(), paths.config_dir.clone());
+    let mut reloader = Reloader::new(scanner, store, config.register_rules_by_default);
+    let published = reloader.published();
+    let (reloader, first) = tokio::task::spawn_blocking(move || {
+        let report = reloader.reload_blocking(Cause::Start, &Dirty::All, &[]);
+        (reloader, report)
+    })
+    .await?;
+
+    let signals = signal::install().context("cannot install signal handlers")?;
+    let listener = api::bind(&paths.socket).await?;
+
+    // Intake (watcher, signals, reload actor) stops first; the API last.
+    let intake = shutdown.child_token();
+    let api_shutdown = CancellationToken::new();
+    let tasks = TaskTracker::new();
+    let reload = reload::spawn(reloader, intake.clone(), &tasks);
+    let watcher = match config.watch_debounce {
+        None => None,
+        Some(debounce) => {
+            let set = watch::WatchSet { roots: paths.packs_dirs.clone(), config_dir: paths.config_dir.clone() };
+            match watch::start(set, debounce, reload.clone(), published.clone()) {
+                Ok(watcher) => Some(watcher),
+                Err(error) => {
+                    tracing::error!(error = %error, "cannot watch the packs directories; reload with SIGHUP or st2ctl reload");
+                    None
+                }
+            }
+        }
+    };
+    tasks.spawn(signal::run(signals, reload.clone(), shutdown.clone()));
+    tasks.spawn(systemd::watchdog(intake.clone()));
+    let info = DaemonInfo { started, packs_dirs: paths.packs_dirs.clone(), socket: paths.socket.clone() };
+    let service = ControlService::new(published, reload, info);
+    let server = tokio::spawn(api::serve(listener, paths.socket.clone(), service, api_shutdown.clone()));
+
+    let status = format!(
+        "ready: {} packs, {} actions, {} problems",
+        first.counts.packs,
+        first.counts.actions,
+        first.problems.len()
+    );
+    systemd::ready(&status);
+    tracing::info!(
+        socket = %paths.socket.display(),
+        startup_ms = started.elapsed().as_secs_f64() * 1000.0,
+        "{status}"
+    );
+
+    shutdown.cancelled().await;
+    systemd::stopping();
+    drop(watcher);
+    intake.cancel();
+    tasks.close();
+    if tokio::time::timeout(GRACE, tasks.wait()).await.is_err() {
+        tracing::warn!("some tasks did not stop within the grace period");
+    }
+    api_shutdown.cancel();
+    match tokio::time::timeout(GRACE, server).await {
+        Ok(joined) => joined??,
+        Err(_) => tracing::warn!("the API did not stop within the grace period"),
+    }
+    tracing::info!("stopped");
+    Ok(())
+}

@@ -1,0 +1,126 @@
+//! Command line of `st2d`: flags, environment variables and subcommands.
+//!
+//! Owns: the clap definitions and their help text. Must not: resolve paths or touch the
+//! filesystem (`config` turns parsed flags into a `Config`).
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "st2d",
+    version,
+    about = "Runs StackStorm integration packs in one process",
+    long_about = "Runs StackStorm integration packs in one process: loads the packs directories, \
+                  reloads them live as files change, and serves the control plane that st2ctl \
+                  and st2 use on a Unix socket."
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub paths: PathArgs,
+
+    /// Log format.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text, env = "ST2D_LOG_FORMAT", global = true)]
+    pub log_format: LogFormat,
+
+    /// Log filter (tracing syntax: `info`, `st2d=debug`...). `RUST_LOG` is read when this is unset.
+    #[arg(long, env = "ST2D_LOG", global = true)]
+    pub log_level: Option<String>,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the daemon (the default).
+    Serve(ServeArgs),
+    /// Load the packs directories once, print a report per pack and exit: non-zero when any
+    /// pack or file failed.
+    Check,
+}
+
+#[derive(Debug, Clone, Args, Default)]
+pub struct ServeArgs {
+    /// Register the rules of newly discovered packs too (by default rules wait for
+    /// `st2ctl reload --register-rules`, as StackStorm's documentation describes).
+    #[arg(long, env = "ST2D_REGISTER_RULES_BY_DEFAULT")]
+    pub register_rules_by_default: bool,
+
+    /// Debounce of file-system events before a reload, in milliseconds.
+    #[arg(long, default_value_t = 100, value_name = "MS")]
+    pub watch_debounce_ms: u64,
+
+    /// Do not watch the packs directories (reload only on SIGHUP or `st2ctl reload`).
+    #[arg(long)]
+    pub no_watch: bool,
+}
+
+/// Where everything lives (DESIGN.md 3.9).
+#[derive(Debug, Clone, Args, Default)]
+pub struct PathArgs {
+    /// Put everything under DIR: DIR/packs, DIR/configs, DIR/virtualenvs, DIR/data, DIR/st2d.sock.
+    #[arg(long, env = "ST2D_HOME", global = true, value_name = "DIR")]
+    pub home: Option<PathBuf>,
+
+    /// A packs directory; repeat for several. The first is where packs are installed; when the
+    /// same pack is in several, the first one wins.
+    #[arg(long = "packs-dir", global = true, value_name = "DIR")]
+    pub packs_dirs: Vec<PathBuf>,
+
+    /// Where pack configs (`<pack>.yaml`) are read from.
+    #[arg(long, global = true, value_name = "DIR")]
+    pub config_dir: Option<PathBuf>,
+
+    /// Where packs' virtualenvs live.
+    #[arg(long, global = true, value_name = "DIR")]
+    pub virtualenvs_dir: Option<PathBuf>,
+
+    /// Where the store (history, datastore, registration choices) is kept.
+    #[arg(long, global = true, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+
+    /// The control plane's Unix socket.
+    #[arg(long, env = "ST2D_SOCKET", global = true, value_name = "PATH")]
+    pub socket: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+impl Cli {
+    /// The subcommand's serve flags, or the defaults for `check`.
+    pub fn serve_args(&self) -> ServeArgs {
+        match &self.command {
+            Some(Command::Serve(args)) => args.clone(),
+            _ => ServeArgs { watch_debounce_ms: 100, ..ServeArgs::default() },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn flags_work_before_and_after_the_subcommand() {
+        let cli = Cli::try_parse_from(["st2d", "--home", "/h", "check", "--packs-dir", "/a", "--packs-dir", "/b"])
+            .expect("valid");
+        assert!(matches!(cli.command, Some(Command::Check)));
+        assert_eq!(cli.paths.packs_dirs, [PathBuf::from("/a"), PathBuf::from("/b")]);
+        let cli = Cli::try_parse_from(["st2d", "serve", "--register-rules-by-default", "--log-format", "json"])
+            .expect("valid");
+        assert!(cli.serve_args().register_rules_by_default);
+        assert_eq!(cli.log_format, LogFormat::Json);
+    }
+}

@@ -1,0 +1,114 @@
+//! The daemon's resolved configuration: paths (DESIGN.md 3.9) and behaviour switches.
+//!
+//! Owns: turning flags and `--home` into concrete paths, with StackStorm's system defaults.
+//! Must not: create directories or read anything from disk.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::cli::{PathArgs, ServeArgs};
+
+/// Every path the daemon uses.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Paths {
+    /// Packs directories in precedence order; the first is where packs are installed.
+    pub packs_dirs: Vec<PathBuf>,
+    pub config_dir: PathBuf,
+    pub virtualenvs_dir: PathBuf,
+    pub data_dir: PathBuf,
+    pub socket: PathBuf,
+}
+
+impl Paths {
+    pub fn resolve(args: &PathArgs) -> Self {
+        let under_home = |leaf: &str, system: &str| -> PathBuf {
+            match &args.home {
+                Some(home) => home.join(leaf),
+                None => PathBuf::from(system),
+            }
+        };
+        let packs_dirs = if args.packs_dirs.is_empty() {
+            vec![under_home("packs", "/opt/stackstorm/packs")]
+        } else {
+            args.packs_dirs.clone()
+        };
+        Self {
+            packs_dirs,
+            config_dir: args.config_dir.clone().unwrap_or_else(|| under_home("configs", "/opt/stackstorm/configs")),
+            virtualenvs_dir: args
+                .virtualenvs_dir
+                .clone()
+                .unwrap_or_else(|| under_home("virtualenvs", "/opt/stackstorm/virtualenvs")),
+            data_dir: args.data_dir.clone().unwrap_or_else(|| under_home("data", "/var/lib/st2d")),
+            socket: args.socket.clone().unwrap_or_else(|| under_home("st2d.sock", "/run/st2d/st2d.sock")),
+        }
+    }
+
+    /// Where the built-in packs are written out at start.
+    pub fn builtin_packs_dir(&self) -> PathBuf {
+        self.data_dir.join("builtin-packs")
+    }
+
+    /// The sled store.
+    pub fn store_dir(&self) -> PathBuf {
+        self.data_dir.join("store")
+    }
+}
+
+/// Everything `app::run` needs.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub paths: Paths,
+    pub register_rules_by_default: bool,
+    /// `None`: no file watching.
+    pub watch_debounce: Option<Duration>,
+}
+
+impl Config {
+    pub fn new(paths: &PathArgs, serve: &ServeArgs) -> Self {
+        Self {
+            paths: Paths::resolve(paths),
+            register_rules_by_default: serve.register_rules_by_default,
+            watch_debounce: (!serve.no_watch).then(|| Duration::from_millis(serve.watch_debounce_ms)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn home_puts_everything_under_one_directory() {
+        let args = PathArgs { home: Some("/h".into()), ..PathArgs::default() };
+        let paths = Paths::resolve(&args);
+        assert_eq!(paths.packs_dirs, [PathBuf::from("/h/packs")]);
+        assert_eq!(paths.config_dir, PathBuf::from("/h/configs"));
+        assert_eq!(paths.virtualenvs_dir, PathBuf::from("/h/virtualenvs"));
+        assert_eq!(paths.data_dir, PathBuf::from("/h/data"));
+        assert_eq!(paths.socket, PathBuf::from("/h/st2d.sock"));
+    }
+
+    #[test]
+    fn system_defaults_follow_stackstorm() {
+        let paths = Paths::resolve(&PathArgs::default());
+        assert_eq!(paths.packs_dirs, [PathBuf::from("/opt/stackstorm/packs")]);
+        assert_eq!(paths.config_dir, PathBuf::from("/opt/stackstorm/configs"));
+        assert_eq!(paths.data_dir, PathBuf::from("/var/lib/st2d"));
+        assert_eq!(paths.socket, PathBuf::from("/run/st2d/st2d.sock"));
+    }
+
+    #[test]
+    fn single_flags_override_home() {
+        let args = PathArgs {
+            home: Some("/h".into()),
+            packs_dirs: vec!["/a".into(), "/b".into()],
+            socket: Some("/s.sock".into()),
+            ..PathArgs::default()
+        };
+        let paths = Paths::resolve(&args);
+        assert_eq!(paths.packs_dirs, [PathBuf::from("/a"), PathBuf::from("/b")]);
+        assert_eq!(paths.socket, PathBuf::from("/s.sock"));
+        assert_eq!(paths.config_dir, PathBuf::from("/h/configs"));
+    }
+}

@@ -1,0 +1,36 @@
+//! The `st2d` binary: parses the command line and hands over to `app` or `check`.
+//!
+//! Owns: the process exit code. Must not: hold any logic beyond dispatch.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use st2d::cli::{Cli, Command};
+use st2d::config::{Config, Paths};
+use tokio_util::sync::CancellationToken;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    st2d::telemetry::init(cli.log_format, cli.log_level.as_deref());
+    if let Some(Command::Check) = cli.command {
+        let (report, failed) = st2d::check::check(&Paths::resolve(&cli.paths));
+        print!("{report}");
+        return if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS };
+    }
+    let config = Config::new(&cli.paths, &cli.serve_args());
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("st2d: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(st2d::app::run(config, CancellationToken::new())) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!(error = %format!("{error:#}"), "st2d stopped on an error");
+            eprintln!("st2d: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,271 @@
+//! Validated pack content: the domain types every other module reads.
+//!
+//! Owns: the shape of a loaded pack and of each resource in it, and content kinds.
+//! Must not: read files, or hold anything that changes after loading (a `PackContent` is
+//! immutable once built and shared through `Arc`).
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::sync::Arc;
+
+use serde_json::{Map, Value};
+
+/// The kinds of content a pack can register, as StackStorm's `register` argument names them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ContentKind {
+    Actions,
+    Triggers,
+    Sensors,
+    Configs,
+    Rules,
+    Aliases,
+    Policies,
+}
+
+impl ContentKind {
+    pub const ALL: [ContentKind; 7] = [
+        ContentKind::Actions,
+        ContentKind::Triggers,
+        ContentKind::Sensors,
+        ContentKind::Configs,
+        ContentKind::Rules,
+        ContentKind::Aliases,
+        ContentKind::Policies,
+    ];
+
+    /// What a pack installed or discovered registers: everything but rules (DESIGN.md 3.2).
+    pub fn default_set(rules_by_default: bool) -> BTreeSet<ContentKind> {
+        Self::ALL
+            .into_iter()
+            .filter(|kind| rules_by_default || *kind != ContentKind::Rules)
+            .collect()
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ContentKind::Actions => "actions",
+            ContentKind::Triggers => "triggers",
+            ContentKind::Sensors => "sensors",
+            ContentKind::Configs => "configs",
+            ContentKind::Rules => "rules",
+            ContentKind::Aliases => "aliases",
+            ContentKind::Policies => "policies",
+        }
+    }
+}
+
+impl fmt::Display for ContentKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for ContentKind {
+    type Err = String;
+
+    /// Singular or plural, as StackStorm's `register` accepts them.
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let kind = match text.trim().to_ascii_lowercase().as_str() {
+            "action" | "actions" => ContentKind::Actions,
+            "trigger" | "triggers" => ContentKind::Triggers,
+            "sensor" | "sensors" => ContentKind::Sensors,
+            "config" | "configs" => ContentKind::Configs,
+            "rule" | "rules" => ContentKind::Rules,
+            "alias" | "aliases" => ContentKind::Aliases,
+            "policy" | "policies" => ContentKind::Policies,
+            other => return Err(format!("unknown content kind \"{other}\"")),
+        };
+        Ok(kind)
+    }
+}
+
+/// A problem with one file of a pack.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ContentError {
+    /// Relative to the pack directory, or absolute for files outside it (configs).
+    pub file: String,
+    pub line: Option<u32>,
+    pub message: String,
+    /// A previous good version of what the file defines is still live.
+    pub kept_last_good: bool,
+}
+
+impl fmt::Display for ContentError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.line {
+            Some(line) => write!(f, "{}:{line}: {}", self.file, self.message)?,
+            None => write!(f, "{}: {}", self.file, self.message)?,
+        }
+        if self.kept_last_good {
+            f.write_str(" (the last good version stays live)")?;
+        }
+        Ok(())
+    }
+}
+
+/// `pack.yaml`, validated.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PackMeta {
+    pub ref_: String,
+    pub name: String,
+    pub description: String,
+    pub version: String,
+    pub author: String,
+    pub email: String,
+    pub keywords: Vec<String>,
+    pub dependencies: Vec<String>,
+    /// The whole document as written, unknown keys included.
+    pub raw: Value,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Action {
+    pub ref_: String,
+    pub pack: String,
+    pub name: String,
+    pub description: String,
+    /// The runner's current name (legacy names are resolved at load).
+    pub runner_type: String,
+    pub enabled: bool,
+    pub entry_point: String,
+    /// Effective parameters: the runner's merged with the action's (runner first).
+    pub parameters: Map<String, Value>,
+    pub output_schema: Value,
+    pub tags: Value,
+    pub notify: Value,
+    pub metadata_file: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct TriggerType {
+    pub ref_: String,
+    pub pack: String,
+    pub name: String,
+    pub description: String,
+    pub payload_schema: Value,
+    pub parameters_schema: Value,
+    pub tags: Value,
+    pub metadata_file: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sensor {
+    pub ref_: String,
+    pub pack: String,
+    pub class_name: String,
+    pub description: String,
+    pub enabled: bool,
+    /// As written, relative to the metadata file's directory.
+    pub entry_point: String,
+    /// Absolute path of the Python file.
+    pub entry_point_path: PathBuf,
+    pub poll_interval: Option<f64>,
+    /// Refs of the trigger types the sensor declares.
+    pub trigger_types: Vec<String>,
+    pub metadata_file: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RuleType {
+    Standard,
+    Backstop,
+}
+
+impl RuleType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RuleType::Standard => "standard",
+            RuleType::Backstop => "backstop",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rule {
+    pub ref_: String,
+    pub pack: String,
+    pub name: String,
+    pub description: String,
+    /// As written; a rule without `enabled` is disabled, as in StackStorm.
+    pub enabled: bool,
+    pub trigger_type: String,
+    pub trigger_parameters: Map<String, Value>,
+    pub criteria: Map<String, Value>,
+    pub action_ref: String,
+    pub action_parameters: Map<String, Value>,
+    pub rule_type: RuleType,
+    pub tags: Value,
+    pub context: Value,
+    pub metadata_file: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Alias {
+    pub ref_: String,
+    pub pack: String,
+    pub name: String,
+    pub description: String,
+    pub enabled: bool,
+    pub action_ref: String,
+    pub formats: Vec<String>,
+    pub metadata_file: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Policy {
+    pub ref_: String,
+    pub pack: String,
+    pub name: String,
+    pub description: String,
+    pub enabled: bool,
+    pub resource_ref: String,
+    pub policy_type: String,
+    pub parameters: Value,
+    pub metadata_file: String,
+}
+
+/// A pack's config values with the schema's defaults applied.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct PackConfig {
+    pub values: Map<String, Value>,
+    /// The file the values came from; `None` when the pack has no config file.
+    pub source: Option<PathBuf>,
+}
+
+/// Everything loaded from one pack directory.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PackContent {
+    pub meta: PackMeta,
+    /// The directory the pack was loaded from.
+    pub dir: PathBuf,
+    /// Shipped inside the binary (`core`, `packs`).
+    pub builtin: bool,
+    pub actions: Vec<Arc<Action>>,
+    pub trigger_types: Vec<Arc<TriggerType>>,
+    pub sensors: Vec<Arc<Sensor>>,
+    pub rules: Vec<Arc<Rule>>,
+    pub aliases: Vec<Arc<Alias>>,
+    pub policies: Vec<Arc<Policy>>,
+    pub config_schema: Option<Value>,
+    pub config: PackConfig,
+    pub errors: Vec<ContentError>,
+    pub warnings: Vec<String>,
+}
+
+impl PackContent {
+    /// "ok" or "degraded" (some files failed and were skipped or kept at their last good version).
+    pub fn status(&self) -> &'static str {
+        if self.errors.is_empty() {
+            "ok"
+        } else {
+            "degraded"
+        }
+    }
+}
+
+/// Builds `pack.name`.
+pub fn resource_ref(pack: &str, name: &str) -> String {
+    format!("{pack}.{name}")
+}
