@@ -30,9 +30,17 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     }
     let store_dir = paths.store_dir();
     let store = tokio::task::spawn_blocking(move || Store::open(&store_dir)).await??;
-    let builtin_dirs = builtin::write_out(&paths.builtin_packs_dir())
-        .with_context(|| format!("cannot write the built-in packs under {}", paths.builtin_packs_dir().display()))?;
-    let scanner = Scanner::new(builtin_dirs, paths.packs_dirs.clone(), paths.config_dir.clone());
+    let builtin_dirs = builtin::write_out(&paths.builtin_packs_dir()).with_context(|| {
+        format!(
+            "cannot write the built-in packs under {}",
+            paths.builtin_packs_dir().display()
+        )
+    })?;
+    let scanner = Scanner::new(
+        builtin_dirs,
+        paths.packs_dirs.clone(),
+        paths.config_dir.clone(),
+    );
     let mut reloader = Reloader::new(scanner, store, config.register_rules_by_default);
     let published = reloader.published();
     let (reloader, first) = tokio::task::spawn_blocking(move || {
@@ -52,7 +60,10 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     let watcher = match config.watch_debounce {
         None => None,
         Some(debounce) => {
-            let set = watch::WatchSet { roots: paths.packs_dirs.clone(), config_dir: paths.config_dir.clone() };
+            let set = watch::WatchSet {
+                roots: paths.packs_dirs.clone(),
+                config_dir: paths.config_dir.clone(),
+            };
             match watch::start(set, debounce, reload.clone(), published.clone()) {
                 Ok(watcher) => Some(watcher),
                 Err(error) => {
@@ -64,9 +75,18 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     };
     tasks.spawn(signal::run(signals, reload.clone(), shutdown.clone()));
     tasks.spawn(systemd::watchdog(intake.clone()));
-    let info = DaemonInfo { started, packs_dirs: paths.packs_dirs.clone(), socket: paths.socket.clone() };
+    let info = DaemonInfo {
+        started,
+        packs_dirs: paths.packs_dirs.clone(),
+        socket: paths.socket.clone(),
+    };
     let service = ControlService::new(published, reload, info);
-    let server = tokio::spawn(api::serve(listener, paths.socket.clone(), service, api_shutdown.clone()));
+    let server = tokio::spawn(api::serve(
+        listener,
+        paths.socket.clone(),
+        service,
+        api_shutdown.clone(),
+    ));
 
     let status = format!(
         "ready: {} packs, {} actions, {} problems",

@@ -97,7 +97,10 @@ impl Cli {
     pub fn serve_args(&self) -> ServeArgs {
         match &self.command {
             Some(Command::Serve(args)) => args.clone(),
-            _ => ServeArgs { watch_debounce_ms: 100, ..ServeArgs::default() },
+            _ => ServeArgs {
+                watch_debounce_ms: 100,
+                ..ServeArgs::default()
+            },
         }
     }
 }
@@ -114,12 +117,30 @@ mod tests {
 
     #[test]
     fn flags_work_before_and_after_the_subcommand() {
-        let cli = Cli::try_parse_from(["st2d", "--home", "/h", "check", "--packs-dir", "/a", "--packs-dir", "/b"])
-            .expect("valid");
+        let cli = Cli::try_parse_from([
+            "st2d",
+            "--home",
+            "/h",
+            "check",
+            "--packs-dir",
+            "/a",
+            "--packs-dir",
+            "/b",
+        ])
+        .expect("valid");
         assert!(matches!(cli.command, Some(Command::Check)));
-        assert_eq!(cli.paths.packs_dirs, [PathBuf::from("/a"), PathBuf::from("/b")]);
-        let cli = Cli::try_parse_from(["st2d", "serve", "--register-rules-by-default", "--log-format", "json"])
-            .expect("valid");
+        assert_eq!(
+            cli.paths.packs_dirs,
+            [PathBuf::from("/a"), PathBuf::from("/b")]
+        );
+        let cli = Cli::try_parse_from([
+            "st2d",
+            "serve",
+            "--register-rules-by-default",
+            "--log-format",
+            "json",
+        ])
+        .expect("valid");
         assert!(cli.serve_args().register_rules_by_default);
         assert_eq!(cli.log_format, LogFormat::Json);
     }

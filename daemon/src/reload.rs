@@ -103,7 +103,12 @@ pub struct Reloader {
 
 impl Reloader {
     pub fn new(scanner: Scanner, store: Store, rules_by_default: bool) -> Self {
-        Self { scanner, store, rules_by_default, published: Published::new() }
+        Self {
+            scanner,
+            store,
+            rules_by_default,
+            published: Published::new(),
+        }
     }
 
     pub fn published(&self) -> Published {
@@ -115,7 +120,12 @@ impl Reloader {
     }
 
     /// One reload, on the calling thread (which must be allowed to block).
-    pub fn reload_blocking(&mut self, cause: Cause, dirty: &Dirty, registrations: &[Registration]) -> ReloadReport {
+    pub fn reload_blocking(
+        &mut self,
+        cause: Cause,
+        dirty: &Dirty,
+        registrations: &[Registration],
+    ) -> ReloadReport {
         let started = Instant::now();
         let scan = self.scanner.scan(dirty);
         let mut problems = scan.problems;
@@ -125,7 +135,8 @@ impl Reloader {
             let registered = if scanned.builtin {
                 ContentKind::ALL.into_iter().collect()
             } else {
-                let (kinds, changed) = self.registration_of(&scanned.ref_, registrations, &mut problems);
+                let (kinds, changed) =
+                    self.registration_of(&scanned.ref_, registrations, &mut problems);
                 store_changed |= changed;
                 kinds
             };
@@ -149,7 +160,12 @@ impl Reloader {
         let old = self.published.registry();
         let registry = Registry::new(old.generation + 1, packs);
         for entry in registry.packs() {
-            problems.extend(entry.errors().iter().map(|error| format!("{}: {error}", entry.ref_)));
+            problems.extend(
+                entry
+                    .errors()
+                    .iter()
+                    .map(|error| format!("{}: {error}", entry.ref_)),
+            );
         }
         let report = ReloadReport {
             generation: registry.generation,
@@ -163,7 +179,9 @@ impl Reloader {
         self.published.registry.store(Arc::new(registry));
         let previous = self.published.last_report();
         log_report(&report, previous.as_deref());
-        self.published.last_report.store(Some(Arc::new(report.clone())));
+        self.published
+            .last_report
+            .store(Some(Arc::new(report.clone())));
         report
     }
 
@@ -180,7 +198,9 @@ impl Reloader {
             problems.push(format!("{pack}: {error}"));
             None
         });
-        let mut kinds = stored.clone().unwrap_or_else(|| ContentKind::default_set(self.rules_by_default));
+        let mut kinds = stored
+            .clone()
+            .unwrap_or_else(|| ContentKind::default_set(self.rules_by_default));
         for registration in registrations.iter().filter(|r| r.applies_to(pack)) {
             kinds.extend(registration.kinds.iter().copied());
         }
@@ -242,10 +262,19 @@ pub struct ReloadHandle {
 
 impl ReloadHandle {
     /// A full rescan, optionally registering more kinds first; waits for its report.
-    pub async fn reload(&self, cause: Cause, registration: Option<Registration>) -> Result<Arc<ReloadReport>, ReloadStopped> {
+    pub async fn reload(
+        &self,
+        cause: Cause,
+        registration: Option<Registration>,
+    ) -> Result<Arc<ReloadReport>, ReloadStopped> {
         let (reply, answer) = oneshot::channel();
         self.tx
-            .send(Request { cause, dirty: Dirty::All, registration, reply: Some(reply) })
+            .send(Request {
+                cause,
+                dirty: Dirty::All,
+                registration,
+                reply: Some(reply),
+            })
             .map_err(|_| ReloadStopped)?;
         answer.await.map_err(|_| ReloadStopped)
     }
@@ -253,12 +282,21 @@ impl ReloadHandle {
     /// A hint from the file watcher: rescan these directories soon; nobody waits.
     pub fn hint(&self, dirty: Dirty) {
         // A send error means the actor stopped during shutdown; the hint no longer matters.
-        let _ = self.tx.send(Request { cause: Cause::Watch, dirty, registration: None, reply: None });
+        let _ = self.tx.send(Request {
+            cause: Cause::Watch,
+            dirty,
+            registration: None,
+            reply: None,
+        });
     }
 }
 
 /// Starts the actor; it stops when `shutdown` is cancelled.
-pub fn spawn(mut reloader: Reloader, shutdown: CancellationToken, tracker: &tokio_util::task::TaskTracker) -> ReloadHandle {
+pub fn spawn(
+    mut reloader: Reloader,
+    shutdown: CancellationToken,
+    tracker: &tokio_util::task::TaskTracker,
+) -> ReloadHandle {
     let (tx, mut rx) = mpsc::unbounded_channel::<Request>();
     tracker.spawn(async move {
         loop {

@@ -13,7 +13,9 @@ const REGISTRATION_TREE: &str = "pack_registration";
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("cannot open the store at {path}: {source} (is another st2d using the same data directory?)")]
+    #[error(
+        "cannot open the store at {path}: {source} (is another st2d using the same data directory?)"
+    )]
     Open { path: String, source: sled::Error },
     #[error("store error: {0}")]
     Sled(#[from] sled::Error),
@@ -35,7 +37,10 @@ impl Store {
             .mode(sled::Mode::LowSpace)
             .cache_capacity(8 * 1024 * 1024)
             .open()
-            .map_err(|source| StoreError::Open { path: path.display().to_string(), source })?;
+            .map_err(|source| StoreError::Open {
+                path: path.display().to_string(),
+                source,
+            })?;
         let registration = db.open_tree(REGISTRATION_TREE)?;
         Ok(Self { db, registration })
     }
@@ -51,10 +56,17 @@ impl Store {
             .map(|kind| kind.parse::<ContentKind>())
             .collect::<Result<BTreeSet<_>, _>>()
             .map(Some)
-            .map_err(|message| StoreError::Corrupt { key: format!("{REGISTRATION_TREE}/{pack}"), message })
+            .map_err(|message| StoreError::Corrupt {
+                key: format!("{REGISTRATION_TREE}/{pack}"),
+                message,
+            })
     }
 
-    pub fn set_registration(&self, pack: &str, kinds: &BTreeSet<ContentKind>) -> Result<(), StoreError> {
+    pub fn set_registration(
+        &self,
+        pack: &str,
+        kinds: &BTreeSet<ContentKind>,
+    ) -> Result<(), StoreError> {
         let text: Vec<&str> = kinds.iter().map(|kind| kind.as_str()).collect();
         self.registration.insert(pack, text.join(",").as_bytes())?;
         Ok(())
@@ -74,17 +86,24 @@ mod tests {
     #[test]
     fn registration_survives_reopening() {
         let dir = tempfile::tempdir().expect("temp dir");
-        let kinds: BTreeSet<ContentKind> = [ContentKind::Actions, ContentKind::Rules].into_iter().collect();
+        let kinds: BTreeSet<ContentKind> = [ContentKind::Actions, ContentKind::Rules]
+            .into_iter()
+            .collect();
         {
             let store = Store::open(dir.path()).expect("open");
             assert_eq!(store.registration("demo").expect("read"), None);
             store.set_registration("demo", &kinds).expect("write");
-            store.set_registration("empty", &BTreeSet::new()).expect("write");
+            store
+                .set_registration("empty", &BTreeSet::new())
+                .expect("write");
             store.flush().expect("flush");
         }
         let store = Store::open(dir.path()).expect("reopen");
         assert_eq!(store.registration("demo").expect("read"), Some(kinds));
-        assert_eq!(store.registration("empty").expect("read"), Some(BTreeSet::new()));
+        assert_eq!(
+            store.registration("empty").expect("read"),
+            Some(BTreeSet::new())
+        );
     }
 
     #[test]

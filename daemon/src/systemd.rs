@@ -36,7 +36,9 @@ pub fn stopping() {
 
 /// Pings the watchdog at half its interval while the daemon runs, when systemd asked for it.
 pub async fn watchdog(shutdown: CancellationToken) {
-    let Some(interval) = sd_notify::watchdog_enabled() else { return };
+    let Some(interval) = sd_notify::watchdog_enabled() else {
+        return;
+    };
     let period = (interval / 2).max(Duration::from_millis(10));
     let mut ticker = tokio::time::interval(period);
     loop {

@@ -126,9 +126,17 @@ mod tests {
         let cases: &[(&str, &str, Value)] = &[
             ("plain", "a: 1\nb: x\n", json!({"a": 1, "b": "x"})),
             ("duplicate key, last wins", "a: 1\na: 2\n", json!({"a": 2})),
-            ("crlf", "a: 1\r\nb:\r\n  - x\r\n", json!({"a": 1, "b": ["x"]})),
+            (
+                "crlf",
+                "a: 1\r\nb:\r\n  - x\r\n",
+                json!({"a": 1, "b": ["x"]}),
+            ),
             ("bom", "\u{feff}a: 1\n", json!({"a": 1})),
-            ("indented top level", "  a: 1\n  b: 2\n", json!({"a": 1, "b": 2})),
+            (
+                "indented top level",
+                "  a: 1\n  b: 2\n",
+                json!({"a": 1, "b": 2}),
+            ),
             ("document marker", "---\na: 1\n...\n", json!({"a": 1})),
             ("non-ascii", "d: \"Ünïcødé ✓\"\n", json!({"d": "Ünïcødé ✓"})),
             (

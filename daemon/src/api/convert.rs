@@ -13,7 +13,11 @@ use crate::reload::ReloadReport;
 
 /// JSON text of a document; `null` and absent become "".
 fn json(value: &Value) -> String {
-    if value.is_null() { String::new() } else { value.to_string() }
+    if value.is_null() {
+        String::new()
+    } else {
+        value.to_string()
+    }
 }
 
 fn json_map(map: &serde_json::Map<String, Value>) -> String {
@@ -36,9 +40,13 @@ pub fn content_error(error: &ContentError) -> pb::ContentError {
 pub fn pack(entry: &PackEntry) -> pb::Pack {
     let content = entry.content.as_deref();
     let meta = content.map(|c| &c.meta);
-    let text = |f: fn(&crate::pack::model::PackMeta) -> &String| meta.map(f).cloned().unwrap_or_default();
-    let count = |f: fn(&crate::pack::model::PackContent) -> usize| content.map(f).unwrap_or(0) as u32;
-    let schema = content.and_then(|c| c.config_schema.as_ref()).and_then(Value::as_object);
+    let text =
+        |f: fn(&crate::pack::model::PackMeta) -> &String| meta.map(f).cloned().unwrap_or_default();
+    let count =
+        |f: fn(&crate::pack::model::PackContent) -> usize| content.map(f).unwrap_or(0) as u32;
+    let schema = content
+        .and_then(|c| c.config_schema.as_ref())
+        .and_then(Value::as_object);
     pb::Pack {
         r#ref: entry.ref_.clone(),
         name: text(|m| &m.name),
@@ -59,12 +67,17 @@ pub fn pack(entry: &PackEntry) -> pb::Pack {
         sensors: count(|c| c.sensors.len()),
         aliases: count(|c| c.aliases.len()),
         policies: count(|c| c.policies.len()),
-        config_json: content.map(|c| json_map(&mask_secrets(&c.config.values, schema))).unwrap_or_default(),
+        config_json: content
+            .map(|c| json_map(&mask_secrets(&c.config.values, schema)))
+            .unwrap_or_default(),
         config_source: content
             .and_then(|c| c.config.source.as_ref())
             .map(|p| p.display().to_string())
             .unwrap_or_default(),
-        config_schema_json: content.and_then(|c| c.config_schema.as_ref()).map(json).unwrap_or_default(),
+        config_schema_json: content
+            .and_then(|c| c.config_schema.as_ref())
+            .map(json)
+            .unwrap_or_default(),
         dependencies: meta.map(|m| m.dependencies.clone()).unwrap_or_default(),
         metadata_json: meta.map(|m| json(&m.raw)).unwrap_or_default(),
     }
@@ -79,7 +92,7 @@ pub fn action(action: &Action) -> pb::Action {
         runner_type: action.runner_type.clone(),
         enabled: action.enabled,
         entry_point: action.entry_point.clone(),
-        parameters_json: json_map(&action.parameters),
+        parameters_json: action.parameters.as_str().to_string(),
         output_schema_json: json(&action.output_schema),
         tags_json: json(&action.tags),
         notify_json: json(&action.notify),
@@ -187,7 +200,9 @@ pub fn reload_report(report: &ReloadReport) -> pb::ReloadReport {
     let counts = &report.counts;
     pb::ReloadReport {
         generation: report.generation,
-        finished_at: report.finished_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        finished_at: report
+            .finished_at
+            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
         duration_micros: report.duration.as_micros() as u64,
         trigger: report.cause.to_string(),
         packs_loaded: counts.packs as u32,

@@ -30,7 +30,11 @@ pub struct ControlService {
 
 impl ControlService {
     pub fn new(published: Published, reload: ReloadHandle, info: DaemonInfo) -> Self {
-        Self { published, reload, info }
+        Self {
+            published,
+            reload,
+            info,
+        }
     }
 }
 
@@ -60,14 +64,19 @@ fn content_kind(kind: i32) -> Result<ContentKind, Status> {
         Ok(pb::ContentKind::Aliases) => ContentKind::Aliases,
         Ok(pb::ContentKind::Policies) => ContentKind::Policies,
         Ok(pb::ContentKind::Unspecified) | Err(_) => {
-            return Err(Status::invalid_argument(format!("register: unknown content kind {kind}")));
+            return Err(Status::invalid_argument(format!(
+                "register: unknown content kind {kind}"
+            )));
         }
     })
 }
 
 #[tonic::async_trait]
 impl Control for ControlService {
-    async fn get_status(&self, _: Request<pb::GetStatusRequest>) -> Result<Response<pb::Status>, Status> {
+    async fn get_status(
+        &self,
+        _: Request<pb::GetStatusRequest>,
+    ) -> Result<Response<pb::Status>, Status> {
         let registry = self.published.registry();
         let counts = registry.counts();
         Ok(Response::new(pb::Status {
@@ -80,23 +89,43 @@ impl Control for ControlService {
             trigger_types: counts.trigger_types as u32,
             rules: counts.rules as u32,
             sensors: counts.sensors as u32,
-            packs_dirs: self.info.packs_dirs.iter().map(|p| p.display().to_string()).collect(),
+            packs_dirs: self
+                .info
+                .packs_dirs
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect(),
             socket: self.info.socket.display().to_string(),
-            last_reload: self.published.last_report().map(|r| convert::reload_report(&r)),
+            last_reload: self
+                .published
+                .last_report()
+                .map(|r| convert::reload_report(&r)),
         }))
     }
 
-    async fn reload(&self, request: Request<pb::ReloadRequest>) -> Result<Response<pb::ReloadReport>, Status> {
+    async fn reload(
+        &self,
+        request: Request<pb::ReloadRequest>,
+    ) -> Result<Response<pb::ReloadReport>, Status> {
         let request = request.into_inner();
-        let mut kinds = request.register.iter().map(|k| content_kind(*k)).collect::<Result<std::collections::BTreeSet<_>, _>>()?;
+        let mut kinds = request
+            .register
+            .iter()
+            .map(|k| content_kind(*k))
+            .collect::<Result<std::collections::BTreeSet<_>, _>>()?;
         if request.register_all {
             kinds.extend(ContentKind::ALL);
         }
         let registry = self.published.registry();
         if let Some(unknown) = request.packs.iter().find(|p| registry.pack(p).is_none()) {
-            return Err(Status::invalid_argument(format!("packs: no pack \"{unknown}\" is loaded")));
+            return Err(Status::invalid_argument(format!(
+                "packs: no pack \"{unknown}\" is loaded"
+            )));
         }
-        let registration = (!kinds.is_empty()).then(|| Registration { kinds, packs: request.packs });
+        let registration = (!kinds.is_empty()).then_some(Registration {
+            kinds,
+            packs: request.packs,
+        });
         let report = self
             .reload
             .reload(Cause::Rpc, registration)
@@ -105,30 +134,51 @@ impl Control for ControlService {
         Ok(Response::new(convert::reload_report(&report)))
     }
 
-    async fn list_packs(&self, request: Request<pb::ListRequest>) -> Result<Response<pb::ListPacksResponse>, Status> {
+    async fn list_packs(
+        &self,
+        request: Request<pb::ListRequest>,
+    ) -> Result<Response<pb::ListPacksResponse>, Status> {
         let registry = self.published.registry();
         let only = filter(request.get_ref());
-        let packs = registry.packs().filter(|p| only.is_none_or(|o| o == p.ref_)).map(convert::pack).collect();
+        let packs = registry
+            .packs()
+            .filter(|p| only.is_none_or(|o| o == p.ref_))
+            .map(convert::pack)
+            .collect();
         Ok(Response::new(pb::ListPacksResponse { packs }))
     }
 
-    async fn get_pack(&self, request: Request<pb::GetRequest>) -> Result<Response<pb::Pack>, Status> {
+    async fn get_pack(
+        &self,
+        request: Request<pb::GetRequest>,
+    ) -> Result<Response<pb::Pack>, Status> {
         let ref_ = required_ref(request.get_ref())?;
         let registry = self.published.registry();
         let entry = registry.pack(ref_).ok_or_else(|| not_found("pack", ref_))?;
         Ok(Response::new(convert::pack(entry)))
     }
 
-    async fn list_actions(&self, request: Request<pb::ListRequest>) -> Result<Response<pb::ListActionsResponse>, Status> {
+    async fn list_actions(
+        &self,
+        request: Request<pb::ListRequest>,
+    ) -> Result<Response<pb::ListActionsResponse>, Status> {
         let registry = self.published.registry();
-        let actions = registry.actions(filter(request.get_ref())).map(|a| convert::action(a)).collect();
+        let actions = registry
+            .actions(filter(request.get_ref()))
+            .map(|a| convert::action(a))
+            .collect();
         Ok(Response::new(pb::ListActionsResponse { actions }))
     }
 
-    async fn get_action(&self, request: Request<pb::GetRequest>) -> Result<Response<pb::Action>, Status> {
+    async fn get_action(
+        &self,
+        request: Request<pb::GetRequest>,
+    ) -> Result<Response<pb::Action>, Status> {
         let ref_ = required_ref(request.get_ref())?;
         let registry = self.published.registry();
-        let action = registry.action(ref_).ok_or_else(|| not_found("action", ref_))?;
+        let action = registry
+            .action(ref_)
+            .ok_or_else(|| not_found("action", ref_))?;
         Ok(Response::new(convert::action(action)))
     }
 
@@ -137,18 +187,31 @@ impl Control for ControlService {
         request: Request<pb::ListRequest>,
     ) -> Result<Response<pb::ListTriggerTypesResponse>, Status> {
         let registry = self.published.registry();
-        let trigger_types = registry.trigger_types(filter(request.get_ref())).map(|t| convert::trigger_type(t)).collect();
-        Ok(Response::new(pb::ListTriggerTypesResponse { trigger_types }))
+        let trigger_types = registry
+            .trigger_types(filter(request.get_ref()))
+            .map(|t| convert::trigger_type(t))
+            .collect();
+        Ok(Response::new(pb::ListTriggerTypesResponse {
+            trigger_types,
+        }))
     }
 
-    async fn get_trigger_type(&self, request: Request<pb::GetRequest>) -> Result<Response<pb::TriggerType>, Status> {
+    async fn get_trigger_type(
+        &self,
+        request: Request<pb::GetRequest>,
+    ) -> Result<Response<pb::TriggerType>, Status> {
         let ref_ = required_ref(request.get_ref())?;
         let registry = self.published.registry();
-        let trigger_type = registry.trigger_type(ref_).ok_or_else(|| not_found("trigger type", ref_))?;
+        let trigger_type = registry
+            .trigger_type(ref_)
+            .ok_or_else(|| not_found("trigger type", ref_))?;
         Ok(Response::new(convert::trigger_type(trigger_type)))
     }
 
-    async fn list_rules(&self, request: Request<pb::ListRequest>) -> Result<Response<pb::ListRulesResponse>, Status> {
+    async fn list_rules(
+        &self,
+        request: Request<pb::ListRequest>,
+    ) -> Result<Response<pb::ListRulesResponse>, Status> {
         let registry = self.published.registry();
         let rules = registry
             .rules(filter(request.get_ref()))
@@ -157,35 +220,64 @@ impl Control for ControlService {
         Ok(Response::new(pb::ListRulesResponse { rules }))
     }
 
-    async fn get_rule(&self, request: Request<pb::GetRequest>) -> Result<Response<pb::Rule>, Status> {
+    async fn get_rule(
+        &self,
+        request: Request<pb::GetRequest>,
+    ) -> Result<Response<pb::Rule>, Status> {
         let ref_ = required_ref(request.get_ref())?;
         let registry = self.published.registry();
         let rule = registry.rule(ref_).ok_or_else(|| not_found("rule", ref_))?;
-        Ok(Response::new(convert::rule(rule, registry.rule_registered(rule))))
+        Ok(Response::new(convert::rule(
+            rule,
+            registry.rule_registered(rule),
+        )))
     }
 
-    async fn list_sensors(&self, request: Request<pb::ListRequest>) -> Result<Response<pb::ListSensorsResponse>, Status> {
+    async fn list_sensors(
+        &self,
+        request: Request<pb::ListRequest>,
+    ) -> Result<Response<pb::ListSensorsResponse>, Status> {
         let registry = self.published.registry();
-        let sensors = registry.sensors(filter(request.get_ref())).map(|s| convert::sensor(s)).collect();
+        let sensors = registry
+            .sensors(filter(request.get_ref()))
+            .map(|s| convert::sensor(s))
+            .collect();
         Ok(Response::new(pb::ListSensorsResponse { sensors }))
     }
 
-    async fn get_sensor(&self, request: Request<pb::GetRequest>) -> Result<Response<pb::Sensor>, Status> {
+    async fn get_sensor(
+        &self,
+        request: Request<pb::GetRequest>,
+    ) -> Result<Response<pb::Sensor>, Status> {
         let ref_ = required_ref(request.get_ref())?;
         let registry = self.published.registry();
-        let sensor = registry.sensor(ref_).ok_or_else(|| not_found("sensor", ref_))?;
+        let sensor = registry
+            .sensor(ref_)
+            .ok_or_else(|| not_found("sensor", ref_))?;
         Ok(Response::new(convert::sensor(sensor)))
     }
 
-    async fn list_aliases(&self, request: Request<pb::ListRequest>) -> Result<Response<pb::ListAliasesResponse>, Status> {
+    async fn list_aliases(
+        &self,
+        request: Request<pb::ListRequest>,
+    ) -> Result<Response<pb::ListAliasesResponse>, Status> {
         let registry = self.published.registry();
-        let aliases = registry.aliases(filter(request.get_ref())).map(|a| convert::alias(a)).collect();
+        let aliases = registry
+            .aliases(filter(request.get_ref()))
+            .map(|a| convert::alias(a))
+            .collect();
         Ok(Response::new(pb::ListAliasesResponse { aliases }))
     }
 
-    async fn list_policies(&self, request: Request<pb::ListRequest>) -> Result<Response<pb::ListPoliciesResponse>, Status> {
+    async fn list_policies(
+        &self,
+        request: Request<pb::ListRequest>,
+    ) -> Result<Response<pb::ListPoliciesResponse>, Status> {
         let registry = self.published.registry();
-        let policies = registry.policies(filter(request.get_ref())).map(|p| convert::policy(p)).collect();
+        let policies = registry
+            .policies(filter(request.get_ref()))
+            .map(|p| convert::policy(p))
+            .collect();
         Ok(Response::new(pb::ListPoliciesResponse { policies }))
     }
 }

@@ -92,11 +92,28 @@ mod tests {
                 PackLoad::Failed { error, .. } => panic!("{error}"),
             }
         }
-        for expected in ["core.local", "core.local_sudo", "core.noop", "core.echo", "core.http",
-            "core.inject_trigger", "packs.install", "packs.download", "packs.load", "packs.unload",
-            "packs.delete", "packs.uninstall", "packs.setup_virtualenv", "packs.restart_component",
-            "packs.get", "packs.list"] {
-            assert!(actions.contains(&expected.to_string()), "{expected} missing from {actions:?}");
+        for expected in [
+            "core.local",
+            "core.local_sudo",
+            "core.noop",
+            "core.echo",
+            "core.http",
+            "core.inject_trigger",
+            "packs.install",
+            "packs.download",
+            "packs.load",
+            "packs.unload",
+            "packs.delete",
+            "packs.uninstall",
+            "packs.setup_virtualenv",
+            "packs.restart_component",
+            "packs.get",
+            "packs.list",
+        ] {
+            assert!(
+                actions.contains(&expected.to_string()),
+                "{expected} missing from {actions:?}"
+            );
         }
     }
 

@@ -214,10 +214,7 @@ impl<'a> Fields<'a> {
             None => Ok(()),
             Some(key) => Err(self.error(
                 key,
-                format!(
-                    "unknown field \"{key}\" (allowed: {})",
-                    allowed.join(", ")
-                ),
+                format!("unknown field \"{key}\" (allowed: {})", allowed.join(", ")),
             )),
         }
     }
@@ -230,7 +227,8 @@ mod tests {
 
     #[test]
     fn errors_name_the_field_and_the_types() {
-        let doc = json!({"name": 3, "enabled": "maybe", "tags": [1, {"a": 1}], "nested": {"x": []}});
+        let doc =
+            json!({"name": 3, "enabled": "maybe", "tags": [1, {"a": 1}], "nested": {"x": []}});
         let fields = Fields::new(&doc, "").expect("a mapping");
         assert_eq!(
             fields.required_str("name").expect_err("number").to_string(),

@@ -3,7 +3,6 @@
 //! Owns: everything between a pack directory and its validated content. Must not: keep state
 //! between loads (the reload actor owns caching) or know about the registry, sensors or the API.
 
-
 pub mod builtin;
 pub mod config;
 pub mod fields;

@@ -130,8 +130,9 @@ pub struct Action {
     pub runner_type: String,
     pub enabled: bool,
     pub entry_point: String,
-    /// Effective parameters: the runner's merged with the action's (runner first).
-    pub parameters: Map<String, Value>,
+    /// Effective parameters: the runner's merged with the action's (runner first), kept as
+    /// compact JSON text (thousands of actions stay small; parse on use).
+    pub parameters: JsonText,
     pub output_schema: Value,
     pub tags: Value,
     pub notify: Value,
@@ -262,6 +263,34 @@ impl PackContent {
         } else {
             "degraded"
         }
+    }
+}
+
+/// A JSON document kept as compact text: a fraction of the memory of a parsed `Value`, and
+/// already in the form the API sends. `parse` when the structure is needed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JsonText(Box<str>);
+
+impl JsonText {
+    pub fn new(value: &Value) -> Self {
+        Self(value.to_string().into_boxed_str())
+    }
+
+    pub fn from_map(map: &Map<String, Value>) -> Self {
+        Self(
+            serde_json::to_string(map)
+                .unwrap_or_else(|_| "{}".to_string())
+                .into_boxed_str(),
+        )
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The document; text made by `new` always parses.
+    pub fn parse(&self) -> Value {
+        serde_json::from_str(&self.0).unwrap_or(Value::Null)
     }
 }
 

@@ -16,7 +16,9 @@ pub struct RegistryDiff {
 
 impl RegistryDiff {
     pub fn is_empty(&self) -> bool {
-        self.packs_added.is_empty() && self.packs_removed.is_empty() && self.packs_changed.is_empty()
+        self.packs_added.is_empty()
+            && self.packs_removed.is_empty()
+            && self.packs_changed.is_empty()
     }
 }
 

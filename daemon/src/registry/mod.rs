@@ -78,21 +78,31 @@ pub struct Registry {
 /// Iterates one kind of resource over the packs, optionally of one pack only.
 macro_rules! list_of {
     ($name:ident, $field:ident, $ty:ty) => {
-        pub fn $name<'a>(&'a self, pack: Option<&'a str>) -> impl Iterator<Item = &'a Arc<$ty>> + 'a {
-            self.contents(pack).flat_map(|content| content.$field.iter())
+        pub fn $name<'a>(
+            &'a self,
+            pack: Option<&'a str>,
+        ) -> impl Iterator<Item = &'a Arc<$ty>> + 'a {
+            self.contents(pack)
+                .flat_map(|content| content.$field.iter())
         }
     };
 }
 
 impl Registry {
     pub fn new(generation: u64, packs: BTreeMap<String, PackEntry>) -> Self {
-        let mut registry = Registry { generation, packs, ..Registry::default() };
+        let mut registry = Registry {
+            generation,
+            packs,
+            ..Registry::default()
+        };
         for content in registry.packs.values().filter_map(|p| p.content.clone()) {
             for action in &content.actions {
                 registry.actions.insert(action.ref_.clone(), action.clone());
             }
             for trigger_type in &content.trigger_types {
-                registry.trigger_types.insert(trigger_type.ref_.clone(), trigger_type.clone());
+                registry
+                    .trigger_types
+                    .insert(trigger_type.ref_.clone(), trigger_type.clone());
             }
             for rule in &content.rules {
                 registry.rules.insert(rule.ref_.clone(), rule.clone());
@@ -112,7 +122,10 @@ impl Registry {
         self.packs.get(ref_)
     }
 
-    fn contents<'a>(&'a self, pack: Option<&'a str>) -> impl Iterator<Item = &'a Arc<PackContent>> + 'a {
+    fn contents<'a>(
+        &'a self,
+        pack: Option<&'a str>,
+    ) -> impl Iterator<Item = &'a Arc<PackContent>> + 'a {
         self.packs
             .values()
             .filter(move |entry| pack.is_none_or(|p| entry.ref_ == p))
@@ -144,12 +157,15 @@ impl Registry {
 
     /// Whether the rule's pack has registered its rules.
     pub fn rule_registered(&self, rule: &Rule) -> bool {
-        self.packs.get(&rule.pack).is_some_and(|p| p.registers(ContentKind::Rules))
+        self.packs
+            .get(&rule.pack)
+            .is_some_and(|p| p.registers(ContentKind::Rules))
     }
 
     /// Registered and enabled: the rules that fire.
     pub fn active_rules(&self) -> impl Iterator<Item = &Arc<Rule>> {
-        self.rules(None).filter(|rule| rule.enabled && self.rule_registered(rule))
+        self.rules(None)
+            .filter(|rule| rule.enabled && self.rule_registered(rule))
     }
 
     pub fn counts(&self) -> Counts {

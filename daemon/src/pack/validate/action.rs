@@ -8,7 +8,7 @@ use serde_json::{Map, Value};
 
 use super::{FileCtx, check_pack_field};
 use crate::pack::fields::{FieldError, Fields, type_name};
-use crate::pack::model::{Action, resource_ref};
+use crate::pack::model::{Action, JsonText, resource_ref};
 use crate::pack::runners::{self, Resolved};
 
 const FIELDS: &[&str] = &[
@@ -77,7 +77,11 @@ const TYPES: &[&str] = &[
 const OVERRIDABLE: &[&str] = &["default", "description", "enum", "immutable", "required"];
 
 /// Validates one action file.
-pub fn action(doc: &Value, ctx: &FileCtx<'_>, warnings: &mut Vec<String>) -> Result<Action, FieldError> {
+pub fn action(
+    doc: &Value,
+    ctx: &FileCtx<'_>,
+    warnings: &mut Vec<String>,
+) -> Result<Action, FieldError> {
     let fields = Fields::new(doc, "")?;
     fields.reject_unknown(FIELDS)?;
     check_pack_field(&fields, ctx)?;
@@ -122,7 +126,7 @@ pub fn action(doc: &Value, ctx: &FileCtx<'_>, warnings: &mut Vec<String>) -> Res
         runner_type: runner.name.clone(),
         enabled: fields.bool_or("enabled", true)?,
         entry_point,
-        parameters,
+        parameters: JsonText::from_map(&parameters),
         output_schema: fields.get("output_schema").cloned().unwrap_or(Value::Null),
         tags: fields.get("tags").cloned().unwrap_or(Value::Null),
         notify: fields.get("notify").cloned().unwrap_or(Value::Null),
@@ -140,7 +144,9 @@ fn check_parameters(declared: &Map<String, Value>) -> Result<(), FieldError> {
         if !is_word(name) {
             return Err(FieldError::new(
                 path,
-                format!("parameter name \"{name}\" is invalid: only letters, digits and underscores are allowed"),
+                format!(
+                    "parameter name \"{name}\" is invalid: only letters, digits and underscores are allowed"
+                ),
             ));
         }
         let param = Fields::new(schema, &path)?;
@@ -190,15 +196,20 @@ fn check_positions(declared: &Map<String, Value>) -> Result<(), FieldError> {
         let Some(position) = schema.get("position").filter(|v| !v.is_null()) else {
             continue;
         };
-        let whole = position
-            .as_u64()
-            .or_else(|| position.as_f64().filter(|f| f.fract() == 0.0 && *f >= 0.0).map(|f| f as u64));
+        let whole = position.as_u64().or_else(|| {
+            position
+                .as_f64()
+                .filter(|f| f.fract() == 0.0 && *f >= 0.0)
+                .map(|f| f as u64)
+        });
         match whole {
             Some(p) => positions.push((p, name)),
             None => {
                 return Err(FieldError::new(
                     format!("parameters.{name}.position"),
-                    format!("position of parameter \"{name}\" must be a whole number >= 0, found {position}"),
+                    format!(
+                        "position of parameter \"{name}\" must be a whole number >= 0, found {position}"
+                    ),
                 ));
             }
         }
@@ -215,7 +226,9 @@ fn check_positions(declared: &Map<String, Value>) -> Result<(), FieldError> {
         if b != a + 1 {
             return Err(FieldError::new(
                 format!("parameters.{b_name}.position"),
-                format!("positions are not contiguous: {a} (\"{a_name}\") is followed by {b} (\"{b_name}\")"),
+                format!(
+                    "positions are not contiguous: {a} (\"{a_name}\") is followed by {b} (\"{b_name}\")"
+                ),
             ));
         }
     }
@@ -236,7 +249,8 @@ fn merge_with_runner(
             merged.insert(name.clone(), schema.clone());
             continue;
         };
-        let (Some(action_attrs), Some(runner_attrs)) = (schema.as_object(), runner_schema.as_object())
+        let (Some(action_attrs), Some(runner_attrs)) =
+            (schema.as_object(), runner_schema.as_object())
         else {
             continue;
         };
@@ -254,10 +268,14 @@ fn merge_with_runner(
                 ));
             }
         }
-        if runner_attrs.get("immutable") == Some(&Value::Bool(true)) && action_attrs.contains_key("immutable") {
+        if runner_attrs.get("immutable") == Some(&Value::Bool(true))
+            && action_attrs.contains_key("immutable")
+        {
             return Err(FieldError::new(
                 format!("{path}.immutable"),
-                format!("runner parameter \"{name}\" is immutable; the action cannot re-declare \"immutable\""),
+                format!(
+                    "runner parameter \"{name}\" is immutable; the action cannot re-declare \"immutable\""
+                ),
             ));
         }
         check_immutable_has_default(name, schema, Some(runner_schema))?;
@@ -270,7 +288,11 @@ fn merge_with_runner(
     Ok(merged)
 }
 
-fn check_immutable_has_default(name: &str, schema: &Value, runner: Option<&Value>) -> Result<(), FieldError> {
+fn check_immutable_has_default(
+    name: &str,
+    schema: &Value,
+    runner: Option<&Value>,
+) -> Result<(), FieldError> {
     let immutable = schema.get("immutable") == Some(&Value::Bool(true));
     let has_default = |s: Option<&Value>| s.and_then(|s| s.get("default")).is_some();
     if immutable && !has_default(Some(schema)) && !has_default(runner) {
@@ -289,7 +311,11 @@ mod tests {
     use std::path::Path;
 
     fn load(doc: Value) -> Result<Action, FieldError> {
-        let ctx = FileCtx { pack: "demo", pack_dir: Path::new("/packs/demo"), file: "actions/a.yaml" };
+        let ctx = FileCtx {
+            pack: "demo",
+            pack_dir: Path::new("/packs/demo"),
+            file: "actions/a.yaml",
+        };
         action(&doc, &ctx, &mut Vec::new())
     }
 
@@ -303,20 +329,62 @@ mod tests {
             (json!({"runner_type": "noop"}), "name"),
             (json!({"name": "a"}), "runner_type"),
             (json!({"name": "a", "runner_type": "nope"}), "runner_type"),
-            (json!({"name": "a", "runner_type": "noop", "colour": 1}), "colour"),
-            (json!({"name": "a", "runner_type": "noop", "pack": "other"}), "pack"),
-            (json!({"name": "a", "runner_type": "noop", "enabled": "sometimes"}), "enabled"),
-            (json!({"name": "a", "runner_type": "noop", "entry_point": "/etc/passwd"}), "entry_point"),
-            (with_params(json!({"bad-name": {"type": "string"}})), "parameters.bad-name"),
-            (with_params(json!({"x": {"type": "string", "example": 1}})), "parameters.x.example"),
-            (with_params(json!({"x": {"type": "text"}})), "parameters.x.type"),
-            (with_params(json!({"x": {"required": "yes"}})), "parameters.x.required"),
-            (with_params(json!({"x": {"position": 0}, "y": {"position": 0}})), "parameters.y.position"),
-            (with_params(json!({"x": {"position": 0}, "y": {"position": 2}})), "parameters.y.position"),
-            (with_params(json!({"x": {"position": -1}})), "parameters.x.position"),
-            (with_params(json!({"x": {"type": "string", "immutable": true}})), "parameters.x.immutable"),
-            (with_params(json!({"timeout": {"type": "string"}})), "parameters.timeout.type"),
-            (with_params(json!({"timeout": {"position": 0}})), "parameters.timeout.position"),
+            (
+                json!({"name": "a", "runner_type": "noop", "colour": 1}),
+                "colour",
+            ),
+            (
+                json!({"name": "a", "runner_type": "noop", "pack": "other"}),
+                "pack",
+            ),
+            (
+                json!({"name": "a", "runner_type": "noop", "enabled": "sometimes"}),
+                "enabled",
+            ),
+            (
+                json!({"name": "a", "runner_type": "noop", "entry_point": "/etc/passwd"}),
+                "entry_point",
+            ),
+            (
+                with_params(json!({"bad-name": {"type": "string"}})),
+                "parameters.bad-name",
+            ),
+            (
+                with_params(json!({"x": {"type": "string", "example": 1}})),
+                "parameters.x.example",
+            ),
+            (
+                with_params(json!({"x": {"type": "text"}})),
+                "parameters.x.type",
+            ),
+            (
+                with_params(json!({"x": {"required": "yes"}})),
+                "parameters.x.required",
+            ),
+            (
+                with_params(json!({"x": {"position": 0}, "y": {"position": 0}})),
+                "parameters.y.position",
+            ),
+            (
+                with_params(json!({"x": {"position": 0}, "y": {"position": 2}})),
+                "parameters.y.position",
+            ),
+            (
+                with_params(json!({"x": {"position": -1}})),
+                "parameters.x.position",
+            ),
+            (
+                with_params(json!({"x": {"type": "string", "immutable": true}})),
+                "parameters.x.immutable",
+            ),
+            (
+                with_params(json!({"timeout": {"type": "string"}})),
+                "parameters.timeout.type",
+            ),
+            (
+                with_params(json!({"timeout": {"position": 0}})),
+                "parameters.timeout.position",
+            ),
             (with_params(json!("not a mapping")), "parameters"),
         ];
         for (doc, field) in cases {
@@ -334,19 +402,24 @@ mod tests {
             "count": {"type": "integer", "position": 2},
         })))
         .expect("valid");
+        let parameters = action.parameters.parse();
         assert_eq!(action.ref_, "demo.a");
         assert!(action.enabled, "enabled defaults to true");
-        assert_eq!(action.parameters["cmd"]["type"], "string");
-        assert_eq!(action.parameters["cmd"]["default"], "echo hi");
-        assert_eq!(action.parameters["timeout"]["default"], 5);
-        assert_eq!(action.parameters["timeout"]["type"], "integer");
-        assert_eq!(action.parameters["kwarg_op"]["default"], "--");
-        assert_eq!(action.parameters["message"]["position"], 1);
+        assert_eq!(parameters["cmd"]["type"], "string");
+        assert_eq!(parameters["cmd"]["default"], "echo hi");
+        assert_eq!(parameters["timeout"]["default"], 5);
+        assert_eq!(parameters["timeout"]["type"], "integer");
+        assert_eq!(parameters["kwarg_op"]["default"], "--");
+        assert_eq!(parameters["message"]["position"], 1);
     }
 
     #[test]
     fn legacy_runner_names_load_with_a_warning() {
-        let ctx = FileCtx { pack: "demo", pack_dir: Path::new("/p"), file: "actions/a.yaml" };
+        let ctx = FileCtx {
+            pack: "demo",
+            pack_dir: Path::new("/p"),
+            file: "actions/a.yaml",
+        };
         let mut warnings = Vec::new();
         let doc = json!({"name": "a", "runner_type": "run-python", "entry_point": "a.py"});
         let action = action(&doc, &ctx, &mut warnings).expect("loads");
@@ -358,6 +431,9 @@ mod tests {
     fn an_immutable_runner_parameter_cannot_be_redeclared_immutable() {
         let doc = json!({"name": "a", "runner_type": "remote-shell-cmd",
             "parameters": {"dir": {"immutable": true, "default": "/x"}}});
-        assert_eq!(load(doc).expect_err("redeclared").field, "parameters.dir.immutable");
+        assert_eq!(
+            load(doc).expect_err("redeclared").field,
+            "parameters.dir.immutable"
+        );
     }
 }

@@ -88,7 +88,12 @@ pub fn pack_meta(
     let description = fields.required_str("description")?;
     let author = fields.required_str("author")?;
     let version = match fields.get("version") {
-        None => return Err(FieldError::new("version", "required field \"version\" is missing")),
+        None => {
+            return Err(FieldError::new(
+                "version",
+                "required field \"version\" is missing",
+            ));
+        }
         Some(Value::String(text)) => text.clone(),
         Some(number @ Value::Number(_)) => {
             warnings.push(format!(
@@ -106,7 +111,10 @@ pub fn pack_meta(
             ));
         }
     };
-    if !version.is_empty() && !semver().is_match(&version) && !warnings.iter().any(|w| w.contains("version")) {
+    if !version.is_empty()
+        && !semver().is_match(&version)
+        && !warnings.iter().any(|w| w.contains("version"))
+    {
         warnings.push(format!(
             "pack.yaml: version \"{version}\" is not semver (MAJOR.MINOR.PATCH)"
         ));
@@ -154,7 +162,10 @@ mod tests {
         let mut doc = base();
         doc["name"] = json!("by_name");
         assert_eq!(meta(doc, "Bad-Dir").0.expect("valid").ref_, "by_name");
-        assert_eq!(meta(base(), "Bad-Dir").0.expect_err("no valid ref").field, "ref");
+        assert_eq!(
+            meta(base(), "Bad-Dir").0.expect_err("no valid ref").field,
+            "ref"
+        );
     }
 
     #[test]

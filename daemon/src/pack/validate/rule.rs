@@ -122,7 +122,10 @@ fn check_criterion(path: &str, criterion: &Value) -> Result<(), FieldError> {
     if !OPERATORS.contains(&operator.as_str()) {
         return Err(FieldError::new(
             format!("{path}.type"),
-            format!("criteria operator \"{operator}\" is unknown (known: {})", OPERATORS.join(", ")),
+            format!(
+                "criteria operator \"{operator}\" is unknown (known: {})",
+                OPERATORS.join(", ")
+            ),
         ));
     }
     if !fields.map().contains_key("pattern") {
@@ -136,11 +139,17 @@ fn check_criterion(path: &str, criterion: &Value) -> Result<(), FieldError> {
         if !SEARCH_CONDITIONS.contains(&condition.as_str()) {
             return Err(FieldError::new(
                 format!("{path}.condition"),
-                format!("search condition \"{condition}\" must be one of {}", SEARCH_CONDITIONS.join(", ")),
+                format!(
+                    "search condition \"{condition}\" must be one of {}",
+                    SEARCH_CONDITIONS.join(", ")
+                ),
             ));
         }
         let children = fields.nested("pattern")?.ok_or_else(|| {
-            FieldError::new(format!("{path}.pattern"), "the pattern of search must be a mapping of criteria")
+            FieldError::new(
+                format!("{path}.pattern"),
+                "the pattern of search must be a mapping of criteria",
+            )
         })?;
         for (key, child) in children.map() {
             check_criterion(&format!("{path}.pattern.{key}"), child)?;
@@ -156,7 +165,11 @@ mod tests {
     use std::path::Path;
 
     fn load(doc: Value) -> Result<Rule, FieldError> {
-        let ctx = FileCtx { pack: "demo", pack_dir: Path::new("/p"), file: "rules/r.yaml" };
+        let ctx = FileCtx {
+            pack: "demo",
+            pack_dir: Path::new("/p"),
+            file: "rules/r.yaml",
+        };
         rule(&doc, &ctx)
     }
 
@@ -191,24 +204,61 @@ mod tests {
     #[test]
     fn table_of_invalid_rules_and_the_field_each_names() {
         let cases = [
-            (json!({"trigger": {"type": "t"}, "action": {"ref": "a.b"}}), "name"),
+            (
+                json!({"trigger": {"type": "t"}, "action": {"ref": "a.b"}}),
+                "name",
+            ),
             (json!({"name": "r", "action": {"ref": "a.b"}}), "trigger"),
-            (json!({"name": "r", "trigger": {}, "action": {"ref": "a.b"}}), "trigger.type"),
+            (
+                json!({"name": "r", "trigger": {}, "action": {"ref": "a.b"}}),
+                "trigger.type",
+            ),
             (json!({"name": "r", "trigger": {"type": "t"}}), "action"),
-            (json!({"name": "r", "trigger": {"type": "t"}, "action": {}}), "action.ref"),
-            (json!({"name": "r", "trigger": {"type": "t"}, "action": {"ref": "a.b", "extra": 1}}), "action.extra"),
-            (json!({"name": "r", "trigger": {"type": "t"}, "action": {"ref": "a.b"}, "when": 1}), "when"),
-            (json!({"name": "r", "trigger": {"type": "t"}, "action": {"ref": "a.b"}, "type": {"ref": "sometimes"}}), "type.ref"),
+            (
+                json!({"name": "r", "trigger": {"type": "t"}, "action": {}}),
+                "action.ref",
+            ),
+            (
+                json!({"name": "r", "trigger": {"type": "t"}, "action": {"ref": "a.b", "extra": 1}}),
+                "action.extra",
+            ),
+            (
+                json!({"name": "r", "trigger": {"type": "t"}, "action": {"ref": "a.b"}, "when": 1}),
+                "when",
+            ),
+            (
+                json!({"name": "r", "trigger": {"type": "t"}, "action": {"ref": "a.b"}, "type": {"ref": "sometimes"}}),
+                "type.ref",
+            ),
         ];
         for (doc, field) in cases {
-            assert_eq!(load(doc.clone()).expect_err("invalid").field, field, "{doc}");
+            assert_eq!(
+                load(doc.clone()).expect_err("invalid").field,
+                field,
+                "{doc}"
+            );
         }
         let criteria_cases = [
-            (json!({"trigger.x": {"type": "Equals", "pattern": 1}}), "criteria.trigger.x.type"),
-            (json!({"trigger.x": {"type": "exists"}}), "criteria.trigger.x.pattern"),
-            (json!({"trigger.x": {"pattern": 1}}), "criteria.trigger.x.type"),
-            (json!({"trigger.x": {"type": "search", "pattern": {}, "condition": "some"}}), "criteria.trigger.x.condition"),
-            (json!({"trigger.x": {"type": "search", "condition": "all", "pattern": {"item.y": {"type": "nope", "pattern": 1}}}}), "criteria.trigger.x.pattern.item.y.type"),
+            (
+                json!({"trigger.x": {"type": "Equals", "pattern": 1}}),
+                "criteria.trigger.x.type",
+            ),
+            (
+                json!({"trigger.x": {"type": "exists"}}),
+                "criteria.trigger.x.pattern",
+            ),
+            (
+                json!({"trigger.x": {"pattern": 1}}),
+                "criteria.trigger.x.type",
+            ),
+            (
+                json!({"trigger.x": {"type": "search", "pattern": {}, "condition": "some"}}),
+                "criteria.trigger.x.condition",
+            ),
+            (
+                json!({"trigger.x": {"type": "search", "condition": "all", "pattern": {"item.y": {"type": "nope", "pattern": 1}}}}),
+                "criteria.trigger.x.pattern.item.y.type",
+            ),
         ];
         for (criteria, field) in criteria_cases {
             let mut doc = base();

@@ -1,0 +1,8 @@
+//! End-to-end tests: the real st2d, driven through the real st2ctl and st2 binaries.
+
+mod cli;
+mod grpc;
+mod lifecycle;
+mod live_reload;
+mod registration;
+mod systemd;
