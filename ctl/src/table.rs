@@ -1,0 +1,185 @@
+//! ASCII tables in the style of StackStorm's CLI (`+---+` borders), built from JSON objects.
+//!
+//! Owns: column widths, wrapping and cell rendering. Must not: know the resources' fields
+//! beyond the column names it is given.
+
+use serde_json::Value;
+
+/// Cells wider than this wrap onto more lines.
+const MAX_WIDTH: usize = 50;
+
+/// A cell's text: strings as they are, lists comma-separated, null empty, the rest as JSON.
+pub fn cell(value: &Value) -> String {
+    match value {
+        Value::Null => String::new(),
+        Value::String(s) => s.clone(),
+        Value::Array(items) if items.iter().all(|i| !i.is_object() && !i.is_array()) => {
+            items.iter().map(cell).collect::<Vec<_>>().join(", ")
+        }
+        other => serde_json::to_string_pretty(other).unwrap_or_default(),
+    }
+}
+
+/// Splits `text` into lines no wider than `width`, at spaces where possible.
+fn wrap(text: &str, width: usize) -> Vec<String> {
+    let mut lines = Vec::new();
+    for paragraph in text.lines() {
+        let mut line = String::new();
+        for word in paragraph.split(' ') {
+            let mut word = word.to_string();
+            while word.chars().count() > width {
+                if !line.is_empty() {
+                    lines.push(std::mem::take(&mut line));
+                }
+                let head: String = word.chars().take(width).collect();
+                word = word.chars().skip(width).collect();
+                lines.push(head);
+            }
+            let needed = if line.is_empty() {
+                word.chars().count()
+            } else {
+                line.chars().count() + 1 + word.chars().count()
+            };
+            if needed > width && !line.is_empty() {
+                lines.push(std::mem::take(&mut line));
+            }
+            if !line.is_empty() {
+                line.push(' ');
+            }
+            line.push_str(&word);
+        }
+        lines.push(line);
+    }
+    if lines.is_empty() {
+        lines.push(String::new());
+    }
+    lines
+}
+
+/// Renders rows (as JSON objects) under `columns` (field names, also the headers).
+pub fn render(columns: &[&str], rows: &[Value]) -> String {
+    let cells: Vec<Vec<Vec<String>>> = rows
+        .iter()
+        .map(|row| {
+            columns
+                .iter()
+                .map(|c| wrap(&cell(&row[*c]), MAX_WIDTH))
+                .collect()
+        })
+        .collect();
+    let header: Vec<Vec<String>> = columns.iter().map(|c| vec![(*c).to_string()]).collect();
+    render_cells(&header, &cells)
+}
+
+/// A two-column property table for one object, its fields in order.
+pub fn properties(object: &Value) -> String {
+    let Value::Object(map) = object else {
+        return cell(object);
+    };
+    let header = vec![vec!["Property".to_string()], vec!["Value".to_string()]];
+    let rows: Vec<Vec<Vec<String>>> = map
+        .iter()
+        .map(|(key, value)| {
+            let text = cell(value);
+            let lines = if value.is_object() || value.is_array() {
+                text.lines().map(String::from).collect()
+            } else {
+                wrap(&text, MAX_WIDTH)
+            };
+            vec![vec![key.clone()], lines]
+        })
+        .collect();
+    render_cells(&header, &rows)
+}
+
+fn render_cells(header: &[Vec<String>], rows: &[Vec<Vec<String>>]) -> String {
+    let widths: Vec<usize> = (0..header.len())
+        .map(|i| {
+            std::iter::once(&header[i])
+                .chain(rows.iter().map(|r| &r[i]))
+                .flat_map(|lines| lines.iter().map(|l| l.chars().count()))
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let border: String = widths
+        .iter()
+        .map(|w| format!("+{}", "-".repeat(w + 2)))
+        .collect::<String>()
+        + "+\n";
+    let mut out = border.clone();
+    out.push_str(&line_block(header, &widths));
+    out.push_str(&border);
+    for row in rows {
+        out.push_str(&line_block(row, &widths));
+    }
+    out.push_str(&border);
+    out
+}
+
+fn line_block(row: &[Vec<String>], widths: &[usize]) -> String {
+    let height = row.iter().map(Vec::len).max().unwrap_or(1);
+    let mut out = String::new();
+    for line in 0..height {
+        for (cell, width) in row.iter().zip(widths) {
+            let text = cell.get(line).map(String::as_str).unwrap_or("");
+            let pad = width - text.chars().count();
+            out.push_str(&format!("| {text}{} ", " ".repeat(pad)));
+        }
+        out.push_str("|\n");
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn tables_have_borders_headers_and_aligned_cells() {
+        let rows = [
+            json!({"ref": "a.b", "enabled": true}),
+            json!({"ref": "long.name", "enabled": false}),
+        ];
+        let table = render(&["ref", "enabled"], &rows);
+        let expected = "\
++-----------+---------+
+| ref       | enabled |
++-----------+---------+
+| a.b       | true    |
+| long.name | false   |
++-----------+---------+
+";
+        assert_eq!(table, expected);
+    }
+
+    #[test]
+    fn long_cells_wrap_at_spaces() {
+        let text = "word ".repeat(30);
+        let lines = wrap(text.trim(), 50);
+        assert!(lines.iter().all(|l| l.chars().count() <= 50), "{lines:?}");
+        assert_eq!(lines.join(" "), text.trim());
+        assert_eq!(
+            wrap(&"x".repeat(120), 50).len(),
+            3,
+            "a word longer than the width is cut"
+        );
+    }
+
+    #[test]
+    fn cells_render_lists_and_nulls() {
+        assert_eq!(cell(&json!(["a", "b"])), "a, b");
+        assert_eq!(cell(&Value::Null), "");
+        assert_eq!(cell(&json!(3)), "3");
+    }
+
+    #[test]
+    fn property_tables_list_fields_in_order() {
+        let table = properties(&json!({"ref": "a.b", "parameters": {"x": 1}}));
+        let ref_line = table.find("| ref").expect("ref row");
+        let params_line = table.find("| parameters").expect("parameters row");
+        assert!(ref_line < params_line);
+        assert!(table.contains("\"x\": 1"));
+    }
+}
