@@ -12,6 +12,9 @@ use tonic::transport::{Channel, Endpoint, Uri};
 /// The system default, as st2d's.
 pub const SYSTEM_SOCKET: &str = "/run/st2d/st2d.sock";
 
+/// The largest answer accepted.
+const MAX_MESSAGE: usize = 256 * 1024 * 1024;
+
 /// Where the daemon's socket is, given the flags and an environment lookup.
 pub fn socket_path(
     socket: Option<&Path>,
@@ -51,7 +54,8 @@ pub async fn connect(socket: &Path) -> anyhow::Result<ControlClient<Channel>> {
                 socket.display()
             )
         })?;
-    Ok(ControlClient::new(channel))
+    // Listing every action of a large pack set (parameters included) exceeds gRPC's 4 MiB default.
+    Ok(ControlClient::new(channel).max_decoding_message_size(MAX_MESSAGE))
 }
 
 #[cfg(test)]

@@ -375,4 +375,5 @@ pub async fn control(
         .await
         .expect("connect to the control socket");
     st2d_proto::v1::control_client::ControlClient::new(channel)
+        .max_decoding_message_size(256 * 1024 * 1024)
 }
