@@ -9,7 +9,7 @@ use tonic::Status;
 
 use crate::cli::{Cli, Command, ListArgs, ListVerb, ReloadArgs, Verb};
 use crate::connect::{connect, socket_path};
-use crate::{json, table};
+use crate::{json, report, table};
 
 /// Runs one command against the daemon.
 pub async fn run(cli: &Cli) -> anyhow::Result<()> {
@@ -27,7 +27,7 @@ pub async fn run(cli: &Cli) -> anyhow::Result<()> {
                 .await
                 .map_err(rpc)?
                 .into_inner();
-            print_status(&status, as_json);
+            report::print_status(&status, as_json);
         }
         Command::Reload(args) => {
             let report = client
@@ -35,7 +35,7 @@ pub async fn run(cli: &Cli) -> anyhow::Result<()> {
                 .await
                 .map_err(rpc)?
                 .into_inner();
-            print_reload(&report, as_json);
+            report::print_reload(&report, as_json);
         }
         Command::Pack(noun) => match &noun.verb {
             Verb::List(list) => {
@@ -258,7 +258,7 @@ fn reload_request(args: &ReloadArgs) -> pb::ReloadRequest {
     }
 }
 
-fn print_json(value: &Value) {
+pub(crate) fn print_json(value: &Value) {
     println!(
         "{}",
         serde_json::to_string_pretty(value).unwrap_or_default()
@@ -312,87 +312,6 @@ fn print_pack_problems(pack: &pb::Pack) {
     }
 }
 
-fn print_status(status: &pb::Status, as_json: bool) {
-    if as_json {
-        print_json(&json::status(status));
-        return;
-    }
-    println!(
-        "st2d {} (pid {}), up {}",
-        status.version,
-        status.pid,
-        uptime(status.uptime_seconds)
-    );
-    println!("socket: {}", status.socket);
-    println!("packs dirs: {}", status.packs_dirs.join(", "));
-    println!(
-        "loaded: {} packs ({} with errors), {} actions, {} trigger types, {} rules, {} sensors",
-        status.packs_loaded,
-        status.packs_with_errors,
-        status.actions,
-        status.trigger_types,
-        status.rules,
-        status.sensors
-    );
-    if let Some(report) = &status.last_reload {
-        println!(
-            "last reload: generation {} by {} at {}, {:.1} ms, {} problems",
-            report.generation,
-            report.trigger,
-            report.finished_at,
-            report.duration_micros as f64 / 1000.0,
-            report.problems.len()
-        );
-    }
-}
-
-fn uptime(seconds: u64) -> String {
-    let (days, hours, minutes, seconds) = (
-        seconds / 86400,
-        seconds / 3600 % 24,
-        seconds / 60 % 60,
-        seconds % 60,
-    );
-    match (days, hours, minutes) {
-        (0, 0, 0) => format!("{seconds}s"),
-        (0, 0, _) => format!("{minutes}m {seconds}s"),
-        (0, _, _) => format!("{hours}h {minutes}m"),
-        _ => format!("{days}d {hours}h"),
-    }
-}
-
-fn print_reload(report: &pb::ReloadReport, as_json: bool) {
-    if as_json {
-        print_json(&json::reload_report(report));
-        return;
-    }
-    println!(
-        "reloaded (generation {}) in {:.1} ms: {} packs, {} actions, {} trigger types, {} rules, {} sensors",
-        report.generation,
-        report.duration_micros as f64 / 1000.0,
-        report.packs_loaded,
-        report.actions,
-        report.trigger_types,
-        report.rules,
-        report.sensors
-    );
-    for (what, packs) in [
-        ("added", &report.packs_added),
-        ("removed", &report.packs_removed),
-        ("changed", &report.packs_changed),
-    ] {
-        if !packs.is_empty() {
-            println!("{what}: {}", packs.join(", "));
-        }
-    }
-    if !report.problems.is_empty() {
-        println!("{} problems:", report.problems.len());
-        for problem in &report.problems {
-            println!("  {problem}");
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -415,13 +334,5 @@ mod tests {
         );
         assert_eq!(request.packs, ["demo"]);
         assert!(!request.register_all);
-    }
-
-    #[test]
-    fn uptime_reads_naturally() {
-        assert_eq!(uptime(5), "5s");
-        assert_eq!(uptime(65), "1m 5s");
-        assert_eq!(uptime(3 * 3600 + 120), "3h 2m");
-        assert_eq!(uptime(2 * 86400 + 3600), "2d 1h");
     }
 }

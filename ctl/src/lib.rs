@@ -7,6 +7,7 @@ mod cli;
 mod commands;
 mod connect;
 mod json;
+mod report;
 mod table;
 
 use std::process::ExitCode;

@@ -185,6 +185,23 @@ impl Reloader {
         report
     }
 
+    /// The report of a reload that failed inside: nothing new is published.
+    fn failed_report(&self, cause: Cause, message: String) -> ReloadReport {
+        tracing::error!(error = %message, "internal error during reload; the previous registry stays live");
+        let registry = self.published.registry();
+        ReloadReport {
+            generation: registry.generation,
+            finished_at: Utc::now(),
+            duration: Duration::ZERO,
+            cause,
+            counts: registry.counts(),
+            diff: RegistryDiff::default(),
+            problems: vec![format!(
+                "internal error during reload (the previous registry stays live): {message}"
+            )],
+        }
+    }
+
     /// The pack's registration policy, widened by any registration request that applies;
     /// returns whether the store was written.
     fn registration_of(
@@ -214,6 +231,14 @@ impl Reloader {
         }
         (kinds, true)
     }
+}
+
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".to_string())
 }
 
 /// Logs the reload, and each problem the previous reload did not already have.
@@ -318,7 +343,12 @@ pub fn spawn(
                 replies.extend(request.reply);
             }
             let joined = tokio::task::spawn_blocking(move || {
-                let report = reloader.reload_blocking(cause, &dirty, &registrations);
+                // A bug in loading must not end reloads: the panic becomes a reported problem
+                // and the last published snapshot stays live.
+                let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    reloader.reload_blocking(cause, &dirty, &registrations)
+                }));
+                let report = outcome.unwrap_or_else(|panic| reloader.failed_report(cause, panic_message(&*panic)));
                 (reloader, report)
             })
             .await;
@@ -328,7 +358,7 @@ pub fn spawn(
                     Arc::new(report)
                 }
                 Err(error) => {
-                    tracing::error!(error = %error, "the reload task panicked; reloads have stopped");
+                    tracing::error!(error = %error, "the reload task was lost; reloads have stopped");
                     break;
                 }
             };

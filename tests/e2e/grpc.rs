@@ -76,61 +76,42 @@ async fn control_health_and_reflection_answer() {
     }
 }
 
+/// Lists the services through one version of the reflection API (the two differ only in names).
+macro_rules! list_services_with {
+    ($version:ident, $channel:expr) => {{
+        use tonic_reflection::pb::$version as r;
+        let mut client = r::server_reflection_client::ServerReflectionClient::new($channel);
+        let request = r::ServerReflectionRequest {
+            host: String::new(),
+            message_request: Some(r::server_reflection_request::MessageRequest::ListServices(
+                String::new(),
+            )),
+        };
+        let mut stream = client
+            .server_reflection_info(tokio_stream::iter([request]))
+            .await
+            .expect("reflection")
+            .into_inner();
+        let response = stream
+            .message()
+            .await
+            .expect("a response")
+            .expect("one message");
+        match response.message_response {
+            Some(r::server_reflection_response::MessageResponse::ListServicesResponse(list)) => {
+                list.service
+                    .into_iter()
+                    .map(|s| s.name)
+                    .collect::<Vec<String>>()
+            }
+            other => panic!("unexpected reflection answer {other:?}"),
+        }
+    }};
+}
+
 async fn list_services(channel: tonic::transport::Channel, version: &str) -> Vec<String> {
-    use tonic_reflection::pb::{v1, v1alpha};
     match version {
-        "v1" => {
-            let mut client = v1::server_reflection_client::ServerReflectionClient::new(channel);
-            let request = v1::ServerReflectionRequest {
-                host: String::new(),
-                message_request: Some(v1::server_reflection_request::MessageRequest::ListServices(
-                    String::new(),
-                )),
-            };
-            let mut stream = client
-                .server_reflection_info(tokio_stream::iter([request]))
-                .await
-                .expect("reflection")
-                .into_inner();
-            let response = stream
-                .message()
-                .await
-                .expect("a response")
-                .expect("one message");
-            match response.message_response {
-                Some(v1::server_reflection_response::MessageResponse::ListServicesResponse(
-                    list,
-                )) => list.service.into_iter().map(|s| s.name).collect(),
-                other => panic!("unexpected reflection answer {other:?}"),
-            }
-        }
-        _ => {
-            let mut client =
-                v1alpha::server_reflection_client::ServerReflectionClient::new(channel);
-            let request = v1alpha::ServerReflectionRequest {
-                host: String::new(),
-                message_request: Some(
-                    v1alpha::server_reflection_request::MessageRequest::ListServices(String::new()),
-                ),
-            };
-            let mut stream = client
-                .server_reflection_info(tokio_stream::iter([request]))
-                .await
-                .expect("reflection")
-                .into_inner();
-            let response = stream
-                .message()
-                .await
-                .expect("a response")
-                .expect("one message");
-            match response.message_response {
-                Some(
-                    v1alpha::server_reflection_response::MessageResponse::ListServicesResponse(
-                        list,
-                    ),
-                ) => list.service.into_iter().map(|s| s.name).collect(),
-                other => panic!("unexpected reflection answer {other:?}"),
-            }
-        }
+        "v1" => list_services_with!(v1, channel),
+        _ => list_services_with!(v1alpha, channel),
     }
 }

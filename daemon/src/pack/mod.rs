@@ -6,6 +6,7 @@
 pub mod builtin;
 pub mod config;
 pub mod fields;
+mod items;
 pub mod load;
 pub mod model;
 pub mod runners;
