@@ -1,7 +1,7 @@
 //! Wiring of the running daemon: start order, readiness and ordered shutdown.
 //!
-//! Owns: the start sequence (directories, store, built-in packs, first load, socket, actor,
-//! watcher, signals, READY) and the shutdown sequence (NOT_SERVING, stop intake, stop the
+//! Owns: the start sequence (signals, directories, store, built-in packs, reload actor,
+//! watcher, first load, socket, READY) and the shutdown sequence (NOT_SERVING, stop intake, stop the
 //! actor, close the API, remove the socket). Must not: contain domain logic.
 
 use std::time::{Duration, Instant};
@@ -13,7 +13,7 @@ use tokio_util::task::TaskTracker;
 use crate::api::{self, ControlService, DaemonInfo};
 use crate::config::Config;
 use crate::pack::builtin;
-use crate::registry::build::{Dirty, Scanner};
+use crate::registry::build::Scanner;
 use crate::reload::{self, Cause, Reloader};
 use crate::store::Store;
 use crate::{signal, systemd, watch};
@@ -24,6 +24,8 @@ const GRACE: Duration = Duration::from_secs(5);
 /// Runs the daemon until `shutdown` is cancelled (or SIGTERM/SIGINT arrives).
 pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<()> {
     let started = Instant::now();
+    // Before anything else, so an early SIGHUP or SIGTERM is handled rather than fatal.
+    let signals = signal::install().context("cannot install signal handlers")?;
     let paths = config.paths.clone();
     for dir in [&paths.packs_dirs[0], &paths.config_dir, &paths.data_dir] {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
@@ -41,22 +43,16 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
         paths.packs_dirs.clone(),
         paths.config_dir.clone(),
     );
-    let mut reloader = Reloader::new(scanner, store, config.register_rules_by_default);
+    let reloader = Reloader::new(scanner, store, config.register_rules_by_default);
     let published = reloader.published();
-    let (reloader, first) = tokio::task::spawn_blocking(move || {
-        let report = reloader.reload_blocking(Cause::Start, &Dirty::All, &[]);
-        (reloader, report)
-    })
-    .await?;
-
-    let signals = signal::install().context("cannot install signal handlers")?;
-    let listener = api::bind(&paths.socket).await?;
 
     // Intake (watcher, signals, reload actor) stops first; the API last.
     let intake = shutdown.child_token();
     let api_shutdown = CancellationToken::new();
     let tasks = TaskTracker::new();
     let reload = reload::spawn(reloader, intake.clone(), &tasks);
+    // Watch before the first scan: a file written while it runs is then rescanned after it,
+    // never missed.
     let watcher = match config.watch_debounce {
         None => None,
         Some(debounce) => {
@@ -73,6 +69,9 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
             }
         }
     };
+    let first = reload.reload(Cause::Start, None).await?;
+
+    let listener = api::bind(&paths.socket).await?;
     tasks.spawn(signal::run(signals, reload.clone(), shutdown.clone()));
     tasks.spawn(systemd::watchdog(intake.clone()));
     let info = DaemonInfo {

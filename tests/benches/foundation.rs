@@ -202,6 +202,7 @@ async fn save_to_visible(home: &Home) {
     for i in 0..100 {
         let description = format!("probe {i}");
         let started = Instant::now();
+        let deadline = started + Duration::from_secs(10);
         write_file(
             &file,
             &format!("name: bench_probe\nrunner_type: noop\ndescription: {description}\n"),
@@ -216,6 +217,7 @@ async fn save_to_visible(home: &Home) {
             {
                 break;
             }
+            assert!(Instant::now() < deadline, "save {i} never became visible");
             tokio::time::sleep(Duration::from_millis(1)).await;
         }
         samples.push(started.elapsed());
