@@ -222,3 +222,15 @@ fn editing_a_pack_config_shows_the_new_values() {
     });
     assert_eq!(pack["config"]["token"], "********", "secrets are masked");
 }
+
+#[test]
+fn a_pack_written_while_the_daemon_starts_is_not_missed() {
+    let home = Home::new();
+    let daemon = Daemon::spawn(&home, &[], &[]);
+    write_sample_pack(&home.packs(), "early", "early");
+    daemon.wait_json(
+        "the pack written during start-up",
+        &["action", "list", "--pack", "early"],
+        |v| v.as_array().is_some_and(|a| a.len() == 1),
+    );
+}
