@@ -45,8 +45,15 @@ pub enum Command {
     Trigger(Noun),
     /// Rules.
     Rule(Noun),
-    /// Sensors.
-    Sensor(Noun),
+    /// Sensors: definitions and their processes.
+    Sensor(SensorNoun),
+    /// Restart a component: `sensor_container` (or `st2sensorcontainer`) restarts every sensor.
+    RestartComponent {
+        #[arg(value_name = "NAME")]
+        name: String,
+    },
+    /// Trigger instances journaled by st2d.
+    TriggerInstance(TriggerInstanceNoun),
     /// Action aliases.
     Alias(ListOnly),
     /// Policies.
@@ -68,6 +75,52 @@ pub enum Verb {
         /// `pack.name` (a pack's ref for packs).
         #[arg(value_name = "REF")]
         ref_: String,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct SensorNoun {
+    #[command(subcommand)]
+    pub verb: SensorVerb,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SensorVerb {
+    /// List them with their state, optionally of one pack.
+    List(ListArgs),
+    /// Show one by ref, with the tail of its output.
+    Get {
+        #[arg(value_name = "REF")]
+        ref_: String,
+    },
+    /// Restart its process now (also out of backoff).
+    Restart {
+        #[arg(value_name = "REF")]
+        ref_: String,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct TriggerInstanceNoun {
+    #[command(subcommand)]
+    pub verb: TriggerInstanceVerb,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TriggerInstanceVerb {
+    /// The newest instances first.
+    List {
+        /// Only instances of this trigger.
+        #[arg(long, visible_alias = "trigger_type", value_name = "REF")]
+        trigger: Option<String>,
+        /// How many (default 50).
+        #[arg(short = 'n', long = "last", default_value_t = 50)]
+        last: u32,
+    },
+    /// Show one by id.
+    Get {
+        #[arg(value_name = "ID")]
+        id: String,
     },
 }
 

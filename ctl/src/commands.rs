@@ -7,7 +7,9 @@ use serde_json::Value;
 use st2d_proto::v1 as pb;
 use tonic::Status;
 
-use crate::cli::{Cli, Command, ListArgs, ListVerb, ReloadArgs, Verb};
+use crate::cli::{
+    Cli, Command, ListArgs, ListVerb, ReloadArgs, SensorVerb, TriggerInstanceVerb, Verb,
+};
 use crate::connect::{connect, socket_path};
 use crate::{json, report, table};
 
@@ -157,7 +159,7 @@ pub async fn run(cli: &Cli) -> anyhow::Result<()> {
             ),
         },
         Command::Sensor(noun) => match &noun.verb {
-            Verb::List(list) => {
+            SensorVerb::List(list) => {
                 let items = client
                     .list_sensors(list_request(list))
                     .await
@@ -166,16 +168,85 @@ pub async fn run(cli: &Cli) -> anyhow::Result<()> {
                     .sensors;
                 print_list(
                     "sensors",
-                    &["ref", "pack", "enabled", "trigger_types", "description"],
+                    &[
+                        "ref",
+                        "pack",
+                        "enabled",
+                        "state",
+                        "pid",
+                        "restarts",
+                        "last_exit",
+                        "trigger_types",
+                    ],
                     items.iter().map(json::sensor),
                     as_json,
                     |_| {},
                 );
             }
-            Verb::Get { ref_ } => print_one(
+            SensorVerb::Get { ref_ } => print_one(
                 json::sensor(
                     &client
                         .get_sensor(get_request(ref_))
+                        .await
+                        .map_err(rpc)?
+                        .into_inner(),
+                ),
+                as_json,
+            ),
+            SensorVerb::Restart { ref_ } => {
+                let sensor = client
+                    .restart_sensor(get_request(ref_))
+                    .await
+                    .map_err(rpc)?
+                    .into_inner();
+                if as_json {
+                    print_json(&json::sensor(&sensor));
+                } else {
+                    println!("restarting sensor {}", sensor.r#ref);
+                }
+            }
+        },
+        Command::RestartComponent { name } => {
+            let reply = client
+                .restart_component(pb::RestartComponentRequest { name: name.clone() })
+                .await
+                .map_err(rpc)?
+                .into_inner();
+            if as_json {
+                print_json(
+                    &serde_json::json!({"component": reply.component, "restarted": reply.restarted}),
+                );
+            } else {
+                println!(
+                    "restarting {}: {} sensors",
+                    reply.component, reply.restarted
+                );
+            }
+        }
+        Command::TriggerInstance(noun) => match &noun.verb {
+            TriggerInstanceVerb::List { trigger, last } => {
+                let request = pb::ListTriggerInstancesRequest {
+                    trigger: trigger.clone().unwrap_or_default(),
+                    limit: *last,
+                };
+                let items = client
+                    .list_trigger_instances(request)
+                    .await
+                    .map_err(rpc)?
+                    .into_inner()
+                    .instances;
+                print_list(
+                    "trigger instances",
+                    &["id", "trigger", "occurrence_time", "status"],
+                    items.iter().map(json::trigger_instance),
+                    as_json,
+                    |_| {},
+                );
+            }
+            TriggerInstanceVerb::Get { id } => print_one(
+                json::trigger_instance(
+                    &client
+                        .get_trigger_instance(get_request(id))
                         .await
                         .map_err(rpc)?
                         .into_inner(),

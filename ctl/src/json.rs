@@ -131,8 +131,55 @@ pub fn sensor(s: &pb::Sensor) -> Value {
             },
         ),
         ("trigger_types", json!(s.trigger_types)),
+        ("state", json!(s.state)),
+        ("pid", if s.pid > 0 { json!(s.pid) } else { Value::Null }),
+        ("restarts", json!(s.restarts)),
+        (
+            "last_exit",
+            if s.last_exit.is_empty() {
+                Value::Null
+            } else {
+                json!(s.last_exit)
+            },
+        ),
+        ("uptime_seconds", json!(s.uptime_seconds)),
+        (
+            "next_start_in",
+            if s.next_start_in > 0.0 {
+                json!(s.next_start_in)
+            } else {
+                Value::Null
+            },
+        ),
+        ("stderr_tail", json!(s.stderr_tail)),
         ("metadata_file", json!(s.metadata_file)),
         ("uid", json!(s.uid)),
+    ])
+}
+
+pub fn trigger_instance(i: &pb::TriggerInstance) -> Value {
+    object(vec![
+        ("id", json!(i.id)),
+        ("trigger", json!(i.trigger)),
+        ("payload", decoded(&i.payload_json)),
+        ("occurrence_time", json!(i.occurrence_time)),
+        ("status", json!(i.status)),
+        (
+            "source",
+            if i.source.is_empty() {
+                Value::Null
+            } else {
+                json!(i.source)
+            },
+        ),
+        (
+            "trace_tag",
+            if i.trace_tag.is_empty() {
+                Value::Null
+            } else {
+                json!(i.trace_tag)
+            },
+        ),
     ])
 }
 
@@ -194,6 +241,9 @@ pub fn status(s: &pb::Status) -> Value {
         "trigger_types": s.trigger_types,
         "rules": s.rules,
         "sensors": s.sensors,
+        "sensors_running": s.sensors_running,
+        "dispatches_accepted": s.dispatches_accepted,
+        "dispatches_dropped": s.dispatches_dropped,
         "packs_dirs": s.packs_dirs,
         "socket": s.socket,
         "last_reload": s.last_reload.as_ref().map(reload_report),

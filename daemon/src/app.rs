@@ -1,8 +1,9 @@
 //! Wiring of the running daemon: start order, readiness and ordered shutdown.
 //!
-//! Owns: the start sequence (signals, directories, store, built-in packs, reload actor,
-//! watcher, first load, socket, READY) and the shutdown sequence (NOT_SERVING, stop intake, stop the
-//! actor, close the API, remove the socket). Must not: contain domain logic.
+//! Owns: the start sequence (signals, directories, store, built-in packs and Python shim,
+//! reload actor, watcher, first load, journal, shim socket, sensors, control socket, READY) and
+//! the shutdown sequence (stop intake, stop sensors, drain the journal, close the API).
+//! Must not: contain domain logic.
 
 use std::time::{Duration, Instant};
 
@@ -10,12 +11,16 @@ use anyhow::Context;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::api::{self, ControlService, DaemonInfo};
+use crate::api::{self, ControlService, DaemonInfo, Runtime};
 use crate::config::Config;
 use crate::pack::builtin;
 use crate::registry::build::Scanner;
 use crate::reload::{self, Cause, Reloader};
+use crate::sensor::supervisor::Supervisor;
+use crate::sensor::task::{STOP_GRACE, SensorContext};
+use crate::shim::ShimServer;
 use crate::store::Store;
+use crate::trigger::journal::Journal;
 use crate::{signal, systemd, watch};
 
 /// How long in-flight work may take to finish after SIGTERM.
@@ -43,7 +48,14 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
         paths.packs_dirs.clone(),
         paths.config_dir.clone(),
     );
-    let reloader = Reloader::new(scanner, store, config.register_rules_by_default);
+    crate::embedded::write_tree(&paths.python_dir(), crate::embedded::PYTHON_SHIM_FILES)
+        .with_context(|| {
+            format!(
+                "cannot write the Python shim under {}",
+                paths.python_dir().display()
+            )
+        })?;
+    let reloader = Reloader::new(scanner, store.clone(), config.register_rules_by_default);
     let published = reloader.published();
 
     // Intake (watcher, signals, reload actor) stops first; the API last.
@@ -71,6 +83,33 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     };
     let first = reload.reload(Cause::Start, None).await?;
 
+    // Work (sensors, the shim socket) stops after intake; the journal after the work.
+    let work = CancellationToken::new();
+    let work_tasks = TaskTracker::new();
+    let journal_shutdown = CancellationToken::new();
+    let journal_tasks = TaskTracker::new();
+    let journal = Journal::start(store.clone(), journal_shutdown.clone(), &journal_tasks);
+    let shim = ShimServer::start(
+        &paths.shim_socket(),
+        journal.clone(),
+        published.clone(),
+        store.clone(),
+        work.clone(),
+        &work_tasks,
+    )
+    .with_context(|| format!("cannot listen on {}", paths.shim_socket().display()))?;
+    let context = SensorContext {
+        shim: shim.clone(),
+        journal: journal.clone(),
+        python_dir: paths.python_dir(),
+    };
+    let sensors = Supervisor::new(
+        context,
+        paths.virtualenvs_dir.clone(),
+        config.python.clone(),
+    );
+    work_tasks.spawn(sensors.clone().run(published.clone(), work.clone()));
+
     let listener = api::bind(&paths.socket).await?;
     tasks.spawn(signal::run(signals, reload.clone(), shutdown.clone()));
     tasks.spawn(systemd::watchdog(intake.clone()));
@@ -79,7 +118,16 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
         packs_dirs: paths.packs_dirs.clone(),
         socket: paths.socket.clone(),
     };
-    let service = ControlService::new(published, reload, info);
+    let service = ControlService::new(
+        published,
+        reload,
+        info,
+        Runtime {
+            sensors,
+            shim,
+            store,
+        },
+    );
     let server = tokio::spawn(api::serve(
         listener,
         paths.socket.clone(),
@@ -103,10 +151,22 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     shutdown.cancelled().await;
     systemd::stopping();
     drop(watcher);
-    intake.cancel();
-    tasks.close();
-    if tokio::time::timeout(GRACE, tasks.wait()).await.is_err() {
-        tracing::warn!("some tasks did not stop within the grace period");
+    for (token, tracker, what) in [
+        (&intake, &tasks, "intake"),
+        (&work, &work_tasks, "sensors"),
+        (&journal_shutdown, &journal_tasks, "journal"),
+    ] {
+        token.cancel();
+        tracker.close();
+        if tokio::time::timeout(GRACE + STOP_GRACE, tracker.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                phase = what,
+                "some tasks did not stop within the grace period"
+            );
+        }
     }
     api_shutdown.cancel();
     match tokio::time::timeout(GRACE, server).await {

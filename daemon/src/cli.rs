@@ -52,6 +52,15 @@ pub struct ServeArgs {
     #[arg(long, default_value_t = 100, value_name = "MS")]
     pub watch_debounce_ms: u64,
 
+    /// The Python interpreter for sensors of packs without a virtualenv.
+    #[arg(
+        long,
+        env = "ST2D_PYTHON",
+        default_value = "python3",
+        value_name = "PATH"
+    )]
+    pub python: PathBuf,
+
     /// Do not watch the packs directories (reload only on SIGHUP or `st2ctl reload`).
     #[arg(long)]
     pub no_watch: bool,
@@ -97,10 +106,16 @@ impl Cli {
     pub fn serve_args(&self) -> ServeArgs {
         match &self.command {
             Some(Command::Serve(args)) => args.clone(),
-            _ => ServeArgs {
-                watch_debounce_ms: 100,
-                ..ServeArgs::default()
-            },
+            // Without the subcommand, serve's flags take their defaults (and environment).
+            _ => {
+                use clap::FromArgMatches;
+                let command = ServeArgs::augment_args(clap::Command::new("serve"));
+                command
+                    .try_get_matches_from(["serve"])
+                    .ok()
+                    .and_then(|matches| ServeArgs::from_arg_matches(&matches).ok())
+                    .unwrap_or_default()
+            }
         }
     }
 }
@@ -143,5 +158,12 @@ mod tests {
         .expect("valid");
         assert!(cli.serve_args().register_rules_by_default);
         assert_eq!(cli.log_format, LogFormat::Json);
+        let cli = Cli::try_parse_from(["st2d", "--home", "/h"]).expect("valid");
+        assert_eq!(
+            cli.serve_args().watch_debounce_ms,
+            100,
+            "defaults without the subcommand"
+        );
+        assert_eq!(cli.serve_args().python, PathBuf::from("python3"));
     }
 }

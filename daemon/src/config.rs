@@ -58,6 +58,16 @@ impl Paths {
         self.data_dir.join("builtin-packs")
     }
 
+    /// Where the Python shim is written at start.
+    pub fn python_dir(&self) -> PathBuf {
+        self.data_dir.join("python")
+    }
+
+    /// The socket Python processes started by st2d connect to.
+    pub fn shim_socket(&self) -> PathBuf {
+        self.data_dir.join("run").join("shim.sock")
+    }
+
     /// The sled store.
     pub fn store_dir(&self) -> PathBuf {
         self.data_dir.join("store")
@@ -71,6 +81,8 @@ pub struct Config {
     pub register_rules_by_default: bool,
     /// `None`: no file watching.
     pub watch_debounce: Option<Duration>,
+    /// The interpreter for sensors of packs without a virtualenv.
+    pub python: PathBuf,
 }
 
 impl Config {
@@ -80,6 +92,7 @@ impl Config {
             register_rules_by_default: serve.register_rules_by_default,
             watch_debounce: (!serve.no_watch)
                 .then(|| Duration::from_millis(serve.watch_debounce_ms)),
+            python: serve.python.clone(),
         }
     }
 }

@@ -73,6 +73,8 @@ pub struct ReloadReport {
 pub struct Published {
     registry: Arc<ArcSwap<Registry>>,
     last_report: Arc<ArcSwapOption<ReloadReport>>,
+    /// The generation of the latest snapshot, for tasks that react to new snapshots.
+    generation: tokio::sync::watch::Sender<u64>,
 }
 
 impl Published {
@@ -80,6 +82,7 @@ impl Published {
         Self {
             registry: Arc::new(ArcSwap::from_pointee(Registry::default())),
             last_report: Arc::new(ArcSwapOption::empty()),
+            generation: tokio::sync::watch::Sender::new(0),
         }
     }
 
@@ -90,6 +93,11 @@ impl Published {
 
     pub fn last_report(&self) -> Option<Arc<ReloadReport>> {
         self.last_report.load_full()
+    }
+
+    /// Changes whenever a new snapshot is published.
+    pub fn subscribe(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.generation.subscribe()
     }
 }
 
@@ -176,7 +184,9 @@ impl Reloader {
             diff: diff(&old, &registry),
             problems,
         };
+        let generation = registry.generation;
         self.published.registry.store(Arc::new(registry));
+        self.published.generation.send_replace(generation);
         let previous = self.published.last_report();
         log_report(&report, previous.as_deref());
         self.published

@@ -1,5 +1,5 @@
-//! The embedded store (sled): what is not in pack files. For now, each pack's registration
-//! policy (DESIGN.md 3.2); history and the datastore join it later.
+//! The embedded store (sled): what is not in pack files: each pack's registration policy
+//! (DESIGN.md 3.2), the trigger instance journal and the key-value datastore.
 //!
 //! Owns: the only use of sled, its trees and their encodings. Must not: be called on an async
 //! runtime thread for batches of size (callers use `spawn_blocking`).
@@ -10,6 +10,8 @@ use std::path::Path;
 use crate::pack::model::ContentKind;
 
 const REGISTRATION_TREE: &str = "pack_registration";
+const TRIGGER_INSTANCES_TREE: &str = "trigger_instances";
+const KV_TREE: &str = "kv";
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -28,6 +30,8 @@ pub enum StoreError {
 pub struct Store {
     db: sled::Db,
     registration: sled::Tree,
+    trigger_instances: sled::Tree,
+    kv: sled::Tree,
 }
 
 impl Store {
@@ -42,7 +46,14 @@ impl Store {
                 source,
             })?;
         let registration = db.open_tree(REGISTRATION_TREE)?;
-        Ok(Self { db, registration })
+        let trigger_instances = db.open_tree(TRIGGER_INSTANCES_TREE)?;
+        let kv = db.open_tree(KV_TREE)?;
+        Ok(Self {
+            db,
+            registration,
+            trigger_instances,
+            kv,
+        })
     }
 
     /// The content kinds `pack` registers; `None` when the pack has never been seen.
@@ -69,6 +80,87 @@ impl Store {
     ) -> Result<(), StoreError> {
         let text: Vec<&str> = kinds.iter().map(|kind| kind.as_str()).collect();
         self.registration.insert(pack, text.join(",").as_bytes())?;
+        Ok(())
+    }
+
+    /// A new id, unique and increasing for the life of the store.
+    pub fn next_id(&self) -> Result<u64, StoreError> {
+        Ok(self.db.generate_id()?)
+    }
+
+    /// Writes trigger instances `(id, JSON record)` in one batch (not yet flushed).
+    pub fn put_trigger_instances(&self, records: &[(u64, Vec<u8>)]) -> Result<(), StoreError> {
+        let mut batch = sled::Batch::default();
+        for (id, record) in records {
+            batch.insert(&id.to_be_bytes(), record.as_slice());
+        }
+        self.trigger_instances.apply_batch(batch)?;
+        Ok(())
+    }
+
+    pub fn trigger_instance(&self, id: u64) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self
+            .trigger_instances
+            .get(id.to_be_bytes())?
+            .map(|v| v.to_vec()))
+    }
+
+    /// The newest `limit` trigger instance records that `keep` accepts, newest first.
+    pub fn recent_trigger_instances(
+        &self,
+        limit: usize,
+        keep: impl Fn(&[u8]) -> bool,
+    ) -> Result<Vec<Vec<u8>>, StoreError> {
+        let mut found = Vec::new();
+        for entry in self.trigger_instances.iter().rev() {
+            let (_, value) = entry?;
+            if keep(&value) {
+                found.push(value.to_vec());
+                if found.len() == limit {
+                    break;
+                }
+            }
+        }
+        Ok(found)
+    }
+
+    pub fn kv_get(&self, name: &str) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .kv
+            .get(name)?
+            .map(|v| String::from_utf8_lossy(&v).into_owned()))
+    }
+
+    pub fn kv_set(&self, name: &str, value: &str) -> Result<(), StoreError> {
+        self.kv.insert(name, value.as_bytes())?;
+        Ok(())
+    }
+
+    /// Whether the key existed.
+    pub fn kv_delete(&self, name: &str) -> Result<bool, StoreError> {
+        Ok(self.kv.remove(name)?.is_some())
+    }
+
+    /// `(name, value)` of every key starting with `prefix`, in key order.
+    pub fn kv_list(&self, prefix: &str) -> Result<Vec<(String, String)>, StoreError> {
+        self.kv
+            .scan_prefix(prefix)
+            .map(|entry| {
+                entry
+                    .map(|(k, v)| {
+                        (
+                            String::from_utf8_lossy(&k).into_owned(),
+                            String::from_utf8_lossy(&v).into_owned(),
+                        )
+                    })
+                    .map_err(StoreError::from)
+            })
+            .collect()
+    }
+
+    /// Flushes to disk without blocking the runtime.
+    pub async fn flush_async(&self) -> Result<(), StoreError> {
+        self.db.flush_async().await?;
         Ok(())
     }
 

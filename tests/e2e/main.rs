@@ -6,4 +6,5 @@ mod grpc;
 mod lifecycle;
 mod live_reload;
 mod registration;
+mod sensors;
 mod systemd;

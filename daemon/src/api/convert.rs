@@ -10,6 +10,8 @@ use crate::pack::config::mask_secrets;
 use crate::pack::model::{Action, Alias, ContentError, Policy, Rule, Sensor, TriggerType};
 use crate::registry::PackEntry;
 use crate::reload::ReloadReport;
+use crate::sensor::SensorStatus;
+use crate::trigger::TriggerInstance;
 
 /// JSON text of a document; `null` and absent become "".
 fn json(value: &Value) -> String {
@@ -154,7 +156,13 @@ fn tag_names(tags: &Value) -> Vec<String> {
         .collect()
 }
 
-pub fn sensor(sensor: &Sensor) -> pb::Sensor {
+/// A sensor with its runtime state (`status` is `None` when it is not supervised).
+pub fn sensor(sensor: &Sensor, status: Option<&SensorStatus>, registered: bool) -> pb::Sensor {
+    let state = match status {
+        Some(status) => status.state.as_str(),
+        None if !sensor.enabled || !registered => "disabled",
+        None => "stopped",
+    };
     pb::Sensor {
         r#ref: sensor.ref_.clone(),
         pack: sensor.pack.clone(),
@@ -166,6 +174,35 @@ pub fn sensor(sensor: &Sensor) -> pb::Sensor {
         trigger_types: sensor.trigger_types.clone(),
         metadata_file: sensor.metadata_file.clone(),
         uid: uid("sensor_type", &sensor.pack, &sensor.class_name),
+        state: state.to_string(),
+        pid: status.and_then(|s| s.pid).unwrap_or(0),
+        restarts: status.map_or(0, |s| s.restarts),
+        last_exit: status.and_then(|s| s.last_exit.clone()).unwrap_or_default(),
+        stderr_tail: status
+            .map(|s| s.tail.iter().cloned().collect())
+            .unwrap_or_default(),
+        uptime_seconds: status
+            .filter(|s| s.pid.is_some())
+            .and_then(|s| s.started)
+            .map_or(0, |started| started.elapsed().as_secs()),
+        next_start_in: status.and_then(|s| s.next_start).map_or(0.0, |at| {
+            at.saturating_duration_since(std::time::Instant::now())
+                .as_secs_f64()
+        }),
+    }
+}
+
+pub fn trigger_instance(instance: &TriggerInstance) -> pb::TriggerInstance {
+    pb::TriggerInstance {
+        id: instance.id.clone(),
+        trigger: instance.trigger.clone(),
+        payload_json: json(&instance.payload),
+        occurrence_time: instance
+            .occurrence_time
+            .to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+        status: instance.status.clone(),
+        source: instance.source.clone().unwrap_or_default(),
+        trace_tag: instance.trace_tag.clone().unwrap_or_default(),
     }
 }
 

@@ -7,7 +7,7 @@
 mod convert;
 mod service;
 
-pub use service::{ControlService, DaemonInfo};
+pub use service::{ControlService, DaemonInfo, Runtime};
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};

@@ -12,7 +12,12 @@ use tonic::{Request, Response, Status};
 
 use super::convert;
 use crate::pack::model::ContentKind;
+use crate::pack::model::Sensor;
 use crate::reload::{Cause, Published, Registration, ReloadHandle};
+use crate::sensor::supervisor::Supervisor;
+use crate::shim::ShimServer;
+use crate::store::Store;
+use crate::trigger::{TriggerInstance, parse_id};
 
 /// Facts about the running daemon that status reports.
 #[derive(Debug, Clone)]
@@ -22,21 +27,49 @@ pub struct DaemonInfo {
     pub socket: PathBuf,
 }
 
+/// The running parts the control plane reports on and steers.
+pub struct Runtime {
+    pub sensors: Supervisor,
+    pub shim: ShimServer,
+    pub store: Store,
+}
+
 pub struct ControlService {
     published: Published,
     reload: ReloadHandle,
     info: DaemonInfo,
+    runtime: Runtime,
 }
 
 impl ControlService {
-    pub fn new(published: Published, reload: ReloadHandle, info: DaemonInfo) -> Self {
+    pub fn new(
+        published: Published,
+        reload: ReloadHandle,
+        info: DaemonInfo,
+        runtime: Runtime,
+    ) -> Self {
         Self {
             published,
             reload,
             info,
+            runtime,
         }
     }
+
+    fn sensor(&self, sensor: &Sensor, registry: &crate::registry::Registry) -> pb::Sensor {
+        let registered = registry
+            .pack(&sensor.pack)
+            .is_some_and(|p| p.registers(ContentKind::Sensors));
+        convert::sensor(
+            sensor,
+            self.runtime.sensors.status(&sensor.ref_).as_ref(),
+            registered,
+        )
+    }
 }
+
+/// StackStorm's component names, current and historic, that st2d can restart.
+const SENSOR_CONTAINER: &[&str] = &["sensor_container", "st2sensorcontainer", "sensorcontainer"];
 
 fn filter(request: &pb::ListRequest) -> Option<&str> {
     Some(request.pack.as_str()).filter(|p| !p.is_empty())
@@ -100,6 +133,17 @@ impl Control for ControlService {
                 .published
                 .last_report()
                 .map(|r| convert::reload_report(&r)),
+            sensors_running: registry
+                .sensors(None)
+                .filter(|s| {
+                    self.runtime
+                        .sensors
+                        .status(&s.ref_)
+                        .is_some_and(|st| st.state == crate::sensor::SensorState::Running)
+                })
+                .count() as u32,
+            dispatches_accepted: self.runtime.shim.dispatch_counts().0,
+            dispatches_dropped: self.runtime.shim.dispatch_counts().1,
         }))
     }
 
@@ -240,7 +284,7 @@ impl Control for ControlService {
         let registry = self.published.registry();
         let sensors = registry
             .sensors(filter(request.get_ref()))
-            .map(|s| convert::sensor(s))
+            .map(|s| self.sensor(s, &registry))
             .collect();
         Ok(Response::new(pb::ListSensorsResponse { sensors }))
     }
@@ -254,7 +298,7 @@ impl Control for ControlService {
         let sensor = registry
             .sensor(ref_)
             .ok_or_else(|| not_found("sensor", ref_))?;
-        Ok(Response::new(convert::sensor(sensor)))
+        Ok(Response::new(self.sensor(sensor, &registry)))
     }
 
     async fn list_aliases(
@@ -279,5 +323,89 @@ impl Control for ControlService {
             .map(|p| convert::policy(p))
             .collect();
         Ok(Response::new(pb::ListPoliciesResponse { policies }))
+    }
+
+    async fn restart_sensor(
+        &self,
+        request: Request<pb::GetRequest>,
+    ) -> Result<Response<pb::Sensor>, Status> {
+        let ref_ = required_ref(request.get_ref())?;
+        let registry = self.published.registry();
+        let sensor = registry
+            .sensor(ref_)
+            .ok_or_else(|| not_found("sensor", ref_))?;
+        if !self.runtime.sensors.restart(ref_) {
+            return Err(Status::failed_precondition(format!(
+                "sensor \"{ref_}\" is not supervised: it is disabled, or its pack does not register sensors"
+            )));
+        }
+        Ok(Response::new(self.sensor(sensor, &registry)))
+    }
+
+    async fn restart_component(
+        &self,
+        request: Request<pb::RestartComponentRequest>,
+    ) -> Result<Response<pb::RestartComponentReply>, Status> {
+        let name = request.get_ref().name.trim().to_ascii_lowercase();
+        if !SENSOR_CONTAINER.contains(&name.as_str()) {
+            return Err(Status::invalid_argument(format!(
+                "unknown component \"{name}\"; valid components: {}",
+                SENSOR_CONTAINER.join(", ")
+            )));
+        }
+        let restarted = self.runtime.sensors.restart_all() as u32;
+        Ok(Response::new(pb::RestartComponentReply {
+            component: "sensor_container".to_string(),
+            restarted,
+        }))
+    }
+
+    async fn list_trigger_instances(
+        &self,
+        request: Request<pb::ListTriggerInstancesRequest>,
+    ) -> Result<Response<pb::ListTriggerInstancesResponse>, Status> {
+        let request = request.into_inner();
+        let limit = if request.limit == 0 {
+            50
+        } else {
+            request.limit as usize
+        };
+        let wanted = request.trigger;
+        let records = self
+            .runtime
+            .store
+            .recent_trigger_instances(limit, |record| {
+                wanted.is_empty()
+                    || serde_json::from_slice::<TriggerInstance>(record)
+                        .is_ok_and(|i| i.trigger == wanted)
+            })
+            .map_err(|e| Status::internal(e.to_string()))?;
+        let instances = records
+            .iter()
+            .filter_map(|record| serde_json::from_slice::<TriggerInstance>(record).ok())
+            .map(|instance| convert::trigger_instance(&instance))
+            .collect();
+        Ok(Response::new(pb::ListTriggerInstancesResponse {
+            instances,
+        }))
+    }
+
+    async fn get_trigger_instance(
+        &self,
+        request: Request<pb::GetRequest>,
+    ) -> Result<Response<pb::TriggerInstance>, Status> {
+        let text = required_ref(request.get_ref())?;
+        let id = parse_id(text).ok_or_else(|| {
+            Status::invalid_argument(format!("\"{text}\" is not a trigger instance id"))
+        })?;
+        let record = self
+            .runtime
+            .store
+            .trigger_instance(id)
+            .map_err(|e| Status::internal(e.to_string()))?
+            .ok_or_else(|| not_found("trigger instance", text))?;
+        let instance: TriggerInstance = serde_json::from_slice(&record)
+            .map_err(|e| Status::internal(format!("corrupt trigger instance {text}: {e}")))?;
+        Ok(Response::new(convert::trigger_instance(&instance)))
     }
 }

@@ -10,65 +10,10 @@ use std::path::{Path, PathBuf};
 /// Refs of the built-in packs. A directory in a packs dir with one of these refs is ignored.
 pub const BUILTIN_PACKS: &[&str] = &["core", "packs"];
 
-macro_rules! embedded {
-    ($($path:literal),* $(,)?) => {
-        &[$(($path, include_str!(concat!("../../builtin/", $path)))),*]
-    };
-}
-
-/// `(path relative to the built-in packs dir, content)`.
-const FILES: &[(&str, &str)] = embedded![
-    "core/actions/echo.yaml",
-    "core/actions/http.yaml",
-    "core/actions/inject_trigger.yaml",
-    "core/actions/local.yaml",
-    "core/actions/local_sudo.yaml",
-    "core/actions/noop.yaml",
-    "core/pack.yaml",
-    "core/triggers/actiontrigger.yaml",
-    "core/triggers/cron_timer.yaml",
-    "core/triggers/date_timer.yaml",
-    "core/triggers/file_written.yaml",
-    "core/triggers/inquiry.yaml",
-    "core/triggers/interval_timer.yaml",
-    "core/triggers/kv_create.yaml",
-    "core/triggers/kv_delete.yaml",
-    "core/triggers/kv_update.yaml",
-    "core/triggers/kv_value_change.yaml",
-    "core/triggers/notifytrigger.yaml",
-    "core/triggers/process_exit.yaml",
-    "core/triggers/process_spawn.yaml",
-    "core/triggers/webhook.yaml",
-    "packs/actions/delete.yaml",
-    "packs/actions/download.yaml",
-    "packs/actions/get.yaml",
-    "packs/actions/install.yaml",
-    "packs/actions/list.yaml",
-    "packs/actions/load.yaml",
-    "packs/actions/restart_component.yaml",
-    "packs/actions/setup_virtualenv.yaml",
-    "packs/actions/uninstall.yaml",
-    "packs/actions/unload.yaml",
-    "packs/config.schema.yaml",
-    "packs/pack.yaml",
-];
-
 /// Writes the built-in packs under `dir` (replacing what an older binary wrote there) and
 /// returns the directory of each, in `BUILTIN_PACKS` order.
 pub fn write_out(dir: &Path) -> io::Result<Vec<PathBuf>> {
-    for pack in BUILTIN_PACKS {
-        let pack_dir = dir.join(pack);
-        if pack_dir.exists() {
-            std::fs::remove_dir_all(&pack_dir)?;
-        }
-    }
-    for (path, content) in FILES {
-        let target = dir.join(path);
-        if let Some(parent) = target.parent() {
-            std::fs::create_dir_all(parent)?;
-        }
-        std::fs::write(target, content)?;
-    }
+    crate::embedded::write_tree(dir, crate::embedded::BUILTIN_PACK_FILES)?;
     Ok(BUILTIN_PACKS.iter().map(|pack| dir.join(pack)).collect())
 }
 

@@ -1,0 +1,1 @@
+"""StackStorm's `st2common` package, as much as pack code imports."""

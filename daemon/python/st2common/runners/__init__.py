@@ -1,0 +1,1 @@
+"""StackStorm's `st2common.runners` package."""

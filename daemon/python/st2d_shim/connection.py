@@ -1,0 +1,141 @@
+"""The shim's connection to st2d (PROTOCOL.md): JSON lines over a Unix socket.
+
+Owns: framing, the pipelined dispatch window, request/response matching and trigger events.
+Must not: know about sensors or actions beyond the callback it is given.
+"""
+import json
+import os
+import socket
+import sys
+import threading
+
+WINDOW = 10000
+REQUEST_TIMEOUT = 30.0
+
+
+class ShimError(Exception):
+    """A request the daemon answered with an error, or did not answer."""
+
+
+class Connection(object):
+    def __init__(self, path, token):
+        self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self._sock.connect(path)
+        self._reader = self._sock.makefile("rb")
+        self._writer = self._sock.makefile("wb", buffering=1 << 16)
+        self._write_lock = threading.Lock()
+        self._queue = []
+        self._queued = threading.Condition()
+        self._state = threading.Condition()
+        self._next_id = 0
+        self._outstanding = 0
+        self._results = {}
+        self._closed = False
+        self.on_trigger_event = None
+        self._send({"op": "hello", "token": token, "pid": os.getpid()})
+        line = self._reader.readline()
+        if not line:
+            raise ShimError("st2d closed the shim connection before welcome")
+        self.welcome = json.loads(line)
+        for target, name in ((self._read_loop, "st2d-shim-reader"), (self._write_loop, "st2d-shim-writer")):
+            threading.Thread(target=target, name=name, daemon=True).start()
+
+    def _send(self, message, flush=True):
+        """Before the threads start: write directly. Afterwards everything goes through the queue."""
+        data = (json.dumps(message, separators=(",", ":")) + "\n").encode("utf-8")
+        with self._write_lock:
+            self._writer.write(data)
+            if flush:
+                self._writer.flush()
+
+    def _enqueue(self, message):
+        data = json.dumps(message, separators=(",", ":")) + "\n"
+        with self._queued:
+            self._queue.append(data)
+            if len(self._queue) == 1:
+                self._queued.notify()
+
+    def _write_loop(self):
+        """Writes whatever is queued in one go and flushes: batches under load, no delay when idle."""
+        try:
+            while True:
+                with self._queued:
+                    while not self._queue:
+                        self._queued.wait()
+                    batch, self._queue = self._queue, []
+                with self._write_lock:
+                    self._writer.write("".join(batch).encode("utf-8"))
+                    self._writer.flush()
+        except (OSError, ValueError):
+            pass
+
+    def _new_id(self):
+        with self._state:
+            self._next_id += 1
+            return self._next_id
+
+    def _read_loop(self):
+        try:
+            for line in self._reader:
+                message = json.loads(line)
+                op = message.get("op")
+                if op == "ack":
+                    with self._state:
+                        self._outstanding -= 1
+                        self._state.notify_all()
+                elif op == "result":
+                    with self._state:
+                        self._results[message.get("id")] = message
+                        self._state.notify_all()
+                elif op in ("add_trigger", "update_trigger", "remove_trigger") and self.on_trigger_event:
+                    try:
+                        self.on_trigger_event(op, message.get("trigger"))
+                    except Exception:  # noqa: BLE001 - a sensor bug must not stop the reader
+                        import traceback
+                        traceback.print_exc()
+        except (OSError, ValueError):
+            pass
+        # st2d is gone (or closed on us): end the whole process group, sensor children included.
+        try:
+            with self._state:
+                self._closed = True
+                self._state.notify_all()
+            sys.stderr.write("st2d-shim: the connection to st2d closed; exiting\n")
+            sys.stderr.flush()
+        except Exception:  # noqa: BLE001 - stderr may be a broken pipe when st2d died
+            pass
+        finally:
+            try:
+                # The sensor leads its own process group (st2d started it so): take it all down.
+                if os.getpgid(0) == os.getpid():
+                    os.killpg(os.getpid(), 9)
+            finally:
+                os._exit(1)
+
+    def dispatch(self, trigger, payload, trace_tag=None, trace_context=None):
+        with self._state:
+            while self._outstanding >= WINDOW and not self._closed:
+                self._state.wait(1.0)
+            self._outstanding += 1
+            self._next_id += 1
+            message_id = self._next_id
+        self._enqueue({"op": "dispatch", "id": message_id, "trigger": trigger, "payload": payload,
+                       "trace_tag": trace_tag, "trace_context": trace_context})
+
+    def request(self, op, **fields):
+        message_id = self._new_id()
+        fields.update({"op": op, "id": message_id})
+        self._enqueue(fields)
+        with self._state:
+            ok = self._state.wait_for(lambda: message_id in self._results or self._closed, REQUEST_TIMEOUT)
+            answer = self._results.pop(message_id, None)
+        if not ok or answer is None:
+            raise ShimError("st2d did not answer %s" % op)
+        if answer.get("error"):
+            raise ShimError(answer["error"])
+        return answer.get("value")
+
+    def drain(self, timeout=10.0):
+        """Waits until every dispatch is acknowledged (journaled) by st2d."""
+        with self._state:
+            return self._state.wait_for(lambda: self._outstanding <= 0 or self._closed, timeout)

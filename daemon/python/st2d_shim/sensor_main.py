@@ -1,0 +1,92 @@
+"""Entry point of a sensor process: connect to st2d, build the sensor class, run it.
+
+Owns: the sensor life cycle (setup, trigger replay, run, cleanup, exit status). Must not: write
+the protocol anywhere but the shim connection; stdout is the sensor's own.
+"""
+import importlib.util
+import inspect
+import os
+import signal
+import sys
+import threading
+import traceback
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from st2d_shim.connection import Connection  # noqa: E402
+from st2d_shim.sensor_service import SensorService  # noqa: E402
+
+
+def load_class(path, class_name):
+    directory = os.path.dirname(path)
+    if directory not in sys.path:
+        sys.path.insert(0, directory)
+    module_name = os.path.splitext(os.path.basename(path))[0]
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    if spec is None or spec.loader is None:
+        raise ImportError("cannot load %s" % path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    spec.loader.exec_module(module)
+    cls = getattr(module, class_name, None)
+    if cls is None:
+        raise ImportError("%s has no class %s" % (path, class_name))
+    return cls
+
+
+def main():
+    connection = Connection(os.environ["ST2D_SHIM_SOCKET"], os.environ["ST2D_SHIM_TOKEN"])
+    welcome = connection.welcome
+    service = SensorService(connection, welcome["pack"], welcome["class_name"], welcome["local_prefix"])
+    cleaned = threading.Lock()
+    sensor_box = []
+
+    def cleanup():
+        if not cleaned.acquire(False):
+            return
+        if sensor_box:
+            try:
+                sensor_box[0].cleanup()
+            except Exception:  # noqa: BLE001
+                traceback.print_exc()
+
+    def on_sigterm(signum, frame):
+        cleanup()
+        connection.drain()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
+
+    signal.signal(signal.SIGTERM, on_sigterm)
+    try:
+        cls = load_class(welcome["file"], welcome["class_name"])
+        kwargs = {"sensor_service": service, "config": welcome.get("config") or {}}
+        from st2reactor.sensor.base import PollingSensor
+        if inspect.isclass(cls) and issubclass(cls, PollingSensor) and welcome.get("poll_interval") is not None:
+            kwargs["poll_interval"] = welcome["poll_interval"]
+        sensor = cls(**kwargs)
+        sensor_box.append(sensor)
+
+        def on_trigger_event(op, trigger):
+            getattr(sensor, op)(trigger)
+
+        for trigger in welcome.get("triggers") or []:
+            sensor.add_trigger(trigger)
+        connection.on_trigger_event = on_trigger_event
+        sensor.setup()
+        sensor.run()
+    except Exception:  # noqa: BLE001 - the traceback is the operator's diagnosis
+        traceback.print_exc()
+        connection.drain()
+        cleanup()
+        sys.stderr.flush()
+        os._exit(1)
+    connection.drain()
+    cleanup()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
+
+
+if __name__ == "__main__":
+    main()

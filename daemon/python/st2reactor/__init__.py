@@ -1,0 +1,1 @@
+"""StackStorm's `st2reactor` package, as much as pack code imports."""

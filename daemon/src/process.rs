@@ -1,0 +1,84 @@
+//! The one place child processes are built (DESIGN.md 4): own process group, explicit working
+//! directory and environment, no stdin, captured output, killed when dropped; and signalling a
+//! child's whole process group.
+//!
+//! Owns: `tokio::process::Command` construction and process-group signals. Must not: decide
+//! when to start or stop anything (the sensor supervisor and, later, the action runner do).
+
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::process::Stdio;
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub struct ProcessSpec {
+    pub program: PathBuf,
+    pub args: Vec<OsString>,
+    pub cwd: PathBuf,
+    /// The complete environment: nothing is inherited implicitly.
+    pub env: BTreeMap<String, OsString>,
+}
+
+/// Variables passed through from st2d's own environment when present.
+const INHERITED_ENV: &[&str] = &[
+    "PATH", "HOME", "LANG", "LC_ALL", "TZ", "USER", "LOGNAME", "TMPDIR",
+];
+
+impl ProcessSpec {
+    pub fn new(program: impl Into<PathBuf>, cwd: impl Into<PathBuf>) -> Self {
+        let env = INHERITED_ENV
+            .iter()
+            .filter_map(|key| std::env::var_os(key).map(|value| (key.to_string(), value)))
+            .collect();
+        Self {
+            program: program.into(),
+            args: Vec::new(),
+            cwd: cwd.into(),
+            env,
+        }
+    }
+
+    pub fn arg(mut self, arg: impl Into<OsString>) -> Self {
+        self.args.push(arg.into());
+        self
+    }
+
+    pub fn env(mut self, key: &str, value: impl Into<OsString>) -> Self {
+        self.env.insert(key.to_string(), value.into());
+        self
+    }
+
+    /// The command: its own process group (so signals reach its children too), stdin closed,
+    /// stdout and stderr piped, killed if the handle is dropped.
+    pub fn command(&self) -> tokio::process::Command {
+        let mut command = tokio::process::Command::new(&self.program);
+        command
+            .args(&self.args)
+            .current_dir(&self.cwd)
+            .env_clear()
+            .envs(&self.env)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .process_group(0)
+            .kill_on_drop(true);
+        command
+    }
+}
+
+/// Sends `signal` to the process group led by `pid` (a child built by `ProcessSpec::command`).
+/// Returns false when the group no longer exists.
+#[allow(unsafe_code)]
+pub fn signal_group(pid: u32, signal: i32) -> bool {
+    let Ok(pgid) = libc::pid_t::try_from(pid) else {
+        return false;
+    };
+    if pgid <= 1 {
+        return false;
+    }
+    // SAFETY: kill(2) takes plain integers and has no memory effects; a negative pid addresses
+    // the process group our child leads (it was started with process_group(0)).
+    let result = unsafe { libc::kill(-pgid, signal) };
+    result == 0
+}

@@ -1,0 +1,126 @@
+//! What it takes to run one sensor, built from a registry snapshot, with a fingerprint that
+//! changes exactly when a restart is needed: metadata, entry-point file, the pack's `lib/`
+//! files, the resolved config or the interpreter.
+//!
+//! Owns: the fingerprint and interpreter choice. Must not: start anything.
+
+use std::hash::{Hash, Hasher};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde_json::{Map, Value, json};
+
+use crate::pack::model::Sensor;
+use crate::registry::Registry;
+
+#[derive(Debug, Clone)]
+pub struct SensorSpec {
+    pub sensor: Arc<Sensor>,
+    pub pack_dir: PathBuf,
+    pub config: Map<String, Value>,
+    pub python: PathBuf,
+    pub fingerprint: u64,
+}
+
+impl SensorSpec {
+    pub fn ref_(&self) -> &str {
+        &self.sensor.ref_
+    }
+
+    /// The `welcome` message of the shim protocol.
+    pub fn welcome(&self) -> Value {
+        json!({
+            "op": "welcome",
+            "kind": "sensor",
+            "pack": self.sensor.pack,
+            "class_name": self.sensor.class_name,
+            "file": self.sensor.entry_point_path,
+            "config": self.config,
+            // Whole seconds as an integer, as StackStorm's wrapper passes them.
+            "poll_interval": self.sensor.poll_interval.map(|i| if i.fract() == 0.0 { json!(i as i64) } else { json!(i) }),
+            "local_prefix": format!("{}.{}:", self.sensor.pack, self.sensor.class_name),
+            "triggers": [],
+        })
+    }
+}
+
+/// The interpreter: the pack's virtualenv python when it exists, else `default`.
+pub fn python_for(pack: &str, virtualenvs: &Path, default: &Path) -> PathBuf {
+    let venv = virtualenvs.join(pack).join("bin").join("python");
+    if venv.exists() {
+        venv
+    } else {
+        default.to_path_buf()
+    }
+}
+
+/// The enabled sensors of packs that register sensors, in registry order. Reads file metadata,
+/// so call it off the async runtime.
+pub fn desired(registry: &Registry, virtualenvs: &Path, default_python: &Path) -> Vec<SensorSpec> {
+    registry
+        .packs()
+        .filter(|entry| entry.registers(crate::pack::model::ContentKind::Sensors))
+        .filter_map(|entry| entry.content.as_ref())
+        .flat_map(|content| {
+            content
+                .sensors
+                .iter()
+                .filter(|s| s.enabled)
+                .map(move |sensor| {
+                    let python = python_for(&sensor.pack, virtualenvs, default_python);
+                    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+                    format!("{sensor:?}").hash(&mut hasher);
+                    Value::Object(content.config.values.clone())
+                        .to_string()
+                        .hash(&mut hasher);
+                    python.hash(&mut hasher);
+                    file_stamp(&sensor.entry_point_path).hash(&mut hasher);
+                    for stamp in tree_stamps(&content.dir.join("lib")) {
+                        stamp.hash(&mut hasher);
+                    }
+                    SensorSpec {
+                        sensor: sensor.clone(),
+                        pack_dir: content.dir.clone(),
+                        config: content.config.values.clone(),
+                        python,
+                        fingerprint: hasher.finish(),
+                    }
+                })
+        })
+        .collect()
+}
+
+/// (path, length, modification time) of a file; absent files stamp as zero.
+fn file_stamp(path: &Path) -> (PathBuf, u64, u128) {
+    let meta = std::fs::metadata(path).ok();
+    let modified = meta
+        .as_ref()
+        .and_then(|m| m.modified().ok())
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_nanos());
+    (path.to_path_buf(), meta.map_or(0, |m| m.len()), modified)
+}
+
+fn tree_stamps(dir: &Path) -> Vec<(PathBuf, u64, u128)> {
+    let mut stamps = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let name = entry.file_name();
+            if name == "__pycache__" || name.to_string_lossy().ends_with(".pyc") {
+                continue;
+            }
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                stamps.push(file_stamp(&path));
+            }
+        }
+    }
+    stamps.sort();
+    stamps
+}

@@ -1,0 +1,171 @@
+//! The supervisor: keeps one task per enabled sensor in line with the published registry
+//! (start added sensors, stop removed or disabled ones, restart exactly those whose fingerprint
+//! changed), and answers restart requests.
+//!
+//! Owns: the map of running sensor tasks. Must not: touch processes directly (tasks do).
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
+
+use super::spec::{SensorSpec, desired};
+use super::task::{self, Command, SensorContext};
+use super::{SensorState, SensorStatus};
+use crate::reload::Published;
+
+struct Running {
+    fingerprint: u64,
+    commands: mpsc::UnboundedSender<Command>,
+    status: Arc<Mutex<SensorStatus>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+/// A cheap handle to the supervisor.
+#[derive(Clone)]
+pub struct Supervisor {
+    sensors: Arc<Mutex<HashMap<String, Running>>>,
+    ctx: Arc<SensorContext>,
+    virtualenvs: PathBuf,
+    python: PathBuf,
+}
+
+impl Supervisor {
+    pub fn new(ctx: SensorContext, virtualenvs: PathBuf, python: PathBuf) -> Self {
+        Self {
+            sensors: Arc::new(Mutex::new(HashMap::new())),
+            ctx: Arc::new(ctx),
+            virtualenvs,
+            python,
+        }
+    }
+
+    /// Follows the published registry until `shutdown`, then stops every sensor.
+    pub async fn run(self, published: Published, shutdown: CancellationToken) {
+        let mut generations = published.subscribe();
+        loop {
+            let registry = published.registry();
+            let (virtualenvs, python) = (self.virtualenvs.clone(), self.python.clone());
+            match tokio::task::spawn_blocking(move || desired(&registry, &virtualenvs, &python))
+                .await
+            {
+                Ok(specs) => self.reconcile(specs).await,
+                Err(error) => tracing::error!(error = %error, "cannot compute the sensors to run"),
+            }
+            tokio::select! {
+                changed = generations.changed() => if changed.is_err() { break },
+                () = shutdown.cancelled() => break,
+            }
+        }
+        self.stop_all().await;
+    }
+
+    async fn reconcile(&self, specs: Vec<SensorSpec>) {
+        let mut stopping = Vec::new();
+        {
+            let Ok(mut sensors) = self.sensors.lock() else {
+                return;
+            };
+            let wanted: HashMap<&str, &SensorSpec> = specs.iter().map(|s| (s.ref_(), s)).collect();
+            let gone: Vec<String> = sensors
+                .iter()
+                .filter(|(name, running)| {
+                    wanted
+                        .get(name.as_str())
+                        .is_none_or(|spec| spec.fingerprint != running.fingerprint)
+                })
+                .map(|(name, _)| name.clone())
+                .collect();
+            for name in gone {
+                if let Some(running) = sensors.remove(&name) {
+                    tracing::info!(sensor = %name, "stopping sensor (removed, disabled or changed)");
+                    stopping.push(stop(running, false));
+                }
+            }
+        }
+        for done in stopping {
+            done.await;
+        }
+        let Ok(mut sensors) = self.sensors.lock() else {
+            return;
+        };
+        for spec in specs {
+            if sensors.contains_key(spec.ref_()) {
+                continue;
+            }
+            let (commands, receiver) = mpsc::unbounded_channel();
+            let status = Arc::new(Mutex::new(SensorStatus::new(SensorState::Starting)));
+            let fingerprint = spec.fingerprint;
+            let name = spec.ref_().to_string();
+            let task = tokio::spawn(task::run(spec, self.ctx.clone(), status.clone(), receiver));
+            sensors.insert(
+                name,
+                Running {
+                    fingerprint,
+                    commands,
+                    status,
+                    task,
+                },
+            );
+        }
+    }
+
+    /// Restarts one sensor now; false when no such sensor runs.
+    pub fn restart(&self, sensor: &str) -> bool {
+        self.sensors
+            .lock()
+            .ok()
+            .and_then(|sensors| {
+                sensors
+                    .get(sensor)
+                    .map(|r| r.commands.send(Command::Restart).is_ok())
+            })
+            .unwrap_or(false)
+    }
+
+    /// Restarts every sensor; returns how many.
+    pub fn restart_all(&self) -> usize {
+        let Ok(sensors) = self.sensors.lock() else {
+            return 0;
+        };
+        sensors
+            .values()
+            .filter(|r| r.commands.send(Command::Restart).is_ok())
+            .count()
+    }
+
+    /// The status of one sensor, if it is supervised.
+    pub fn status(&self, sensor: &str) -> Option<SensorStatus> {
+        let sensors = self.sensors.lock().ok()?;
+        let running = sensors.get(sensor)?;
+        running.status.lock().ok().map(|s| s.clone())
+    }
+
+    async fn stop_all(&self) {
+        let running: Vec<Running> = match self.sensors.lock() {
+            Ok(mut sensors) => sensors.drain().map(|(_, r)| r).collect(),
+            Err(_) => return,
+        };
+        let stops: Vec<_> = running.into_iter().map(|r| stop(r, false)).collect();
+        for done in stops {
+            done.await;
+        }
+    }
+}
+
+/// Asks a sensor task to stop; the future completes once its process is gone.
+fn stop(running: Running, disabled: bool) -> impl std::future::Future<Output = ()> {
+    let (done, stopped) = oneshot::channel();
+    let sent = running
+        .commands
+        .send(Command::Stop { disabled, done })
+        .is_ok();
+    async move {
+        if sent {
+            let _ = stopped.await;
+        }
+        let _ = running.task.await;
+    }
+}

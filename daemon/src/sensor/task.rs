@@ -1,0 +1,322 @@
+//! One supervised sensor: start the process, keep its output tail, restart it with exponential
+//! backoff when it crashes (1 s doubling to 5 min, with jitter; reset after 60 s healthy), stop
+//! it with SIGTERM then SIGKILL.
+//!
+//! Owns: the life of one sensor process and its `SensorStatus`. Must not: decide whether the
+//! sensor should run (the supervisor does).
+
+use std::path::PathBuf;
+use std::process::ExitStatus;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use serde_json::json;
+use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
+use tokio::sync::{mpsc, oneshot};
+
+use super::spec::SensorSpec;
+use super::{SensorState, SensorStatus};
+use crate::process::{ProcessSpec, signal_group};
+use crate::shim::{Registration, ShimServer};
+use crate::trigger::journal::Journal;
+
+const FIRST_BACKOFF: Duration = Duration::from_secs(1);
+const MAX_BACKOFF: Duration = Duration::from_secs(300);
+const HEALTHY_AFTER: Duration = Duration::from_secs(60);
+/// SIGTERM, then this long, then SIGKILL.
+pub const STOP_GRACE: Duration = Duration::from_secs(5);
+
+/// What every sensor task shares.
+pub struct SensorContext {
+    pub shim: ShimServer,
+    pub journal: Journal,
+    /// Where the shim's Python files were written.
+    pub python_dir: PathBuf,
+}
+
+pub enum Command {
+    /// Start again now (stopping the running process first).
+    Restart,
+    /// Stop for good; the reply comes once the process is gone.
+    Stop {
+        disabled: bool,
+        done: oneshot::Sender<()>,
+    },
+}
+
+/// The delay before the next start after `failures` consecutive crashes, with ±10 % jitter.
+pub fn backoff(failures: u32) -> Duration {
+    let base = FIRST_BACKOFF
+        .saturating_mul(1u32 << failures.saturating_sub(1).min(16))
+        .min(MAX_BACKOFF);
+    let nanos = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    let jitter = (f64::from(nanos % 2001) / 1000.0 - 1.0) * 0.1;
+    base.mul_f64(1.0 + jitter)
+}
+
+fn set(status: &Mutex<SensorStatus>, change: impl FnOnce(&mut SensorStatus)) {
+    if let Ok(mut status) = status.lock() {
+        change(&mut status);
+    }
+}
+
+/// Runs the sensor until a `Stop` command.
+pub async fn run(
+    spec: SensorSpec,
+    ctx: Arc<SensorContext>,
+    status: Arc<Mutex<SensorStatus>>,
+    mut commands: mpsc::UnboundedReceiver<Command>,
+) {
+    let sensor_ref = spec.ref_().to_string();
+    let mut failures: u32 = 0;
+    loop {
+        set(&status, |s| {
+            s.state = SensorState::Starting;
+            s.next_start = None;
+        });
+        let (token, _guard) = ctx.shim.register(Registration {
+            source: sensor_ref.clone(),
+            welcome: spec.welcome(),
+        });
+        let process = process_spec(&spec, &ctx, &token);
+        let mut child = match process.command().spawn() {
+            Ok(child) => child,
+            Err(error) => {
+                failures += 1;
+                let reason = format!("cannot start {}: {error}", spec.python.display());
+                tracing::error!(sensor = %sensor_ref, error = %reason, "sensor failed to start");
+                set(&status, |s| {
+                    s.state = SensorState::Failed;
+                    s.last_exit = Some(reason);
+                });
+                match wait_backoff(&status, failures, &mut commands).await {
+                    Some(stop) => return finish(&status, stop).await,
+                    None => continue,
+                }
+            }
+        };
+        let pid = child.id().unwrap_or(0);
+        let started = Instant::now();
+        set(&status, |s| {
+            s.state = SensorState::Running;
+            s.pid = Some(pid);
+            s.started = Some(started);
+            s.started_at = Some(SystemTime::now());
+        });
+        tracing::info!(sensor = %sensor_ref, pid, "sensor started");
+        lifecycle(&ctx, "core.st2.sensor.process_spawn", json!({"id": spec.sensor.class_name, "timestamp": epoch(), "pid": pid, "cmd": format!("{} {}", spec.python.display(), ctx.python_dir.join("st2d_shim/sensor_main.py").display())})).await;
+        let output: Vec<_> = [
+            child.stdout.take().map(reader),
+            child.stderr.take().map(reader),
+        ]
+        .into_iter()
+        .flatten()
+        .map(|lines| tokio::spawn(tail(lines, status.clone(), sensor_ref.clone())))
+        .collect();
+        let outcome = tokio::select! {
+            exit = child.wait() => Outcome::Exited(exit),
+            command = commands.recv() => Outcome::Command(command),
+        };
+        let exit = match outcome {
+            Outcome::Exited(exit) => exit.ok(),
+            Outcome::Command(command) => {
+                let exit = stop_child(&mut child, pid).await;
+                for task in output {
+                    let _ = task.await;
+                }
+                record_exit(&status, exit);
+                lifecycle(&ctx, "core.st2.sensor.process_exit", json!({"id": spec.sensor.class_name, "timestamp": epoch(), "exit_code": exit.and_then(|e| e.code())})).await;
+                match command {
+                    Some(Command::Restart) => {
+                        set(&status, |s| s.restarts += 1);
+                        failures = 0;
+                        continue;
+                    }
+                    Some(stop @ Command::Stop { .. }) => return finish(&status, Some(stop)).await,
+                    None => return finish(&status, None).await,
+                }
+            }
+        };
+        for task in output {
+            let _ = task.await;
+        }
+        record_exit(&status, exit);
+        lifecycle(&ctx, "core.st2.sensor.process_exit", json!({"id": spec.sensor.class_name, "timestamp": epoch(), "exit_code": exit.and_then(|e| e.code())})).await;
+        if exit.is_some_and(|e| e.success()) {
+            tracing::info!(sensor = %sensor_ref, "sensor exited with status 0; it stays stopped until restarted");
+            set(&status, |s| s.state = SensorState::Stopped);
+            match commands.recv().await {
+                Some(Command::Restart) => {
+                    set(&status, |s| s.restarts += 1);
+                    failures = 0;
+                    continue;
+                }
+                stop => return finish(&status, stop).await,
+            }
+        }
+        failures = if started.elapsed() >= HEALTHY_AFTER {
+            1
+        } else {
+            failures + 1
+        };
+        let last = status
+            .lock()
+            .ok()
+            .and_then(|s| s.tail.back().cloned())
+            .unwrap_or_default();
+        tracing::warn!(sensor = %sensor_ref, exit = ?exit, last_line = %last, "sensor crashed; restarting after backoff");
+        set(&status, |s| s.state = SensorState::Backoff);
+        if let Some(stop) = wait_backoff(&status, failures, &mut commands).await {
+            return finish(&status, stop).await;
+        }
+        set(&status, |s| s.restarts += 1);
+    }
+}
+
+enum Outcome {
+    Exited(std::io::Result<ExitStatus>),
+    Command(Option<Command>),
+}
+
+/// Waits out the backoff; `Some` when a stop (or the end of commands) came first.
+async fn wait_backoff(
+    status: &Mutex<SensorStatus>,
+    failures: u32,
+    commands: &mut mpsc::UnboundedReceiver<Command>,
+) -> Option<Option<Command>> {
+    let delay = backoff(failures);
+    set(status, |s| s.next_start = Some(Instant::now() + delay));
+    tokio::select! {
+        () = tokio::time::sleep(delay) => None,
+        command = commands.recv() => match command {
+            Some(Command::Restart) => None,
+            other => Some(other),
+        },
+    }
+}
+
+async fn finish(status: &Mutex<SensorStatus>, stop: Option<Command>) {
+    let disabled = matches!(stop, Some(Command::Stop { disabled: true, .. }));
+    set(status, |s| {
+        s.state = if disabled {
+            SensorState::Disabled
+        } else {
+            SensorState::Stopped
+        };
+        s.pid = None;
+        s.next_start = None;
+    });
+    if let Some(Command::Stop { done, .. }) = stop {
+        let _ = done.send(());
+    }
+}
+
+fn record_exit(status: &Mutex<SensorStatus>, exit: Option<ExitStatus>) {
+    use std::os::unix::process::ExitStatusExt;
+    let text = match exit {
+        Some(exit) => match (exit.code(), exit.signal()) {
+            (Some(code), _) => format!("exit {code}"),
+            (None, Some(signal)) => format!("signal {signal}"),
+            _ => "unknown".to_string(),
+        },
+        None => "unknown".to_string(),
+    };
+    set(status, |s| {
+        s.last_exit = Some(text);
+        s.pid = None;
+    });
+}
+
+/// SIGTERM to the group, then SIGKILL after the grace period.
+async fn stop_child(child: &mut tokio::process::Child, pid: u32) -> Option<ExitStatus> {
+    signal_group(pid, libc::SIGTERM);
+    match tokio::time::timeout(STOP_GRACE, child.wait()).await {
+        Ok(exit) => {
+            signal_group(pid, libc::SIGKILL);
+            exit.ok()
+        }
+        Err(_) => {
+            signal_group(pid, libc::SIGKILL);
+            child.wait().await.ok()
+        }
+    }
+}
+
+fn process_spec(spec: &SensorSpec, ctx: &SensorContext, token: &str) -> ProcessSpec {
+    let sensor_dir = spec
+        .sensor
+        .entry_point_path
+        .parent()
+        .map(PathBuf::from)
+        .unwrap_or_default();
+    let mut python_path = vec![
+        ctx.python_dir.clone(),
+        spec.pack_dir.join("lib"),
+        sensor_dir,
+    ];
+    if let Some(existing) = std::env::var_os("PYTHONPATH") {
+        python_path.extend(std::env::split_paths(&existing));
+    }
+    let python_path = std::env::join_paths(python_path).unwrap_or_default();
+    ProcessSpec::new(&spec.python, &spec.pack_dir)
+        .arg("-u")
+        .arg(ctx.python_dir.join("st2d_shim").join("sensor_main.py"))
+        .env("PYTHONPATH", python_path)
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .env("ST2D_SHIM_SOCKET", ctx.shim.path())
+        .env("ST2D_SHIM_TOKEN", token)
+        .env("ST2D_SENSOR_REF", spec.ref_())
+}
+
+type Lines = tokio::io::Lines<BufReader<Box<dyn AsyncRead + Send + Unpin>>>;
+
+fn reader(stream: impl AsyncRead + Send + Unpin + 'static) -> Lines {
+    BufReader::new(Box::new(stream) as Box<dyn AsyncRead + Send + Unpin>).lines()
+}
+
+async fn tail(mut lines: Lines, status: Arc<Mutex<SensorStatus>>, sensor: String) {
+    while let Ok(Some(line)) = lines.next_line().await {
+        tracing::debug!(sensor = %sensor, "{line}");
+        set(&status, |s| s.push_line(line));
+    }
+}
+
+fn epoch() -> u64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// Journals a lifecycle trigger instance (no payload validation, as in StackStorm).
+async fn lifecycle(ctx: &SensorContext, trigger: &str, payload: serde_json::Value) {
+    ctx.journal
+        .append(trigger.to_string(), payload, None, None, Box::new(|_| {}))
+        .await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_from_one_second_to_five_minutes() {
+        let expected = [
+            (1, 1.0),
+            (2, 2.0),
+            (3, 4.0),
+            (4, 8.0),
+            (9, 256.0),
+            (10, 300.0),
+            (40, 300.0),
+        ];
+        for (failures, seconds) in expected {
+            let delay = backoff(failures).as_secs_f64();
+            assert!(
+                delay >= seconds * 0.9 && delay <= seconds * 1.1,
+                "{failures} failures: {delay}s"
+            );
+        }
+    }
+}

@@ -1,0 +1,306 @@
+//! The shim socket: where Python processes started by st2d (sensors) connect to dispatch
+//! trigger instances and use the datastore (`daemon/python/PROTOCOL.md`).
+//!
+//! Owns: the listener, the tokens that tie a connection to the process st2d started, and the
+//! per-connection protocol. Must not: start or stop processes (the sensor supervisor does).
+
+use std::collections::HashMap;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, BufWriter};
+use tokio::net::{UnixListener, UnixStream};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::reload::Published;
+use crate::store::Store;
+use crate::trigger::journal::Journal;
+use crate::trigger::payload;
+
+/// What the daemon knows about a process it started, keyed by the process's token.
+#[derive(Debug, Clone)]
+pub struct Registration {
+    /// Who dispatches: the sensor ref.
+    pub source: String,
+    /// The `welcome` message sent on `hello`.
+    pub welcome: Value,
+}
+
+struct Inner {
+    sessions: Mutex<HashMap<String, Registration>>,
+    journal: Journal,
+    published: Published,
+    store: Store,
+    dropped: AtomicU64,
+    accepted: AtomicU64,
+}
+
+/// The running shim socket; cheap to clone.
+#[derive(Clone)]
+pub struct ShimServer {
+    path: PathBuf,
+    inner: Arc<Inner>,
+}
+
+/// Removes a token when the process it was made for is gone.
+pub struct TokenGuard {
+    token: String,
+    inner: Arc<Inner>,
+}
+
+impl Drop for TokenGuard {
+    fn drop(&mut self) {
+        if let Ok(mut sessions) = self.inner.sessions.lock() {
+            sessions.remove(&self.token);
+        }
+    }
+}
+
+impl ShimServer {
+    pub fn start(
+        path: &Path,
+        journal: Journal,
+        published: Published,
+        store: Store,
+        shutdown: CancellationToken,
+        tracker: &tokio_util::task::TaskTracker,
+    ) -> std::io::Result<Self> {
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        if path.exists() {
+            std::fs::remove_file(path)?;
+        }
+        let listener = UnixListener::bind(path)?;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+        let inner = Arc::new(Inner {
+            sessions: Mutex::new(HashMap::new()),
+            journal,
+            published,
+            store,
+            dropped: AtomicU64::new(0),
+            accepted: AtomicU64::new(0),
+        });
+        let server = Self {
+            path: path.to_path_buf(),
+            inner,
+        };
+        let accepting = server.clone();
+        let connections = tracker.clone();
+        tracker.spawn(async move {
+            loop {
+                let stream = tokio::select! {
+                    accepted = listener.accept() => match accepted {
+                        Ok((stream, _)) => stream,
+                        Err(error) => {
+                            tracing::warn!(error = %error, "shim socket accept failed");
+                            continue;
+                        }
+                    },
+                    () = shutdown.cancelled() => break,
+                };
+                let inner = accepting.inner.clone();
+                connections.spawn(session(stream, inner, shutdown.clone()));
+            }
+            let _ = std::fs::remove_file(&accepting.path);
+        });
+        Ok(server)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Makes a token for a process about to start.
+    pub fn register(&self, registration: Registration) -> (String, TokenGuard) {
+        let token = random_token();
+        if let Ok(mut sessions) = self.inner.sessions.lock() {
+            sessions.insert(token.clone(), registration);
+        }
+        (
+            token.clone(),
+            TokenGuard {
+                token,
+                inner: self.inner.clone(),
+            },
+        )
+    }
+
+    /// Dispatches accepted and dropped (unknown trigger or invalid payload) since start.
+    pub fn dispatch_counts(&self) -> (u64, u64) {
+        (
+            self.inner.accepted.load(Ordering::Relaxed),
+            self.inner.dropped.load(Ordering::Relaxed),
+        )
+    }
+}
+
+fn random_token() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let mut text = String::new();
+    for _ in 0..2 {
+        let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+        hasher.write_u128(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos())
+                .unwrap_or(0),
+        );
+        text.push_str(&format!("{:016x}", hasher.finish()));
+    }
+    text
+}
+
+async fn session(stream: UnixStream, inner: Arc<Inner>, shutdown: CancellationToken) {
+    let (read, write) = stream.into_split();
+    let mut lines = BufReader::new(read).lines();
+    let (out, mut outgoing) = mpsc::unbounded_channel::<String>();
+    let writer = tokio::spawn(async move {
+        let mut writer = BufWriter::new(write);
+        while let Some(line) = outgoing.recv().await {
+            if writer.write_all(line.as_bytes()).await.is_err() {
+                return;
+            }
+            while let Ok(line) = outgoing.try_recv() {
+                if writer.write_all(line.as_bytes()).await.is_err() {
+                    return;
+                }
+            }
+            if writer.flush().await.is_err() {
+                return;
+            }
+        }
+    });
+    let Ok(Some(first)) = lines.next_line().await else {
+        return;
+    };
+    let hello: Value = serde_json::from_str(&first).unwrap_or(Value::Null);
+    let token = hello
+        .get("token")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let registration = inner
+        .sessions
+        .lock()
+        .ok()
+        .and_then(|s| s.get(token).cloned());
+    let Some(registration) = registration else {
+        tracing::warn!("a process connected to the shim socket with an unknown token");
+        return;
+    };
+    let _ = out.send(line(&registration.welcome));
+    loop {
+        let next = tokio::select! {
+            next = lines.next_line() => next,
+            () = shutdown.cancelled() => break,
+        };
+        let Ok(Some(text)) = next else { break };
+        let message: Value = match serde_json::from_str(&text) {
+            Ok(message) => message,
+            Err(error) => {
+                tracing::warn!(sensor = %registration.source, error = %error, "unreadable shim message");
+                continue;
+            }
+        };
+        handle(&message, &registration, &inner, &out).await;
+    }
+    drop(out);
+    let _ = writer.await;
+}
+
+fn line(value: &Value) -> String {
+    let mut text = value.to_string();
+    text.push('\n');
+    text
+}
+
+async fn handle(
+    message: &Value,
+    registration: &Registration,
+    inner: &Arc<Inner>,
+    out: &mpsc::UnboundedSender<String>,
+) {
+    let id = message.get("id").cloned().unwrap_or(Value::Null);
+    let op = message
+        .get("op")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let text = |key: &str| message.get(key).and_then(Value::as_str).map(String::from);
+    match op {
+        "dispatch" => {
+            let trigger = text("trigger").unwrap_or_default();
+            let mut payload = message.get("payload").cloned().unwrap_or(Value::Null);
+            let registry = inner.published.registry();
+            let checked = match registry.trigger_type(&trigger) {
+                None => Err(format!("trigger type \"{trigger}\" does not exist")),
+                Some(trigger_type) => payload::validate(&mut payload, &trigger_type.payload_schema),
+            };
+            if let Err(error) = checked {
+                inner.dropped.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(sensor = %registration.source, trigger = %trigger, error = %error, "dispatch dropped");
+                let _ = out.send(line(
+                    &json!({"op": "ack", "id": id, "accepted": false, "error": error}),
+                ));
+                return;
+            }
+            let out = out.clone();
+            let counter = inner.clone();
+            let reply = Box::new(move |result: Result<String, String>| {
+                let ack = match result {
+                    Ok(instance) => {
+                        counter.accepted.fetch_add(1, Ordering::Relaxed);
+                        json!({"op": "ack", "id": id, "accepted": true, "instance": instance})
+                    }
+                    Err(error) => json!({"op": "ack", "id": id, "accepted": false, "error": error}),
+                };
+                let _ = out.send(line(&ack));
+            });
+            inner
+                .journal
+                .append(
+                    trigger,
+                    payload,
+                    Some(registration.source.clone()),
+                    text("trace_tag"),
+                    reply,
+                )
+                .await;
+        }
+        "kv.get" | "kv.set" | "kv.delete" | "kv.list" => {
+            let name = text("name").unwrap_or_default();
+            let result = match op {
+                "kv.get" => inner.store.kv_get(&name).map(|v| json!(v)),
+                "kv.set" => inner.store.kv_set(&name, &text("value").unwrap_or_default()).map(|()| json!(true)),
+                "kv.delete" => inner.store.kv_delete(&name).map(|existed| json!(existed)),
+                _ => inner.store.kv_list(&text("prefix").unwrap_or_default()).map(|items| {
+                    let offset = message.get("offset").and_then(Value::as_u64).unwrap_or(0) as usize;
+                    let limit = message.get("limit").and_then(Value::as_u64).map_or(usize::MAX, |l| l as usize);
+                    let items: Vec<Value> = items
+                        .into_iter()
+                        .skip(offset)
+                        .take(limit)
+                        .map(|(name, value)| json!({"name": name, "value": value, "secret": false, "scope": "st2kv.system", "expire_timestamp": null}))
+                        .collect();
+                    Value::Array(items)
+                }),
+            };
+            let answer = match result {
+                Ok(value) => json!({"op": "result", "id": id, "value": value}),
+                Err(error) => {
+                    json!({"op": "result", "id": id, "value": null, "error": error.to_string()})
+                }
+            };
+            let _ = out.send(line(&answer));
+        }
+        other => {
+            tracing::warn!(sensor = %registration.source, op = other, "unknown shim message");
+            if !id.is_null() {
+                let _ = out.send(line(&json!({"op": "result", "id": id, "value": null, "error": format!("unknown op {other}")})));
+            }
+        }
+    }
+}

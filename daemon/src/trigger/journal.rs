@@ -1,0 +1,156 @@
+//! The trigger instance journal: instances are written to the store in batches (group commit)
+//! and flushed to disk before the dispatcher is told they are accepted.
+//!
+//! Owns: the writer task and the broadcast of journaled instances. Must not: validate payloads
+//! (the dispatcher does, against the registry) or block the runtime on a flush.
+
+use chrono::Utc;
+use serde_json::Value;
+use tokio::sync::{broadcast, mpsc};
+use tokio_util::sync::CancellationToken;
+
+use super::{TriggerInstance, format_id};
+use crate::store::Store;
+
+/// The most instances written in one batch.
+const BATCH: usize = 4096;
+
+/// Called once an instance is durable (`Ok(id)`) or could not be written (`Err(reason)`).
+pub type Reply = Box<dyn FnOnce(Result<String, String>) + Send>;
+
+struct Pending {
+    trigger: String,
+    payload: Value,
+    source: Option<String>,
+    trace_tag: Option<String>,
+    reply: Reply,
+}
+
+/// Sends instances to the journal writer; cheap to clone.
+#[derive(Clone)]
+pub struct Journal {
+    tx: mpsc::Sender<Pending>,
+    journaled: broadcast::Sender<TriggerInstance>,
+}
+
+impl Journal {
+    /// Starts the writer task; it drains what was queued and stops when `shutdown` is cancelled.
+    pub fn start(
+        store: Store,
+        shutdown: CancellationToken,
+        tracker: &tokio_util::task::TaskTracker,
+    ) -> Self {
+        let (tx, rx) = mpsc::channel(BATCH * 4);
+        let (journaled, _) = broadcast::channel(BATCH);
+        tracker.spawn(writer(store, rx, journaled.clone(), shutdown));
+        Self { tx, journaled }
+    }
+
+    /// Queues an instance; `reply` is called when it is on disk. Waits when the queue is full.
+    pub async fn append(
+        &self,
+        trigger: String,
+        payload: Value,
+        source: Option<String>,
+        trace_tag: Option<String>,
+        reply: Reply,
+    ) {
+        let pending = Pending {
+            trigger,
+            payload,
+            source,
+            trace_tag,
+            reply,
+        };
+        if let Err(mpsc::error::SendError(pending)) = self.tx.send(pending).await {
+            (pending.reply)(Err("the daemon is shutting down".to_string()));
+        }
+    }
+
+    /// Every instance journaled from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<TriggerInstance> {
+        self.journaled.subscribe()
+    }
+}
+
+async fn writer(
+    store: Store,
+    mut rx: mpsc::Receiver<Pending>,
+    journaled: broadcast::Sender<TriggerInstance>,
+    shutdown: CancellationToken,
+) {
+    let mut batch: Vec<Pending> = Vec::with_capacity(BATCH);
+    loop {
+        let first = tokio::select! {
+            pending = rx.recv() => pending,
+            () = shutdown.cancelled() => { rx.close(); rx.recv().await }
+        };
+        let Some(first) = first else { return };
+        batch.push(first);
+        while batch.len() < BATCH {
+            match rx.try_recv() {
+                Ok(pending) => batch.push(pending),
+                Err(_) => break,
+            }
+        }
+        write_batch(&store, &mut batch, &journaled).await;
+    }
+}
+
+async fn write_batch(
+    store: &Store,
+    batch: &mut Vec<Pending>,
+    journaled: &broadcast::Sender<TriggerInstance>,
+) {
+    let now = Utc::now();
+    let mut instances = Vec::with_capacity(batch.len());
+    let mut records = Vec::with_capacity(batch.len());
+    let mut failure = None;
+    for pending in batch.iter_mut() {
+        let id = match store.next_id() {
+            Ok(id) => id,
+            Err(error) => {
+                failure = Some(error.to_string());
+                break;
+            }
+        };
+        let instance = TriggerInstance {
+            id: format_id(id),
+            trigger: std::mem::take(&mut pending.trigger),
+            payload: std::mem::take(&mut pending.payload),
+            occurrence_time: now,
+            status: "pending".to_string(),
+            source: pending.source.take(),
+            trace_tag: pending.trace_tag.take(),
+        };
+        records.push((id, serde_json::to_vec(&instance).unwrap_or_default()));
+        instances.push(instance);
+    }
+    let written = match failure {
+        Some(error) => Err(error),
+        None => match store.put_trigger_instances(&records) {
+            Ok(()) => store.flush_async().await.map_err(|e| e.to_string()),
+            Err(error) => Err(error.to_string()),
+        },
+    };
+    if let Err(error) = &written {
+        tracing::error!(error = %error, count = batch.len(), "cannot journal trigger instances");
+    }
+    for (pending, instance) in batch.drain(..).zip(
+        instances
+            .into_iter()
+            .map(Some)
+            .chain(std::iter::repeat_with(|| None)),
+    ) {
+        match (&written, instance) {
+            (Ok(()), Some(instance)) => {
+                let id = instance.id.clone();
+                // Nobody listening is fine.
+                let _ = journaled.send(instance);
+                (pending.reply)(Ok(id));
+            }
+            (Err(error), _) => (pending.reply)(Err(error.clone())),
+            (Ok(()), None) => (pending.reply)(Err("not journaled".to_string())),
+        }
+    }
+}

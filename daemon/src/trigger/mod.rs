@@ -1,0 +1,40 @@
+//! Trigger instances: the type, payload validation against a trigger type, and the journal that
+//! makes each instance durable before it is acknowledged (DESIGN.md 3.6).
+//!
+//! Owns: what a trigger instance is. Must not: match rules (the rules engine consumes the
+//! journal).
+
+pub mod journal;
+pub mod payload;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// One occurrence of a trigger, as journaled.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TriggerInstance {
+    /// 16 hex digits, increasing.
+    pub id: String,
+    /// The trigger type ref (or trigger ref) it was dispatched to.
+    pub trigger: String,
+    pub payload: Value,
+    pub occurrence_time: DateTime<Utc>,
+    /// `pending`, `processing`, `processed` or `processing_failed`.
+    pub status: String,
+    /// The sensor that dispatched it, when one did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace_tag: Option<String>,
+}
+
+/// The text form of an instance id.
+pub fn format_id(id: u64) -> String {
+    format!("{id:016x}")
+}
+
+/// Parses an instance id (16 hex digits, or fewer).
+pub fn parse_id(text: &str) -> Option<u64> {
+    u64::from_str_radix(text.trim(), 16).ok()
+}

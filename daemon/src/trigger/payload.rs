@@ -1,0 +1,168 @@
+//! Validates a dispatched payload against its trigger type's `payload_schema`, applying
+//! defaults, as StackStorm does with `validate_trigger_payload` on (ST2-COMPAT.md 3.3).
+//!
+//! Owns: the subset of JSON schema payload schemas use: `type`, `properties`, `required`
+//! (draft-4 list or draft-3 boolean), `enum`, `additionalProperties: false`, `default`, `items`.
+//! Must not: reject keywords it does not know (they are ignored).
+
+use serde_json::{Map, Value};
+
+/// Checks `payload` against `schema`, filling in defaults; the error names the field.
+pub fn validate(payload: &mut Value, schema: &Value) -> Result<(), String> {
+    if payload.is_null() && schema.get("type").and_then(Value::as_str) == Some("object") {
+        *payload = Value::Object(Map::new());
+    }
+    check(payload, schema, "payload")
+}
+
+fn type_matches(value: &Value, kind: &str) -> bool {
+    match kind {
+        "object" => value.is_object(),
+        "array" => value.is_array(),
+        "string" => value.is_string(),
+        "integer" => {
+            value.is_i64() || value.is_u64() || value.as_f64().is_some_and(|f| f.fract() == 0.0)
+        }
+        "number" => value.is_number(),
+        "boolean" => value.is_boolean(),
+        "null" => value.is_null(),
+        _ => true,
+    }
+}
+
+fn check(value: &mut Value, schema: &Value, path: &str) -> Result<(), String> {
+    let Some(schema) = schema.as_object() else {
+        return Ok(());
+    };
+    match schema.get("type") {
+        Some(Value::String(kind)) if !type_matches(value, kind) => {
+            return Err(format!("{path} must be of type {kind}"));
+        }
+        Some(Value::Array(kinds))
+            if !kinds
+                .iter()
+                .filter_map(Value::as_str)
+                .any(|k| type_matches(value, k)) =>
+        {
+            return Err(format!(
+                "{path} must be one of the types {}",
+                Value::Array(kinds.clone())
+            ));
+        }
+        _ => {}
+    }
+    if let Some(options) = schema.get("enum").and_then(Value::as_array)
+        && !options.contains(value)
+    {
+        return Err(format!(
+            "{path} must be one of {}",
+            Value::Array(options.clone())
+        ));
+    }
+    if let Value::Array(items) = value
+        && let Some(item_schema) = schema.get("items")
+    {
+        for (index, item) in items.iter_mut().enumerate() {
+            check(item, item_schema, &format!("{path}[{index}]"))?;
+        }
+    }
+    let Value::Object(object) = value else {
+        return Ok(());
+    };
+    let properties = schema.get("properties").and_then(Value::as_object);
+    let mut required: Vec<&str> = schema
+        .get("required")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .collect();
+    if let Some(properties) = properties {
+        for (name, property) in properties {
+            if property.get("required") == Some(&Value::Bool(true)) {
+                required.push(name);
+            }
+            if !object.contains_key(name)
+                && let Some(default) = property.get("default")
+            {
+                object.insert(name.clone(), default.clone());
+            }
+            if let Some(child) = object.get_mut(name) {
+                check(child, property, &format!("{path}.{name}"))?;
+            }
+        }
+    }
+    if let Some(missing) = required.iter().find(|name| !object.contains_key(**name)) {
+        return Err(format!("{path}.{missing} is required"));
+    }
+    if schema.get("additionalProperties") == Some(&Value::Bool(false)) {
+        let known = |key: &str| properties.is_some_and(|p| p.contains_key(key));
+        if let Some(extra) = object.keys().find(|key| !known(key)) {
+            return Err(format!("{path}.{extra} is not allowed"));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn table_of_payloads() {
+        let schema = json!({"type": "object", "properties": {
+            "name": {"type": "string", "required": true},
+            "count": {"type": "integer", "default": 1},
+            "level": {"enum": ["low", "high"]},
+            "tags": {"type": "array", "items": {"type": "string"}}
+        }, "additionalProperties": false});
+        let cases = [
+            (json!({"name": "x"}), Ok(json!({"name": "x", "count": 1}))),
+            (
+                json!({"name": "x", "count": 2.0}),
+                Ok(json!({"name": "x", "count": 2.0})),
+            ),
+            (json!({}), Err("payload.name is required")),
+            (
+                json!({"name": 1}),
+                Err("payload.name must be of type string"),
+            ),
+            (
+                json!({"name": "x", "level": "mid"}),
+                Err("payload.level must be one of [\"low\",\"high\"]"),
+            ),
+            (
+                json!({"name": "x", "tags": ["a", 2]}),
+                Err("payload.tags[1] must be of type string"),
+            ),
+            (
+                json!({"name": "x", "other": 1}),
+                Err("payload.other is not allowed"),
+            ),
+            (json!("text"), Err("payload must be of type object")),
+        ];
+        for (mut payload, expected) in cases {
+            let input = payload.clone();
+            let result = validate(&mut payload, &schema).map(|()| payload);
+            assert_eq!(result, expected.map_err(String::from), "{input}");
+        }
+    }
+
+    #[test]
+    fn draft_4_required_lists_and_null_payloads() {
+        let schema = json!({"type": "object", "required": ["a"]});
+        assert!(validate(&mut json!({"a": 1}), &schema).is_ok());
+        assert_eq!(
+            validate(&mut Value::Null, &schema),
+            Err("payload.a is required".to_string())
+        );
+        let mut empty = Value::Null;
+        assert!(validate(&mut empty, &json!({"type": "object"})).is_ok());
+        assert_eq!(empty, json!({}));
+        assert!(
+            validate(&mut json!({"x": 1}), &json!({})).is_ok(),
+            "an empty schema accepts anything"
+        );
+    }
+}
