@@ -1,221 +1,110 @@
 //! The verbs: each issues its RPC and prints the answer as a table or JSON.
 //!
-//! Owns: which columns each listing shows and the text of status and reload. Must not: build
-//! JSON itself (`json` does) or draw tables (`table` does).
+//! Owns: which RPC each verb calls and which columns each listing shows. Must not: build JSON
+//! itself (`json` does), choose between JSON and tables (`output` does) or word the status and
+//! reload reports (`report` does).
 
-use serde_json::Value;
+use std::future::Future;
+
 use st2d_proto::v1 as pb;
-use tonic::Status;
+use tonic::{Response, Status};
 
 use crate::cli::{
     Cli, Command, ListArgs, ListVerb, ReloadArgs, SensorVerb, TriggerInstanceVerb, Verb,
 };
-use crate::connect::{connect, socket_path};
-use crate::{json, report, table};
+use crate::connect::{self, Client};
+use crate::output::{print_json, print_list, print_one, print_pack};
+use crate::{json, report};
+
+const PACK_COLUMNS: &[&str] = &["ref", "name", "version", "status", "errors", "description"];
+const ACTION_COLUMNS: &[&str] = &["ref", "pack", "runner_type", "enabled", "description"];
+const TRIGGER_TYPE_COLUMNS: &[&str] = &["ref", "pack", "description"];
+const RULE_COLUMNS: &[&str] = &[
+    "ref",
+    "pack",
+    "enabled",
+    "registered",
+    "trigger",
+    "action",
+    "description",
+];
+const SENSOR_COLUMNS: &[&str] = &[
+    "ref",
+    "pack",
+    "enabled",
+    "state",
+    "pid",
+    "restarts",
+    "last_exit",
+    "trigger_types",
+];
+const TRIGGER_INSTANCE_COLUMNS: &[&str] = &["id", "trigger", "occurrence_time", "status"];
+const ALIAS_COLUMNS: &[&str] = &["ref", "pack", "action_ref", "description"];
+const POLICY_COLUMNS: &[&str] = &["ref", "pack", "resource_ref", "policy_type", "description"];
 
 /// Runs one command against the daemon.
 pub async fn run(cli: &Cli) -> anyhow::Result<()> {
-    let socket = socket_path(
-        cli.global.socket.as_deref(),
-        cli.global.home.as_deref(),
-        |k| std::env::var(k).ok(),
-    );
-    let mut client = connect(&socket).await?;
+    let target = connect::target(&cli.global, |key| std::env::var(key).ok());
+    let mut client = connect::connect(&target, cli.global.token.as_deref()).await?;
     let as_json = cli.global.json;
     match &cli.command {
         Command::Status => {
-            let status = client
-                .get_status(pb::GetStatusRequest {})
-                .await
-                .map_err(rpc)?
-                .into_inner();
+            let status = call(client.get_status(pb::GetStatusRequest {})).await?;
             report::print_status(&status, as_json);
         }
         Command::Reload(args) => {
-            let report = client
-                .reload(reload_request(args))
-                .await
-                .map_err(rpc)?
-                .into_inner();
-            report::print_reload(&report, as_json);
+            let reload = call(client.reload(reload_request(args))).await?;
+            report::print_reload(&reload, as_json);
         }
         Command::Pack(noun) => match &noun.verb {
             Verb::List(list) => {
-                let packs = client
-                    .list_packs(list_request(list))
-                    .await
-                    .map_err(rpc)?
-                    .into_inner()
-                    .packs;
-                print_list(
-                    "packs",
-                    &["ref", "name", "version", "status", "errors", "description"],
-                    packs.iter().map(json::pack),
-                    as_json,
-                    |row| {
-                        row["errors"] = Value::from(row["errors"].as_array().map_or(0, Vec::len));
-                    },
-                );
+                let packs = call(client.list_packs(list_request(list))).await?.packs;
+                print_list("packs", PACK_COLUMNS, packs.iter().map(json::pack), as_json);
             }
             Verb::Get { ref_ } => {
-                let pack = client
-                    .get_pack(get_request(ref_))
-                    .await
-                    .map_err(rpc)?
-                    .into_inner();
-                print_one(json::pack(&pack), as_json);
-                if !as_json {
-                    print_pack_problems(&pack);
-                }
+                let pack = call(client.get_pack(get_request(ref_))).await?;
+                print_pack(&pack, json::pack(&pack), as_json);
             }
         },
         Command::Action(noun) => match &noun.verb {
             Verb::List(list) => {
-                let items = client
-                    .list_actions(list_request(list))
-                    .await
-                    .map_err(rpc)?
-                    .into_inner()
-                    .actions;
-                print_list(
-                    "actions",
-                    &["ref", "pack", "runner_type", "enabled", "description"],
-                    items.iter().map(json::action),
-                    as_json,
-                    |_| {},
-                );
+                let items = call(client.list_actions(list_request(list))).await?;
+                let rows = items.actions.iter().map(json::action);
+                print_list("actions", ACTION_COLUMNS, rows, as_json);
             }
-            Verb::Get { ref_ } => print_one(
-                json::action(
-                    &client
-                        .get_action(get_request(ref_))
-                        .await
-                        .map_err(rpc)?
-                        .into_inner(),
-                ),
-                as_json,
-            ),
+            Verb::Get { ref_ } => {
+                let action = call(client.get_action(get_request(ref_))).await?;
+                print_one(&json::action(&action), as_json);
+            }
         },
         Command::Trigger(noun) => match &noun.verb {
             Verb::List(list) => {
-                let items = client
-                    .list_trigger_types(list_request(list))
-                    .await
-                    .map_err(rpc)?
-                    .into_inner()
-                    .trigger_types;
-                print_list(
-                    "trigger types",
-                    &["ref", "pack", "description"],
-                    items.iter().map(json::trigger_type),
-                    as_json,
-                    |_| {},
-                );
+                let items = call(client.list_trigger_types(list_request(list))).await?;
+                let rows = items.trigger_types.iter().map(json::trigger_type);
+                print_list("trigger types", TRIGGER_TYPE_COLUMNS, rows, as_json);
             }
-            Verb::Get { ref_ } => print_one(
-                json::trigger_type(
-                    &client
-                        .get_trigger_type(get_request(ref_))
-                        .await
-                        .map_err(rpc)?
-                        .into_inner(),
-                ),
-                as_json,
-            ),
+            Verb::Get { ref_ } => {
+                let trigger_type = call(client.get_trigger_type(get_request(ref_))).await?;
+                print_one(&json::trigger_type(&trigger_type), as_json);
+            }
         },
         Command::Rule(noun) => match &noun.verb {
             Verb::List(list) => {
-                let items = client
-                    .list_rules(list_request(list))
-                    .await
-                    .map_err(rpc)?
-                    .into_inner()
-                    .rules;
-                print_list(
-                    "rules",
-                    &[
-                        "ref",
-                        "pack",
-                        "enabled",
-                        "registered",
-                        "trigger",
-                        "action",
-                        "description",
-                    ],
-                    items.iter().map(json::rule),
-                    as_json,
-                    |_| {},
-                );
+                let items = call(client.list_rules(list_request(list))).await?;
+                let rows = items.rules.iter().map(json::rule);
+                print_list("rules", RULE_COLUMNS, rows, as_json);
             }
-            Verb::Get { ref_ } => print_one(
-                json::rule(
-                    &client
-                        .get_rule(get_request(ref_))
-                        .await
-                        .map_err(rpc)?
-                        .into_inner(),
-                ),
-                as_json,
-            ),
-        },
-        Command::Sensor(noun) => match &noun.verb {
-            SensorVerb::List(list) => {
-                let items = client
-                    .list_sensors(list_request(list))
-                    .await
-                    .map_err(rpc)?
-                    .into_inner()
-                    .sensors;
-                print_list(
-                    "sensors",
-                    &[
-                        "ref",
-                        "pack",
-                        "enabled",
-                        "state",
-                        "pid",
-                        "restarts",
-                        "last_exit",
-                        "trigger_types",
-                    ],
-                    items.iter().map(json::sensor),
-                    as_json,
-                    |_| {},
-                );
-            }
-            SensorVerb::Get { ref_ } => print_one(
-                json::sensor(
-                    &client
-                        .get_sensor(get_request(ref_))
-                        .await
-                        .map_err(rpc)?
-                        .into_inner(),
-                ),
-                as_json,
-            ),
-            SensorVerb::Restart { ref_ } => {
-                let sensor = client
-                    .restart_sensor(get_request(ref_))
-                    .await
-                    .map_err(rpc)?
-                    .into_inner();
-                if as_json {
-                    print_json(&json::sensor(&sensor));
-                } else {
-                    println!("restarting sensor {}", sensor.r#ref);
-                }
+            Verb::Get { ref_ } => {
+                let rule = call(client.get_rule(get_request(ref_))).await?;
+                print_one(&json::rule(&rule), as_json);
             }
         },
+        Command::Sensor(noun) => sensor(&mut client, &noun.verb, as_json).await?,
         Command::RestartComponent { name } => {
-            let reply = client
-                .restart_component(pb::RestartComponentRequest { name: name.clone() })
-                .await
-                .map_err(rpc)?
-                .into_inner();
+            let request = pb::RestartComponentRequest { name: name.clone() };
+            let reply = call(client.restart_component(request)).await?;
             if as_json {
-                print_json(
-                    &serde_json::json!({"component": reply.component, "restarted": reply.restarted}),
-                );
+                print_json(&json::restart_component(&reply));
             } else {
                 println!(
                     "restarting {}: {} sensors",
@@ -229,70 +118,70 @@ pub async fn run(cli: &Cli) -> anyhow::Result<()> {
                     trigger: trigger.clone().unwrap_or_default(),
                     limit: *last,
                 };
-                let items = client
-                    .list_trigger_instances(request)
-                    .await
-                    .map_err(rpc)?
-                    .into_inner()
-                    .instances;
-                print_list(
-                    "trigger instances",
-                    &["id", "trigger", "occurrence_time", "status"],
-                    items.iter().map(json::trigger_instance),
-                    as_json,
-                    |_| {},
-                );
+                let items = call(client.list_trigger_instances(request)).await?;
+                let rows = items.instances.iter().map(json::trigger_instance);
+                print_list("trigger instances", TRIGGER_INSTANCE_COLUMNS, rows, as_json);
             }
-            TriggerInstanceVerb::Get { id } => print_one(
-                json::trigger_instance(
-                    &client
-                        .get_trigger_instance(get_request(id))
-                        .await
-                        .map_err(rpc)?
-                        .into_inner(),
-                ),
-                as_json,
-            ),
+            TriggerInstanceVerb::Get { id } => {
+                let instance = call(client.get_trigger_instance(get_request(id))).await?;
+                print_one(&json::trigger_instance(&instance), as_json);
+            }
         },
         Command::Alias(noun) => {
             let ListVerb::List(list) = &noun.verb;
-            let items = client
-                .list_aliases(list_request(list))
-                .await
-                .map_err(rpc)?
-                .into_inner()
-                .aliases;
-            print_list(
-                "aliases",
-                &["ref", "pack", "action_ref", "description"],
-                items.iter().map(json::alias),
-                as_json,
-                |_| {},
-            );
+            let items = call(client.list_aliases(list_request(list))).await?;
+            let rows = items.aliases.iter().map(json::alias);
+            print_list("aliases", ALIAS_COLUMNS, rows, as_json);
         }
         Command::Policy(noun) => {
             let ListVerb::List(list) = &noun.verb;
-            let items = client
-                .list_policies(list_request(list))
-                .await
-                .map_err(rpc)?
-                .into_inner()
-                .policies;
-            print_list(
-                "policies",
-                &["ref", "pack", "resource_ref", "policy_type", "description"],
-                items.iter().map(json::policy),
-                as_json,
-                |_| {},
-            );
+            let items = call(client.list_policies(list_request(list))).await?;
+            let rows = items.policies.iter().map(json::policy);
+            print_list("policies", POLICY_COLUMNS, rows, as_json);
         }
     }
     Ok(())
 }
 
-/// An RPC failure as the daemon worded it.
-fn rpc(status: Status) -> anyhow::Error {
-    anyhow::anyhow!("{}", status.message())
+async fn sensor(client: &mut Client, verb: &SensorVerb, as_json: bool) -> anyhow::Result<()> {
+    match verb {
+        SensorVerb::List(list) => {
+            let items = call(client.list_sensors(list_request(list))).await?;
+            let rows = items.sensors.iter().map(json::sensor);
+            print_list("sensors", SENSOR_COLUMNS, rows, as_json);
+        }
+        SensorVerb::Get { ref_ } => {
+            let sensor = call(client.get_sensor(get_request(ref_))).await?;
+            print_one(&json::sensor(&sensor), as_json);
+        }
+        SensorVerb::Restart { ref_ } => {
+            let sensor = call(client.restart_sensor(get_request(ref_))).await?;
+            if as_json {
+                print_json(&json::sensor(&sensor));
+            } else {
+                println!("restarting sensor {}", sensor.r#ref);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Awaits one RPC; a failure reads as the daemon worded it (`action x.y not found`).
+async fn call<T>(
+    rpc: impl Future<Output = Result<Response<T>, Status>>,
+) -> anyhow::Result<T> {
+    rpc.await
+        .map(Response::into_inner)
+        .map_err(|status| anyhow::anyhow!("{}", status_text(&status)))
+}
+
+/// A failed call's message, or its code's description when the daemon gave none.
+fn status_text(status: &Status) -> String {
+    if status.message().is_empty() {
+        status.code().description().to_string()
+    } else {
+        status.message().to_string()
+    }
 }
 
 fn list_request(args: &ListArgs) -> pb::ListRequest {
@@ -329,60 +218,6 @@ fn reload_request(args: &ReloadArgs) -> pb::ReloadRequest {
     }
 }
 
-pub(crate) fn print_json(value: &Value) {
-    println!(
-        "{}",
-        serde_json::to_string_pretty(value).unwrap_or_default()
-    );
-}
-
-fn print_list(
-    kind: &str,
-    columns: &[&str],
-    rows: impl Iterator<Item = Value>,
-    as_json: bool,
-    adjust: impl Fn(&mut Value),
-) {
-    let mut rows: Vec<Value> = rows.collect();
-    if as_json {
-        print_json(&Value::Array(rows));
-        return;
-    }
-    if rows.is_empty() {
-        println!("No {kind} found.");
-        return;
-    }
-    rows.iter_mut().for_each(adjust);
-    print!("{}", table::render(columns, &rows));
-}
-
-fn print_one(value: Value, as_json: bool) {
-    if as_json {
-        print_json(&value);
-    } else {
-        print!("{}", table::properties(&value));
-    }
-}
-
-fn print_pack_problems(pack: &pb::Pack) {
-    for error in &pack.errors {
-        let line = if error.line > 0 {
-            format!(":{}", error.line)
-        } else {
-            String::new()
-        };
-        let kept = if error.kept_last_good {
-            " (the last good version stays live)"
-        } else {
-            ""
-        };
-        println!("error: {}{line}: {}{kept}", error.file, error.message);
-    }
-    for warning in &pack.warnings {
-        println!("warning: {warning}");
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -405,5 +240,17 @@ mod tests {
         );
         assert_eq!(request.packs, ["demo"]);
         assert!(!request.register_all);
+    }
+
+    #[test]
+    fn failures_read_as_the_daemon_worded_them() {
+        assert_eq!(
+            status_text(&Status::not_found("action x.y not found")),
+            "action x.y not found"
+        );
+        assert_eq!(
+            status_text(&Status::unavailable("")),
+            Status::unavailable("").code().description()
+        );
     }
 }

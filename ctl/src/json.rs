@@ -210,6 +210,10 @@ pub fn policy(p: &pb::Policy) -> Value {
     ])
 }
 
+pub fn restart_component(r: &pb::RestartComponentReply) -> Value {
+    json!({"component": r.component, "restarted": r.restarted})
+}
+
 pub fn reload_report(r: &pb::ReloadReport) -> Value {
     json!({
         "generation": r.generation,

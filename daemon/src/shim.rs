@@ -22,12 +22,14 @@ use crate::trigger::journal::Journal;
 use crate::trigger::payload;
 
 /// What the daemon knows about a process it started, keyed by the process's token.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Registration {
     /// Who dispatches: the sensor ref.
     pub source: String,
     /// The `welcome` message sent on `hello`.
     pub welcome: Value,
+    /// Called when the process has connected and been welcomed.
+    pub on_connect: Arc<dyn Fn() + Send + Sync>,
 }
 
 struct Inner {
@@ -193,6 +195,7 @@ async fn session(stream: UnixStream, inner: Arc<Inner>, shutdown: CancellationTo
         return;
     };
     let _ = out.send(line(&registration.welcome));
+    (registration.on_connect)();
     loop {
         let next = tokio::select! {
             next = lines.next_line() => next,

@@ -44,6 +44,26 @@ impl SensorSpec {
     }
 }
 
+/// The real executable behind `python` (version managers such as pyenv put a slow shell script
+/// on PATH; starting the interpreter directly halves sensor start time). Falls back to `python`.
+pub fn resolve_interpreter(python: &Path) -> PathBuf {
+    let output = std::process::Command::new(python)
+        .args(["-c", "import sys; print(sys.executable)"])
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .output();
+    match output {
+        Ok(output) if output.status.success() => {
+            let text = String::from_utf8_lossy(&output.stdout).trim().to_string();
+            if text.is_empty() { python.to_path_buf() } else { PathBuf::from(text) }
+        }
+        _ => {
+            tracing::warn!(python = %python.display(), "cannot run the Python interpreter; sensors will fail to start until it exists");
+            python.to_path_buf()
+        }
+    }
+}
+
 /// The interpreter: the pack's virtualenv python when it exists, else `default`.
 pub fn python_for(pack: &str, virtualenvs: &Path, default: &Path) -> PathBuf {
     let venv = virtualenvs.join(pack).join("bin").join("python");

@@ -76,9 +76,12 @@ pub async fn run(
             s.state = SensorState::Starting;
             s.next_start = None;
         });
+        let connected = status.clone();
+        let on_connect = Arc::new(move || set(&connected, |s| s.state = SensorState::Running));
         let (token, _guard) = ctx.shim.register(Registration {
             source: sensor_ref.clone(),
             welcome: spec.welcome(),
+            on_connect,
         });
         let process = process_spec(&spec, &ctx, &token);
         let mut child = match process.command().spawn() {
@@ -99,8 +102,8 @@ pub async fn run(
         };
         let pid = child.id().unwrap_or(0);
         let started = Instant::now();
+        // `Running` once the shim connects (the sensor's module is then being loaded).
         set(&status, |s| {
-            s.state = SensorState::Running;
             s.pid = Some(pid);
             s.started = Some(started);
             s.started_at = Some(SystemTime::now());
