@@ -31,38 +31,18 @@ fn files(root: &Path, skip: &[&str]) -> Vec<PathBuf> {
 fn table(out: &mut String, name: &str, root: &Path, skip: &[&str]) {
     let _ = writeln!(out, "pub const {name}: &[(&str, &str)] = &[");
     for path in files(root, skip) {
-        let relative = path
-            .strip_prefix(root)
-            .expect("walked under root")
-            .to_string_lossy()
-            .replace('\\', "/");
-        let _ = writeln!(
-            out,
-            "    ({relative:?}, include_str!({:?})),",
-            path.display().to_string()
-        );
+        let relative = path.strip_prefix(root).expect("walked under root").to_string_lossy().replace('\\', "/");
+        let _ = writeln!(out, "    ({relative:?}, include_str!({:?})),", path.display().to_string());
     }
     out.push_str("];\n");
 }
 
 fn main() {
-    let manifest =
-        PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
+    let manifest = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
     let mut out = String::new();
-    table(
-        &mut out,
-        "BUILTIN_PACK_FILES",
-        &manifest.join("builtin"),
-        &[],
-    );
-    table(
-        &mut out,
-        "PYTHON_SHIM_FILES",
-        &manifest.join("python"),
-        &["tests", "__pycache__", "PROTOCOL.md"],
-    );
-    let target =
-        PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets OUT_DIR")).join("embedded.rs");
+    table(&mut out, "BUILTIN_PACK_FILES", &manifest.join("builtin"), &[]);
+    table(&mut out, "PYTHON_SHIM_FILES", &manifest.join("python"), &["tests", "__pycache__", "PROTOCOL.md"]);
+    let target = PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets OUT_DIR")).join("embedded.rs");
     std::fs::write(target, out).expect("write embedded.rs");
     println!("cargo:rerun-if-changed=builtin");
     println!("cargo:rerun-if-changed=python");

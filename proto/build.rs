@@ -10,9 +10,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let out = PathBuf::from(std::env::var("OUT_DIR")?);
     let mut config = tonic_prost_build::Config::new();
     config.protoc_executable(protoc);
-    tonic_prost_build::configure()
-        .file_descriptor_set_path(out.join("st2d_descriptor.bin"))
-        .compile_with_config(config, &["proto/st2d/v1/control.proto"], &["proto"])?;
+    tonic_prost_build::configure().file_descriptor_set_path(out.join("st2d_descriptor.bin")).compile_with_config(
+        config,
+        &["proto/st2d/v1/control.proto"],
+        &["proto"],
+    )?;
     println!("cargo:rerun-if-changed=proto");
     Ok(())
 }

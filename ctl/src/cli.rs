@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, Parser, Subcommand};
 
 #[derive(Debug, Parser)]
 #[command(version, about = "Controls st2d, the StackStorm pack daemon")]
@@ -29,6 +29,19 @@ pub struct Global {
     /// The daemon's home directory (its socket is HOME/st2d.sock).
     #[arg(long, global = true, value_name = "DIR")]
     pub home: Option<PathBuf>,
+
+    /// Connect over TCP to this URL (`http://host:port`) instead of the Unix socket.
+    #[arg(long, global = true, value_name = "URL", conflicts_with_all = ["socket", "home"])]
+    pub url: Option<String>,
+
+    /// Send `authorization: Bearer TOKEN` with every call.
+    #[arg(long, global = true, value_name = "TOKEN", env = "ST2D_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+}
+
+/// The command line as `program` (`st2ctl` or `st2`) shows it in its help, usage and version.
+pub fn command(program: &'static str) -> clap::Command {
+    Cli::command().name(program).bin_name(program)
 }
 
 #[derive(Debug, Subcommand)]
@@ -95,6 +108,16 @@ pub enum SensorVerb {
     },
     /// Restart its process now (also out of backoff).
     Restart {
+        #[arg(value_name = "REF")]
+        ref_: String,
+    },
+    /// Enable it (kept across restarts).
+    Enable {
+        #[arg(value_name = "REF")]
+        ref_: String,
+    },
+    /// Disable it: its process stops (kept across restarts).
+    Disable {
         #[arg(value_name = "REF")]
         ref_: String,
     },
@@ -180,7 +203,7 @@ pub struct ReloadArgs {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::CommandFactory;
+    use clap::FromArgMatches;
 
     #[test]
     fn the_command_line_is_consistent() {
@@ -196,20 +219,55 @@ mod tests {
             &["st2", "-j", "action", "list", "-p=demo"],
         ] {
             let cli = Cli::try_parse_from(args).expect("valid");
-            let Command::Action(Noun {
-                verb: Verb::List(list),
-            }) = cli.command
-            else {
-                panic!("{args:?}")
-            };
+            let Command::Action(Noun { verb: Verb::List(list) }) = cli.command else { panic!("{args:?}") };
             assert_eq!(list.pack.as_deref(), Some("demo"), "{args:?}");
         }
     }
 
     #[test]
-    fn global_flags_go_anywhere() {
-        let cli = Cli::try_parse_from(["st2ctl", "rule", "get", "a.b", "-j", "--home", "/h"])
+    fn st2_names_itself() {
+        let mut st2 = command("st2");
+        assert_eq!(st2.render_version(), format!("st2 {}\n", env!("CARGO_PKG_VERSION")));
+        assert!(st2.render_usage().to_string().contains("st2 "));
+    }
+
+    #[test]
+    fn url_and_token_are_global() {
+        let matches = command("st2ctl")
+            .try_get_matches_from(["st2ctl", "status", "--url", "http://127.0.0.1:9101", "--token", "t"])
             .expect("valid");
+        let cli = Cli::from_arg_matches(&matches).expect("valid");
+        assert_eq!(cli.global.url.as_deref(), Some("http://127.0.0.1:9101"));
+        assert_eq!(cli.global.token.as_deref(), Some("t"));
+        assert!(
+            Cli::try_parse_from(["st2ctl", "--url", "http://h:1", "--home", "/h", "status"]).is_err(),
+            "a url and a socket exclude each other"
+        );
+    }
+
+    #[test]
+    fn reload_takes_stackstorms_flags() {
+        let cli = Cli::try_parse_from([
+            "st2ctl",
+            "reload",
+            "--register-rules",
+            "--register-configs",
+            "--register-fail-on-failure",
+            "--verbose",
+            "--pack",
+            "a",
+            "-p",
+            "b",
+        ])
+        .expect("valid");
+        let Command::Reload(reload) = cli.command else { panic!("not reload") };
+        assert!(reload.register_rules && reload.register_configs && !reload.register_all);
+        assert_eq!(reload.packs, ["a", "b"]);
+    }
+
+    #[test]
+    fn global_flags_go_anywhere() {
+        let cli = Cli::try_parse_from(["st2ctl", "rule", "get", "a.b", "-j", "--home", "/h"]).expect("valid");
         assert!(cli.global.json);
         assert_eq!(cli.global.home, Some(PathBuf::from("/h")));
     }

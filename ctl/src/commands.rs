@@ -9,9 +9,7 @@ use std::future::Future;
 use st2d_proto::v1 as pb;
 use tonic::{Response, Status};
 
-use crate::cli::{
-    Cli, Command, ListArgs, ListVerb, ReloadArgs, SensorVerb, TriggerInstanceVerb, Verb,
-};
+use crate::cli::{Cli, Command, ListArgs, ListVerb, ReloadArgs, SensorVerb, TriggerInstanceVerb, Verb};
 use crate::connect::{self, Client};
 use crate::output::{print_json, print_list, print_one, print_pack};
 use crate::{json, report};
@@ -19,25 +17,8 @@ use crate::{json, report};
 const PACK_COLUMNS: &[&str] = &["ref", "name", "version", "status", "errors", "description"];
 const ACTION_COLUMNS: &[&str] = &["ref", "pack", "runner_type", "enabled", "description"];
 const TRIGGER_TYPE_COLUMNS: &[&str] = &["ref", "pack", "description"];
-const RULE_COLUMNS: &[&str] = &[
-    "ref",
-    "pack",
-    "enabled",
-    "registered",
-    "trigger",
-    "action",
-    "description",
-];
-const SENSOR_COLUMNS: &[&str] = &[
-    "ref",
-    "pack",
-    "enabled",
-    "state",
-    "pid",
-    "restarts",
-    "last_exit",
-    "trigger_types",
-];
+const RULE_COLUMNS: &[&str] = &["ref", "pack", "enabled", "registered", "trigger", "action", "description"];
+const SENSOR_COLUMNS: &[&str] = &["ref", "pack", "enabled", "state", "pid", "restarts", "last_exit", "trigger_types"];
 const TRIGGER_INSTANCE_COLUMNS: &[&str] = &["id", "trigger", "occurrence_time", "status"];
 const ALIAS_COLUMNS: &[&str] = &["ref", "pack", "action_ref", "description"];
 const POLICY_COLUMNS: &[&str] = &["ref", "pack", "resource_ref", "policy_type", "description"];
@@ -106,18 +87,13 @@ pub async fn run(cli: &Cli) -> anyhow::Result<()> {
             if as_json {
                 print_json(&json::restart_component(&reply));
             } else {
-                println!(
-                    "restarting {}: {} sensors",
-                    reply.component, reply.restarted
-                );
+                println!("restarting {}: {} sensors", reply.component, reply.restarted);
             }
         }
         Command::TriggerInstance(noun) => match &noun.verb {
             TriggerInstanceVerb::List { trigger, last } => {
-                let request = pb::ListTriggerInstancesRequest {
-                    trigger: trigger.clone().unwrap_or_default(),
-                    limit: *last,
-                };
+                let request =
+                    pb::ListTriggerInstancesRequest { trigger: trigger.clone().unwrap_or_default(), limit: *last };
                 let items = call(client.list_trigger_instances(request)).await?;
                 let rows = items.instances.iter().map(json::trigger_instance);
                 print_list("trigger instances", TRIGGER_INSTANCE_COLUMNS, rows, as_json);
@@ -154,6 +130,16 @@ async fn sensor(client: &mut Client, verb: &SensorVerb, as_json: bool) -> anyhow
             let sensor = call(client.get_sensor(get_request(ref_))).await?;
             print_one(&json::sensor(&sensor), as_json);
         }
+        SensorVerb::Enable { ref_ } | SensorVerb::Disable { ref_ } => {
+            let enabled = matches!(verb, SensorVerb::Enable { .. });
+            let sensor =
+                call(client.set_sensor_enabled(pb::SetEnabledRequest { r#ref: ref_.clone(), enabled })).await?;
+            if as_json {
+                print_json(&json::sensor(&sensor));
+            } else {
+                println!("sensor {} {}", sensor.r#ref, if enabled { "enabled" } else { "disabled" });
+            }
+        }
         SensorVerb::Restart { ref_ } => {
             let sensor = call(client.restart_sensor(get_request(ref_))).await?;
             if as_json {
@@ -167,33 +153,21 @@ async fn sensor(client: &mut Client, verb: &SensorVerb, as_json: bool) -> anyhow
 }
 
 /// Awaits one RPC; a failure reads as the daemon worded it (`action x.y not found`).
-async fn call<T>(
-    rpc: impl Future<Output = Result<Response<T>, Status>>,
-) -> anyhow::Result<T> {
-    rpc.await
-        .map(Response::into_inner)
-        .map_err(|status| anyhow::anyhow!("{}", status_text(&status)))
+async fn call<T>(rpc: impl Future<Output = Result<Response<T>, Status>>) -> anyhow::Result<T> {
+    rpc.await.map(Response::into_inner).map_err(|status| anyhow::anyhow!("{}", status_text(&status)))
 }
 
 /// A failed call's message, or its code's description when the daemon gave none.
 fn status_text(status: &Status) -> String {
-    if status.message().is_empty() {
-        status.code().description().to_string()
-    } else {
-        status.message().to_string()
-    }
+    if status.message().is_empty() { status.code().description().to_string() } else { status.message().to_string() }
 }
 
 fn list_request(args: &ListArgs) -> pb::ListRequest {
-    pb::ListRequest {
-        pack: args.pack.clone().unwrap_or_default(),
-    }
+    pb::ListRequest { pack: args.pack.clone().unwrap_or_default() }
 }
 
 fn get_request(ref_: &str) -> pb::GetRequest {
-    pb::GetRequest {
-        r#ref: ref_.to_string(),
-    }
+    pb::GetRequest { r#ref: ref_.to_string() }
 }
 
 fn reload_request(args: &ReloadArgs) -> pb::ReloadRequest {
@@ -208,11 +182,7 @@ fn reload_request(args: &ReloadArgs) -> pb::ReloadRequest {
         (args.register_policies, K::Policies),
     ];
     pb::ReloadRequest {
-        register: flags
-            .into_iter()
-            .filter(|(on, _)| *on)
-            .map(|(_, kind)| kind as i32)
-            .collect(),
+        register: flags.into_iter().filter(|(on, _)| *on).map(|(_, kind)| kind as i32).collect(),
         register_all: args.register_all,
         packs: args.packs.clone(),
     }
@@ -231,26 +201,14 @@ mod tests {
             ..ReloadArgs::default()
         };
         let request = reload_request(&args);
-        assert_eq!(
-            request.register,
-            vec![
-                pb::ContentKind::Configs as i32,
-                pb::ContentKind::Rules as i32
-            ]
-        );
+        assert_eq!(request.register, vec![pb::ContentKind::Configs as i32, pb::ContentKind::Rules as i32]);
         assert_eq!(request.packs, ["demo"]);
         assert!(!request.register_all);
     }
 
     #[test]
     fn failures_read_as_the_daemon_worded_them() {
-        assert_eq!(
-            status_text(&Status::not_found("action x.y not found")),
-            "action x.y not found"
-        );
-        assert_eq!(
-            status_text(&Status::unavailable("")),
-            Status::unavailable("").code().description()
-        );
+        assert_eq!(status_text(&Status::not_found("action x.y not found")), "action x.y not found");
+        assert_eq!(status_text(&Status::unavailable("")), Status::unavailable("").code().description());
     }
 }

@@ -17,12 +17,7 @@ fn decoded(text: &str) -> Value {
 }
 
 fn object(pairs: Vec<(&str, Value)>) -> Value {
-    Value::Object(
-        pairs
-            .into_iter()
-            .map(|(k, v)| (k.to_string(), v))
-            .collect::<Map<_, _>>(),
-    )
+    Value::Object(pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect::<Map<_, _>>())
 }
 
 pub fn pack(p: &pb::Pack) -> Value {
@@ -37,10 +32,7 @@ pub fn pack(p: &pb::Pack) -> Value {
         ("keywords", json!(p.keywords)),
         ("path", json!(p.path)),
         ("status", json!(p.status)),
-        (
-            "errors",
-            Value::Array(p.errors.iter().map(content_error).collect()),
-        ),
+        ("errors", Value::Array(p.errors.iter().map(content_error).collect())),
         ("warnings", json!(p.warnings)),
         ("registered", json!(p.registered)),
         ("builtin", json!(p.builtin)),
@@ -122,35 +114,14 @@ pub fn sensor(s: &pb::Sensor) -> Value {
         ("description", json!(s.description)),
         ("enabled", json!(s.enabled)),
         ("entry_point", json!(s.entry_point)),
-        (
-            "poll_interval",
-            if s.poll_interval > 0.0 {
-                json!(s.poll_interval)
-            } else {
-                Value::Null
-            },
-        ),
+        ("poll_interval", if s.poll_interval > 0.0 { json!(s.poll_interval) } else { Value::Null }),
         ("trigger_types", json!(s.trigger_types)),
         ("state", json!(s.state)),
         ("pid", if s.pid > 0 { json!(s.pid) } else { Value::Null }),
         ("restarts", json!(s.restarts)),
-        (
-            "last_exit",
-            if s.last_exit.is_empty() {
-                Value::Null
-            } else {
-                json!(s.last_exit)
-            },
-        ),
+        ("last_exit", if s.last_exit.is_empty() { Value::Null } else { json!(s.last_exit) }),
         ("uptime_seconds", json!(s.uptime_seconds)),
-        (
-            "next_start_in",
-            if s.next_start_in > 0.0 {
-                json!(s.next_start_in)
-            } else {
-                Value::Null
-            },
-        ),
+        ("next_start_in", if s.next_start_in > 0.0 { json!(s.next_start_in) } else { Value::Null }),
         ("stderr_tail", json!(s.stderr_tail)),
         ("metadata_file", json!(s.metadata_file)),
         ("uid", json!(s.uid)),
@@ -164,22 +135,8 @@ pub fn trigger_instance(i: &pb::TriggerInstance) -> Value {
         ("payload", decoded(&i.payload_json)),
         ("occurrence_time", json!(i.occurrence_time)),
         ("status", json!(i.status)),
-        (
-            "source",
-            if i.source.is_empty() {
-                Value::Null
-            } else {
-                json!(i.source)
-            },
-        ),
-        (
-            "trace_tag",
-            if i.trace_tag.is_empty() {
-                Value::Null
-            } else {
-                json!(i.trace_tag)
-            },
-        ),
+        ("source", if i.source.is_empty() { Value::Null } else { json!(i.source) }),
+        ("trace_tag", if i.trace_tag.is_empty() { Value::Null } else { json!(i.trace_tag) }),
     ])
 }
 

@@ -1,34 +1,36 @@
 //! st2ctl: the gRPC client of st2d, installed as `st2ctl` and as `st2`.
 //!
-//! Owns: the entry point shared by both binaries. Must not: talk to anything but the daemon's
-//! control plane.
+//! Owns: the entry point shared by both binaries (parse, run, report the error, exit status).
+//! Must not: talk to anything but the daemon's control plane.
 
 mod cli;
 mod commands;
 mod connect;
 mod json;
+mod output;
 mod report;
 mod table;
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::FromArgMatches;
 
-/// Runs the CLI as `program` (`st2ctl` or `st2`) and returns the exit code.
-pub fn main_with_name(program: &str) -> ExitCode {
-    let args =
-        cli::Cli::parse_from(std::iter::once(program.to_string()).chain(std::env::args().skip(1)));
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
+/// Runs the CLI as `program` (`st2ctl` or `st2`, the name its help and errors show) on the
+/// process's arguments. Exit status: 0 on success, 1 when the daemon is unreachable or a call
+/// fails (one line `PROGRAM: message` on stderr), 2 for a bad command line.
+pub async fn run(program: &'static str) -> ExitCode {
+    let cli = match cli::command(program)
+        .try_get_matches_from(std::env::args_os())
+        .and_then(|matches| cli::Cli::from_arg_matches(&matches))
     {
-        Ok(runtime) => runtime,
+        Ok(cli) => cli,
         Err(error) => {
-            eprintln!("{program}: cannot start: {error}");
-            return ExitCode::FAILURE;
+            // Help and version are "errors" too; clap prints them to stdout with status 0.
+            let _ = error.print();
+            return ExitCode::from(u8::try_from(error.exit_code()).unwrap_or(2));
         }
     };
-    match runtime.block_on(commands::run(&args)) {
+    match commands::run(&cli).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("{program}: {error:#}");

@@ -1,5 +1,6 @@
-//! The `st2ctl` binary: st2d's control client.
+//! The `st2ctl` binary: st2d's control client. Must not hold logic: all of it is in the library.
 
-fn main() -> std::process::ExitCode {
-    st2ctl::main_with_name("st2ctl")
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> std::process::ExitCode {
+    st2ctl::run("st2ctl").await
 }

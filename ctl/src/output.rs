@@ -70,20 +70,9 @@ fn count_problems(row: &mut Value) {
 fn pack_problems(pack: &pb::Pack) -> String {
     let mut out = String::new();
     for error in &pack.errors {
-        let line = if error.line > 0 {
-            format!(":{}", error.line)
-        } else {
-            String::new()
-        };
-        let kept = if error.kept_last_good {
-            " (the last good version stays live)"
-        } else {
-            ""
-        };
-        out.push_str(&format!(
-            "error: {}{line}: {}{kept}\n",
-            error.file, error.message
-        ));
+        let line = if error.line > 0 { format!(":{}", error.line) } else { String::new() };
+        let kept = if error.kept_last_good { " (the last good version stays live)" } else { "" };
+        out.push_str(&format!("error: {}{line}: {}{kept}\n", error.file, error.message));
     }
     for warning in &pack.warnings {
         out.push_str(&format!("warning: {warning}\n"));
@@ -98,10 +87,7 @@ mod tests {
 
     #[test]
     fn empty_listings_say_so() {
-        assert_eq!(
-            list_text("rules", &["ref"], vec![], false),
-            "No rules found.\n"
-        );
+        assert_eq!(list_text("rules", &["ref"], vec![], false), "No rules found.\n");
         assert_eq!(list_text("rules", &["ref"], vec![], true), "[]\n");
     }
 
@@ -130,12 +116,7 @@ mod tests {
                     message: "bad".into(),
                     kept_last_good: false,
                 },
-                pb::ContentError {
-                    file: "pack.yaml".into(),
-                    line: 0,
-                    message: "worse".into(),
-                    kept_last_good: true,
-                },
+                pb::ContentError { file: "pack.yaml".into(), line: 0, message: "worse".into(), kept_last_good: true },
             ],
             warnings: vec!["odd".into()],
             ..Default::default()

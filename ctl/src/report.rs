@@ -4,31 +4,28 @@
 
 use st2d_proto::v1 as pb;
 
-use crate::commands::print_json;
 use crate::json;
+use crate::output::print_json;
 
 pub fn print_status(status: &pb::Status, as_json: bool) {
     if as_json {
         print_json(&json::status(status));
         return;
     }
-    println!(
-        "st2d {} (pid {}), up {}",
-        status.version,
-        status.pid,
-        uptime(status.uptime_seconds)
-    );
+    println!("st2d {} (pid {}), up {}", status.version, status.pid, uptime(status.uptime_seconds));
     println!("socket: {}", status.socket);
     println!("packs dirs: {}", status.packs_dirs.join(", "));
     println!(
-        "loaded: {} packs ({} with errors), {} actions, {} trigger types, {} rules, {} sensors",
+        "loaded: {} packs ({} with errors), {} actions, {} trigger types, {} rules, {} sensors ({} running)",
         status.packs_loaded,
         status.packs_with_errors,
         status.actions,
         status.trigger_types,
         status.rules,
-        status.sensors
+        status.sensors,
+        status.sensors_running
     );
+    println!("dispatches: {} accepted, {} dropped", status.dispatches_accepted, status.dispatches_dropped);
     if let Some(report) = &status.last_reload {
         println!(
             "last reload: generation {} by {} at {}, {:.1} ms, {} problems",
@@ -42,12 +39,7 @@ pub fn print_status(status: &pb::Status, as_json: bool) {
 }
 
 fn uptime(seconds: u64) -> String {
-    let (days, hours, minutes, seconds) = (
-        seconds / 86400,
-        seconds / 3600 % 24,
-        seconds / 60 % 60,
-        seconds % 60,
-    );
+    let (days, hours, minutes, seconds) = (seconds / 86400, seconds / 3600 % 24, seconds / 60 % 60, seconds % 60);
     match (days, hours, minutes) {
         (0, 0, 0) => format!("{seconds}s"),
         (0, 0, _) => format!("{minutes}m {seconds}s"),
@@ -71,11 +63,9 @@ pub fn print_reload(report: &pb::ReloadReport, as_json: bool) {
         report.rules,
         report.sensors
     );
-    for (what, packs) in [
-        ("added", &report.packs_added),
-        ("removed", &report.packs_removed),
-        ("changed", &report.packs_changed),
-    ] {
+    for (what, packs) in
+        [("added", &report.packs_added), ("removed", &report.packs_removed), ("changed", &report.packs_changed)]
+    {
         if !packs.is_empty() {
             println!("{what}: {}", packs.join(", "));
         }

@@ -8,6 +8,9 @@ use serde_json::Value;
 /// Cells wider than this wrap onto more lines.
 const MAX_WIDTH: usize = 50;
 
+/// Lines of pretty-printed JSON in property tables wider than this wrap, keeping their indent.
+const JSON_WIDTH: usize = 80;
+
 /// A cell's text: strings as they are, lists comma-separated, null empty, the rest as JSON.
 pub fn cell(value: &Value) -> String {
     match value {
@@ -35,11 +38,8 @@ fn wrap(text: &str, width: usize) -> Vec<String> {
                 word = word.chars().skip(width).collect();
                 lines.push(head);
             }
-            let needed = if line.is_empty() {
-                word.chars().count()
-            } else {
-                line.chars().count() + 1 + word.chars().count()
-            };
+            let needed =
+                if line.is_empty() { word.chars().count() } else { line.chars().count() + 1 + word.chars().count() };
             if needed > width && !line.is_empty() {
                 lines.push(std::mem::take(&mut line));
             }
@@ -56,17 +56,19 @@ fn wrap(text: &str, width: usize) -> Vec<String> {
     lines
 }
 
+/// Wraps one line as `wrap` does, repeating its leading spaces on every line it becomes.
+fn wrap_indented(line: &str, width: usize) -> Vec<String> {
+    let body = line.trim_start_matches(' ');
+    let indent = &line[..line.len() - body.len()];
+    // Deep nesting must not leave less than half the width for the text.
+    let room = width.saturating_sub(indent.len()).max(width / 2);
+    wrap(body, room).into_iter().map(|part| format!("{indent}{part}")).collect()
+}
+
 /// Renders rows (as JSON objects) under `columns` (field names, also the headers).
 pub fn render(columns: &[&str], rows: &[Value]) -> String {
-    let cells: Vec<Vec<Vec<String>>> = rows
-        .iter()
-        .map(|row| {
-            columns
-                .iter()
-                .map(|c| wrap(&cell(&row[*c]), MAX_WIDTH))
-                .collect()
-        })
-        .collect();
+    let cells: Vec<Vec<Vec<String>>> =
+        rows.iter().map(|row| columns.iter().map(|c| wrap(&cell(&row[*c]), MAX_WIDTH)).collect()).collect();
     let header: Vec<Vec<String>> = columns.iter().map(|c| vec![(*c).to_string()]).collect();
     render_cells(&header, &cells)
 }
@@ -82,7 +84,7 @@ pub fn properties(object: &Value) -> String {
         .map(|(key, value)| {
             let text = cell(value);
             let lines = if value.is_object() || value.is_array() {
-                text.lines().map(String::from).collect()
+                text.lines().flat_map(|line| wrap_indented(line, JSON_WIDTH)).collect()
             } else {
                 wrap(&text, MAX_WIDTH)
             };
@@ -102,11 +104,7 @@ fn render_cells(header: &[Vec<String>], rows: &[Vec<Vec<String>>]) -> String {
                 .unwrap_or(0)
         })
         .collect();
-    let border: String = widths
-        .iter()
-        .map(|w| format!("+{}", "-".repeat(w + 2)))
-        .collect::<String>()
-        + "+\n";
+    let border: String = widths.iter().map(|w| format!("+{}", "-".repeat(w + 2))).collect::<String>() + "+\n";
     let mut out = border.clone();
     out.push_str(&line_block(header, &widths));
     out.push_str(&border);
@@ -138,10 +136,7 @@ mod tests {
 
     #[test]
     fn tables_have_borders_headers_and_aligned_cells() {
-        let rows = [
-            json!({"ref": "a.b", "enabled": true}),
-            json!({"ref": "long.name", "enabled": false}),
-        ];
+        let rows = [json!({"ref": "a.b", "enabled": true}), json!({"ref": "long.name", "enabled": false})];
         let table = render(&["ref", "enabled"], &rows);
         let expected = "\
 +-----------+---------+
@@ -160,11 +155,21 @@ mod tests {
         let lines = wrap(text.trim(), 50);
         assert!(lines.iter().all(|l| l.chars().count() <= 50), "{lines:?}");
         assert_eq!(lines.join(" "), text.trim());
-        assert_eq!(
-            wrap(&"x".repeat(120), 50).len(),
-            3,
-            "a word longer than the width is cut"
-        );
+        assert_eq!(wrap(&"x".repeat(120), 50).len(), 3, "a word longer than the width is cut");
+    }
+
+    #[test]
+    fn json_lines_wrap_under_their_indent() {
+        let line = format!("    \"description\": \"{}\"", "word ".repeat(30).trim());
+        let lines = wrap_indented(&line, 40);
+        assert!(lines.len() > 1, "{lines:?}");
+        for part in &lines {
+            assert!(part.starts_with("    ") && !part.starts_with("     "), "{part:?}");
+            assert!(part.chars().count() <= 40, "{part:?}");
+        }
+        assert_eq!(wrap_indented("  short", 40), ["  short"]);
+        let table = properties(&json!({"metadata": {"description": "word ".repeat(40)}}));
+        assert!(table.lines().all(|l| l.chars().count() <= JSON_WIDTH + 20), "{table}");
     }
 
     #[test]

@@ -37,24 +37,11 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     }
     let store_dir = paths.store_dir();
     let store = tokio::task::spawn_blocking(move || Store::open(&store_dir)).await??;
-    let builtin_dirs = builtin::write_out(&paths.builtin_packs_dir()).with_context(|| {
-        format!(
-            "cannot write the built-in packs under {}",
-            paths.builtin_packs_dir().display()
-        )
-    })?;
-    let scanner = Scanner::new(
-        builtin_dirs,
-        paths.packs_dirs.clone(),
-        paths.config_dir.clone(),
-    );
+    let builtin_dirs = builtin::write_out(&paths.builtin_packs_dir())
+        .with_context(|| format!("cannot write the built-in packs under {}", paths.builtin_packs_dir().display()))?;
+    let scanner = Scanner::new(builtin_dirs, paths.packs_dirs.clone(), paths.config_dir.clone());
     crate::embedded::write_tree(&paths.python_dir(), crate::embedded::PYTHON_SHIM_FILES)
-        .with_context(|| {
-            format!(
-                "cannot write the Python shim under {}",
-                paths.python_dir().display()
-            )
-        })?;
+        .with_context(|| format!("cannot write the Python shim under {}", paths.python_dir().display()))?;
     let reloader = Reloader::new(scanner, store.clone(), config.register_rules_by_default);
     let published = reloader.published();
 
@@ -68,10 +55,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     let watcher = match config.watch_debounce {
         None => None,
         Some(debounce) => {
-            let set = watch::WatchSet {
-                roots: paths.packs_dirs.clone(),
-                config_dir: paths.config_dir.clone(),
-            };
+            let set = watch::WatchSet { roots: paths.packs_dirs.clone(), config_dir: paths.config_dir.clone() };
             match watch::start(set, debounce, reload.clone(), published.clone()) {
                 Ok(watcher) => Some(watcher),
                 Err(error) => {
@@ -98,42 +82,20 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
         &work_tasks,
     )
     .with_context(|| format!("cannot listen on {}", paths.shim_socket().display()))?;
-    let context = SensorContext {
-        shim: shim.clone(),
-        journal: journal.clone(),
-        python_dir: paths.python_dir(),
-    };
-    let sensors = Supervisor::new(
-        context,
-        paths.virtualenvs_dir.clone(),
-        config.python.clone(),
-    );
+    let context = SensorContext { shim: shim.clone(), journal: journal.clone(), python_dir: paths.python_dir() };
+    let python_option = config.python.clone();
+    let python = tokio::task::spawn_blocking(move || crate::sensor::spec::resolve_interpreter(&python_option)).await?;
+    tracing::info!(python = %python.display(), "python interpreter for sensors");
+    let sensors =
+        Supervisor::new(context, paths.virtualenvs_dir.clone(), python, store.clone(), config.sensor_ref.clone());
     work_tasks.spawn(sensors.clone().run(published.clone(), work.clone()));
 
     let listener = api::bind(&paths.socket).await?;
     tasks.spawn(signal::run(signals, reload.clone(), shutdown.clone()));
     tasks.spawn(systemd::watchdog(intake.clone()));
-    let info = DaemonInfo {
-        started,
-        packs_dirs: paths.packs_dirs.clone(),
-        socket: paths.socket.clone(),
-    };
-    let service = ControlService::new(
-        published,
-        reload,
-        info,
-        Runtime {
-            sensors,
-            shim,
-            store,
-        },
-    );
-    let server = tokio::spawn(api::serve(
-        listener,
-        paths.socket.clone(),
-        service,
-        api_shutdown.clone(),
-    ));
+    let info = DaemonInfo { started, packs_dirs: paths.packs_dirs.clone(), socket: paths.socket.clone() };
+    let service = ControlService::new(published, reload, info, Runtime { sensors, shim, store, journal });
+    let server = tokio::spawn(api::serve(listener, paths.socket.clone(), service, api_shutdown.clone()));
 
     let status = format!(
         "ready: {} packs, {} actions, {} problems",
@@ -151,21 +113,13 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     shutdown.cancelled().await;
     systemd::stopping();
     drop(watcher);
-    for (token, tracker, what) in [
-        (&intake, &tasks, "intake"),
-        (&work, &work_tasks, "sensors"),
-        (&journal_shutdown, &journal_tasks, "journal"),
-    ] {
+    for (token, tracker, what) in
+        [(&intake, &tasks, "intake"), (&work, &work_tasks, "sensors"), (&journal_shutdown, &journal_tasks, "journal")]
+    {
         token.cancel();
         tracker.close();
-        if tokio::time::timeout(GRACE + STOP_GRACE, tracker.wait())
-            .await
-            .is_err()
-        {
-            tracing::warn!(
-                phase = what,
-                "some tasks did not stop within the grace period"
-            );
+        if tokio::time::timeout(GRACE + STOP_GRACE, tracker.wait()).await.is_err() {
+            tracing::warn!(phase = what, "some tasks did not stop within the grace period");
         }
     }
     api_shutdown.cancel();

@@ -11,11 +11,7 @@ use crate::registry::build::{Dirty, Scanner};
 
 /// The report, and whether anything failed.
 pub fn check(paths: &Paths) -> (String, bool) {
-    let mut scanner = Scanner::new(
-        Vec::new(),
-        paths.packs_dirs.clone(),
-        paths.config_dir.clone(),
-    );
+    let mut scanner = Scanner::new(Vec::new(), paths.packs_dirs.clone(), paths.config_dir.clone());
     let scan = scanner.scan(&Dirty::All);
     let mut out = String::new();
     let mut failed_files = 0usize;
@@ -41,11 +37,8 @@ pub fn check(paths: &Paths) -> (String, bool) {
         }
         out.push('\n');
         if BUILTIN_PACKS.contains(&pack.ref_.as_str()) {
-            let _ = writeln!(
-                out,
-                "  note: the daemon's built-in {} pack takes precedence over this directory",
-                pack.ref_
-            );
+            let _ =
+                writeln!(out, "  note: the daemon's built-in {} pack takes precedence over this directory", pack.ref_);
         }
         if let Some(error) = &pack.pack_error {
             failed_packs += 1;
@@ -67,11 +60,7 @@ pub fn check(paths: &Paths) -> (String, bool) {
     for problem in &scan.problems {
         let _ = writeln!(out, "warning: {problem}");
     }
-    let dirs: Vec<String> = paths
-        .packs_dirs
-        .iter()
-        .map(|d| d.display().to_string())
-        .collect();
+    let dirs: Vec<String> = paths.packs_dirs.iter().map(|d| d.display().to_string()).collect();
     let _ = writeln!(
         out,
         "{} packs in {}: {failed_packs} failed, {failed_files} files skipped",

@@ -53,13 +53,12 @@ pub struct ServeArgs {
     pub watch_debounce_ms: u64,
 
     /// The Python interpreter for sensors of packs without a virtualenv.
-    #[arg(
-        long,
-        env = "ST2D_PYTHON",
-        default_value = "python3",
-        value_name = "PATH"
-    )]
+    #[arg(long, env = "ST2D_PYTHON", default_value = "python3", value_name = "PATH")]
     pub python: PathBuf,
+
+    /// Run only this sensor (`pack.Class`), as StackStorm's `--sensor-ref`.
+    #[arg(long, value_name = "REF")]
+    pub sensor_ref: Option<String>,
 
     /// Do not watch the packs directories (reload only on SIGHUP or `st2ctl reload`).
     #[arg(long)]
@@ -132,38 +131,16 @@ mod tests {
 
     #[test]
     fn flags_work_before_and_after_the_subcommand() {
-        let cli = Cli::try_parse_from([
-            "st2d",
-            "--home",
-            "/h",
-            "check",
-            "--packs-dir",
-            "/a",
-            "--packs-dir",
-            "/b",
-        ])
-        .expect("valid");
+        let cli = Cli::try_parse_from(["st2d", "--home", "/h", "check", "--packs-dir", "/a", "--packs-dir", "/b"])
+            .expect("valid");
         assert!(matches!(cli.command, Some(Command::Check)));
-        assert_eq!(
-            cli.paths.packs_dirs,
-            [PathBuf::from("/a"), PathBuf::from("/b")]
-        );
-        let cli = Cli::try_parse_from([
-            "st2d",
-            "serve",
-            "--register-rules-by-default",
-            "--log-format",
-            "json",
-        ])
-        .expect("valid");
+        assert_eq!(cli.paths.packs_dirs, [PathBuf::from("/a"), PathBuf::from("/b")]);
+        let cli = Cli::try_parse_from(["st2d", "serve", "--register-rules-by-default", "--log-format", "json"])
+            .expect("valid");
         assert!(cli.serve_args().register_rules_by_default);
         assert_eq!(cli.log_format, LogFormat::Json);
         let cli = Cli::try_parse_from(["st2d", "--home", "/h"]).expect("valid");
-        assert_eq!(
-            cli.serve_args().watch_debounce_ms,
-            100,
-            "defaults without the subcommand"
-        );
+        assert_eq!(cli.serve_args().watch_debounce_ms, 100, "defaults without the subcommand");
         assert_eq!(cli.serve_args().python, PathBuf::from("python3"));
     }
 }

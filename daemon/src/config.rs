@@ -34,22 +34,13 @@ impl Paths {
         };
         Self {
             packs_dirs,
-            config_dir: args
-                .config_dir
-                .clone()
-                .unwrap_or_else(|| under_home("configs", "/opt/stackstorm/configs")),
+            config_dir: args.config_dir.clone().unwrap_or_else(|| under_home("configs", "/opt/stackstorm/configs")),
             virtualenvs_dir: args
                 .virtualenvs_dir
                 .clone()
                 .unwrap_or_else(|| under_home("virtualenvs", "/opt/stackstorm/virtualenvs")),
-            data_dir: args
-                .data_dir
-                .clone()
-                .unwrap_or_else(|| under_home("data", "/var/lib/st2d")),
-            socket: args
-                .socket
-                .clone()
-                .unwrap_or_else(|| under_home("st2d.sock", "/run/st2d/st2d.sock")),
+            data_dir: args.data_dir.clone().unwrap_or_else(|| under_home("data", "/var/lib/st2d")),
+            socket: args.socket.clone().unwrap_or_else(|| under_home("st2d.sock", "/run/st2d/st2d.sock")),
         }
     }
 
@@ -83,6 +74,8 @@ pub struct Config {
     pub watch_debounce: Option<Duration>,
     /// The interpreter for sensors of packs without a virtualenv.
     pub python: PathBuf,
+    /// Run only this sensor (`--sensor-ref`).
+    pub sensor_ref: Option<String>,
 }
 
 impl Config {
@@ -90,9 +83,9 @@ impl Config {
         Self {
             paths: Paths::resolve(paths),
             register_rules_by_default: serve.register_rules_by_default,
-            watch_debounce: (!serve.no_watch)
-                .then(|| Duration::from_millis(serve.watch_debounce_ms)),
+            watch_debounce: (!serve.no_watch).then(|| Duration::from_millis(serve.watch_debounce_ms)),
             python: serve.python.clone(),
+            sensor_ref: serve.sensor_ref.clone(),
         }
     }
 }
@@ -103,10 +96,7 @@ mod tests {
 
     #[test]
     fn home_puts_everything_under_one_directory() {
-        let args = PathArgs {
-            home: Some("/h".into()),
-            ..PathArgs::default()
-        };
+        let args = PathArgs { home: Some("/h".into()), ..PathArgs::default() };
         let paths = Paths::resolve(&args);
         assert_eq!(paths.packs_dirs, [PathBuf::from("/h/packs")]);
         assert_eq!(paths.config_dir, PathBuf::from("/h/configs"));

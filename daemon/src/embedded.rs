@@ -11,10 +11,7 @@ include!(concat!(env!("OUT_DIR"), "/embedded.rs"));
 /// Writes `files` under `dir`, after removing each top-level entry they name (so files an older
 /// binary wrote there do not linger).
 pub fn write_tree(dir: &Path, files: &[(&str, &str)]) -> io::Result<()> {
-    let mut tops: Vec<&str> = files
-        .iter()
-        .filter_map(|(path, _)| path.split('/').next())
-        .collect();
+    let mut tops: Vec<&str> = files.iter().filter_map(|(path, _)| path.split('/').next()).collect();
     tops.sort_unstable();
     tops.dedup();
     for top in tops {

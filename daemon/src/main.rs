@@ -15,17 +15,10 @@ fn main() -> ExitCode {
     if let Some(Command::Check) = cli.command {
         let (report, failed) = st2d::check::check(&Paths::resolve(&cli.paths));
         print!("{report}");
-        return if failed {
-            ExitCode::FAILURE
-        } else {
-            ExitCode::SUCCESS
-        };
+        return if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS };
     }
     let config = Config::new(&cli.paths, &cli.serve_args());
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("st2d: cannot start the async runtime: {error}");

@@ -21,9 +21,7 @@ pub struct ProcessSpec {
 }
 
 /// Variables passed through from st2d's own environment when present.
-const INHERITED_ENV: &[&str] = &[
-    "PATH", "HOME", "LANG", "LC_ALL", "TZ", "USER", "LOGNAME", "TMPDIR",
-];
+const INHERITED_ENV: &[&str] = &["PATH", "HOME", "LANG", "LC_ALL", "TZ", "USER", "LOGNAME", "TMPDIR"];
 
 impl ProcessSpec {
     pub fn new(program: impl Into<PathBuf>, cwd: impl Into<PathBuf>) -> Self {
@@ -31,12 +29,7 @@ impl ProcessSpec {
             .iter()
             .filter_map(|key| std::env::var_os(key).map(|value| (key.to_string(), value)))
             .collect();
-        Self {
-            program: program.into(),
-            args: Vec::new(),
-            cwd: cwd.into(),
-            env,
-        }
+        Self { program: program.into(), args: Vec::new(), cwd: cwd.into(), env }
     }
 
     pub fn arg(mut self, arg: impl Into<OsString>) -> Self {

@@ -111,12 +111,7 @@ pub struct Reloader {
 
 impl Reloader {
     pub fn new(scanner: Scanner, store: Store, rules_by_default: bool) -> Self {
-        Self {
-            scanner,
-            store,
-            rules_by_default,
-            published: Published::new(),
-        }
+        Self { scanner, store, rules_by_default, published: Published::new() }
     }
 
     pub fn published(&self) -> Published {
@@ -128,12 +123,7 @@ impl Reloader {
     }
 
     /// One reload, on the calling thread (which must be allowed to block).
-    pub fn reload_blocking(
-        &mut self,
-        cause: Cause,
-        dirty: &Dirty,
-        registrations: &[Registration],
-    ) -> ReloadReport {
+    pub fn reload_blocking(&mut self, cause: Cause, dirty: &Dirty, registrations: &[Registration]) -> ReloadReport {
         let started = Instant::now();
         let scan = self.scanner.scan(dirty);
         let mut problems = scan.problems;
@@ -143,8 +133,7 @@ impl Reloader {
             let registered = if scanned.builtin {
                 ContentKind::ALL.into_iter().collect()
             } else {
-                let (kinds, changed) =
-                    self.registration_of(&scanned.ref_, registrations, &mut problems);
+                let (kinds, changed) = self.registration_of(&scanned.ref_, registrations, &mut problems);
                 store_changed |= changed;
                 kinds
             };
@@ -168,12 +157,7 @@ impl Reloader {
         let old = self.published.registry();
         let registry = Registry::new(old.generation + 1, packs);
         for entry in registry.packs() {
-            problems.extend(
-                entry
-                    .errors()
-                    .iter()
-                    .map(|error| format!("{}: {error}", entry.ref_)),
-            );
+            problems.extend(entry.errors().iter().map(|error| format!("{}: {error}", entry.ref_)));
         }
         let report = ReloadReport {
             generation: registry.generation,
@@ -189,9 +173,7 @@ impl Reloader {
         self.published.generation.send_replace(generation);
         let previous = self.published.last_report();
         log_report(&report, previous.as_deref());
-        self.published
-            .last_report
-            .store(Some(Arc::new(report.clone())));
+        self.published.last_report.store(Some(Arc::new(report.clone())));
         report
     }
 
@@ -206,9 +188,7 @@ impl Reloader {
             cause,
             counts: registry.counts(),
             diff: RegistryDiff::default(),
-            problems: vec![format!(
-                "internal error during reload (the previous registry stays live): {message}"
-            )],
+            problems: vec![format!("internal error during reload (the previous registry stays live): {message}")],
         }
     }
 
@@ -225,9 +205,7 @@ impl Reloader {
             problems.push(format!("{pack}: {error}"));
             None
         });
-        let mut kinds = stored
-            .clone()
-            .unwrap_or_else(|| ContentKind::default_set(self.rules_by_default));
+        let mut kinds = stored.clone().unwrap_or_else(|| ContentKind::default_set(self.rules_by_default));
         for registration in registrations.iter().filter(|r| r.applies_to(pack)) {
             kinds.extend(registration.kinds.iter().copied());
         }
@@ -304,12 +282,7 @@ impl ReloadHandle {
     ) -> Result<Arc<ReloadReport>, ReloadStopped> {
         let (reply, answer) = oneshot::channel();
         self.tx
-            .send(Request {
-                cause,
-                dirty: Dirty::All,
-                registration,
-                reply: Some(reply),
-            })
+            .send(Request { cause, dirty: Dirty::All, registration, reply: Some(reply) })
             .map_err(|_| ReloadStopped)?;
         answer.await.map_err(|_| ReloadStopped)
     }
@@ -317,12 +290,7 @@ impl ReloadHandle {
     /// A hint from the file watcher: rescan these directories soon; nobody waits.
     pub fn hint(&self, dirty: Dirty) {
         // A send error means the actor stopped during shutdown; the hint no longer matters.
-        let _ = self.tx.send(Request {
-            cause: Cause::Watch,
-            dirty,
-            registration: None,
-            reply: None,
-        });
+        let _ = self.tx.send(Request { cause: Cause::Watch, dirty, registration: None, reply: None });
     }
 }
 

@@ -87,10 +87,7 @@ impl ShimServer {
             dropped: AtomicU64::new(0),
             accepted: AtomicU64::new(0),
         });
-        let server = Self {
-            path: path.to_path_buf(),
-            inner,
-        };
+        let server = Self { path: path.to_path_buf(), inner };
         let accepting = server.clone();
         let connections = tracker.clone();
         tracker.spawn(async move {
@@ -123,21 +120,12 @@ impl ShimServer {
         if let Ok(mut sessions) = self.inner.sessions.lock() {
             sessions.insert(token.clone(), registration);
         }
-        (
-            token.clone(),
-            TokenGuard {
-                token,
-                inner: self.inner.clone(),
-            },
-        )
+        (token.clone(), TokenGuard { token, inner: self.inner.clone() })
     }
 
     /// Dispatches accepted and dropped (unknown trigger or invalid payload) since start.
     pub fn dispatch_counts(&self) -> (u64, u64) {
-        (
-            self.inner.accepted.load(Ordering::Relaxed),
-            self.inner.dropped.load(Ordering::Relaxed),
-        )
+        (self.inner.accepted.load(Ordering::Relaxed), self.inner.dropped.load(Ordering::Relaxed))
     }
 }
 
@@ -147,10 +135,7 @@ fn random_token() -> String {
     for _ in 0..2 {
         let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
         hasher.write_u128(
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_nanos())
-                .unwrap_or(0),
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0),
         );
         text.push_str(&format!("{:016x}", hasher.finish()));
     }
@@ -181,15 +166,8 @@ async fn session(stream: UnixStream, inner: Arc<Inner>, shutdown: CancellationTo
         return;
     };
     let hello: Value = serde_json::from_str(&first).unwrap_or(Value::Null);
-    let token = hello
-        .get("token")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
-    let registration = inner
-        .sessions
-        .lock()
-        .ok()
-        .and_then(|s| s.get(token).cloned());
+    let token = hello.get("token").and_then(Value::as_str).unwrap_or_default();
+    let registration = inner.sessions.lock().ok().and_then(|s| s.get(token).cloned());
     let Some(registration) = registration else {
         tracing::warn!("a process connected to the shim socket with an unknown token");
         return;
@@ -221,17 +199,9 @@ fn line(value: &Value) -> String {
     text
 }
 
-async fn handle(
-    message: &Value,
-    registration: &Registration,
-    inner: &Arc<Inner>,
-    out: &mpsc::UnboundedSender<String>,
-) {
+async fn handle(message: &Value, registration: &Registration, inner: &Arc<Inner>, out: &mpsc::UnboundedSender<String>) {
     let id = message.get("id").cloned().unwrap_or(Value::Null);
-    let op = message
-        .get("op")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
+    let op = message.get("op").and_then(Value::as_str).unwrap_or_default();
     let text = |key: &str| message.get(key).and_then(Value::as_str).map(String::from);
     match op {
         "dispatch" => {
@@ -245,9 +215,7 @@ async fn handle(
             if let Err(error) = checked {
                 inner.dropped.fetch_add(1, Ordering::Relaxed);
                 tracing::warn!(sensor = %registration.source, trigger = %trigger, error = %error, "dispatch dropped");
-                let _ = out.send(line(
-                    &json!({"op": "ack", "id": id, "accepted": false, "error": error}),
-                ));
+                let _ = out.send(line(&json!({"op": "ack", "id": id, "accepted": false, "error": error})));
                 return;
             }
             let out = out.clone();
@@ -262,16 +230,7 @@ async fn handle(
                 };
                 let _ = out.send(line(&ack));
             });
-            inner
-                .journal
-                .append(
-                    trigger,
-                    payload,
-                    Some(registration.source.clone()),
-                    text("trace_tag"),
-                    reply,
-                )
-                .await;
+            inner.journal.append(trigger, payload, Some(registration.source.clone()), text("trace_tag"), reply).await;
         }
         "kv.get" | "kv.set" | "kv.delete" | "kv.list" => {
             let name = text("name").unwrap_or_default();
@@ -302,7 +261,9 @@ async fn handle(
         other => {
             tracing::warn!(sensor = %registration.source, op = other, "unknown shim message");
             if !id.is_null() {
-                let _ = out.send(line(&json!({"op": "result", "id": id, "value": null, "error": format!("unknown op {other}")})));
+                let _ = out.send(line(
+                    &json!({"op": "result", "id": id, "value": null, "error": format!("unknown op {other}")}),
+                ));
             }
         }
     }

@@ -12,12 +12,11 @@ use crate::pack::model::ContentKind;
 const REGISTRATION_TREE: &str = "pack_registration";
 const TRIGGER_INSTANCES_TREE: &str = "trigger_instances";
 const KV_TREE: &str = "kv";
+const SENSOR_TOGGLES_TREE: &str = "sensor_toggles";
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error(
-        "cannot open the store at {path}: {source} (is another st2d using the same data directory?)"
-    )]
+    #[error("cannot open the store at {path}: {source} (is another st2d using the same data directory?)")]
     Open { path: String, source: sled::Error },
     #[error("store error: {0}")]
     Sled(#[from] sled::Error),
@@ -32,6 +31,7 @@ pub struct Store {
     registration: sled::Tree,
     trigger_instances: sled::Tree,
     kv: sled::Tree,
+    sensor_toggles: sled::Tree,
 }
 
 impl Store {
@@ -41,19 +41,12 @@ impl Store {
             .mode(sled::Mode::LowSpace)
             .cache_capacity(8 * 1024 * 1024)
             .open()
-            .map_err(|source| StoreError::Open {
-                path: path.display().to_string(),
-                source,
-            })?;
+            .map_err(|source| StoreError::Open { path: path.display().to_string(), source })?;
         let registration = db.open_tree(REGISTRATION_TREE)?;
         let trigger_instances = db.open_tree(TRIGGER_INSTANCES_TREE)?;
         let kv = db.open_tree(KV_TREE)?;
-        Ok(Self {
-            db,
-            registration,
-            trigger_instances,
-            kv,
-        })
+        let sensor_toggles = db.open_tree(SENSOR_TOGGLES_TREE)?;
+        Ok(Self { db, registration, trigger_instances, kv, sensor_toggles })
     }
 
     /// The content kinds `pack` registers; `None` when the pack has never been seen.
@@ -67,17 +60,10 @@ impl Store {
             .map(|kind| kind.parse::<ContentKind>())
             .collect::<Result<BTreeSet<_>, _>>()
             .map(Some)
-            .map_err(|message| StoreError::Corrupt {
-                key: format!("{REGISTRATION_TREE}/{pack}"),
-                message,
-            })
+            .map_err(|message| StoreError::Corrupt { key: format!("{REGISTRATION_TREE}/{pack}"), message })
     }
 
-    pub fn set_registration(
-        &self,
-        pack: &str,
-        kinds: &BTreeSet<ContentKind>,
-    ) -> Result<(), StoreError> {
+    pub fn set_registration(&self, pack: &str, kinds: &BTreeSet<ContentKind>) -> Result<(), StoreError> {
         let text: Vec<&str> = kinds.iter().map(|kind| kind.as_str()).collect();
         self.registration.insert(pack, text.join(",").as_bytes())?;
         Ok(())
@@ -99,10 +85,7 @@ impl Store {
     }
 
     pub fn trigger_instance(&self, id: u64) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(self
-            .trigger_instances
-            .get(id.to_be_bytes())?
-            .map(|v| v.to_vec()))
+        Ok(self.trigger_instances.get(id.to_be_bytes())?.map(|v| v.to_vec()))
     }
 
     /// The newest `limit` trigger instance records that `keep` accepts, newest first.
@@ -125,10 +108,7 @@ impl Store {
     }
 
     pub fn kv_get(&self, name: &str) -> Result<Option<String>, StoreError> {
-        Ok(self
-            .kv
-            .get(name)?
-            .map(|v| String::from_utf8_lossy(&v).into_owned()))
+        Ok(self.kv.get(name)?.map(|v| String::from_utf8_lossy(&v).into_owned()))
     }
 
     pub fn kv_set(&self, name: &str, value: &str) -> Result<(), StoreError> {
@@ -147,15 +127,36 @@ impl Store {
             .scan_prefix(prefix)
             .map(|entry| {
                 entry
-                    .map(|(k, v)| {
-                        (
-                            String::from_utf8_lossy(&k).into_owned(),
-                            String::from_utf8_lossy(&v).into_owned(),
-                        )
-                    })
+                    .map(|(k, v)| (String::from_utf8_lossy(&k).into_owned(), String::from_utf8_lossy(&v).into_owned()))
                     .map_err(StoreError::from)
             })
             .collect()
+    }
+
+    /// Sensors enabled or disabled through the API: `ref -> enabled`, overriding their files.
+    pub fn sensor_toggles(&self) -> Result<std::collections::HashMap<String, bool>, StoreError> {
+        self.sensor_toggles
+            .iter()
+            .map(|entry| {
+                entry
+                    .map(|(k, v)| (String::from_utf8_lossy(&k).into_owned(), v.as_ref() == b"1"))
+                    .map_err(StoreError::from)
+            })
+            .collect()
+    }
+
+    /// Sets (`Some`) or clears (`None`) a sensor's toggle, durably.
+    pub fn set_sensor_toggle(&self, sensor: &str, enabled: Option<bool>) -> Result<(), StoreError> {
+        match enabled {
+            Some(enabled) => {
+                self.sensor_toggles.insert(sensor, if enabled { &b"1"[..] } else { &b"0"[..] })?;
+            }
+            None => {
+                self.sensor_toggles.remove(sensor)?;
+            }
+        }
+        self.db.flush()?;
+        Ok(())
     }
 
     /// Flushes to disk without blocking the runtime.
@@ -178,24 +179,17 @@ mod tests {
     #[test]
     fn registration_survives_reopening() {
         let dir = tempfile::tempdir().expect("temp dir");
-        let kinds: BTreeSet<ContentKind> = [ContentKind::Actions, ContentKind::Rules]
-            .into_iter()
-            .collect();
+        let kinds: BTreeSet<ContentKind> = [ContentKind::Actions, ContentKind::Rules].into_iter().collect();
         {
             let store = Store::open(dir.path()).expect("open");
             assert_eq!(store.registration("demo").expect("read"), None);
             store.set_registration("demo", &kinds).expect("write");
-            store
-                .set_registration("empty", &BTreeSet::new())
-                .expect("write");
+            store.set_registration("empty", &BTreeSet::new()).expect("write");
             store.flush().expect("flush");
         }
         let store = Store::open(dir.path()).expect("reopen");
         assert_eq!(store.registration("demo").expect("read"), Some(kinds));
-        assert_eq!(
-            store.registration("empty").expect("read"),
-            Some(BTreeSet::new())
-        );
+        assert_eq!(store.registration("empty").expect("read"), Some(BTreeSet::new()));
     }
 
     #[test]

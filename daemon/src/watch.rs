@@ -71,16 +71,10 @@ pub fn start(
         watch_dir(&mut debouncer, root, RecursiveMode::Recursive);
     }
     watch_dir(&mut debouncer, &set.config_dir, RecursiveMode::NonRecursive);
-    Ok(PackWatcher {
-        _debouncer: debouncer,
-    })
+    Ok(PackWatcher { _debouncer: debouncer })
 }
 
-fn watch_dir(
-    debouncer: &mut Debouncer<notify::RecommendedWatcher, RecommendedCache>,
-    dir: &Path,
-    mode: RecursiveMode,
-) {
+fn watch_dir(debouncer: &mut Debouncer<notify::RecommendedWatcher, RecommendedCache>, dir: &Path, mode: RecursiveMode) {
     match debouncer.watch(dir, mode) {
         Ok(()) => tracing::debug!(path = %dir.display(), "watching"),
         Err(error) => tracing::warn!(
@@ -95,10 +89,7 @@ impl WatchSet {
     /// The pack directory a changed path belongs to. A change of a root itself rescans all;
     /// a config file `<config-dir>/<ref>.yaml` marks the pack with that ref; `.git` is ignored.
     fn dirty_for(&self, path: &Path, pack_dir_of_ref: &dyn Fn(&str) -> Option<PathBuf>) -> Dirty {
-        if path
-            .components()
-            .any(|c| c == Component::Normal(".git".as_ref()))
-        {
+        if path.components().any(|c| c == Component::Normal(".git".as_ref())) {
             return Dirty::none();
         }
         for root in &self.roots {
@@ -129,10 +120,7 @@ mod tests {
 
     #[test]
     fn paths_map_to_the_pack_directory_they_belong_to() {
-        let set = WatchSet {
-            roots: vec!["/p1".into(), "/p2".into()],
-            config_dir: "/configs".into(),
-        };
+        let set = WatchSet { roots: vec!["/p1".into(), "/p2".into()], config_dir: "/configs".into() };
         let lookup = |stem: &str| (stem == "demo").then(|| PathBuf::from("/p2/demo_dir"));
         let dirs = |paths: &[&str]| Dirty::Dirs(paths.iter().map(PathBuf::from).collect());
         let cases: &[(&str, Dirty)] = &[

@@ -74,14 +74,9 @@ pub fn key_line(text: &str, key: &str) -> Option<u32> {
         let rest = rest
             .strip_prefix('"')
             .and_then(|r| r.strip_prefix(key)?.strip_prefix('"'))
-            .or_else(|| {
-                rest.strip_prefix('\'')
-                    .and_then(|r| r.strip_prefix(key)?.strip_prefix('\''))
-            })
+            .or_else(|| rest.strip_prefix('\'').and_then(|r| r.strip_prefix(key)?.strip_prefix('\'')))
             .or_else(|| rest.strip_prefix(key))?;
-        rest.trim_start()
-            .starts_with(':')
-            .then_some(index as u32 + 1)
+        rest.trim_start().starts_with(':').then_some(index as u32 + 1)
     })
 }
 
@@ -89,10 +84,7 @@ pub fn key_line(text: &str, key: &str) -> Option<u32> {
 /// line of the one before, and the deepest key found gives the line. Keys may themselves hold
 /// dots (criteria such as `trigger.body.x`), so the longest run of segments that is a key wins.
 pub fn field_line(text: &str, field: &str) -> Option<u32> {
-    let segments: Vec<&str> = field
-        .split('.')
-        .map(|segment| segment.split('[').next().unwrap_or(segment))
-        .collect();
+    let segments: Vec<&str> = field.split('.').map(|segment| segment.split('[').next().unwrap_or(segment)).collect();
     let lines: Vec<&str> = text.lines().collect();
     let mut found = None;
     let mut offset = 0usize;
@@ -126,17 +118,9 @@ mod tests {
         let cases: &[(&str, &str, Value)] = &[
             ("plain", "a: 1\nb: x\n", json!({"a": 1, "b": "x"})),
             ("duplicate key, last wins", "a: 1\na: 2\n", json!({"a": 2})),
-            (
-                "crlf",
-                "a: 1\r\nb:\r\n  - x\r\n",
-                json!({"a": 1, "b": ["x"]}),
-            ),
+            ("crlf", "a: 1\r\nb:\r\n  - x\r\n", json!({"a": 1, "b": ["x"]})),
             ("bom", "\u{feff}a: 1\n", json!({"a": 1})),
-            (
-                "indented top level",
-                "  a: 1\n  b: 2\n",
-                json!({"a": 1, "b": 2}),
-            ),
+            ("indented top level", "  a: 1\n  b: 2\n", json!({"a": 1, "b": 2})),
             ("document marker", "---\na: 1\n...\n", json!({"a": 1})),
             ("non-ascii", "d: \"Ünïcødé ✓\"\n", json!({"d": "Ünïcødé ✓"})),
             (

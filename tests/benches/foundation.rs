@@ -19,51 +19,32 @@ fn main() {
     let corpus = corpus_dir();
     let home = Home::new();
     copy_tree(&corpus.0, &home.packs());
-    println!(
-        "corpus: {} ({} action files)",
-        corpus.1,
-        count_action_files(&home.packs())
-    );
+    println!("corpus: {} ({} action files)", corpus.1, count_action_files(&home.packs()));
 
     rebuild(&home);
     let pid = cold_start(&home);
     let _ = pid;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
     let (mut child, _) = start_daemon(&home, None);
     runtime.block_on(save_to_visible(&home));
     idle_memory(child.id());
     let started = Instant::now();
     signal(child.id(), 15);
     let status = child.wait().expect("wait");
-    println!(
-        "sigterm to exit: {:.1} ms (exit status {status})",
-        started.elapsed().as_secs_f64() * 1000.0
-    );
+    println!("sigterm to exit: {:.1} ms (exit status {status})", started.elapsed().as_secs_f64() * 1000.0);
 }
 
 fn corpus_dir() -> (PathBuf, String) {
     let shared = std::env::var_os("ST2D_CORPUS")
         .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/../../shared/corpus/packs"
-            ))
-        });
+        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/corpus/packs")));
     if shared.is_dir() {
         return (shared.clone(), shared.display().to_string());
     }
-    let synthetic =
-        std::env::temp_dir().join(format!("st2d-synthetic-corpus-{}", std::process::id()));
+    let synthetic = std::env::temp_dir().join(format!("st2d-synthetic-corpus-{}", std::process::id()));
     for pack in 0..17 {
         let dir = synthetic.join(format!("pack{pack}"));
-        write_file(
-            &dir.join("pack.yaml"),
-            &st2d_tests::pack_yaml(&format!("pack{pack}"), "synthetic"),
-        );
+        write_file(&dir.join("pack.yaml"), &st2d_tests::pack_yaml(&format!("pack{pack}"), "synthetic"));
         let actions = if pack == 0 { 3581 } else { 30 };
         for i in 0..actions {
             write_file(
@@ -74,19 +55,11 @@ fn corpus_dir() -> (PathBuf, String) {
             );
         }
     }
-    (
-        synthetic,
-        "synthetic (no ../shared/corpus found)".to_string(),
-    )
+    (synthetic, "synthetic (no ../shared/corpus found)".to_string())
 }
 
 fn copy_tree(from: &Path, to: &Path) {
-    let status = Command::new("cp")
-        .arg("-rT")
-        .arg(from)
-        .arg(to)
-        .status()
-        .expect("cp runs");
+    let status = Command::new("cp").arg("-rT").arg(from).arg(to).status().expect("cp runs");
     assert!(status.success(), "copying the corpus failed");
 }
 
@@ -96,8 +69,7 @@ fn count_action_files(packs: &Path) -> usize {
         .filter_map(|dir| std::fs::read_dir(dir.join("actions")).ok())
         .flat_map(|entries| entries.filter_map(Result::ok))
         .filter(|e| {
-            e.file_name().to_string_lossy().ends_with(".yaml")
-                || e.file_name().to_string_lossy().ends_with(".yml")
+            e.file_name().to_string_lossy().ends_with(".yaml") || e.file_name().to_string_lossy().ends_with(".yml")
         })
         .count()
 }
@@ -129,12 +101,7 @@ fn rebuild(home: &Home) {
 
 fn start_daemon(home: &Home, notify: Option<&Path>) -> (std::process::Child, Instant) {
     let mut command = Command::new(&bins().st2d);
-    command
-        .arg("--home")
-        .arg(home.path())
-        .env("ST2D_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
+    command.arg("--home").arg(home.path()).env("ST2D_LOG", "warn").stdout(Stdio::null()).stderr(Stdio::null());
     if let Some(notify) = notify {
         command.env("NOTIFY_SOCKET", notify);
     }
@@ -142,9 +109,7 @@ fn start_daemon(home: &Home, notify: Option<&Path>) -> (std::process::Child, Ins
     let child = command.spawn().expect("st2d starts");
     if notify.is_none() {
         st2d_tests::eventually("the socket", || {
-            std::os::unix::net::UnixStream::connect(home.socket())
-                .ok()
-                .map(|_| ())
+            std::os::unix::net::UnixStream::connect(home.socket()).ok().map(|_| ())
         });
     }
     (child, started)
@@ -157,15 +122,11 @@ fn cold_start(home: &Home) -> u32 {
     for _ in 0..5 {
         let _ = std::fs::remove_file(&notify_path);
         let notify = UnixDatagram::bind(&notify_path).expect("bind");
-        notify
-            .set_read_timeout(Some(Duration::from_secs(30)))
-            .expect("timeout");
+        notify.set_read_timeout(Some(Duration::from_secs(30))).expect("timeout");
         let (mut child, started) = start_daemon(home, Some(&notify_path));
         let mut buffer = [0u8; 1024];
         loop {
-            let n = notify
-                .recv(&mut buffer)
-                .expect("a notification before the timeout");
+            let n = notify.recv(&mut buffer).expect("a notification before the timeout");
             if String::from_utf8_lossy(&buffer[..n]).contains("READY=1") {
                 break;
             }
@@ -192,27 +153,16 @@ async fn save_to_visible(home: &Home) {
         .into_iter()
         .find(|d| d.ends_with("hello_st2") || d.ends_with("pack1"))
         .expect("a small pack");
-    let pack_ref = pack
-        .file_name()
-        .and_then(|n| n.to_str())
-        .expect("name")
-        .to_string();
+    let pack_ref = pack.file_name().and_then(|n| n.to_str()).expect("name").to_string();
     let file = pack.join("actions/bench_probe.yaml");
     let mut samples = Vec::new();
     for i in 0..100 {
         let description = format!("probe {i}");
         let started = Instant::now();
         let deadline = started + Duration::from_secs(10);
-        write_file(
-            &file,
-            &format!("name: bench_probe\nrunner_type: noop\ndescription: {description}\n"),
-        );
+        write_file(&file, &format!("name: bench_probe\nrunner_type: noop\ndescription: {description}\n"));
         loop {
-            if let Ok(action) = client
-                .get_action(pb::GetRequest {
-                    r#ref: format!("{pack_ref}.bench_probe"),
-                })
-                .await
+            if let Ok(action) = client.get_action(pb::GetRequest { r#ref: format!("{pack_ref}.bench_probe") }).await
                 && action.get_ref().description == description
             {
                 break;
@@ -223,9 +173,7 @@ async fn save_to_visible(home: &Home) {
         samples.push(started.elapsed());
     }
     samples.sort();
-    let at = |q: f64| {
-        samples[((samples.len() as f64 * q) as usize).min(samples.len() - 1)].as_secs_f64() * 1000.0
-    };
+    let at = |q: f64| samples[((samples.len() as f64 * q) as usize).min(samples.len() - 1)].as_secs_f64() * 1000.0;
     println!(
         "file saved to visible over gRPC: p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms over {} saves",
         at(0.5),
@@ -239,20 +187,10 @@ async fn save_to_visible(home: &Home) {
 fn idle_memory(pid: u32) {
     std::thread::sleep(Duration::from_secs(2));
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");
-    let rss = status
-        .lines()
-        .find(|l| l.starts_with("VmRSS:"))
-        .unwrap_or("VmRSS: ?");
-    println!(
-        "idle memory with the corpus loaded: {}",
-        rss.split_whitespace().skip(1).collect::<Vec<_>>().join(" ")
-    );
+    let rss = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap_or("VmRSS: ?");
+    println!("idle memory with the corpus loaded: {}", rss.split_whitespace().skip(1).collect::<Vec<_>>().join(" "));
 }
 
 fn signal(pid: u32, signal: i32) {
-    Command::new("kill")
-        .arg(format!("-{signal}"))
-        .arg(pid.to_string())
-        .status()
-        .expect("kill runs");
+    Command::new("kill").arg(format!("-{signal}")).arg(pid.to_string()).status().expect("kill runs");
 }

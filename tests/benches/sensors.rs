@@ -14,10 +14,7 @@ const SENSORS: usize = 50;
 const BOILERPLATE: &str = "    def setup(self):\n        pass\n    def cleanup(self):\n        pass\n    def add_trigger(self, trigger):\n        pass\n    def update_trigger(self, trigger):\n        pass\n    def remove_trigger(self, trigger):\n        pass\n";
 
 fn main() {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
     runtime.block_on(async {
         dispatch_throughput().await;
         restart_component().await;
@@ -33,28 +30,19 @@ fn start(home: &Home) -> std::process::Child {
         .stderr(std::process::Stdio::null())
         .spawn()
         .expect("st2d starts");
-    st2d_tests::eventually("the socket", || {
-        std::os::unix::net::UnixStream::connect(home.socket())
-            .ok()
-            .map(|_| ())
-    });
+    st2d_tests::eventually("the socket", || std::os::unix::net::UnixStream::connect(home.socket()).ok().map(|_| ()));
     child
 }
 
 fn stop(mut child: std::process::Child) {
-    let _ = std::process::Command::new("kill")
-        .arg(child.id().to_string())
-        .status();
+    let _ = std::process::Command::new("kill").arg(child.id().to_string()).status();
     let _ = child.wait();
 }
 
 async fn dispatch_throughput() {
     let home = Home::new();
     let dir = home.packs().join("flood");
-    write_file(
-        &dir.join("pack.yaml"),
-        &pack_yaml("flood", "dispatch benchmark"),
-    );
+    write_file(&dir.join("pack.yaml"), &pack_yaml("flood", "dispatch benchmark"));
     write_file(
         &dir.join("sensors/flood.yaml"),
         "class_name: Flood\nentry_point: flood.py\ntrigger_types:\n  - name: event\n    payload_schema:\n      type: object\n      properties:\n        n: {type: integer}\n",
@@ -71,11 +59,7 @@ async fn dispatch_throughput() {
     let mut first: Option<(Instant, u64)> = None;
     let deadline = Instant::now() + Duration::from_secs(300);
     loop {
-        let status = client
-            .get_status(pb::GetStatusRequest {})
-            .await
-            .expect("status")
-            .into_inner();
+        let status = client.get_status(pb::GetStatusRequest {}).await.expect("status").into_inner();
         let count = accepted(&status);
         if first.is_none() && count > 0 {
             first = Some((Instant::now(), count));
@@ -91,10 +75,7 @@ async fn dispatch_throughput() {
             );
             break;
         }
-        assert!(
-            Instant::now() < deadline,
-            "only {count} of {DISPATCHES} journaled"
-        );
+        assert!(Instant::now() < deadline, "only {count} of {DISPATCHES} journaled");
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     stop(child);
@@ -103,15 +84,9 @@ async fn dispatch_throughput() {
 async fn restart_component() {
     let home = Home::new();
     let dir = home.packs().join("many");
-    write_file(
-        &dir.join("pack.yaml"),
-        &pack_yaml("many", "restart benchmark"),
-    );
+    write_file(&dir.join("pack.yaml"), &pack_yaml("many", "restart benchmark"));
     for i in 0..SENSORS {
-        write_file(
-            &dir.join(format!("sensors/s{i}.yaml")),
-            &format!("class_name: S{i}\nentry_point: s{i}.py\n"),
-        );
+        write_file(&dir.join(format!("sensors/s{i}.yaml")), &format!("class_name: S{i}\nentry_point: s{i}.py\n"));
         write_file(
             &dir.join(format!("sensors/s{i}.py")),
             &format!(
@@ -122,54 +97,29 @@ async fn restart_component() {
     let child = start(&home);
     let mut client = control(&home.socket()).await;
     let pids = |sensors: &[pb::Sensor]| {
-        sensors
-            .iter()
-            .map(|s| (s.r#ref.clone(), s.pid))
-            .collect::<std::collections::HashMap<_, _>>()
+        sensors.iter().map(|s| (s.r#ref.clone(), s.pid)).collect::<std::collections::HashMap<_, _>>()
     };
-    let all_running = |sensors: &[pb::Sensor]| {
-        sensors.len() == SENSORS && sensors.iter().all(|s| s.state == "running" && s.pid > 0)
-    };
+    let all_running =
+        |sensors: &[pb::Sensor]| sensors.len() == SENSORS && sensors.iter().all(|s| s.state == "running" && s.pid > 0);
     let mut before = Vec::new();
     let deadline = Instant::now() + Duration::from_secs(120);
     while !all_running(&before) {
         assert!(Instant::now() < deadline, "the sensors did not all start");
         tokio::time::sleep(Duration::from_millis(20)).await;
-        before = client
-            .list_sensors(pb::ListRequest {
-                pack: "many".into(),
-            })
-            .await
-            .expect("list")
-            .into_inner()
-            .sensors;
+        before = client.list_sensors(pb::ListRequest { pack: "many".into() }).await.expect("list").into_inner().sensors;
     }
     // Let every interpreter finish starting so the restart measures restarting, not start-up.
     tokio::time::sleep(Duration::from_secs(2)).await;
     let old = pids(&before);
     let started = Instant::now();
-    client
-        .restart_component(pb::RestartComponentRequest {
-            name: "sensor_container".into(),
-        })
-        .await
-        .expect("restart");
+    client.restart_component(pb::RestartComponentRequest { name: "sensor_container".into() }).await.expect("restart");
     loop {
-        let now = client
-            .list_sensors(pb::ListRequest {
-                pack: "many".into(),
-            })
-            .await
-            .expect("list")
-            .into_inner()
-            .sensors;
+        let now =
+            client.list_sensors(pb::ListRequest { pack: "many".into() }).await.expect("list").into_inner().sensors;
         if all_running(&now) && now.iter().all(|s| old.get(&s.r#ref) != Some(&s.pid)) {
             break;
         }
-        assert!(
-            started.elapsed() < Duration::from_secs(120),
-            "the sensors did not all restart"
-        );
+        assert!(started.elapsed() < Duration::from_secs(120), "the sensors did not all restart");
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
     println!(

@@ -5,16 +5,8 @@ use std::process::Command;
 use st2d_tests::{Home, bins, write_sample_pack};
 
 fn check(home: &Home) -> (bool, String) {
-    let output = Command::new(&bins().st2d)
-        .arg("--home")
-        .arg(home.path())
-        .arg("check")
-        .output()
-        .expect("st2d runs");
-    (
-        output.status.success(),
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-    )
+    let output = Command::new(&bins().st2d).arg("--home").arg(home.path()).arg("check").output().expect("st2d runs");
+    (output.status.success(), String::from_utf8_lossy(&output.stdout).into_owned())
 }
 
 #[test]
@@ -23,29 +15,13 @@ fn check_reports_each_pack_and_each_skipped_file() {
     write_sample_pack(&home.packs(), "demo", "demo");
     let (ok, report) = check(&home);
     assert!(ok, "{report}");
-    assert!(
-        report.contains("demo (")
-            && report.contains("1 actions, 1 sensors, 1 trigger types, 1 rules"),
-        "{report}"
-    );
+    assert!(report.contains("demo (") && report.contains("1 actions, 1 sensors, 1 trigger types, 1 rules"), "{report}");
 
-    home.write(
-        "packs/demo/actions/broken.yaml",
-        "name: broken\nrunner_type: no-such-runner\n",
-    );
+    home.write("packs/demo/actions/broken.yaml", "name: broken\nrunner_type: no-such-runner\n");
     home.write("packs/bad/pack.yaml", "name: bad\nversion: 1.0.0\n");
     let (ok, report) = check(&home);
     assert!(!ok, "a failed file makes check fail:\n{report}");
-    assert!(
-        report.contains("actions/broken.yaml:2: runner \"no-such-runner\" does not exist"),
-        "{report}"
-    );
-    assert!(
-        report.contains("bad (") && report.contains("FAILED"),
-        "{report}"
-    );
-    assert!(
-        report.contains("pack.yaml: required field \"description\" is missing"),
-        "{report}"
-    );
+    assert!(report.contains("actions/broken.yaml:2: runner \"no-such-runner\" does not exist"), "{report}");
+    assert!(report.contains("bad (") && report.contains("FAILED"), "{report}");
+    assert!(report.contains("pack.yaml: required field \"description\" is missing"), "{report}");
 }

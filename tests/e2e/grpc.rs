@@ -9,11 +9,7 @@ async fn control_health_and_reflection_answer() {
     write_sample_pack(&home.packs(), "demo", "demo");
     let _daemon = tokio::task::block_in_place(|| Daemon::start(&home, &[]));
     let mut client = control(&home.socket()).await;
-    let status = client
-        .get_status(pb::GetStatusRequest {})
-        .await
-        .expect("status")
-        .into_inner();
+    let status = client.get_status(pb::GetStatusRequest {}).await.expect("status").into_inner();
     assert_eq!(status.pid, _daemon.pid());
     assert!(status.packs_loaded >= 3, "core, packs and demo");
     let report = client
@@ -26,27 +22,12 @@ async fn control_health_and_reflection_answer() {
         .expect("reload")
         .into_inner();
     assert_eq!(report.trigger, "rpc");
-    let rule = client
-        .get_rule(pb::GetRequest {
-            r#ref: "demo.on_event".into(),
-        })
-        .await
-        .expect("rule")
-        .into_inner();
+    let rule = client.get_rule(pb::GetRequest { r#ref: "demo.on_event".into() }).await.expect("rule").into_inner();
     assert!(rule.registered);
-    let error = client
-        .get_action(pb::GetRequest {
-            r#ref: String::new(),
-        })
-        .await
-        .expect_err("empty ref");
+    let error = client.get_action(pb::GetRequest { r#ref: String::new() }).await.expect_err("empty ref");
     assert_eq!(error.code(), tonic::Code::InvalidArgument);
     let error = client
-        .reload(pb::ReloadRequest {
-            register: vec![99],
-            register_all: false,
-            packs: vec![],
-        })
+        .reload(pb::ReloadRequest { register: vec![99], register_all: false, packs: vec![] })
         .await
         .expect_err("unknown kind");
     assert_eq!(error.code(), tonic::Code::InvalidArgument);
@@ -55,9 +36,7 @@ async fn control_health_and_reflection_answer() {
     let mut health = tonic_health::pb::health_client::HealthClient::new(channel.clone());
     for service in ["", "st2d.v1.Control"] {
         let answer = health
-            .check(tonic_health::pb::HealthCheckRequest {
-                service: service.into(),
-            })
+            .check(tonic_health::pb::HealthCheckRequest { service: service.into() })
             .await
             .expect("health")
             .into_inner();
@@ -69,10 +48,7 @@ async fn control_health_and_reflection_answer() {
     }
     for version in ["v1", "v1alpha"] {
         let services = list_services(channel.clone(), version).await;
-        assert!(
-            services.contains(&"st2d.v1.Control".to_string()),
-            "{version}: {services:?}"
-        );
+        assert!(services.contains(&"st2d.v1.Control".to_string()), "{version}: {services:?}");
     }
 }
 
@@ -83,26 +59,14 @@ macro_rules! list_services_with {
         let mut client = r::server_reflection_client::ServerReflectionClient::new($channel);
         let request = r::ServerReflectionRequest {
             host: String::new(),
-            message_request: Some(r::server_reflection_request::MessageRequest::ListServices(
-                String::new(),
-            )),
+            message_request: Some(r::server_reflection_request::MessageRequest::ListServices(String::new())),
         };
-        let mut stream = client
-            .server_reflection_info(tokio_stream::iter([request]))
-            .await
-            .expect("reflection")
-            .into_inner();
-        let response = stream
-            .message()
-            .await
-            .expect("a response")
-            .expect("one message");
+        let mut stream =
+            client.server_reflection_info(tokio_stream::iter([request])).await.expect("reflection").into_inner();
+        let response = stream.message().await.expect("a response").expect("one message");
         match response.message_response {
             Some(r::server_reflection_response::MessageResponse::ListServicesResponse(list)) => {
-                list.service
-                    .into_iter()
-                    .map(|s| s.name)
-                    .collect::<Vec<String>>()
+                list.service.into_iter().map(|s| s.name).collect::<Vec<String>>()
             }
             other => panic!("unexpected reflection answer {other:?}"),
         }

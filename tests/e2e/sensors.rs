@@ -4,14 +4,8 @@
 use st2d_tests::{Daemon, Home, eventually, pack_yaml, write_file};
 
 fn require_python() {
-    let found = std::process::Command::new("python3")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    assert!(
-        found,
-        "python3 is needed to run sensors: install it with `apt-get install python3`"
-    );
+    let found = std::process::Command::new("python3").arg("--version").output().is_ok_and(|o| o.status.success());
+    assert!(found, "python3 is needed to run sensors: install it with `apt-get install python3`");
 }
 
 const SENSOR_BOILERPLATE: &str = "    def cleanup(self):\n        pass\n    def add_trigger(self, trigger):\n        pass\n    def update_trigger(self, trigger):\n        pass\n    def remove_trigger(self, trigger):\n        pass\n";
@@ -40,11 +34,7 @@ fn sensor(daemon: &Daemon, ref_: &str) -> serde_json::Value {
 }
 
 fn wait_state(daemon: &Daemon, ref_: &str, state: &str) -> serde_json::Value {
-    daemon.wait_json(
-        &format!("{ref_} to be {state}"),
-        &["sensor", "get", ref_],
-        |s| s["state"] == state,
-    )
+    daemon.wait_json(&format!("{ref_} to be {state}"), &["sensor", "get", ref_], |s| s["state"] == state)
 }
 
 fn pid_alive(pid: u64) -> bool {
@@ -63,57 +53,30 @@ fn a_sensor_dispatches_prints_and_uses_the_datastore_and_config() {
         "        print('hello on stdout', flush=True)\n        sys.stderr.write('hello on stderr\\n'); sys.stderr.flush()\n        self.sensor_service.set_value('seen', 41)\n        got = self.sensor_service.get_value('seen')\n        self.log.info('datastore gave %s, config region %s', got, self.config.get('region'))\n        for n in range(3):\n            self.sensor_service.dispatch('demo.emitter_event', {'n': n})\n        self.sensor_service.dispatch('demo.emitter_event', {'n': 'not a number'})\n        self.sensor_service.dispatch('demo.no_such_trigger', {})\n        threading.Event().wait()",
         "",
     );
-    home.write(
-        "packs/demo/config.schema.yaml",
-        "region:\n  type: string\n  default: eu-west-1\n",
-    );
+    home.write("packs/demo/config.schema.yaml", "region:\n  type: string\n  default: eu-west-1\n");
     let daemon = Daemon::start(&home, &[]);
     let running = wait_state(&daemon, "demo.Emitter", "running");
     assert!(running["pid"].as_u64().is_some());
     let instances = daemon.wait_json(
         "three journaled instances",
-        &[
-            "trigger-instance",
-            "list",
-            "--trigger",
-            "demo.emitter_event",
-        ],
+        &["trigger-instance", "list", "--trigger", "demo.emitter_event"],
         |v| v.as_array().is_some_and(|a| a.len() == 3),
     );
-    let mut seen: Vec<i64> = instances
-        .as_array()
-        .expect("a list")
-        .iter()
-        .map(|i| i["payload"]["n"].as_i64().expect("n"))
-        .collect();
+    let mut seen: Vec<i64> =
+        instances.as_array().expect("a list").iter().map(|i| i["payload"]["n"].as_i64().expect("n")).collect();
     seen.sort_unstable();
-    assert_eq!(
-        seen,
-        [0, 1, 2],
-        "the invalid payload and the unknown trigger are dropped"
-    );
+    assert_eq!(seen, [0, 1, 2], "the invalid payload and the unknown trigger are dropped");
     let first = &instances[0];
     assert_eq!(first["status"], "pending");
     let one = daemon.ctl_json(&["trigger-instance", "get", first["id"].as_str().expect("id")]);
     assert_eq!(one["trigger"], "demo.emitter_event");
     let tail = daemon.wait_json("the output tail", &["sensor", "get", "demo.Emitter"], |s| {
         s["stderr_tail"].as_array().is_some_and(|t| {
-            t.iter().any(|l| {
-                l.as_str()
-                    .is_some_and(|l| l.contains("datastore gave 41, config region eu-west-1"))
-            })
+            t.iter().any(|l| l.as_str().is_some_and(|l| l.contains("datastore gave 41, config region eu-west-1")))
         })
     });
-    let lines: Vec<&str> = tail["stderr_tail"]
-        .as_array()
-        .expect("tail")
-        .iter()
-        .filter_map(|l| l.as_str())
-        .collect();
-    assert!(
-        lines.contains(&"hello on stdout") && lines.contains(&"hello on stderr"),
-        "{lines:?}"
-    );
+    let lines: Vec<&str> = tail["stderr_tail"].as_array().expect("tail").iter().filter_map(|l| l.as_str()).collect();
+    assert!(lines.contains(&"hello on stdout") && lines.contains(&"hello on stderr"), "{lines:?}");
     let status = daemon.ctl_json(&["status"]);
     assert_eq!(status["dispatches_dropped"], 2, "{status}");
     assert_eq!(status["sensors_running"], 1);
@@ -123,27 +86,13 @@ fn a_sensor_dispatches_prints_and_uses_the_datastore_and_config() {
 fn a_crashing_sensor_backs_off_and_restarts_on_request_without_affecting_others() {
     require_python();
     let home = Home::new();
-    write_sensor(
-        &home,
-        "crashy",
-        "Crasher",
-        "        raise RuntimeError('boom at run')",
-        "",
-    );
-    write_sensor(
-        &home,
-        "steady",
-        "Steady",
-        "        threading.Event().wait()",
-        "",
-    );
+    write_sensor(&home, "crashy", "Crasher", "        raise RuntimeError('boom at run')", "");
+    write_sensor(&home, "steady", "Steady", "        threading.Event().wait()", "");
     let daemon = Daemon::start(&home, &[]);
     let steady = wait_state(&daemon, "steady.Steady", "running");
-    let crashed = daemon.wait_json(
-        "the crasher in backoff",
-        &["sensor", "get", "crashy.Crasher"],
-        |s| s["state"] == "backoff" && s["restarts"].as_u64().is_some_and(|r| r >= 1),
-    );
+    let crashed = daemon.wait_json("the crasher in backoff", &["sensor", "get", "crashy.Crasher"], |s| {
+        s["state"] == "backoff" && s["restarts"].as_u64().is_some_and(|r| r >= 1)
+    });
     assert_eq!(crashed["last_exit"], "exit 1");
     let last_line = crashed["stderr_tail"]
         .as_array()
@@ -151,39 +100,20 @@ fn a_crashing_sensor_backs_off_and_restarts_on_request_without_affecting_others(
         .and_then(|l| l.as_str())
         .unwrap_or_default()
         .to_string();
-    assert!(
-        last_line.contains("RuntimeError: boom at run"),
-        "{crashed:#}"
-    );
+    assert!(last_line.contains("RuntimeError: boom at run"), "{crashed:#}");
     // The backoff grows: the second wait is longer than the first.
     let first_wait = crashed["next_start_in"].as_f64().unwrap_or(0.0);
-    let later = daemon.wait_json(
-        "a longer backoff",
-        &["sensor", "get", "crashy.Crasher"],
-        |s| s["state"] == "backoff" && s["restarts"].as_u64().is_some_and(|r| r >= 2),
-    );
-    assert!(
-        later["next_start_in"].as_f64().unwrap_or(0.0) > 1.2,
-        "{later:#} after {first_wait}"
-    );
+    let later = daemon.wait_json("a longer backoff", &["sensor", "get", "crashy.Crasher"], |s| {
+        s["state"] == "backoff" && s["restarts"].as_u64().is_some_and(|r| r >= 2)
+    });
+    assert!(later["next_start_in"].as_f64().unwrap_or(0.0) > 1.2, "{later:#} after {first_wait}");
     // `sensor restart` starts it at once, out of backoff.
     let before = later["restarts"].as_u64().expect("restarts");
-    assert!(
-        daemon
-            .ctl(&["sensor", "restart", "crashy.Crasher"])
-            .status
-            .success()
-    );
-    daemon.wait_json(
-        "an immediate restart",
-        &["sensor", "get", "crashy.Crasher"],
-        |s| s["restarts"].as_u64().is_some_and(|r| r > before),
-    );
-    assert_eq!(
-        sensor(&daemon, "steady.Steady")["pid"],
-        steady["pid"],
-        "the other sensor kept its process"
-    );
+    assert!(daemon.ctl(&["sensor", "restart", "crashy.Crasher"]).status.success());
+    daemon.wait_json("an immediate restart", &["sensor", "get", "crashy.Crasher"], |s| {
+        s["restarts"].as_u64().is_some_and(|r| r > before)
+    });
+    assert_eq!(sensor(&daemon, "steady.Steady")["pid"], steady["pid"], "the other sensor kept its process");
     assert!(daemon.ctl(&["status"]).status.success());
 }
 
@@ -191,117 +121,53 @@ fn a_crashing_sensor_backs_off_and_restarts_on_request_without_affecting_others(
 fn restart_component_gives_every_sensor_a_new_pid_and_the_daemon_keeps_its_own() {
     require_python();
     let home = Home::new();
-    write_sensor(
-        &home,
-        "one",
-        "First",
-        "        threading.Event().wait()",
-        "",
-    );
-    write_sensor(
-        &home,
-        "two",
-        "Second",
-        "        threading.Event().wait()",
-        "",
-    );
+    write_sensor(&home, "one", "First", "        threading.Event().wait()", "");
+    write_sensor(&home, "two", "Second", "        threading.Event().wait()", "");
     let daemon = Daemon::start(&home, &[]);
     let before: Vec<u64> = ["one.First", "two.Second"]
         .iter()
-        .map(|r| {
-            wait_state(&daemon, r, "running")["pid"]
-                .as_u64()
-                .expect("pid")
-        })
+        .map(|r| wait_state(&daemon, r, "running")["pid"].as_u64().expect("pid"))
         .collect();
     let output = daemon.ctl(&["restart-component", "sensor_container"]);
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     for (ref_, old) in ["one.First", "two.Second"].iter().zip(&before) {
         daemon.wait_json("a new pid", &["sensor", "get", ref_], |s| {
             s["state"] == "running" && s["pid"].as_u64().is_some_and(|p| p != *old)
         });
         assert!(!pid_alive(*old), "the old process {old} is gone");
     }
-    assert_eq!(
-        daemon.ctl_json(&["status"])["pid"].as_u64(),
-        Some(u64::from(daemon.pid()))
-    );
+    assert_eq!(daemon.ctl_json(&["status"])["pid"].as_u64(), Some(u64::from(daemon.pid())));
     let output = daemon.ctl(&["restart-component", "no_such_thing"]);
     assert_eq!(output.status.code(), Some(1));
-    assert!(
-        String::from_utf8_lossy(&output.stderr).contains("sensor_container"),
-        "the valid names are listed"
-    );
+    assert!(String::from_utf8_lossy(&output.stderr).contains("sensor_container"), "the valid names are listed");
 }
 
 #[test]
 fn editing_one_sensor_file_restarts_only_that_sensor() {
     require_python();
     let home = Home::new();
-    write_sensor(
-        &home,
-        "one",
-        "First",
-        "        threading.Event().wait()",
-        "",
-    );
-    write_sensor(
-        &home,
-        "two",
-        "Second",
-        "        threading.Event().wait()",
-        "",
-    );
+    write_sensor(&home, "one", "First", "        threading.Event().wait()", "");
+    write_sensor(&home, "two", "Second", "        threading.Event().wait()", "");
     let daemon = Daemon::start(&home, &[]);
-    let first = wait_state(&daemon, "one.First", "running")["pid"]
-        .as_u64()
-        .expect("pid");
-    let second = wait_state(&daemon, "two.Second", "running")["pid"]
-        .as_u64()
-        .expect("pid");
-    write_sensor(
-        &home,
-        "one",
-        "First",
-        "        self.log.info('edited')\n        threading.Event().wait()",
-        "",
-    );
-    daemon.wait_json(
-        "the edited sensor restarted",
-        &["sensor", "get", "one.First"],
-        |s| s["state"] == "running" && s["pid"].as_u64().is_some_and(|p| p != first),
-    );
-    assert_eq!(
-        sensor(&daemon, "two.Second")["pid"].as_u64(),
-        Some(second),
-        "the other sensor kept its pid"
-    );
+    let first = wait_state(&daemon, "one.First", "running")["pid"].as_u64().expect("pid");
+    let second = wait_state(&daemon, "two.Second", "running")["pid"].as_u64().expect("pid");
+    write_sensor(&home, "one", "First", "        self.log.info('edited')\n        threading.Event().wait()", "");
+    daemon.wait_json("the edited sensor restarted", &["sensor", "get", "one.First"], |s| {
+        s["state"] == "running" && s["pid"].as_u64().is_some_and(|p| p != first)
+    });
+    assert_eq!(sensor(&daemon, "two.Second")["pid"].as_u64(), Some(second), "the other sensor kept its pid");
 }
 
 #[test]
 fn sigkill_of_st2d_leaves_no_sensor_behind() {
     require_python();
     let home = Home::new();
-    write_sensor(
-        &home,
-        "one",
-        "First",
-        "        threading.Event().wait()",
-        "",
-    );
+    write_sensor(&home, "one", "First", "        threading.Event().wait()", "");
     let daemon = Daemon::start(&home, &[]);
-    let pid = wait_state(&daemon, "one.First", "running")["pid"]
-        .as_u64()
-        .expect("pid");
+    let pid = wait_state(&daemon, "one.First", "running")["pid"].as_u64().expect("pid");
     daemon.signal(9);
     daemon.wait_exit();
-    eventually("the sensor process to go", || {
-        (!pid_alive(pid)).then_some(())
-    });
+    eventually("the sensor process to go", || (!pid_alive(pid)).then_some(()));
 }
 
 #[test]
@@ -324,15 +190,10 @@ fn a_sensor_that_returns_stays_stopped_and_a_polling_sensor_polls() {
     let daemon = Daemon::start(&home, &[]);
     let stopped = wait_state(&daemon, "quiet.Quitter", "stopped");
     assert_eq!(stopped["last_exit"], "exit 0");
-    let polled = daemon.wait_json(
-        "a poll",
-        &["trigger-instance", "list", "--trigger", "poller.polled"],
-        |v| v.as_array().is_some_and(|a| !a.is_empty()),
-    );
-    assert_eq!(
-        polled[0]["payload"]["interval"], 4,
-        "poll_interval comes from the metadata"
-    );
+    let polled = daemon.wait_json("a poll", &["trigger-instance", "list", "--trigger", "poller.polled"], |v| {
+        v.as_array().is_some_and(|a| !a.is_empty())
+    });
+    assert_eq!(polled[0]["payload"]["interval"], 4, "poll_interval comes from the metadata");
 }
 
 #[test]
@@ -347,29 +208,74 @@ fn a_sensor_that_ignores_sigterm_is_killed_after_the_grace_period() {
         "",
     );
     let daemon = Daemon::start(&home, &[]);
-    let pid = daemon.wait_json(
-        "the handler installed",
-        &["sensor", "get", "stubborn.Stubborn"],
-        |s| {
-            s["stderr_tail"].as_array().is_some_and(|t| {
-                t.iter()
-                    .any(|l| l.as_str().is_some_and(|l| l.contains("ignoring SIGTERM")))
-            })
-        },
-    )["pid"]
+    let pid = daemon.wait_json("the handler installed", &["sensor", "get", "stubborn.Stubborn"], |s| {
+        s["stderr_tail"]
+            .as_array()
+            .is_some_and(|t| t.iter().any(|l| l.as_str().is_some_and(|l| l.contains("ignoring SIGTERM"))))
+    })["pid"]
         .as_u64()
         .expect("pid");
-    assert!(
-        daemon
-            .ctl(&["sensor", "restart", "stubborn.Stubborn"])
-            .status
-            .success()
-    );
-    let restarted = daemon.wait_json(
-        "a new process",
-        &["sensor", "get", "stubborn.Stubborn"],
-        |s| s["state"] == "running" && s["pid"].as_u64().is_some_and(|p| p != pid),
-    );
+    assert!(daemon.ctl(&["sensor", "restart", "stubborn.Stubborn"]).status.success());
+    let restarted = daemon.wait_json("a new process", &["sensor", "get", "stubborn.Stubborn"], |s| {
+        s["state"] == "running" && s["pid"].as_u64().is_some_and(|p| p != pid)
+    });
     assert_eq!(restarted["last_exit"], "signal 9", "{restarted:#}");
     assert!(!pid_alive(pid));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn disabling_a_sensor_stops_it_across_restarts_and_watchers_see_new_instances() {
+    use st2d_proto::v1 as pb;
+    require_python();
+    let home = Home::new();
+    write_sensor(
+        &home,
+        "one",
+        "Ticker",
+        "        while True:\n            self.sensor_service.dispatch('one.ticker_event', {'n': 1})\n            time.sleep(0.05)",
+        "",
+    );
+    let daemon = tokio::task::block_in_place(|| Daemon::start(&home, &[]));
+    tokio::task::block_in_place(|| wait_state(&daemon, "one.Ticker", "running"));
+    let mut client = st2d_tests::control(&home.socket()).await;
+    let mut watch = client
+        .watch_trigger_instances(pb::ListTriggerInstancesRequest { trigger: "one.ticker_event".into(), limit: 0 })
+        .await
+        .expect("watch")
+        .into_inner();
+    let seen = watch.message().await.expect("a streamed instance").expect("one");
+    assert_eq!(seen.trigger, "one.ticker_event");
+    assert!(seen.payload_json.contains("\"n\":1"), "{}", seen.payload_json);
+
+    let disabled = client
+        .set_sensor_enabled(pb::SetEnabledRequest { r#ref: "one.Ticker".into(), enabled: false })
+        .await
+        .expect("disable")
+        .into_inner();
+    assert!(!disabled.enabled);
+    tokio::task::block_in_place(|| wait_state(&daemon, "one.Ticker", "disabled"));
+    daemon.signal(15);
+    tokio::task::block_in_place(|| assert!(daemon.wait_exit().success()));
+    let daemon = tokio::task::block_in_place(|| Daemon::start(&home, &[]));
+    let after = tokio::task::block_in_place(|| sensor(&daemon, "one.Ticker"));
+    assert_eq!(after["state"], "disabled", "the toggle survives a restart: {after:#}");
+    assert_eq!(after["enabled"], false);
+    let mut client = st2d_tests::control(&home.socket()).await;
+    client
+        .set_sensor_enabled(pb::SetEnabledRequest { r#ref: "one.Ticker".into(), enabled: true })
+        .await
+        .expect("enable");
+    tokio::task::block_in_place(|| wait_state(&daemon, "one.Ticker", "running"));
+}
+
+#[test]
+fn sensor_ref_runs_one_sensor_alone() {
+    require_python();
+    let home = Home::new();
+    write_sensor(&home, "one", "First", "        threading.Event().wait()", "");
+    write_sensor(&home, "two", "Second", "        threading.Event().wait()", "");
+    let daemon = Daemon::start(&home, &["serve", "--sensor-ref", "two.Second"]);
+    wait_state(&daemon, "two.Second", "running");
+    assert_eq!(sensor(&daemon, "one.First")["state"], "stopped", "only the named sensor runs");
+    assert!(sensor(&daemon, "one.First")["pid"].is_null());
 }

@@ -28,11 +28,8 @@ pub fn bins() -> &'static Bins {
     BINS.get_or_init(|| {
         let exe = std::env::current_exe().expect("the test executable has a path");
         // target/<profile>/deps/e2e-<hash>
-        let profile_dir = exe
-            .parent()
-            .and_then(Path::parent)
-            .expect("test executables live in target/<profile>/deps")
-            .to_path_buf();
+        let profile_dir =
+            exe.parent().and_then(Path::parent).expect("test executables live in target/<profile>/deps").to_path_buf();
         if std::env::var_os("ST2D_TESTS_NO_BUILD").is_none() {
             let profile = match profile_dir.file_name().and_then(|n| n.to_str()) {
                 Some("debug") | None => "dev".to_string(),
@@ -41,16 +38,7 @@ pub fn bins() -> &'static Bins {
             let target_dir = profile_dir.parent().expect("target/<profile> has a parent");
             let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
             let status = Command::new(cargo)
-                .args([
-                    "build",
-                    "--bins",
-                    "-p",
-                    "st2d",
-                    "-p",
-                    "st2ctl",
-                    "--profile",
-                    &profile,
-                ])
+                .args(["build", "--bins", "-p", "st2d", "-p", "st2ctl", "--profile", &profile])
                 .env("CARGO_TARGET_DIR", target_dir)
                 .current_dir(env!("CARGO_MANIFEST_DIR"))
                 .status()
@@ -62,11 +50,7 @@ pub fn bins() -> &'static Bins {
             assert!(path.exists(), "{} was not built", path.display());
             path
         };
-        Bins {
-            st2d: bin("st2d"),
-            st2ctl: bin("st2ctl"),
-            st2: bin("st2"),
-        }
+        Bins { st2d: bin("st2d"), st2ctl: bin("st2ctl"), st2: bin("st2") }
     })
 }
 
@@ -95,10 +79,7 @@ impl Default for Home {
 
 impl Home {
     pub fn new() -> Self {
-        let dir = tempfile::Builder::new()
-            .prefix("st2d-e2e-")
-            .tempdir()
-            .expect("temp dir");
+        let dir = tempfile::Builder::new().prefix("st2d-e2e-").tempdir().expect("temp dir");
         std::fs::create_dir_all(dir.path().join("packs")).expect("packs dir");
         Self { dir }
     }
@@ -135,19 +116,14 @@ impl Home {
 pub fn write_file(path: &Path, text: &str) {
     let parent = path.parent().expect("a parent directory");
     std::fs::create_dir_all(parent).expect("create dirs");
-    let temp = parent.join(format!(
-        ".{}.tmp",
-        path.file_name().and_then(|n| n.to_str()).unwrap_or("file")
-    ));
+    let temp = parent.join(format!(".{}.tmp", path.file_name().and_then(|n| n.to_str()).unwrap_or("file")));
     std::fs::write(&temp, text).expect("write temp");
     std::fs::rename(&temp, path).expect("rename into place");
 }
 
 /// A minimal valid `pack.yaml`.
 pub fn pack_yaml(ref_: &str, description: &str) -> String {
-    format!(
-        "---\nref: {ref_}\nname: {ref_}\ndescription: {description}\nversion: 1.0.0\nauthor: st2d tests\n"
-    )
+    format!("---\nref: {ref_}\nname: {ref_}\ndescription: {description}\nversion: 1.0.0\nauthor: st2d tests\n")
 }
 
 /// Writes a pack with one action, one sensor (declaring one trigger type) and one rule into
@@ -197,10 +173,7 @@ impl Daemon {
     pub fn spawn(home: &Home, args: &[&str], env: &[(&str, &Path)]) -> Self {
         let log = home.path().join(format!(
             "st2d-{}.log",
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_nanos())
-                .unwrap_or(0)
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0)
         ));
         let log_file = std::fs::File::create(&log).expect("log file");
         let mut command = Command::new(&bins().st2d);
@@ -216,11 +189,7 @@ impl Daemon {
             command.env(key, value);
         }
         let child = command.spawn().expect("st2d starts");
-        Self {
-            child,
-            home: home.path().to_path_buf(),
-            log,
-        }
+        Self { child, home: home.path().to_path_buf(), log }
     }
 
     pub fn pid(&self) -> u32 {
@@ -233,11 +202,7 @@ impl Daemon {
 
     fn assert_running(&self) {
         let mut probe = Command::new("kill");
-        let alive = probe
-            .args(["-0", &self.pid().to_string()])
-            .status()
-            .map(|s| s.success())
-            .unwrap_or(false);
+        let alive = probe.args(["-0", &self.pid().to_string()]).status().map(|s| s.success()).unwrap_or(false);
         assert!(alive, "st2d exited early; its log:\n{}", self.log());
     }
 
@@ -263,10 +228,7 @@ impl Daemon {
             self.log()
         );
         serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
-            panic!(
-                "st2ctl {args:?} printed no JSON ({e}): {}",
-                String::from_utf8_lossy(&output.stdout)
-            )
+            panic!("st2ctl {args:?} printed no JSON ({e}): {}", String::from_utf8_lossy(&output.stdout))
         })
     }
 
@@ -282,12 +244,7 @@ impl Daemon {
         list.as_array()
             .expect("a JSON array")
             .iter()
-            .map(|item| {
-                item["ref"]
-                    .as_str()
-                    .expect("each item has a ref")
-                    .to_string()
-            })
+            .map(|item| item["ref"].as_str().expect("each item has a ref").to_string())
             .collect()
     }
 
@@ -318,18 +275,13 @@ impl Daemon {
 
     pub fn signal(&self, signal: i32) {
         let pid = self.pid();
-        let result = Command::new("kill")
-            .args([format!("-{signal}"), pid.to_string()])
-            .status()
-            .expect("kill runs");
+        let result = Command::new("kill").args([format!("-{signal}"), pid.to_string()]).status().expect("kill runs");
         assert!(result.success(), "kill -{signal} {pid} failed");
     }
 
     /// Waits for the daemon to exit and returns its status.
     pub fn wait_exit(mut self) -> ExitStatus {
-        eventually("st2d to exit", || {
-            self.child.try_wait().expect("try_wait works")
-        })
+        eventually("st2d to exit", || self.child.try_wait().expect("try_wait works"))
     }
 }
 
@@ -368,12 +320,7 @@ pub async fn channel(socket: &Path) -> Result<tonic::transport::Channel, tonic::
 }
 
 /// A Control client on the daemon's socket.
-pub async fn control(
-    socket: &Path,
-) -> st2d_proto::v1::control_client::ControlClient<tonic::transport::Channel> {
-    let channel = channel(socket)
-        .await
-        .expect("connect to the control socket");
-    st2d_proto::v1::control_client::ControlClient::new(channel)
-        .max_decoding_message_size(256 * 1024 * 1024)
+pub async fn control(socket: &Path) -> st2d_proto::v1::control_client::ControlClient<tonic::transport::Channel> {
+    let channel = channel(socket).await.expect("connect to the control socket");
+    st2d_proto::v1::control_client::ControlClient::new(channel).max_decoding_message_size(256 * 1024 * 1024)
 }

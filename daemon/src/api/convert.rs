@@ -15,11 +15,7 @@ use crate::trigger::TriggerInstance;
 
 /// JSON text of a document; `null` and absent become "".
 fn json(value: &Value) -> String {
-    if value.is_null() {
-        String::new()
-    } else {
-        value.to_string()
-    }
+    if value.is_null() { String::new() } else { value.to_string() }
 }
 
 fn json_map(map: &serde_json::Map<String, Value>) -> String {
@@ -42,13 +38,9 @@ pub fn content_error(error: &ContentError) -> pb::ContentError {
 pub fn pack(entry: &PackEntry) -> pb::Pack {
     let content = entry.content.as_deref();
     let meta = content.map(|c| &c.meta);
-    let text =
-        |f: fn(&crate::pack::model::PackMeta) -> &String| meta.map(f).cloned().unwrap_or_default();
-    let count =
-        |f: fn(&crate::pack::model::PackContent) -> usize| content.map(f).unwrap_or(0) as u32;
-    let schema = content
-        .and_then(|c| c.config_schema.as_ref())
-        .and_then(Value::as_object);
+    let text = |f: fn(&crate::pack::model::PackMeta) -> &String| meta.map(f).cloned().unwrap_or_default();
+    let count = |f: fn(&crate::pack::model::PackContent) -> usize| content.map(f).unwrap_or(0) as u32;
+    let schema = content.and_then(|c| c.config_schema.as_ref()).and_then(Value::as_object);
     pb::Pack {
         r#ref: entry.ref_.clone(),
         name: text(|m| &m.name),
@@ -69,17 +61,12 @@ pub fn pack(entry: &PackEntry) -> pb::Pack {
         sensors: count(|c| c.sensors.len()),
         aliases: count(|c| c.aliases.len()),
         policies: count(|c| c.policies.len()),
-        config_json: content
-            .map(|c| json_map(&mask_secrets(&c.config.values, schema)))
-            .unwrap_or_default(),
+        config_json: content.map(|c| json_map(&mask_secrets(&c.config.values, schema))).unwrap_or_default(),
         config_source: content
             .and_then(|c| c.config.source.as_ref())
             .map(|p| p.display().to_string())
             .unwrap_or_default(),
-        config_schema_json: content
-            .and_then(|c| c.config_schema.as_ref())
-            .map(json)
-            .unwrap_or_default(),
+        config_schema_json: content.and_then(|c| c.config_schema.as_ref()).map(json).unwrap_or_default(),
         dependencies: meta.map(|m| m.dependencies.clone()).unwrap_or_default(),
         metadata_json: meta.map(|m| json(&m.raw)).unwrap_or_default(),
     }
@@ -156,11 +143,12 @@ fn tag_names(tags: &Value) -> Vec<String> {
         .collect()
 }
 
-/// A sensor with its runtime state (`status` is `None` when it is not supervised).
-pub fn sensor(sensor: &Sensor, status: Option<&SensorStatus>, registered: bool) -> pb::Sensor {
+/// A sensor with its runtime state (`status` is `None` when it is not supervised); `enabled` is
+/// the effective value (a toggle set through the API, else the file's).
+pub fn sensor(sensor: &Sensor, status: Option<&SensorStatus>, registered: bool, enabled: bool) -> pb::Sensor {
     let state = match status {
         Some(status) => status.state.as_str(),
-        None if !sensor.enabled || !registered => "disabled",
+        None if !enabled || !registered => "disabled",
         None => "stopped",
     };
     pb::Sensor {
@@ -168,7 +156,7 @@ pub fn sensor(sensor: &Sensor, status: Option<&SensorStatus>, registered: bool) 
         pack: sensor.pack.clone(),
         class_name: sensor.class_name.clone(),
         description: sensor.description.clone(),
-        enabled: sensor.enabled,
+        enabled,
         entry_point: sensor.entry_point.clone(),
         poll_interval: sensor.poll_interval.unwrap_or(0.0),
         trigger_types: sensor.trigger_types.clone(),
@@ -178,17 +166,14 @@ pub fn sensor(sensor: &Sensor, status: Option<&SensorStatus>, registered: bool) 
         pid: status.and_then(|s| s.pid).unwrap_or(0),
         restarts: status.map_or(0, |s| s.restarts),
         last_exit: status.and_then(|s| s.last_exit.clone()).unwrap_or_default(),
-        stderr_tail: status
-            .map(|s| s.tail.iter().cloned().collect())
-            .unwrap_or_default(),
+        stderr_tail: status.map(|s| s.tail.iter().cloned().collect()).unwrap_or_default(),
         uptime_seconds: status
             .filter(|s| s.pid.is_some())
             .and_then(|s| s.started)
             .map_or(0, |started| started.elapsed().as_secs()),
-        next_start_in: status.and_then(|s| s.next_start).map_or(0.0, |at| {
-            at.saturating_duration_since(std::time::Instant::now())
-                .as_secs_f64()
-        }),
+        next_start_in: status
+            .and_then(|s| s.next_start)
+            .map_or(0.0, |at| at.saturating_duration_since(std::time::Instant::now()).as_secs_f64()),
     }
 }
 
@@ -197,9 +182,7 @@ pub fn trigger_instance(instance: &TriggerInstance) -> pb::TriggerInstance {
         id: instance.id.clone(),
         trigger: instance.trigger.clone(),
         payload_json: json(&instance.payload),
-        occurrence_time: instance
-            .occurrence_time
-            .to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+        occurrence_time: instance.occurrence_time.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
         status: instance.status.clone(),
         source: instance.source.clone().unwrap_or_default(),
         trace_tag: instance.trace_tag.clone().unwrap_or_default(),
@@ -237,9 +220,7 @@ pub fn reload_report(report: &ReloadReport) -> pb::ReloadReport {
     let counts = &report.counts;
     pb::ReloadReport {
         generation: report.generation,
-        finished_at: report
-            .finished_at
-            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        finished_at: report.finished_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
         duration_micros: report.duration.as_micros() as u64,
         trigger: report.cause.to_string(),
         packs_loaded: counts.packs as u32,

@@ -22,10 +22,7 @@ pub enum ApiError {
     #[error("another st2d is already listening on {0}")]
     InUse(PathBuf),
     #[error("cannot bind the control socket {path}: {source}")]
-    Bind {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Bind { path: PathBuf, source: std::io::Error },
     #[error("the gRPC server failed: {0}")]
     Serve(#[from] tonic::transport::Error),
     #[error("cannot build the reflection service: {0}")]
@@ -34,10 +31,7 @@ pub enum ApiError {
 
 /// Binds the control socket at `path`, replacing a stale socket file left by a daemon that died.
 pub async fn bind(path: &Path) -> Result<UnixListener, ApiError> {
-    let bind_error = |source| ApiError::Bind {
-        path: path.to_path_buf(),
-        source,
-    };
+    let bind_error = |source| ApiError::Bind { path: path.to_path_buf(), source };
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent).map_err(bind_error)?;
     }
@@ -61,9 +55,7 @@ pub async fn serve(
     shutdown: CancellationToken,
 ) -> Result<(), ApiError> {
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
-    health_reporter
-        .set_serving::<ControlServer<ControlService>>()
-        .await;
+    health_reporter.set_serving::<ControlServer<ControlService>>().await;
     let reflection_v1 = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(st2d_proto::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
@@ -77,12 +69,8 @@ pub async fn serve(
         let health_reporter = health_reporter.clone();
         async move {
             shutdown.cancelled().await;
-            health_reporter
-                .set_not_serving::<ControlServer<ControlService>>()
-                .await;
-            health_reporter
-                .set_service_status("", tonic_health::ServingStatus::NotServing)
-                .await;
+            health_reporter.set_not_serving::<ControlServer<ControlService>>().await;
+            health_reporter.set_service_status("", tonic_health::ServingStatus::NotServing).await;
         }
     };
     let result = tonic::transport::Server::builder()

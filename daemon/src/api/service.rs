@@ -32,6 +32,7 @@ pub struct Runtime {
     pub sensors: Supervisor,
     pub shim: ShimServer,
     pub store: Store,
+    pub journal: crate::trigger::journal::Journal,
 }
 
 pub struct ControlService {
@@ -42,29 +43,14 @@ pub struct ControlService {
 }
 
 impl ControlService {
-    pub fn new(
-        published: Published,
-        reload: ReloadHandle,
-        info: DaemonInfo,
-        runtime: Runtime,
-    ) -> Self {
-        Self {
-            published,
-            reload,
-            info,
-            runtime,
-        }
+    pub fn new(published: Published, reload: ReloadHandle, info: DaemonInfo, runtime: Runtime) -> Self {
+        Self { published, reload, info, runtime }
     }
 
     fn sensor(&self, sensor: &Sensor, registry: &crate::registry::Registry) -> pb::Sensor {
-        let registered = registry
-            .pack(&sensor.pack)
-            .is_some_and(|p| p.registers(ContentKind::Sensors));
-        convert::sensor(
-            sensor,
-            self.runtime.sensors.status(&sensor.ref_).as_ref(),
-            registered,
-        )
+        let registered = registry.pack(&sensor.pack).is_some_and(|p| p.registers(ContentKind::Sensors));
+        let enabled = self.runtime.sensors.selection().enabled(sensor);
+        convert::sensor(sensor, self.runtime.sensors.status(&sensor.ref_).as_ref(), registered, enabled)
     }
 }
 
@@ -97,19 +83,14 @@ fn content_kind(kind: i32) -> Result<ContentKind, Status> {
         Ok(pb::ContentKind::Aliases) => ContentKind::Aliases,
         Ok(pb::ContentKind::Policies) => ContentKind::Policies,
         Ok(pb::ContentKind::Unspecified) | Err(_) => {
-            return Err(Status::invalid_argument(format!(
-                "register: unknown content kind {kind}"
-            )));
+            return Err(Status::invalid_argument(format!("register: unknown content kind {kind}")));
         }
     })
 }
 
 #[tonic::async_trait]
 impl Control for ControlService {
-    async fn get_status(
-        &self,
-        _: Request<pb::GetStatusRequest>,
-    ) -> Result<Response<pb::Status>, Status> {
+    async fn get_status(&self, _: Request<pb::GetStatusRequest>) -> Result<Response<pb::Status>, Status> {
         let registry = self.published.registry();
         let counts = registry.counts();
         Ok(Response::new(pb::Status {
@@ -122,17 +103,9 @@ impl Control for ControlService {
             trigger_types: counts.trigger_types as u32,
             rules: counts.rules as u32,
             sensors: counts.sensors as u32,
-            packs_dirs: self
-                .info
-                .packs_dirs
-                .iter()
-                .map(|p| p.display().to_string())
-                .collect(),
+            packs_dirs: self.info.packs_dirs.iter().map(|p| p.display().to_string()).collect(),
             socket: self.info.socket.display().to_string(),
-            last_reload: self
-                .published
-                .last_report()
-                .map(|r| convert::reload_report(&r)),
+            last_reload: self.published.last_report().map(|r| convert::reload_report(&r)),
             sensors_running: registry
                 .sensors(None)
                 .filter(|s| {
@@ -147,55 +120,31 @@ impl Control for ControlService {
         }))
     }
 
-    async fn reload(
-        &self,
-        request: Request<pb::ReloadRequest>,
-    ) -> Result<Response<pb::ReloadReport>, Status> {
+    async fn reload(&self, request: Request<pb::ReloadRequest>) -> Result<Response<pb::ReloadReport>, Status> {
         let request = request.into_inner();
-        let mut kinds = request
-            .register
-            .iter()
-            .map(|k| content_kind(*k))
-            .collect::<Result<std::collections::BTreeSet<_>, _>>()?;
+        let mut kinds =
+            request.register.iter().map(|k| content_kind(*k)).collect::<Result<std::collections::BTreeSet<_>, _>>()?;
         if request.register_all {
             kinds.extend(ContentKind::ALL);
         }
         let registry = self.published.registry();
         if let Some(unknown) = request.packs.iter().find(|p| registry.pack(p).is_none()) {
-            return Err(Status::invalid_argument(format!(
-                "packs: no pack \"{unknown}\" is loaded"
-            )));
+            return Err(Status::invalid_argument(format!("packs: no pack \"{unknown}\" is loaded")));
         }
-        let registration = (!kinds.is_empty()).then_some(Registration {
-            kinds,
-            packs: request.packs,
-        });
-        let report = self
-            .reload
-            .reload(Cause::Rpc, registration)
-            .await
-            .map_err(|e| Status::unavailable(e.to_string()))?;
+        let registration = (!kinds.is_empty()).then_some(Registration { kinds, packs: request.packs });
+        let report =
+            self.reload.reload(Cause::Rpc, registration).await.map_err(|e| Status::unavailable(e.to_string()))?;
         Ok(Response::new(convert::reload_report(&report)))
     }
 
-    async fn list_packs(
-        &self,
-        request: Request<pb::ListRequest>,
-    ) -> Result<Response<pb::ListPacksResponse>, Status> {
+    async fn list_packs(&self, request: Request<pb::ListRequest>) -> Result<Response<pb::ListPacksResponse>, Status> {
         let registry = self.published.registry();
         let only = filter(request.get_ref());
-        let packs = registry
-            .packs()
-            .filter(|p| only.is_none_or(|o| o == p.ref_))
-            .map(convert::pack)
-            .collect();
+        let packs = registry.packs().filter(|p| only.is_none_or(|o| o == p.ref_)).map(convert::pack).collect();
         Ok(Response::new(pb::ListPacksResponse { packs }))
     }
 
-    async fn get_pack(
-        &self,
-        request: Request<pb::GetRequest>,
-    ) -> Result<Response<pb::Pack>, Status> {
+    async fn get_pack(&self, request: Request<pb::GetRequest>) -> Result<Response<pb::Pack>, Status> {
         let ref_ = required_ref(request.get_ref())?;
         let registry = self.published.registry();
         let entry = registry.pack(ref_).ok_or_else(|| not_found("pack", ref_))?;
@@ -207,22 +156,14 @@ impl Control for ControlService {
         request: Request<pb::ListRequest>,
     ) -> Result<Response<pb::ListActionsResponse>, Status> {
         let registry = self.published.registry();
-        let actions = registry
-            .actions(filter(request.get_ref()))
-            .map(|a| convert::action(a))
-            .collect();
+        let actions = registry.actions(filter(request.get_ref())).map(|a| convert::action(a)).collect();
         Ok(Response::new(pb::ListActionsResponse { actions }))
     }
 
-    async fn get_action(
-        &self,
-        request: Request<pb::GetRequest>,
-    ) -> Result<Response<pb::Action>, Status> {
+    async fn get_action(&self, request: Request<pb::GetRequest>) -> Result<Response<pb::Action>, Status> {
         let ref_ = required_ref(request.get_ref())?;
         let registry = self.published.registry();
-        let action = registry
-            .action(ref_)
-            .ok_or_else(|| not_found("action", ref_))?;
+        let action = registry.action(ref_).ok_or_else(|| not_found("action", ref_))?;
         Ok(Response::new(convert::action(action)))
     }
 
@@ -231,50 +172,30 @@ impl Control for ControlService {
         request: Request<pb::ListRequest>,
     ) -> Result<Response<pb::ListTriggerTypesResponse>, Status> {
         let registry = self.published.registry();
-        let trigger_types = registry
-            .trigger_types(filter(request.get_ref()))
-            .map(|t| convert::trigger_type(t))
-            .collect();
-        Ok(Response::new(pb::ListTriggerTypesResponse {
-            trigger_types,
-        }))
+        let trigger_types =
+            registry.trigger_types(filter(request.get_ref())).map(|t| convert::trigger_type(t)).collect();
+        Ok(Response::new(pb::ListTriggerTypesResponse { trigger_types }))
     }
 
-    async fn get_trigger_type(
-        &self,
-        request: Request<pb::GetRequest>,
-    ) -> Result<Response<pb::TriggerType>, Status> {
+    async fn get_trigger_type(&self, request: Request<pb::GetRequest>) -> Result<Response<pb::TriggerType>, Status> {
         let ref_ = required_ref(request.get_ref())?;
         let registry = self.published.registry();
-        let trigger_type = registry
-            .trigger_type(ref_)
-            .ok_or_else(|| not_found("trigger type", ref_))?;
+        let trigger_type = registry.trigger_type(ref_).ok_or_else(|| not_found("trigger type", ref_))?;
         Ok(Response::new(convert::trigger_type(trigger_type)))
     }
 
-    async fn list_rules(
-        &self,
-        request: Request<pb::ListRequest>,
-    ) -> Result<Response<pb::ListRulesResponse>, Status> {
+    async fn list_rules(&self, request: Request<pb::ListRequest>) -> Result<Response<pb::ListRulesResponse>, Status> {
         let registry = self.published.registry();
-        let rules = registry
-            .rules(filter(request.get_ref()))
-            .map(|r| convert::rule(r, registry.rule_registered(r)))
-            .collect();
+        let rules =
+            registry.rules(filter(request.get_ref())).map(|r| convert::rule(r, registry.rule_registered(r))).collect();
         Ok(Response::new(pb::ListRulesResponse { rules }))
     }
 
-    async fn get_rule(
-        &self,
-        request: Request<pb::GetRequest>,
-    ) -> Result<Response<pb::Rule>, Status> {
+    async fn get_rule(&self, request: Request<pb::GetRequest>) -> Result<Response<pb::Rule>, Status> {
         let ref_ = required_ref(request.get_ref())?;
         let registry = self.published.registry();
         let rule = registry.rule(ref_).ok_or_else(|| not_found("rule", ref_))?;
-        Ok(Response::new(convert::rule(
-            rule,
-            registry.rule_registered(rule),
-        )))
+        Ok(Response::new(convert::rule(rule, registry.rule_registered(rule))))
     }
 
     async fn list_sensors(
@@ -282,22 +203,14 @@ impl Control for ControlService {
         request: Request<pb::ListRequest>,
     ) -> Result<Response<pb::ListSensorsResponse>, Status> {
         let registry = self.published.registry();
-        let sensors = registry
-            .sensors(filter(request.get_ref()))
-            .map(|s| self.sensor(s, &registry))
-            .collect();
+        let sensors = registry.sensors(filter(request.get_ref())).map(|s| self.sensor(s, &registry)).collect();
         Ok(Response::new(pb::ListSensorsResponse { sensors }))
     }
 
-    async fn get_sensor(
-        &self,
-        request: Request<pb::GetRequest>,
-    ) -> Result<Response<pb::Sensor>, Status> {
+    async fn get_sensor(&self, request: Request<pb::GetRequest>) -> Result<Response<pb::Sensor>, Status> {
         let ref_ = required_ref(request.get_ref())?;
         let registry = self.published.registry();
-        let sensor = registry
-            .sensor(ref_)
-            .ok_or_else(|| not_found("sensor", ref_))?;
+        let sensor = registry.sensor(ref_).ok_or_else(|| not_found("sensor", ref_))?;
         Ok(Response::new(self.sensor(sensor, &registry)))
     }
 
@@ -306,10 +219,7 @@ impl Control for ControlService {
         request: Request<pb::ListRequest>,
     ) -> Result<Response<pb::ListAliasesResponse>, Status> {
         let registry = self.published.registry();
-        let aliases = registry
-            .aliases(filter(request.get_ref()))
-            .map(|a| convert::alias(a))
-            .collect();
+        let aliases = registry.aliases(filter(request.get_ref())).map(|a| convert::alias(a)).collect();
         Ok(Response::new(pb::ListAliasesResponse { aliases }))
     }
 
@@ -318,22 +228,14 @@ impl Control for ControlService {
         request: Request<pb::ListRequest>,
     ) -> Result<Response<pb::ListPoliciesResponse>, Status> {
         let registry = self.published.registry();
-        let policies = registry
-            .policies(filter(request.get_ref()))
-            .map(|p| convert::policy(p))
-            .collect();
+        let policies = registry.policies(filter(request.get_ref())).map(|p| convert::policy(p)).collect();
         Ok(Response::new(pb::ListPoliciesResponse { policies }))
     }
 
-    async fn restart_sensor(
-        &self,
-        request: Request<pb::GetRequest>,
-    ) -> Result<Response<pb::Sensor>, Status> {
+    async fn restart_sensor(&self, request: Request<pb::GetRequest>) -> Result<Response<pb::Sensor>, Status> {
         let ref_ = required_ref(request.get_ref())?;
         let registry = self.published.registry();
-        let sensor = registry
-            .sensor(ref_)
-            .ok_or_else(|| not_found("sensor", ref_))?;
+        let sensor = registry.sensor(ref_).ok_or_else(|| not_found("sensor", ref_))?;
         if !self.runtime.sensors.restart(ref_) {
             return Err(Status::failed_precondition(format!(
                 "sensor \"{ref_}\" is not supervised: it is disabled, or its pack does not register sensors"
@@ -354,10 +256,7 @@ impl Control for ControlService {
             )));
         }
         let restarted = self.runtime.sensors.restart_all() as u32;
-        Ok(Response::new(pb::RestartComponentReply {
-            component: "sensor_container".to_string(),
-            restarted,
-        }))
+        Ok(Response::new(pb::RestartComponentReply { component: "sensor_container".to_string(), restarted }))
     }
 
     async fn list_trigger_instances(
@@ -365,19 +264,14 @@ impl Control for ControlService {
         request: Request<pb::ListTriggerInstancesRequest>,
     ) -> Result<Response<pb::ListTriggerInstancesResponse>, Status> {
         let request = request.into_inner();
-        let limit = if request.limit == 0 {
-            50
-        } else {
-            request.limit as usize
-        };
+        let limit = if request.limit == 0 { 50 } else { request.limit as usize };
         let wanted = request.trigger;
         let records = self
             .runtime
             .store
             .recent_trigger_instances(limit, |record| {
                 wanted.is_empty()
-                    || serde_json::from_slice::<TriggerInstance>(record)
-                        .is_ok_and(|i| i.trigger == wanted)
+                    || serde_json::from_slice::<TriggerInstance>(record).is_ok_and(|i| i.trigger == wanted)
             })
             .map_err(|e| Status::internal(e.to_string()))?;
         let instances = records
@@ -385,9 +279,7 @@ impl Control for ControlService {
             .filter_map(|record| serde_json::from_slice::<TriggerInstance>(record).ok())
             .map(|instance| convert::trigger_instance(&instance))
             .collect();
-        Ok(Response::new(pb::ListTriggerInstancesResponse {
-            instances,
-        }))
+        Ok(Response::new(pb::ListTriggerInstancesResponse { instances }))
     }
 
     async fn get_trigger_instance(
@@ -395,9 +287,8 @@ impl Control for ControlService {
         request: Request<pb::GetRequest>,
     ) -> Result<Response<pb::TriggerInstance>, Status> {
         let text = required_ref(request.get_ref())?;
-        let id = parse_id(text).ok_or_else(|| {
-            Status::invalid_argument(format!("\"{text}\" is not a trigger instance id"))
-        })?;
+        let id = parse_id(text)
+            .ok_or_else(|| Status::invalid_argument(format!("\"{text}\" is not a trigger instance id")))?;
         let record = self
             .runtime
             .store
@@ -407,5 +298,49 @@ impl Control for ControlService {
         let instance: TriggerInstance = serde_json::from_slice(&record)
             .map_err(|e| Status::internal(format!("corrupt trigger instance {text}: {e}")))?;
         Ok(Response::new(convert::trigger_instance(&instance)))
+    }
+
+    async fn set_sensor_enabled(
+        &self,
+        request: Request<pb::SetEnabledRequest>,
+    ) -> Result<Response<pb::Sensor>, Status> {
+        let request = request.into_inner();
+        let ref_ = request.r#ref.trim();
+        if ref_.is_empty() {
+            return Err(Status::invalid_argument("ref is required"));
+        }
+        let registry = self.published.registry();
+        let sensor = registry.sensor(ref_).ok_or_else(|| not_found("sensor", ref_))?;
+        self.runtime
+            .sensors
+            .set_enabled(ref_, request.enabled, sensor.enabled)
+            .map_err(|e| Status::internal(e.to_string()))?;
+        Ok(Response::new(self.sensor(sensor, &registry)))
+    }
+
+    type WatchTriggerInstancesStream =
+        std::pin::Pin<Box<dyn tokio_stream::Stream<Item = Result<pb::TriggerInstance, Status>> + Send + 'static>>;
+
+    async fn watch_trigger_instances(
+        &self,
+        request: Request<pb::ListTriggerInstancesRequest>,
+    ) -> Result<Response<Self::WatchTriggerInstancesStream>, Status> {
+        use tokio_stream::StreamExt;
+        let wanted = request.into_inner().trigger;
+        let stream =
+            tokio_stream::wrappers::BroadcastStream::new(self.runtime.journal.subscribe()).filter_map(move |item| {
+                match item {
+                    Ok(instance) if wanted.is_empty() || instance.trigger == wanted => {
+                        Some(Ok(convert::trigger_instance(&instance)))
+                    }
+                    Ok(_) => None,
+                    Err(tokio_stream::wrappers::errors::BroadcastStreamRecvError::Lagged(missed)) => {
+                        Some(Err(Status::data_loss(format!(
+                            "the watcher fell behind and missed {missed} instances; list them with ListTriggerInstances"
+                        ))))
+                    }
+                }
+            });
+        Ok(Response::new(Box::pin(stream)))
     }
 }

@@ -55,10 +55,7 @@ mod tests {
             "packs.get",
             "packs.list",
         ] {
-            assert!(
-                actions.contains(&expected.to_string()),
-                "{expected} missing from {actions:?}"
-            );
+            assert!(actions.contains(&expected.to_string()), "{expected} missing from {actions:?}");
         }
     }
 

@@ -16,40 +16,25 @@ pub fn schema(doc: &Value) -> Result<Map<String, Value>, FieldError> {
                 if !item.is_object() {
                     return Err(FieldError::new(
                         key,
-                        format!(
-                            "schema of config key \"{key}\" must be a mapping, found {}",
-                            type_name(item)
-                        ),
+                        format!("schema of config key \"{key}\" must be a mapping, found {}", type_name(item)),
                     ));
                 }
             }
             Ok(map.clone())
         }
         Value::Object(_) | Value::Null => Err(FieldError::new("", "config.schema.yaml is empty")),
-        other => Err(FieldError::new(
-            "",
-            format!("expected a mapping, found {}", type_name(other)),
-        )),
+        other => Err(FieldError::new("", format!("expected a mapping, found {}", type_name(other)))),
     }
 }
 
 /// Checks config `values` (from a file) against `schema` and fills in the schema's defaults.
 /// With no values file, `values` is `None`: only defaults apply and nothing is required.
-pub fn resolve(
-    values: Option<&Value>,
-    schema: Option<&Map<String, Value>>,
-) -> Result<Map<String, Value>, FieldError> {
+pub fn resolve(values: Option<&Value>, schema: Option<&Map<String, Value>>) -> Result<Map<String, Value>, FieldError> {
     let mut resolved = match values {
         None | Some(Value::Null) => Map::new(),
         Some(Value::Object(map)) => map.clone(),
         Some(other) => {
-            return Err(FieldError::new(
-                "",
-                format!(
-                    "a pack config must be a mapping, found {}",
-                    type_name(other)
-                ),
-            ));
+            return Err(FieldError::new("", format!("a pack config must be a mapping, found {}", type_name(other))));
         }
     };
     if let Some(schema) = schema {
@@ -62,34 +47,21 @@ pub fn resolve(
 }
 
 fn is_dynamic(value: &Value) -> bool {
-    value
-        .as_str()
-        .is_some_and(|s| s.contains("{{") || s.contains("{%"))
+    value.as_str().is_some_and(|s| s.contains("{{") || s.contains("{%"))
 }
 
 fn join(path: &str, key: &str) -> String {
-    if path.is_empty() {
-        key.to_string()
-    } else {
-        format!("{path}.{key}")
-    }
+    if path.is_empty() { key.to_string() } else { format!("{path}.{key}") }
 }
 
-fn check_object(
-    values: &Map<String, Value>,
-    schema: &Map<String, Value>,
-    path: &str,
-) -> Result<(), FieldError> {
+fn check_object(values: &Map<String, Value>, schema: &Map<String, Value>, path: &str) -> Result<(), FieldError> {
     for (key, item) in schema {
         let field = join(path, key);
         match values.get(key) {
             None => {
                 let required = item.get("required") == Some(&Value::Bool(true));
                 if required && item.get("default").is_none() {
-                    return Err(FieldError::new(
-                        &field,
-                        format!("required config key \"{field}\" is missing"),
-                    ));
+                    return Err(FieldError::new(&field, format!("required config key \"{field}\" is missing")));
                 }
             }
             Some(value) => check_value(value, item, &field)?,
@@ -107,10 +79,7 @@ fn check_value(value: &Value, item: &Value, field: &str) -> Result<(), FieldErro
     {
         return Err(FieldError::new(
             field,
-            format!(
-                "config key \"{field}\" must be of type {kind}, found {}",
-                type_name(value)
-            ),
+            format!("config key \"{field}\" must be of type {kind}, found {}", type_name(value)),
         ));
     }
     if let Some(options) = item.get("enum").and_then(Value::as_array)
@@ -118,15 +87,10 @@ fn check_value(value: &Value, item: &Value, field: &str) -> Result<(), FieldErro
     {
         return Err(FieldError::new(
             field,
-            format!(
-                "config key \"{field}\" must be one of {}",
-                Value::Array(options.clone())
-            ),
+            format!("config key \"{field}\" must be one of {}", Value::Array(options.clone())),
         ));
     }
-    if let (Value::Object(values), Some(Value::Object(properties))) =
-        (value, item.get("properties"))
-    {
+    if let (Value::Object(values), Some(Value::Object(properties))) = (value, item.get("properties")) {
         check_object(values, properties, field)?;
     }
     Ok(())
@@ -157,10 +121,9 @@ fn apply_defaults(values: &mut Map<String, Value>, schema: &Map<String, Value>) 
             if let Some(default) = item.get("default") {
                 values.insert(key.clone(), default.clone());
             } else if item.get("type").and_then(Value::as_str) == Some("object")
-                && item.get("properties").is_some_and(|p| {
-                    p.as_object()
-                        .is_some_and(|p| p.values().any(|v| v.get("default").is_some()))
-                })
+                && item
+                    .get("properties")
+                    .is_some_and(|p| p.as_object().is_some_and(|p| p.values().any(|v| v.get("default").is_some())))
             {
                 values.insert(key.clone(), Value::Object(Map::new()));
             }
@@ -174,10 +137,7 @@ fn apply_defaults(values: &mut Map<String, Value>, schema: &Map<String, Value>) 
 }
 
 /// Replaces the values of `secret: true` keys with `********`, for display.
-pub fn mask_secrets(
-    values: &Map<String, Value>,
-    schema: Option<&Map<String, Value>>,
-) -> Map<String, Value> {
+pub fn mask_secrets(values: &Map<String, Value>, schema: Option<&Map<String, Value>>) -> Map<String, Value> {
     let mut masked = values.clone();
     let Some(schema) = schema else { return masked };
     for (key, item) in schema {
@@ -186,9 +146,7 @@ pub fn mask_secrets(
         };
         if item.get("secret") == Some(&Value::Bool(true)) {
             *value = Value::String("********".into());
-        } else if let (Value::Object(child), Some(Value::Object(properties))) =
-            (&*value, item.get("properties"))
-        {
+        } else if let (Value::Object(child), Some(Value::Object(properties))) = (&*value, item.get("properties")) {
             *value = Value::Object(mask_secrets(child, Some(properties)));
         }
     }
@@ -208,10 +166,7 @@ mod tests {
     fn an_empty_schema_is_an_error() {
         assert!(schema(&Value::Null).is_err());
         assert!(schema(&json!({})).is_err());
-        assert_eq!(
-            schema(&json!({"a": 1})).expect_err("not a mapping").field,
-            "a"
-        );
+        assert_eq!(schema(&json!({"a": 1})).expect_err("not a mapping").field, "a");
     }
 
     #[test]
@@ -222,10 +177,7 @@ mod tests {
             "auth": {"type": "object", "properties": {"user": {"type": "string", "default": "st2"}}},
         }));
         let resolved = resolve(Some(&json!({"url": "http://y"})), Some(&schema)).expect("valid");
-        assert_eq!(
-            Value::Object(resolved),
-            json!({"url": "http://y", "retries": 3, "auth": {"user": "st2"}})
-        );
+        assert_eq!(Value::Object(resolved), json!({"url": "http://y", "retries": 3, "auth": {"user": "st2"}}));
         let resolved = resolve(None, Some(&schema)).expect("defaults only");
         assert_eq!(resolved["url"], "http://x");
     }
@@ -245,28 +197,17 @@ mod tests {
             (json!({"token": "t", "nested": {"n": 1}}), "nested.n"),
         ];
         for (values, field) in cases {
-            assert_eq!(
-                resolve(Some(&values), Some(&schema))
-                    .expect_err("invalid")
-                    .field,
-                field,
-                "{values}"
-            );
+            assert_eq!(resolve(Some(&values), Some(&schema)).expect_err("invalid").field, field, "{values}");
         }
         let dynamic = json!({"token": "{{ st2kv.system.token }}", "port": 8080});
         assert!(resolve(Some(&dynamic), Some(&schema)).is_ok());
-        assert!(
-            resolve(None, Some(&schema)).is_ok(),
-            "without a file nothing is required"
-        );
+        assert!(resolve(None, Some(&schema)).is_ok(), "without a file nothing is required");
     }
 
     #[test]
     fn secrets_are_masked_for_display() {
-        let schema = schema_of(
-            json!({"token": {"type": "string", "secret": true}, "a": {"type": "object",
-            "properties": {"key": {"secret": true}}}}),
-        );
+        let schema = schema_of(json!({"token": {"type": "string", "secret": true}, "a": {"type": "object",
+            "properties": {"key": {"secret": true}}}}));
         let values = json!({"token": "s3cret", "a": {"key": "k", "other": 1}, "plain": 2});
         let masked = mask_secrets(values.as_object().expect("mapping"), Some(&schema));
         assert_eq!(

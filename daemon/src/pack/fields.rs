@@ -16,10 +16,7 @@ pub struct FieldError {
 
 impl FieldError {
     pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self {
-            field: field.into(),
-            message: message.into(),
-        }
+        Self { field: field.into(), message: message.into() }
     }
 }
 
@@ -46,15 +43,9 @@ impl<'a> Fields<'a> {
     /// `value` must be a mapping; `path` is where it sits ("" for a whole document).
     pub fn new(value: &'a Value, path: &str) -> Result<Self, FieldError> {
         match value {
-            Value::Object(map) => Ok(Self {
-                map,
-                path: path.to_string(),
-            }),
+            Value::Object(map) => Ok(Self { map, path: path.to_string() }),
             Value::Null if path.is_empty() => Err(FieldError::new("", "the file is empty")),
-            other => Err(FieldError::new(
-                path,
-                format!("expected a mapping, found {}", type_name(other)),
-            )),
+            other => Err(FieldError::new(path, format!("expected a mapping, found {}", type_name(other)))),
         }
     }
 
@@ -64,11 +55,7 @@ impl<'a> Fields<'a> {
 
     /// The dotted path of `key` inside this mapping.
     pub fn path_of(&self, key: &str) -> String {
-        if self.path.is_empty() {
-            key.to_string()
-        } else {
-            format!("{}.{key}", self.path)
-        }
+        if self.path.is_empty() { key.to_string() } else { format!("{}.{key}", self.path) }
     }
 
     fn error(&self, key: &str, message: impl Into<String>) -> FieldError {
@@ -81,21 +68,16 @@ impl<'a> Fields<'a> {
     }
 
     pub fn required_str(&self, key: &str) -> Result<String, FieldError> {
-        self.optional_str(key)?
-            .ok_or_else(|| self.error(key, format!("required field \"{key}\" is missing")))
+        self.optional_str(key)?.ok_or_else(|| self.error(key, format!("required field \"{key}\" is missing")))
     }
 
     pub fn optional_str(&self, key: &str) -> Result<Option<String>, FieldError> {
         match self.get(key) {
             None => Ok(None),
             Some(Value::String(s)) => Ok(Some(s.clone())),
-            Some(other) => Err(self.error(
-                key,
-                format!(
-                    "field \"{key}\" must be a string, found {}",
-                    type_name(other)
-                ),
-            )),
+            Some(other) => {
+                Err(self.error(key, format!("field \"{key}\" must be a string, found {}", type_name(other))))
+            }
         }
     }
 
@@ -105,13 +87,9 @@ impl<'a> Fields<'a> {
             None => Ok(String::new()),
             Some(Value::String(s)) => Ok(s.clone()),
             Some(scalar @ (Value::Number(_) | Value::Bool(_))) => Ok(scalar.to_string()),
-            Some(other) => Err(self.error(
-                key,
-                format!(
-                    "field \"{key}\" must be a string, found {}",
-                    type_name(other)
-                ),
-            )),
+            Some(other) => {
+                Err(self.error(key, format!("field \"{key}\" must be a string, found {}", type_name(other))))
+            }
         }
     }
 
@@ -123,18 +101,11 @@ impl<'a> Fields<'a> {
             Some(Value::String(s)) => match s.to_ascii_lowercase().as_str() {
                 "yes" | "on" | "y" | "true" => Ok(true),
                 "no" | "off" | "n" | "false" => Ok(false),
-                _ => Err(self.error(
-                    key,
-                    format!("field \"{key}\" must be a boolean, found string \"{s}\""),
-                )),
+                _ => Err(self.error(key, format!("field \"{key}\" must be a boolean, found string \"{s}\""))),
             },
-            Some(other) => Err(self.error(
-                key,
-                format!(
-                    "field \"{key}\" must be a boolean, found {}",
-                    type_name(other)
-                ),
-            )),
+            Some(other) => {
+                Err(self.error(key, format!("field \"{key}\" must be a boolean, found {}", type_name(other))))
+            }
         }
     }
 
@@ -142,13 +113,9 @@ impl<'a> Fields<'a> {
         match self.get(key) {
             None => Ok(None),
             Some(Value::Number(n)) => Ok(n.as_f64()),
-            Some(other) => Err(self.error(
-                key,
-                format!(
-                    "field \"{key}\" must be a number, found {}",
-                    type_name(other)
-                ),
-            )),
+            Some(other) => {
+                Err(self.error(key, format!("field \"{key}\" must be a number, found {}", type_name(other))))
+            }
         }
     }
 
@@ -157,21 +124,15 @@ impl<'a> Fields<'a> {
         match self.get(key) {
             None => Ok(Map::new()),
             Some(Value::Object(map)) => Ok(map.clone()),
-            Some(other) => Err(self.error(
-                key,
-                format!(
-                    "field \"{key}\" must be a mapping, found {}",
-                    type_name(other)
-                ),
-            )),
+            Some(other) => {
+                Err(self.error(key, format!("field \"{key}\" must be a mapping, found {}", type_name(other))))
+            }
         }
     }
 
     /// A nested mapping as a `Fields` reader; `None` when absent.
     pub fn nested(&self, key: &str) -> Result<Option<Fields<'a>>, FieldError> {
-        self.get(key)
-            .map(|value| Fields::new(value, &self.path_of(key)))
-            .transpose()
+        self.get(key).map(|value| Fields::new(value, &self.path_of(key))).transpose()
     }
 
     pub fn string_list(&self, key: &str) -> Result<Vec<String>, FieldError> {
@@ -185,37 +146,24 @@ impl<'a> Fields<'a> {
                     Value::Number(_) | Value::Bool(_) => Ok(item.to_string()),
                     other => Err(self.error(
                         &format!("{key}[{index}]"),
-                        format!(
-                            "items of \"{key}\" must be strings, found {}",
-                            type_name(other)
-                        ),
+                        format!("items of \"{key}\" must be strings, found {}", type_name(other)),
                     )),
                 })
                 .collect(),
-            Some(other) => Err(self.error(
-                key,
-                format!("field \"{key}\" must be a list, found {}", type_name(other)),
-            )),
+            Some(other) => Err(self.error(key, format!("field \"{key}\" must be a list, found {}", type_name(other)))),
         }
     }
 
     /// Keys present in the mapping but not in `allowed`, sorted as written.
     pub fn unknown_keys(&self, allowed: &[&str]) -> Vec<&'a str> {
-        self.map
-            .keys()
-            .map(String::as_str)
-            .filter(|key| !allowed.contains(key))
-            .collect()
+        self.map.keys().map(String::as_str).filter(|key| !allowed.contains(key)).collect()
     }
 
     /// Fails on the first key that is not in `allowed`.
     pub fn reject_unknown(&self, allowed: &[&str]) -> Result<(), FieldError> {
         match self.unknown_keys(allowed).first() {
             None => Ok(()),
-            Some(key) => Err(self.error(
-                key,
-                format!("unknown field \"{key}\" (allowed: {})", allowed.join(", ")),
-            )),
+            Some(key) => Err(self.error(key, format!("unknown field \"{key}\" (allowed: {})", allowed.join(", ")))),
         }
     }
 }
@@ -227,28 +175,18 @@ mod tests {
 
     #[test]
     fn errors_name_the_field_and_the_types() {
-        let doc =
-            json!({"name": 3, "enabled": "maybe", "tags": [1, {"a": 1}], "nested": {"x": []}});
+        let doc = json!({"name": 3, "enabled": "maybe", "tags": [1, {"a": 1}], "nested": {"x": []}});
         let fields = Fields::new(&doc, "").expect("a mapping");
         assert_eq!(
             fields.required_str("name").expect_err("number").to_string(),
             "field \"name\" must be a string, found an integer"
         );
-        assert_eq!(
-            fields.required_str("missing").expect_err("absent").field,
-            "missing"
-        );
+        assert_eq!(fields.required_str("missing").expect_err("absent").field, "missing");
         assert!(fields.bool_or("enabled", true).is_err());
-        assert_eq!(
-            fields.string_list("tags").expect_err("mapping item").field,
-            "tags[1]"
-        );
+        assert_eq!(fields.string_list("tags").expect_err("mapping item").field, "tags[1]");
         let nested = fields.nested("nested").expect("ok").expect("present");
         assert_eq!(nested.mapping("x").expect_err("list").field, "nested.x");
-        assert_eq!(
-            fields.reject_unknown(&["name"]).expect_err("unknown").field,
-            "enabled"
-        );
+        assert_eq!(fields.reject_unknown(&["name"]).expect_err("unknown").field, "enabled");
     }
 
     #[test]
@@ -262,9 +200,6 @@ mod tests {
 
     #[test]
     fn an_empty_document_says_so() {
-        assert_eq!(
-            Fields::new(&Value::Null, "").err().map(|e| e.message),
-            Some("the file is empty".to_string())
-        );
+        assert_eq!(Fields::new(&Value::Null, "").err().map(|e| e.message), Some("the file is empty".to_string()));
     }
 }

@@ -41,10 +41,7 @@ impl Items {
     /// What `file` defined in a previous version of the pack.
     pub fn from_file(pack: &PackContent, file: &str) -> Items {
         fn of<T>(list: &[Arc<T>], file: &str, path: impl Fn(&T) -> &str) -> Vec<Arc<T>> {
-            list.iter()
-                .filter(|item| path(item) == file)
-                .cloned()
-                .collect()
+            list.iter().filter(|item| path(item) == file).cloned().collect()
         }
         Items {
             actions: of(&pack.actions, file, |a| &a.metadata_file),
@@ -84,41 +81,11 @@ impl Items {
                 }
             });
         }
-        dedup(
-            &mut self.actions,
-            "action",
-            |a| (&a.ref_, &a.metadata_file),
-            errors,
-        );
-        dedup(
-            &mut self.trigger_types,
-            "trigger type",
-            |t| (&t.ref_, &t.metadata_file),
-            errors,
-        );
-        dedup(
-            &mut self.sensors,
-            "sensor",
-            |s| (&s.ref_, &s.metadata_file),
-            errors,
-        );
-        dedup(
-            &mut self.rules,
-            "rule",
-            |r| (&r.ref_, &r.metadata_file),
-            errors,
-        );
-        dedup(
-            &mut self.aliases,
-            "alias",
-            |a| (&a.ref_, &a.metadata_file),
-            errors,
-        );
-        dedup(
-            &mut self.policies,
-            "policy",
-            |p| (&p.ref_, &p.metadata_file),
-            errors,
-        );
+        dedup(&mut self.actions, "action", |a| (&a.ref_, &a.metadata_file), errors);
+        dedup(&mut self.trigger_types, "trigger type", |t| (&t.ref_, &t.metadata_file), errors);
+        dedup(&mut self.sensors, "sensor", |s| (&s.ref_, &s.metadata_file), errors);
+        dedup(&mut self.rules, "rule", |r| (&r.ref_, &r.metadata_file), errors);
+        dedup(&mut self.aliases, "alias", |a| (&a.ref_, &a.metadata_file), errors);
+        dedup(&mut self.policies, "policy", |p| (&p.ref_, &p.metadata_file), errors);
     }
 }

@@ -41,20 +41,11 @@ pub fn is_pack_dir(dir: &Path) -> bool {
 
 /// Loads the pack in `dir`, reading its config values from `config_dir`. `previous` is the
 /// last good version, whose resources stand in for files that now fail.
-pub fn load_pack(
-    dir: &Path,
-    config_dir: &Path,
-    builtin: bool,
-    previous: Option<&Arc<PackContent>>,
-) -> PackLoad {
-    let dir_name = dir
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
+pub fn load_pack(dir: &Path, config_dir: &Path, builtin: bool, previous: Option<&Arc<PackContent>>) -> PackLoad {
+    let dir_name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let mut warnings = Vec::new();
     let meta = match read_yaml(dir, "pack.yaml").and_then(|(text, doc)| {
-        validate::pack_meta(&doc, &dir_name, &mut warnings)
-            .map_err(|e| field_error("pack.yaml", &text, e))
+        validate::pack_meta(&doc, &dir_name, &mut warnings).map_err(|e| field_error("pack.yaml", &text, e))
     }) {
         Ok(meta) => meta,
         Err(mut error) => {
@@ -67,14 +58,7 @@ pub fn load_pack(
             };
         }
     };
-    PackLoad::Loaded(Arc::new(load_content(
-        dir,
-        config_dir,
-        builtin,
-        meta,
-        warnings,
-        previous.map(Arc::as_ref),
-    )))
+    PackLoad::Loaded(Arc::new(load_content(dir, config_dir, builtin, meta, warnings, previous.map(Arc::as_ref))))
 }
 
 fn load_content(
@@ -97,9 +81,7 @@ fn load_content(
                     items.extend(found);
                 }
                 Err(mut error) => {
-                    let kept = previous
-                        .map(|p| Items::from_file(p, file))
-                        .unwrap_or_default();
+                    let kept = previous.map(|p| Items::from_file(p, file)).unwrap_or_default();
                     error.kept_last_good = !kept.is_empty();
                     items.extend(kept);
                     errors.push(error);
@@ -108,14 +90,7 @@ fn load_content(
         }
     }
     items.drop_duplicates(&mut errors);
-    let (config_schema, config) = load_config(
-        dir,
-        config_dir,
-        &meta.ref_,
-        previous,
-        &mut errors,
-        &mut warnings,
-    );
+    let (config_schema, config) = load_config(dir, config_dir, &meta.ref_, previous, &mut errors, &mut warnings);
     PackContent {
         meta,
         dir: dir.to_path_buf(),
@@ -144,14 +119,7 @@ enum Kind {
 }
 
 impl Kind {
-    const ALL: [Kind; 6] = [
-        Kind::Trigger,
-        Kind::Sensor,
-        Kind::Action,
-        Kind::Rule,
-        Kind::Alias,
-        Kind::Policy,
-    ];
+    const ALL: [Kind; 6] = [Kind::Trigger, Kind::Sensor, Kind::Action, Kind::Rule, Kind::Alias, Kind::Policy];
 
     fn dir(self) -> &'static str {
         match self {
@@ -166,31 +134,18 @@ impl Kind {
 }
 
 /// Reads, parses and validates one content file (`file` is relative to the pack directory).
-fn load_file(
-    pack_dir: &Path,
-    pack: &str,
-    kind: Kind,
-    file: &str,
-) -> Result<(Items, Vec<String>), ContentError> {
+fn load_file(pack_dir: &Path, pack: &str, kind: Kind, file: &str) -> Result<(Items, Vec<String>), ContentError> {
     let (text, doc) = read_yaml(pack_dir, file)?;
-    let ctx = validate::FileCtx {
-        pack,
-        pack_dir,
-        file,
-    };
+    let ctx = validate::FileCtx { pack, pack_dir, file };
     let mut warnings = Vec::new();
     let mut items = Items::default();
     let result = match kind {
-        Kind::Action => {
-            validate::action(&doc, &ctx, &mut warnings).map(|a| items.actions.push(Arc::new(a)))
-        }
+        Kind::Action => validate::action(&doc, &ctx, &mut warnings).map(|a| items.actions.push(Arc::new(a))),
         Kind::Sensor => validate::sensor(&doc, &ctx).map(|(sensor, types)| {
             items.sensors.push(Arc::new(sensor));
             items.trigger_types.extend(types.into_iter().map(Arc::new));
         }),
-        Kind::Trigger => {
-            validate::trigger_type(&doc, &ctx).map(|t| items.trigger_types.push(Arc::new(t)))
-        }
+        Kind::Trigger => validate::trigger_type(&doc, &ctx).map(|t| items.trigger_types.push(Arc::new(t))),
         Kind::Rule => validate::rule(&doc, &ctx).map(|r| items.rules.push(Arc::new(r))),
         Kind::Alias => validate::alias(&doc, &ctx).map(|a| items.aliases.push(Arc::new(a))),
         Kind::Policy => validate::policy(&doc, &ctx).map(|p| items.policies.push(Arc::new(p))),
@@ -202,38 +157,20 @@ fn load_file(
 /// Reads and parses `dir/file`, returning its text too (for line numbers of later errors).
 fn read_yaml(dir: &Path, file: &str) -> Result<(String, Value), ContentError> {
     let path = dir.join(file);
-    let text = std::fs::read(&path)
-        .map_err(|e| content_error(file, None, format!("cannot read the file: {e}")))?;
+    let text = std::fs::read(&path).map_err(|e| content_error(file, None, format!("cannot read the file: {e}")))?;
     let text = String::from_utf8(text).map_err(|e| {
-        content_error(
-            file,
-            None,
-            format!(
-                "the file is not valid UTF-8 (at byte {})",
-                e.utf8_error().valid_up_to()
-            ),
-        )
+        content_error(file, None, format!("the file is not valid UTF-8 (at byte {})", e.utf8_error().valid_up_to()))
     })?;
-    let doc = yaml::parse(&text)
-        .map_err(|e| content_error(file, e.line, format!("invalid YAML: {}", e.message)))?;
+    let doc = yaml::parse(&text).map_err(|e| content_error(file, e.line, format!("invalid YAML: {}", e.message)))?;
     Ok((text, doc))
 }
 
 fn content_error(file: &str, line: Option<u32>, message: String) -> ContentError {
-    ContentError {
-        file: file.to_string(),
-        line,
-        message,
-        kept_last_good: false,
-    }
+    ContentError { file: file.to_string(), line, message, kept_last_good: false }
 }
 
 fn field_error(file: &str, text: &str, error: FieldError) -> ContentError {
-    let line = if error.field.is_empty() {
-        None
-    } else {
-        yaml::field_line(text, &error.field)
-    };
+    let line = if error.field.is_empty() { None } else { yaml::field_line(text, &error.field) };
     content_error(file, line, error.message)
 }
 
@@ -243,24 +180,16 @@ fn list_yaml(dir: &Path, skip_config: bool) -> Vec<String> {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return Vec::new();
     };
-    let prefix = dir
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
+    let prefix = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let mut names: Vec<String> = entries
         .filter_map(Result::ok)
         .filter(|entry| entry.path().is_file())
         .filter_map(|entry| entry.file_name().into_string().ok())
-        .filter(|name| {
-            !name.starts_with('.') && (name.ends_with(".yaml") || name.ends_with(".yml"))
-        })
+        .filter(|name| !name.starts_with('.') && (name.ends_with(".yaml") || name.ends_with(".yml")))
         .filter(|name| !(skip_config && name == "config.yaml"))
         .collect();
     names.sort_unstable();
-    names
-        .into_iter()
-        .map(|name| format!("{prefix}/{name}"))
-        .collect()
+    names.into_iter().map(|name| format!("{prefix}/{name}")).collect()
 }
 
 /// `map` over `items`, split across the machine's cores when there are many.
@@ -272,17 +201,11 @@ fn map_maybe_parallel<I: Sync, O: Send>(items: &[I], f: impl Fn(&I) -> O + Sync)
     let chunk = items.len().div_ceil(threads);
     std::thread::scope(|scope| {
         let f = &f;
-        let handles: Vec<_> = items
-            .chunks(chunk)
-            .map(|part| scope.spawn(move || part.iter().map(f).collect::<Vec<O>>()))
-            .collect();
+        let handles: Vec<_> =
+            items.chunks(chunk).map(|part| scope.spawn(move || part.iter().map(f).collect::<Vec<O>>())).collect();
         handles
             .into_iter()
-            .flat_map(|handle| {
-                handle
-                    .join()
-                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-            })
+            .flat_map(|handle| handle.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
             .collect()
     })
 }
@@ -297,15 +220,12 @@ fn load_config(
     warnings: &mut Vec<String>,
 ) -> (Option<Value>, PackConfig) {
     let schema = if dir.join("config.schema.yaml").exists() {
-        match read_yaml(dir, "config.schema.yaml").and_then(|(text, doc)| {
-            config::schema(&doc).map_err(|e| field_error("config.schema.yaml", &text, e))
-        }) {
+        match read_yaml(dir, "config.schema.yaml")
+            .and_then(|(text, doc)| config::schema(&doc).map_err(|e| field_error("config.schema.yaml", &text, e)))
+        {
             Ok(schema) => Some(schema),
             Err(mut error) => {
-                let kept = previous
-                    .and_then(|p| p.config_schema.as_ref())
-                    .and_then(Value::as_object)
-                    .cloned();
+                let kept = previous.and_then(|p| p.config_schema.as_ref()).and_then(Value::as_object).cloned();
                 error.kept_last_good = kept.is_some();
                 errors.push(error);
                 kept
@@ -327,16 +247,12 @@ fn load_config(
         (PathBuf::new(), String::new())
     };
     let source = (!values_file.is_empty()).then(|| values_dir.join(&values_file));
-    let shown_file = source.as_ref().map(|p| {
-        if p.starts_with(dir) {
-            values_file.clone()
-        } else {
-            p.display().to_string()
-        }
-    });
+    let shown_file =
+        source.as_ref().map(|p| if p.starts_with(dir) { values_file.clone() } else { p.display().to_string() });
     let resolved = match &source {
-        None => config::resolve(None, schema.as_ref())
-            .map_err(|e| content_error("config.schema.yaml", None, e.message)),
+        None => {
+            config::resolve(None, schema.as_ref()).map_err(|e| content_error("config.schema.yaml", None, e.message))
+        }
         Some(_) => read_yaml(&values_dir, &values_file)
             .map_err(|mut e| {
                 e.file = shown_file.clone().unwrap_or_default();
@@ -353,10 +269,7 @@ fn load_config(
             let kept = previous.map(|p| p.config.clone());
             error.kept_last_good = kept.is_some();
             errors.push(error);
-            kept.unwrap_or(PackConfig {
-                values: Map::new(),
-                source: None,
-            })
+            kept.unwrap_or(PackConfig { values: Map::new(), source: None })
         }
     };
     (schema.map(Value::Object), config)

@@ -9,9 +9,7 @@ struct Fixture {
 
 impl Fixture {
     fn new() -> Self {
-        Self {
-            root: tempfile::tempdir().expect("temp dir"),
-        }
+        Self { root: tempfile::tempdir().expect("temp dir") }
     }
 
     fn write(&self, path: &str, text: &str) -> &Self {
@@ -26,12 +24,7 @@ impl Fixture {
     }
 
     fn load(&self, pack: &str, previous: Option<&Arc<PackContent>>) -> PackLoad {
-        load_pack(
-            &self.root.path().join("packs").join(pack),
-            &self.configs(),
-            false,
-            previous,
-        )
+        load_pack(&self.root.path().join("packs").join(pack), &self.configs(), false, previous)
     }
 
     fn loaded(&self, pack: &str, previous: Option<&Arc<PackContent>>) -> Arc<PackContent> {
@@ -74,27 +67,14 @@ fn loads_every_yaml_feature_real_packs_use() {
     assert_eq!(pack.meta.version, "0.1");
     assert_eq!(pack.meta.author, "Zoë");
     let names: Vec<&str> = pack.actions.iter().map(|a| a.name.as_str()).collect();
-    assert_eq!(
-        names,
-        ["anchors", "crlf", "dupes", "legacy"],
-        "sorted by file; config.yaml and nested files skipped"
-    );
+    assert_eq!(names, ["anchors", "crlf", "dupes", "legacy"], "sorted by file; config.yaml and nested files skipped");
     let anchors = pack.actions[0].parameters.parse();
     assert_eq!(anchors["other"]["type"], "string", "merge key");
-    assert_eq!(
-        anchors["other"]["description"], "overridden",
-        "explicit key wins over merge"
-    );
+    assert_eq!(anchors["other"]["description"], "overridden", "explicit key wins over merge");
     assert_eq!(anchors["third"]["description"], "shared", "alias");
     assert_eq!(pack.actions[1].description, "Ünïcødé — ok");
-    assert_eq!(
-        pack.actions[1].parameters.parse()["cmd"]["default"],
-        "echo hi"
-    );
-    assert_eq!(
-        pack.actions[2].ref_, "feat.dupes",
-        "the last duplicate key wins"
-    );
+    assert_eq!(pack.actions[1].parameters.parse()["cmd"]["default"], "echo hi");
+    assert_eq!(pack.actions[2].ref_, "feat.dupes", "the last duplicate key wins");
     assert_eq!(pack.actions[2].description, "line one\nline two\n");
     assert_eq!(pack.actions[3].runner_type, "python-script");
     let types: Vec<&str> = pack.trigger_types.iter().map(|t| t.ref_.as_str()).collect();
@@ -102,20 +82,11 @@ fn loads_every_yaml_feature_real_packs_use() {
     assert_eq!(pack.sensors[0].trigger_types, ["feat.changed"]);
     assert_eq!(pack.rules.len(), 1);
     assert!(!pack.rules[0].enabled);
-    assert_eq!(
-        pack.config.values["retries"], 3,
-        "legacy in-pack config.yaml"
-    );
-    assert_eq!(
-        pack.config.values["api_url"], "http://localhost",
-        "schema default"
-    );
+    assert_eq!(pack.config.values["retries"], 3, "legacy in-pack config.yaml");
+    assert_eq!(pack.config.values["api_url"], "http://localhost", "schema default");
     let warnings = pack.warnings.join("\n");
     for expected in ["version 0.1", "homepage", "run-python", "legacy config"] {
-        assert!(
-            warnings.contains(expected),
-            "no warning about {expected}: {warnings}"
-        );
+        assert!(warnings.contains(expected), "no warning about {expected}: {warnings}");
     }
 }
 
@@ -125,10 +96,7 @@ fn the_config_dir_wins_over_a_legacy_config() {
     fx.write("configs/feat.yaml", "retries: 7\n");
     let pack = fx.loaded("feat", None);
     assert_eq!(pack.config.values["retries"], 7);
-    assert_eq!(
-        pack.config.source.as_deref(),
-        Some(fx.configs().join("feat.yaml").as_path())
-    );
+    assert_eq!(pack.config.source.as_deref(), Some(fx.configs().join("feat.yaml").as_path()));
 }
 
 #[test]
@@ -144,61 +112,38 @@ fn a_broken_file_is_skipped_with_its_file_and_line() {
     assert_eq!(pack.status(), "degraded");
     let errors: Vec<String> = pack.errors.iter().map(ToString::to_string).collect();
     assert_eq!(errors.len(), 3, "{errors:?}");
-    assert!(
-        errors[0].starts_with("actions/syntax.yaml:3: invalid YAML"),
-        "{errors:?}"
-    );
-    assert!(
-        errors[1].starts_with("actions/types.yaml:5: parameter \"count\" has type"),
-        "{errors:?}"
-    );
-    assert!(
-        errors[2].starts_with("rules/bad.yaml:7: criteria operator \"likes\""),
-        "{errors:?}"
-    );
+    assert!(errors[0].starts_with("actions/syntax.yaml:3: invalid YAML"), "{errors:?}");
+    assert!(errors[1].starts_with("actions/types.yaml:5: parameter \"count\" has type"), "{errors:?}");
+    assert!(errors[2].starts_with("rules/bad.yaml:7: criteria operator \"likes\""), "{errors:?}");
 }
 
 #[test]
 fn a_file_that_breaks_keeps_its_last_good_version() {
     let fx = Fixture::new();
-    fx.write("packs/demo/pack.yaml", PACK_YAML).write(
-        "packs/demo/actions/a.yaml",
-        "name: a\nrunner_type: noop\ndescription: v1\n",
-    );
+    fx.write("packs/demo/pack.yaml", PACK_YAML)
+        .write("packs/demo/actions/a.yaml", "name: a\nrunner_type: noop\ndescription: v1\n");
     let v1 = fx.loaded("demo", None);
     fx.write("packs/demo/actions/a.yaml", "name: a\nrunner_type: [noop\n");
     let v2 = fx.loaded("demo", Some(&v1));
     assert_eq!(v2.actions.len(), 1);
     assert_eq!(v2.actions[0].description, "v1");
     assert!(v2.errors[0].kept_last_good);
-    fx.write(
-        "packs/demo/actions/a.yaml",
-        "name: a\nrunner_type: noop\ndescription: v3\n",
-    );
+    fx.write("packs/demo/actions/a.yaml", "name: a\nrunner_type: noop\ndescription: v3\n");
     let v3 = fx.loaded("demo", Some(&v2));
     assert!(v3.errors.is_empty(), "fixing the file clears the error");
     assert_eq!(v3.actions[0].description, "v3");
     fs::remove_file(fx.root.path().join("packs/demo/actions/a.yaml")).expect("rm");
-    assert!(
-        fx.loaded("demo", Some(&v3)).actions.is_empty(),
-        "a deleted file removes its action"
-    );
+    assert!(fx.loaded("demo", Some(&v3)).actions.is_empty(), "a deleted file removes its action");
 }
 
 #[test]
 fn a_broken_pack_yaml_keeps_the_previous_pack() {
     let fx = Fixture::new();
-    fx.write("packs/demo/pack.yaml", PACK_YAML)
-        .write("packs/demo/actions/a.yaml", "name: a\nrunner_type: noop\n");
+    fx.write("packs/demo/pack.yaml", PACK_YAML).write("packs/demo/actions/a.yaml", "name: a\nrunner_type: noop\n");
     let v1 = fx.loaded("demo", None);
     fx.write("packs/demo/pack.yaml", "name: demo\n");
     match fx.load("demo", Some(&v1)) {
-        PackLoad::Failed {
-            ref_,
-            error,
-            previous,
-            ..
-        } => {
+        PackLoad::Failed { ref_, error, previous, .. } => {
             assert_eq!(ref_, "demo");
             assert_eq!(error.file, "pack.yaml");
             assert!(error.message.contains("description"), "{error}");
@@ -208,9 +153,7 @@ fn a_broken_pack_yaml_keeps_the_previous_pack() {
         PackLoad::Loaded(_) => panic!("pack.yaml lacks required fields"),
     }
     match fx.load("demo", None) {
-        PackLoad::Failed {
-            previous, error, ..
-        } => assert!(previous.is_none() && !error.kept_last_good),
+        PackLoad::Failed { previous, error, .. } => assert!(previous.is_none() && !error.kept_last_good),
         PackLoad::Loaded(_) => panic!("still broken"),
     }
 }
@@ -219,14 +162,8 @@ fn a_broken_pack_yaml_keeps_the_previous_pack() {
 fn duplicate_refs_in_a_pack_keep_the_first() {
     let fx = Fixture::new();
     fx.write("packs/demo/pack.yaml", PACK_YAML)
-        .write(
-            "packs/demo/actions/a.yaml",
-            "name: same\nrunner_type: noop\n",
-        )
-        .write(
-            "packs/demo/actions/b.yaml",
-            "name: same\nrunner_type: noop\n",
-        );
+        .write("packs/demo/actions/a.yaml", "name: same\nrunner_type: noop\n")
+        .write("packs/demo/actions/b.yaml", "name: same\nrunner_type: noop\n");
     let pack = fx.loaded("demo", None);
     assert_eq!(pack.actions.len(), 1);
     assert_eq!(pack.actions[0].metadata_file, "actions/a.yaml");
@@ -249,10 +186,7 @@ fn many_files_load_in_parallel_in_order() {
     let fx = Fixture::new();
     fx.write("packs/big/pack.yaml", PACK_YAML);
     for i in 0..200 {
-        fx.write(
-            &format!("packs/big/actions/a{i:03}.yaml"),
-            &format!("name: a{i:03}\nrunner_type: noop\n"),
-        );
+        fx.write(&format!("packs/big/actions/a{i:03}.yaml"), &format!("name: a{i:03}\nrunner_type: noop\n"));
     }
     let pack = fx.loaded("big", None);
     assert_eq!(pack.actions.len(), 200);

@@ -37,10 +37,7 @@ impl ContentKind {
 
     /// What a pack installed or discovered registers: everything but rules (DESIGN.md 3.2).
     pub fn default_set(rules_by_default: bool) -> BTreeSet<ContentKind> {
-        Self::ALL
-            .into_iter()
-            .filter(|kind| rules_by_default || *kind != ContentKind::Rules)
-            .collect()
+        Self::ALL.into_iter().filter(|kind| rules_by_default || *kind != ContentKind::Rules).collect()
     }
 
     pub fn as_str(self) -> &'static str {
@@ -258,11 +255,7 @@ pub struct PackContent {
 impl PackContent {
     /// "ok" or "degraded" (some files failed and were skipped or kept at their last good version).
     pub fn status(&self) -> &'static str {
-        if self.errors.is_empty() {
-            "ok"
-        } else {
-            "degraded"
-        }
+        if self.errors.is_empty() { "ok" } else { "degraded" }
     }
 }
 
@@ -277,11 +270,7 @@ impl JsonText {
     }
 
     pub fn from_map(map: &Map<String, Value>) -> Self {
-        Self(
-            serde_json::to_string(map)
-                .unwrap_or_else(|_| "{}".to_string())
-                .into_boxed_str(),
-        )
+        Self(serde_json::to_string(map).unwrap_or_else(|_| "{}".to_string()).into_boxed_str())
     }
 
     pub fn as_str(&self) -> &str {

@@ -30,17 +30,9 @@ fn catalogue() -> &'static Catalogue {
         let mut aliases = HashMap::new();
         if let Value::Object(entries) = doc {
             for (name, entry) in entries {
-                let parameters = entry
-                    .get("parameters")
-                    .and_then(Value::as_object)
-                    .cloned()
-                    .unwrap_or_default();
-                for alias in entry
-                    .get("aliases")
-                    .and_then(Value::as_array)
-                    .into_iter()
-                    .flatten()
-                    .filter_map(Value::as_str)
+                let parameters = entry.get("parameters").and_then(Value::as_object).cloned().unwrap_or_default();
+                for alias in
+                    entry.get("aliases").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str)
                 {
                     aliases.insert(alias.to_string(), name.clone());
                 }
@@ -97,10 +89,7 @@ mod tests {
             "winrm-ps-cmd",
             "winrm-ps-script",
         ] {
-            assert!(
-                matches!(resolve(name), Some(Resolved::Current(_))),
-                "{name}"
-            );
+            assert!(matches!(resolve(name), Some(Resolved::Current(_))), "{name}");
         }
         let Some(Resolved::Legacy(runner)) = resolve("run-python") else {
             panic!("run-python is a legacy name");

@@ -71,12 +71,7 @@ pub struct Scanner {
 
 impl Scanner {
     pub fn new(builtin_dirs: Vec<PathBuf>, roots: Vec<PathBuf>, config_dir: PathBuf) -> Self {
-        Self {
-            builtin_dirs,
-            roots,
-            config_dir,
-            cache: HashMap::new(),
-        }
+        Self { builtin_dirs, roots, config_dir, cache: HashMap::new() }
     }
 
     pub fn roots(&self) -> &[PathBuf] {
@@ -116,11 +111,7 @@ impl Scanner {
                     "{} also holds a pack with ref \"{}\" and is ignored: {} comes first",
                     dir.display(),
                     pack.ref_,
-                    if winner.builtin {
-                        "the built-in pack".to_string()
-                    } else {
-                        winner.dir.display().to_string()
-                    }
+                    if winner.builtin { "the built-in pack".to_string() } else { winner.dir.display().to_string() }
                 );
                 scan.problems.push(note.clone());
                 winner.notes.push(note);
@@ -135,24 +126,13 @@ impl Scanner {
     /// Pack directories in precedence order; a directory name found again in a later root is
     /// ignored, as StackStorm does.
     fn discover(&self, problems: &mut Vec<String>) -> Vec<(PathBuf, bool)> {
-        let mut found: Vec<(PathBuf, bool)> = self
-            .builtin_dirs
-            .iter()
-            .map(|dir| (dir.clone(), true))
-            .collect();
+        let mut found: Vec<(PathBuf, bool)> = self.builtin_dirs.iter().map(|dir| (dir.clone(), true)).collect();
         let mut names: HashMap<String, PathBuf> = HashMap::new();
         for root in &self.roots {
             for dir in pack_dirs(root) {
-                let name = dir
-                    .file_name()
-                    .map(|n| n.to_string_lossy().into_owned())
-                    .unwrap_or_default();
+                let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
                 if let Some(first) = names.get(&name) {
-                    problems.push(format!(
-                        "{} is ignored: {} comes first",
-                        dir.display(),
-                        first.display()
-                    ));
+                    problems.push(format!("{} is ignored: {} comes first", dir.display(), first.display()));
                     continue;
                 }
                 names.insert(name, dir.clone());
@@ -199,12 +179,7 @@ fn scanned(dir: &Path, builtin: bool, load: &PackLoad) -> ScannedPack {
             pack_error: None,
             notes: Vec::new(),
         },
-        PackLoad::Failed {
-            ref_,
-            error,
-            previous,
-            ..
-        } => ScannedPack {
+        PackLoad::Failed { ref_, error, previous, .. } => ScannedPack {
             ref_: ref_.clone(),
             dir: dir.to_path_buf(),
             builtin,
@@ -239,21 +214,13 @@ mod tests {
         write(&b.join("three/pack.yaml"), &pack_yaml("three"));
         fs::create_dir_all(b.join("not_a_pack")).expect("mkdir");
         fs::create_dir_all(b.join(".git")).expect("mkdir");
-        let mut scanner = Scanner::new(
-            Vec::new(),
-            vec![a.clone(), b.clone()],
-            tmp.path().join("configs"),
-        );
+        let mut scanner = Scanner::new(Vec::new(), vec![a.clone(), b.clone()], tmp.path().join("configs"));
         let scan = scanner.scan(&Dirty::All);
         let refs: Vec<&str> = scan.packs.iter().map(|p| p.ref_.as_str()).collect();
         assert_eq!(refs, ["one", "three"]);
         assert_eq!(scan.packs[0].dir, a.join("one"));
         assert_eq!(scan.problems.len(), 2, "{:?}", scan.problems);
-        assert_eq!(
-            scan.packs[0].notes.len(),
-            1,
-            "the shadowing of ref one is noted on the winner"
-        );
+        assert_eq!(scan.packs[0].notes.len(), 1, "the shadowing of ref one is noted on the winner");
     }
 
     #[test]
@@ -264,25 +231,15 @@ mod tests {
         write(&root.join("two/pack.yaml"), &pack_yaml("two"));
         let mut scanner = Scanner::new(Vec::new(), vec![root.clone()], tmp.path().join("configs"));
         let first = scanner.scan(&Dirty::All);
-        write(
-            &root.join("two/actions/a.yaml"),
-            "name: a\nrunner_type: noop\n",
-        );
+        write(&root.join("two/actions/a.yaml"), "name: a\nrunner_type: noop\n");
         let second = scanner.scan(&Dirty::Dirs([root.join("two")].into_iter().collect()));
         let content = |scan: &Scan, i: usize| scan.packs[i].content.clone().expect("loaded");
-        assert!(
-            Arc::ptr_eq(&content(&first, 0), &content(&second, 0)),
-            "pack one reused"
-        );
+        assert!(Arc::ptr_eq(&content(&first, 0), &content(&second, 0)), "pack one reused");
         assert_eq!(content(&second, 1).actions.len(), 1, "pack two read again");
         write(&root.join("three/pack.yaml"), &pack_yaml("three"));
         fs::remove_dir_all(root.join("one")).expect("rm");
         let third = scanner.scan(&Dirty::none());
         let refs: Vec<&str> = third.packs.iter().map(|p| p.ref_.as_str()).collect();
-        assert_eq!(
-            refs,
-            ["three", "two"],
-            "new directories are read, removed ones dropped"
-        );
+        assert_eq!(refs, ["three", "two"], "new directories are read, removed ones dropped");
     }
 }

@@ -16,9 +16,7 @@ pub struct RegistryDiff {
 
 impl RegistryDiff {
     pub fn is_empty(&self) -> bool {
-        self.packs_added.is_empty()
-            && self.packs_removed.is_empty()
-            && self.packs_changed.is_empty()
+        self.packs_added.is_empty() && self.packs_removed.is_empty() && self.packs_changed.is_empty()
     }
 }
 
@@ -44,10 +42,7 @@ pub fn diff(old: &Registry, new: &Registry) -> RegistryDiff {
             }
         }
     }
-    result.packs_removed = old
-        .packs()
-        .filter(|entry| new.pack(&entry.ref_).is_none())
-        .map(|entry| entry.ref_.clone())
-        .collect();
+    result.packs_removed =
+        old.packs().filter(|entry| new.pack(&entry.ref_).is_none()).map(|entry| entry.ref_.clone()).collect();
     result
 }

@@ -11,9 +11,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use crate::pack::model::{
-    Action, Alias, ContentError, ContentKind, PackContent, Policy, Rule, Sensor, TriggerType,
-};
+use crate::pack::model::{Action, Alias, ContentError, ContentKind, PackContent, Policy, Rule, Sensor, TriggerType};
 
 /// One pack as the registry knows it.
 #[derive(Debug, Clone, PartialEq)]
@@ -44,19 +42,11 @@ impl PackEntry {
 
     /// Every file problem: `pack.yaml`'s first, then the content's.
     pub fn errors(&self) -> Vec<&ContentError> {
-        self.pack_error
-            .iter()
-            .chain(self.content.iter().flat_map(|c| c.errors.iter()))
-            .collect()
+        self.pack_error.iter().chain(self.content.iter().flat_map(|c| c.errors.iter())).collect()
     }
 
     pub fn warnings(&self) -> Vec<&str> {
-        self.content
-            .iter()
-            .flat_map(|c| c.warnings.iter())
-            .chain(self.notes.iter())
-            .map(String::as_str)
-            .collect()
+        self.content.iter().flat_map(|c| c.warnings.iter()).chain(self.notes.iter()).map(String::as_str).collect()
     }
 
     pub fn registers(&self, kind: ContentKind) -> bool {
@@ -78,31 +68,21 @@ pub struct Registry {
 /// Iterates one kind of resource over the packs, optionally of one pack only.
 macro_rules! list_of {
     ($name:ident, $field:ident, $ty:ty) => {
-        pub fn $name<'a>(
-            &'a self,
-            pack: Option<&'a str>,
-        ) -> impl Iterator<Item = &'a Arc<$ty>> + 'a {
-            self.contents(pack)
-                .flat_map(|content| content.$field.iter())
+        pub fn $name<'a>(&'a self, pack: Option<&'a str>) -> impl Iterator<Item = &'a Arc<$ty>> + 'a {
+            self.contents(pack).flat_map(|content| content.$field.iter())
         }
     };
 }
 
 impl Registry {
     pub fn new(generation: u64, packs: BTreeMap<String, PackEntry>) -> Self {
-        let mut registry = Registry {
-            generation,
-            packs,
-            ..Registry::default()
-        };
+        let mut registry = Registry { generation, packs, ..Registry::default() };
         for content in registry.packs.values().filter_map(|p| p.content.clone()) {
             for action in &content.actions {
                 registry.actions.insert(action.ref_.clone(), action.clone());
             }
             for trigger_type in &content.trigger_types {
-                registry
-                    .trigger_types
-                    .insert(trigger_type.ref_.clone(), trigger_type.clone());
+                registry.trigger_types.insert(trigger_type.ref_.clone(), trigger_type.clone());
             }
             for rule in &content.rules {
                 registry.rules.insert(rule.ref_.clone(), rule.clone());
@@ -122,10 +102,7 @@ impl Registry {
         self.packs.get(ref_)
     }
 
-    fn contents<'a>(
-        &'a self,
-        pack: Option<&'a str>,
-    ) -> impl Iterator<Item = &'a Arc<PackContent>> + 'a {
+    fn contents<'a>(&'a self, pack: Option<&'a str>) -> impl Iterator<Item = &'a Arc<PackContent>> + 'a {
         self.packs
             .values()
             .filter(move |entry| pack.is_none_or(|p| entry.ref_ == p))
@@ -157,15 +134,12 @@ impl Registry {
 
     /// Whether the rule's pack has registered its rules.
     pub fn rule_registered(&self, rule: &Rule) -> bool {
-        self.packs
-            .get(&rule.pack)
-            .is_some_and(|p| p.registers(ContentKind::Rules))
+        self.packs.get(&rule.pack).is_some_and(|p| p.registers(ContentKind::Rules))
     }
 
     /// Registered and enabled: the rules that fire.
     pub fn active_rules(&self) -> impl Iterator<Item = &Arc<Rule>> {
-        self.rules(None)
-            .filter(|rule| rule.enabled && self.rule_registered(rule))
+        self.rules(None).filter(|rule| rule.enabled && self.rule_registered(rule))
     }
 
     pub fn counts(&self) -> Counts {

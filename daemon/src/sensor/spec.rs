@@ -67,45 +67,59 @@ pub fn resolve_interpreter(python: &Path) -> PathBuf {
 /// The interpreter: the pack's virtualenv python when it exists, else `default`.
 pub fn python_for(pack: &str, virtualenvs: &Path, default: &Path) -> PathBuf {
     let venv = virtualenvs.join(pack).join("bin").join("python");
-    if venv.exists() {
-        venv
-    } else {
-        default.to_path_buf()
+    if venv.exists() { venv } else { default.to_path_buf() }
+}
+
+/// Which sensors may run: the toggles set through the API (overriding each sensor file's
+/// `enabled`), and optionally one sensor alone (`st2d --sensor-ref`).
+#[derive(Debug, Clone, Default)]
+pub struct Selection {
+    pub toggles: std::collections::HashMap<String, bool>,
+    pub only: Option<String>,
+}
+
+impl Selection {
+    /// Whether `sensor` is enabled, its toggle first, then its file.
+    pub fn enabled(&self, sensor: &Sensor) -> bool {
+        self.toggles.get(&sensor.ref_).copied().unwrap_or(sensor.enabled)
+    }
+
+    fn runs(&self, sensor: &Sensor) -> bool {
+        self.enabled(sensor) && self.only.as_ref().is_none_or(|only| *only == sensor.ref_)
     }
 }
 
 /// The enabled sensors of packs that register sensors, in registry order. Reads file metadata,
 /// so call it off the async runtime.
-pub fn desired(registry: &Registry, virtualenvs: &Path, default_python: &Path) -> Vec<SensorSpec> {
+pub fn desired(
+    registry: &Registry,
+    selection: &Selection,
+    virtualenvs: &Path,
+    default_python: &Path,
+) -> Vec<SensorSpec> {
     registry
         .packs()
         .filter(|entry| entry.registers(crate::pack::model::ContentKind::Sensors))
         .filter_map(|entry| entry.content.as_ref())
         .flat_map(|content| {
-            content
-                .sensors
-                .iter()
-                .filter(|s| s.enabled)
-                .map(move |sensor| {
-                    let python = python_for(&sensor.pack, virtualenvs, default_python);
-                    let mut hasher = std::collections::hash_map::DefaultHasher::new();
-                    format!("{sensor:?}").hash(&mut hasher);
-                    Value::Object(content.config.values.clone())
-                        .to_string()
-                        .hash(&mut hasher);
-                    python.hash(&mut hasher);
-                    file_stamp(&sensor.entry_point_path).hash(&mut hasher);
-                    for stamp in tree_stamps(&content.dir.join("lib")) {
-                        stamp.hash(&mut hasher);
-                    }
-                    SensorSpec {
-                        sensor: sensor.clone(),
-                        pack_dir: content.dir.clone(),
-                        config: content.config.values.clone(),
-                        python,
-                        fingerprint: hasher.finish(),
-                    }
-                })
+            content.sensors.iter().filter(|s| selection.runs(s)).map(move |sensor| {
+                let python = python_for(&sensor.pack, virtualenvs, default_python);
+                let mut hasher = std::collections::hash_map::DefaultHasher::new();
+                format!("{sensor:?}").hash(&mut hasher);
+                Value::Object(content.config.values.clone()).to_string().hash(&mut hasher);
+                python.hash(&mut hasher);
+                file_stamp(&sensor.entry_point_path).hash(&mut hasher);
+                for stamp in tree_stamps(&content.dir.join("lib")) {
+                    stamp.hash(&mut hasher);
+                }
+                SensorSpec {
+                    sensor: sensor.clone(),
+                    pack_dir: content.dir.clone(),
+                    config: content.config.values.clone(),
+                    python,
+                    fingerprint: hasher.finish(),
+                }
+            })
         })
         .collect()
 }

@@ -8,13 +8,14 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{Notify, mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
-use super::spec::{SensorSpec, desired};
+use super::spec::{Selection, SensorSpec, desired};
 use super::task::{self, Command, SensorContext};
 use super::{SensorState, SensorStatus};
 use crate::reload::Published;
+use crate::store::Store;
 
 struct Running {
     fingerprint: u64,
@@ -30,16 +31,42 @@ pub struct Supervisor {
     ctx: Arc<SensorContext>,
     virtualenvs: PathBuf,
     python: PathBuf,
+    store: Store,
+    only: Option<String>,
+    /// Wakes the supervisor to reconcile again (after a toggle).
+    poke: Arc<Notify>,
 }
 
 impl Supervisor {
-    pub fn new(ctx: SensorContext, virtualenvs: PathBuf, python: PathBuf) -> Self {
+    /// `only`: run that sensor alone (`st2d --sensor-ref`).
+    pub fn new(ctx: SensorContext, virtualenvs: PathBuf, python: PathBuf, store: Store, only: Option<String>) -> Self {
         Self {
             sensors: Arc::new(Mutex::new(HashMap::new())),
             ctx: Arc::new(ctx),
             virtualenvs,
             python,
+            store,
+            only,
+            poke: Arc::new(Notify::new()),
         }
+    }
+
+    /// The current selection (toggles from the store, `--sensor-ref`).
+    pub fn selection(&self) -> Selection {
+        let toggles = self.store.sensor_toggles().unwrap_or_else(|error| {
+            tracing::error!(error = %error, "cannot read sensor toggles; using the sensor files");
+            HashMap::new()
+        });
+        Selection { toggles, only: self.only.clone() }
+    }
+
+    /// Enables or disables a sensor, kept across restarts; `file_enabled` is its file's value.
+    pub fn set_enabled(&self, sensor: &str, enabled: bool, file_enabled: bool) -> Result<(), crate::store::StoreError> {
+        // A toggle equal to the file is no toggle: editing the file later then takes effect.
+        let toggle = (enabled != file_enabled).then_some(enabled);
+        self.store.set_sensor_toggle(sensor, toggle)?;
+        self.poke.notify_one();
+        Ok(())
     }
 
     /// Follows the published registry until `shutdown`, then stops every sensor.
@@ -48,14 +75,14 @@ impl Supervisor {
         loop {
             let registry = published.registry();
             let (virtualenvs, python) = (self.virtualenvs.clone(), self.python.clone());
-            match tokio::task::spawn_blocking(move || desired(&registry, &virtualenvs, &python))
-                .await
-            {
+            let selection = self.selection();
+            match tokio::task::spawn_blocking(move || desired(&registry, &selection, &virtualenvs, &python)).await {
                 Ok(specs) => self.reconcile(specs).await,
                 Err(error) => tracing::error!(error = %error, "cannot compute the sensors to run"),
             }
             tokio::select! {
                 changed = generations.changed() => if changed.is_err() { break },
+                () = self.poke.notified() => {}
                 () = shutdown.cancelled() => break,
             }
         }
@@ -72,9 +99,7 @@ impl Supervisor {
             let gone: Vec<String> = sensors
                 .iter()
                 .filter(|(name, running)| {
-                    wanted
-                        .get(name.as_str())
-                        .is_none_or(|spec| spec.fingerprint != running.fingerprint)
+                    wanted.get(name.as_str()).is_none_or(|spec| spec.fingerprint != running.fingerprint)
                 })
                 .map(|(name, _)| name.clone())
                 .collect();
@@ -100,15 +125,7 @@ impl Supervisor {
             let fingerprint = spec.fingerprint;
             let name = spec.ref_().to_string();
             let task = tokio::spawn(task::run(spec, self.ctx.clone(), status.clone(), receiver));
-            sensors.insert(
-                name,
-                Running {
-                    fingerprint,
-                    commands,
-                    status,
-                    task,
-                },
-            );
+            sensors.insert(name, Running { fingerprint, commands, status, task });
         }
     }
 
@@ -117,11 +134,7 @@ impl Supervisor {
         self.sensors
             .lock()
             .ok()
-            .and_then(|sensors| {
-                sensors
-                    .get(sensor)
-                    .map(|r| r.commands.send(Command::Restart).is_ok())
-            })
+            .and_then(|sensors| sensors.get(sensor).map(|r| r.commands.send(Command::Restart).is_ok()))
             .unwrap_or(false)
     }
 
@@ -130,10 +143,7 @@ impl Supervisor {
         let Ok(sensors) = self.sensors.lock() else {
             return 0;
         };
-        sensors
-            .values()
-            .filter(|r| r.commands.send(Command::Restart).is_ok())
-            .count()
+        sensors.values().filter(|r| r.commands.send(Command::Restart).is_ok()).count()
     }
 
     /// The status of one sensor, if it is supervised.
@@ -158,10 +168,7 @@ impl Supervisor {
 /// Asks a sensor task to stop; the future completes once its process is gone.
 fn stop(running: Running, disabled: bool) -> impl std::future::Future<Output = ()> {
     let (done, stopped) = oneshot::channel();
-    let sent = running
-        .commands
-        .send(Command::Stop { disabled, done })
-        .is_ok();
+    let sent = running.commands.send(Command::Stop { disabled, done }).is_ok();
     async move {
         if sent {
             let _ = stopped.await;

@@ -38,20 +38,13 @@ pub enum Command {
     /// Start again now (stopping the running process first).
     Restart,
     /// Stop for good; the reply comes once the process is gone.
-    Stop {
-        disabled: bool,
-        done: oneshot::Sender<()>,
-    },
+    Stop { disabled: bool, done: oneshot::Sender<()> },
 }
 
 /// The delay before the next start after `failures` consecutive crashes, with ±10 % jitter.
 pub fn backoff(failures: u32) -> Duration {
-    let base = FIRST_BACKOFF
-        .saturating_mul(1u32 << failures.saturating_sub(1).min(16))
-        .min(MAX_BACKOFF);
-    let nanos = SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0, |d| d.subsec_nanos());
+    let base = FIRST_BACKOFF.saturating_mul(1u32 << failures.saturating_sub(1).min(16)).min(MAX_BACKOFF);
+    let nanos = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
     let jitter = (f64::from(nanos % 2001) / 1000.0 - 1.0) * 0.1;
     base.mul_f64(1.0 + jitter)
 }
@@ -78,11 +71,8 @@ pub async fn run(
         });
         let connected = status.clone();
         let on_connect = Arc::new(move || set(&connected, |s| s.state = SensorState::Running));
-        let (token, _guard) = ctx.shim.register(Registration {
-            source: sensor_ref.clone(),
-            welcome: spec.welcome(),
-            on_connect,
-        });
+        let (token, _guard) =
+            ctx.shim.register(Registration { source: sensor_ref.clone(), welcome: spec.welcome(), on_connect });
         let process = process_spec(&spec, &ctx, &token);
         let mut child = match process.command().spawn() {
             Ok(child) => child,
@@ -110,14 +100,11 @@ pub async fn run(
         });
         tracing::info!(sensor = %sensor_ref, pid, "sensor started");
         lifecycle(&ctx, "core.st2.sensor.process_spawn", json!({"id": spec.sensor.class_name, "timestamp": epoch(), "pid": pid, "cmd": format!("{} {}", spec.python.display(), ctx.python_dir.join("st2d_shim/sensor_main.py").display())})).await;
-        let output: Vec<_> = [
-            child.stdout.take().map(reader),
-            child.stderr.take().map(reader),
-        ]
-        .into_iter()
-        .flatten()
-        .map(|lines| tokio::spawn(tail(lines, status.clone(), sensor_ref.clone())))
-        .collect();
+        let output: Vec<_> = [child.stdout.take().map(reader), child.stderr.take().map(reader)]
+            .into_iter()
+            .flatten()
+            .map(|lines| tokio::spawn(tail(lines, status.clone(), sensor_ref.clone())))
+            .collect();
         let outcome = tokio::select! {
             exit = child.wait() => Outcome::Exited(exit),
             command = commands.recv() => Outcome::Command(command),
@@ -146,7 +133,12 @@ pub async fn run(
             let _ = task.await;
         }
         record_exit(&status, exit);
-        lifecycle(&ctx, "core.st2.sensor.process_exit", json!({"id": spec.sensor.class_name, "timestamp": epoch(), "exit_code": exit.and_then(|e| e.code())})).await;
+        lifecycle(
+            &ctx,
+            "core.st2.sensor.process_exit",
+            json!({"id": spec.sensor.class_name, "timestamp": epoch(), "exit_code": exit.and_then(|e| e.code())}),
+        )
+        .await;
         if exit.is_some_and(|e| e.success()) {
             tracing::info!(sensor = %sensor_ref, "sensor exited with status 0; it stays stopped until restarted");
             set(&status, |s| s.state = SensorState::Stopped);
@@ -159,16 +151,8 @@ pub async fn run(
                 stop => return finish(&status, stop).await,
             }
         }
-        failures = if started.elapsed() >= HEALTHY_AFTER {
-            1
-        } else {
-            failures + 1
-        };
-        let last = status
-            .lock()
-            .ok()
-            .and_then(|s| s.tail.back().cloned())
-            .unwrap_or_default();
+        failures = if started.elapsed() >= HEALTHY_AFTER { 1 } else { failures + 1 };
+        let last = status.lock().ok().and_then(|s| s.tail.back().cloned()).unwrap_or_default();
         tracing::warn!(sensor = %sensor_ref, exit = ?exit, last_line = %last, "sensor crashed; restarting after backoff");
         set(&status, |s| s.state = SensorState::Backoff);
         if let Some(stop) = wait_backoff(&status, failures, &mut commands).await {
@@ -203,11 +187,7 @@ async fn wait_backoff(
 async fn finish(status: &Mutex<SensorStatus>, stop: Option<Command>) {
     let disabled = matches!(stop, Some(Command::Stop { disabled: true, .. }));
     set(status, |s| {
-        s.state = if disabled {
-            SensorState::Disabled
-        } else {
-            SensorState::Stopped
-        };
+        s.state = if disabled { SensorState::Disabled } else { SensorState::Stopped };
         s.pid = None;
         s.next_start = None;
     });
@@ -248,17 +228,8 @@ async fn stop_child(child: &mut tokio::process::Child, pid: u32) -> Option<ExitS
 }
 
 fn process_spec(spec: &SensorSpec, ctx: &SensorContext, token: &str) -> ProcessSpec {
-    let sensor_dir = spec
-        .sensor
-        .entry_point_path
-        .parent()
-        .map(PathBuf::from)
-        .unwrap_or_default();
-    let mut python_path = vec![
-        ctx.python_dir.clone(),
-        spec.pack_dir.join("lib"),
-        sensor_dir,
-    ];
+    let sensor_dir = spec.sensor.entry_point_path.parent().map(PathBuf::from).unwrap_or_default();
+    let mut python_path = vec![ctx.python_dir.clone(), spec.pack_dir.join("lib"), sensor_dir];
     if let Some(existing) = std::env::var_os("PYTHONPATH") {
         python_path.extend(std::env::split_paths(&existing));
     }
@@ -287,16 +258,12 @@ async fn tail(mut lines: Lines, status: Arc<Mutex<SensorStatus>>, sensor: String
 }
 
 fn epoch() -> u64 {
-    SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
+    SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
 /// Journals a lifecycle trigger instance (no payload validation, as in StackStorm).
 async fn lifecycle(ctx: &SensorContext, trigger: &str, payload: serde_json::Value) {
-    ctx.journal
-        .append(trigger.to_string(), payload, None, None, Box::new(|_| {}))
-        .await;
+    ctx.journal.append(trigger.to_string(), payload, None, None, Box::new(|_| {})).await;
 }
 
 #[cfg(test)]
@@ -305,21 +272,10 @@ mod tests {
 
     #[test]
     fn backoff_doubles_from_one_second_to_five_minutes() {
-        let expected = [
-            (1, 1.0),
-            (2, 2.0),
-            (3, 4.0),
-            (4, 8.0),
-            (9, 256.0),
-            (10, 300.0),
-            (40, 300.0),
-        ];
+        let expected = [(1, 1.0), (2, 2.0), (3, 4.0), (4, 8.0), (9, 256.0), (10, 300.0), (40, 300.0)];
         for (failures, seconds) in expected {
             let delay = backoff(failures).as_secs_f64();
-            assert!(
-                delay >= seconds * 0.9 && delay <= seconds * 1.1,
-                "{failures} failures: {delay}s"
-            );
+            assert!(delay >= seconds * 0.9 && delay <= seconds * 1.1, "{failures} failures: {delay}s");
         }
     }
 }

@@ -35,11 +35,7 @@ pub struct Journal {
 
 impl Journal {
     /// Starts the writer task; it drains what was queued and stops when `shutdown` is cancelled.
-    pub fn start(
-        store: Store,
-        shutdown: CancellationToken,
-        tracker: &tokio_util::task::TaskTracker,
-    ) -> Self {
+    pub fn start(store: Store, shutdown: CancellationToken, tracker: &tokio_util::task::TaskTracker) -> Self {
         let (tx, rx) = mpsc::channel(BATCH * 4);
         let (journaled, _) = broadcast::channel(BATCH);
         tracker.spawn(writer(store, rx, journaled.clone(), shutdown));
@@ -55,13 +51,7 @@ impl Journal {
         trace_tag: Option<String>,
         reply: Reply,
     ) {
-        let pending = Pending {
-            trigger,
-            payload,
-            source,
-            trace_tag,
-            reply,
-        };
+        let pending = Pending { trigger, payload, source, trace_tag, reply };
         if let Err(mpsc::error::SendError(pending)) = self.tx.send(pending).await {
             (pending.reply)(Err("the daemon is shutting down".to_string()));
         }
@@ -97,11 +87,7 @@ async fn writer(
     }
 }
 
-async fn write_batch(
-    store: &Store,
-    batch: &mut Vec<Pending>,
-    journaled: &broadcast::Sender<TriggerInstance>,
-) {
+async fn write_batch(store: &Store, batch: &mut Vec<Pending>, journaled: &broadcast::Sender<TriggerInstance>) {
     let now = Utc::now();
     let mut instances = Vec::with_capacity(batch.len());
     let mut records = Vec::with_capacity(batch.len());
@@ -136,12 +122,9 @@ async fn write_batch(
     if let Err(error) = &written {
         tracing::error!(error = %error, count = batch.len(), "cannot journal trigger instances");
     }
-    for (pending, instance) in batch.drain(..).zip(
-        instances
-            .into_iter()
-            .map(Some)
-            .chain(std::iter::repeat_with(|| None)),
-    ) {
+    for (pending, instance) in
+        batch.drain(..).zip(instances.into_iter().map(Some).chain(std::iter::repeat_with(|| None)))
+    {
         match (&written, instance) {
             (Ok(()), Some(instance)) => {
                 let id = instance.id.clone();

@@ -20,9 +20,7 @@ fn type_matches(value: &Value, kind: &str) -> bool {
         "object" => value.is_object(),
         "array" => value.is_array(),
         "string" => value.is_string(),
-        "integer" => {
-            value.is_i64() || value.is_u64() || value.as_f64().is_some_and(|f| f.fract() == 0.0)
-        }
+        "integer" => value.is_i64() || value.is_u64() || value.as_f64().is_some_and(|f| f.fract() == 0.0),
         "number" => value.is_number(),
         "boolean" => value.is_boolean(),
         "null" => value.is_null(),
@@ -38,26 +36,15 @@ fn check(value: &mut Value, schema: &Value, path: &str) -> Result<(), String> {
         Some(Value::String(kind)) if !type_matches(value, kind) => {
             return Err(format!("{path} must be of type {kind}"));
         }
-        Some(Value::Array(kinds))
-            if !kinds
-                .iter()
-                .filter_map(Value::as_str)
-                .any(|k| type_matches(value, k)) =>
-        {
-            return Err(format!(
-                "{path} must be one of the types {}",
-                Value::Array(kinds.clone())
-            ));
+        Some(Value::Array(kinds)) if !kinds.iter().filter_map(Value::as_str).any(|k| type_matches(value, k)) => {
+            return Err(format!("{path} must be one of the types {}", Value::Array(kinds.clone())));
         }
         _ => {}
     }
     if let Some(options) = schema.get("enum").and_then(Value::as_array)
         && !options.contains(value)
     {
-        return Err(format!(
-            "{path} must be one of {}",
-            Value::Array(options.clone())
-        ));
+        return Err(format!("{path} must be one of {}", Value::Array(options.clone())));
     }
     if let Value::Array(items) = value
         && let Some(item_schema) = schema.get("items")
@@ -70,13 +57,8 @@ fn check(value: &mut Value, schema: &Value, path: &str) -> Result<(), String> {
         return Ok(());
     };
     let properties = schema.get("properties").and_then(Value::as_object);
-    let mut required: Vec<&str> = schema
-        .get("required")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(Value::as_str)
-        .collect();
+    let mut required: Vec<&str> =
+        schema.get("required").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).collect();
     if let Some(properties) = properties {
         for (name, property) in properties {
             if property.get("required") == Some(&Value::Bool(true)) {
@@ -119,27 +101,12 @@ mod tests {
         }, "additionalProperties": false});
         let cases = [
             (json!({"name": "x"}), Ok(json!({"name": "x", "count": 1}))),
-            (
-                json!({"name": "x", "count": 2.0}),
-                Ok(json!({"name": "x", "count": 2.0})),
-            ),
+            (json!({"name": "x", "count": 2.0}), Ok(json!({"name": "x", "count": 2.0}))),
             (json!({}), Err("payload.name is required")),
-            (
-                json!({"name": 1}),
-                Err("payload.name must be of type string"),
-            ),
-            (
-                json!({"name": "x", "level": "mid"}),
-                Err("payload.level must be one of [\"low\",\"high\"]"),
-            ),
-            (
-                json!({"name": "x", "tags": ["a", 2]}),
-                Err("payload.tags[1] must be of type string"),
-            ),
-            (
-                json!({"name": "x", "other": 1}),
-                Err("payload.other is not allowed"),
-            ),
+            (json!({"name": 1}), Err("payload.name must be of type string")),
+            (json!({"name": "x", "level": "mid"}), Err("payload.level must be one of [\"low\",\"high\"]")),
+            (json!({"name": "x", "tags": ["a", 2]}), Err("payload.tags[1] must be of type string")),
+            (json!({"name": "x", "other": 1}), Err("payload.other is not allowed")),
             (json!("text"), Err("payload must be of type object")),
         ];
         for (mut payload, expected) in cases {
@@ -153,16 +120,10 @@ mod tests {
     fn draft_4_required_lists_and_null_payloads() {
         let schema = json!({"type": "object", "required": ["a"]});
         assert!(validate(&mut json!({"a": 1}), &schema).is_ok());
-        assert_eq!(
-            validate(&mut Value::Null, &schema),
-            Err("payload.a is required".to_string())
-        );
+        assert_eq!(validate(&mut Value::Null, &schema), Err("payload.a is required".to_string()));
         let mut empty = Value::Null;
         assert!(validate(&mut empty, &json!({"type": "object"})).is_ok());
         assert_eq!(empty, json!({}));
-        assert!(
-            validate(&mut json!({"x": 1}), &json!({})).is_ok(),
-            "an empty schema accepts anything"
-        );
+        assert!(validate(&mut json!({"x": 1}), &json!({})).is_ok(), "an empty schema accepts anything");
     }
 }

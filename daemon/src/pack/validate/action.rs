@@ -69,19 +69,13 @@ const PARAMETER_ATTRIBUTES: &[&str] = &[
     "position",
 ];
 
-const TYPES: &[&str] = &[
-    "array", "boolean", "integer", "null", "number", "object", "string",
-];
+const TYPES: &[&str] = &["array", "boolean", "integer", "null", "number", "object", "string"];
 
 /// Attributes of a runner parameter that an action may change.
 const OVERRIDABLE: &[&str] = &["default", "description", "enum", "immutable", "required"];
 
 /// Validates one action file.
-pub fn action(
-    doc: &Value,
-    ctx: &FileCtx<'_>,
-    warnings: &mut Vec<String>,
-) -> Result<Action, FieldError> {
+pub fn action(doc: &Value, ctx: &FileCtx<'_>, warnings: &mut Vec<String>) -> Result<Action, FieldError> {
     let fields = Fields::new(doc, "")?;
     fields.reject_unknown(FIELDS)?;
     check_pack_field(&fields, ctx)?;
@@ -90,25 +84,18 @@ pub fn action(
     let runner = match runners::resolve(&runner_name) {
         Some(Resolved::Current(runner)) => runner,
         Some(Resolved::Legacy(runner)) => {
-            warnings.push(format!(
-                "{}: runner \"{runner_name}\" is a legacy name of \"{}\"",
-                ctx.file, runner.name
-            ));
+            warnings.push(format!("{}: runner \"{runner_name}\" is a legacy name of \"{}\"", ctx.file, runner.name));
             runner
         }
         None => {
             return Err(FieldError::new(
                 "runner_type",
-                format!(
-                    "runner \"{runner_name}\" does not exist (known runners: {})",
-                    runners::names().join(", ")
-                ),
+                format!("runner \"{runner_name}\" does not exist (known runners: {})", runners::names().join(", ")),
             ));
         }
     };
     let entry_point = fields.text("entry_point")?;
-    if entry_point.starts_with('/') && !std::path::Path::new(&entry_point).starts_with(ctx.pack_dir)
-    {
+    if entry_point.starts_with('/') && !std::path::Path::new(&entry_point).starts_with(ctx.pack_dir) {
         return Err(FieldError::new(
             "entry_point",
             format!("entry_point \"{entry_point}\" is outside the pack directory"),
@@ -144,9 +131,7 @@ fn check_parameters(declared: &Map<String, Value>) -> Result<(), FieldError> {
         if !is_word(name) {
             return Err(FieldError::new(
                 path,
-                format!(
-                    "parameter name \"{name}\" is invalid: only letters, digits and underscores are allowed"
-                ),
+                format!("parameter name \"{name}\" is invalid: only letters, digits and underscores are allowed"),
             ));
         }
         let param = Fields::new(schema, &path)?;
@@ -159,18 +144,13 @@ fn check_parameters(declared: &Map<String, Value>) -> Result<(), FieldError> {
         if let Some(kind) = param.get("type") {
             let valid = match kind {
                 Value::String(t) => TYPES.contains(&t.as_str()),
-                Value::Array(ts) => ts
-                    .iter()
-                    .all(|t| t.as_str().is_some_and(|t| TYPES.contains(&t))),
+                Value::Array(ts) => ts.iter().all(|t| t.as_str().is_some_and(|t| TYPES.contains(&t))),
                 _ => false,
             };
             if !valid {
                 return Err(FieldError::new(
                     format!("{path}.type"),
-                    format!(
-                        "parameter \"{name}\" has type {kind}, which is not one of {}",
-                        TYPES.join(", ")
-                    ),
+                    format!("parameter \"{name}\" has type {kind}, which is not one of {}", TYPES.join(", ")),
                 ));
             }
         }
@@ -196,20 +176,14 @@ fn check_positions(declared: &Map<String, Value>) -> Result<(), FieldError> {
         let Some(position) = schema.get("position").filter(|v| !v.is_null()) else {
             continue;
         };
-        let whole = position.as_u64().or_else(|| {
-            position
-                .as_f64()
-                .filter(|f| f.fract() == 0.0 && *f >= 0.0)
-                .map(|f| f as u64)
-        });
+        let whole =
+            position.as_u64().or_else(|| position.as_f64().filter(|f| f.fract() == 0.0 && *f >= 0.0).map(|f| f as u64));
         match whole {
             Some(p) => positions.push((p, name)),
             None => {
                 return Err(FieldError::new(
                     format!("parameters.{name}.position"),
-                    format!(
-                        "position of parameter \"{name}\" must be a whole number >= 0, found {position}"
-                    ),
+                    format!("position of parameter \"{name}\" must be a whole number >= 0, found {position}"),
                 ));
             }
         }
@@ -226,9 +200,7 @@ fn check_positions(declared: &Map<String, Value>) -> Result<(), FieldError> {
         if b != a + 1 {
             return Err(FieldError::new(
                 format!("parameters.{b_name}.position"),
-                format!(
-                    "positions are not contiguous: {a} (\"{a_name}\") is followed by {b} (\"{b_name}\")"
-                ),
+                format!("positions are not contiguous: {a} (\"{a_name}\") is followed by {b} (\"{b_name}\")"),
             ));
         }
     }
@@ -249,9 +221,7 @@ fn merge_with_runner(
             merged.insert(name.clone(), schema.clone());
             continue;
         };
-        let (Some(action_attrs), Some(runner_attrs)) =
-            (schema.as_object(), runner_schema.as_object())
-        else {
+        let (Some(action_attrs), Some(runner_attrs)) = (schema.as_object(), runner_schema.as_object()) else {
             continue;
         };
         for (attribute, value) in action_attrs {
@@ -268,14 +238,10 @@ fn merge_with_runner(
                 ));
             }
         }
-        if runner_attrs.get("immutable") == Some(&Value::Bool(true))
-            && action_attrs.contains_key("immutable")
-        {
+        if runner_attrs.get("immutable") == Some(&Value::Bool(true)) && action_attrs.contains_key("immutable") {
             return Err(FieldError::new(
                 format!("{path}.immutable"),
-                format!(
-                    "runner parameter \"{name}\" is immutable; the action cannot re-declare \"immutable\""
-                ),
+                format!("runner parameter \"{name}\" is immutable; the action cannot re-declare \"immutable\""),
             ));
         }
         check_immutable_has_default(name, schema, Some(runner_schema))?;
@@ -288,11 +254,7 @@ fn merge_with_runner(
     Ok(merged)
 }
 
-fn check_immutable_has_default(
-    name: &str,
-    schema: &Value,
-    runner: Option<&Value>,
-) -> Result<(), FieldError> {
+fn check_immutable_has_default(name: &str, schema: &Value, runner: Option<&Value>) -> Result<(), FieldError> {
     let immutable = schema.get("immutable") == Some(&Value::Bool(true));
     let has_default = |s: Option<&Value>| s.and_then(|s| s.get("default")).is_some();
     if immutable && !has_default(Some(schema)) && !has_default(runner) {
@@ -311,11 +273,7 @@ mod tests {
     use std::path::Path;
 
     fn load(doc: Value) -> Result<Action, FieldError> {
-        let ctx = FileCtx {
-            pack: "demo",
-            pack_dir: Path::new("/packs/demo"),
-            file: "actions/a.yaml",
-        };
+        let ctx = FileCtx { pack: "demo", pack_dir: Path::new("/packs/demo"), file: "actions/a.yaml" };
         action(&doc, &ctx, &mut Vec::new())
     }
 
@@ -329,62 +287,20 @@ mod tests {
             (json!({"runner_type": "noop"}), "name"),
             (json!({"name": "a"}), "runner_type"),
             (json!({"name": "a", "runner_type": "nope"}), "runner_type"),
-            (
-                json!({"name": "a", "runner_type": "noop", "colour": 1}),
-                "colour",
-            ),
-            (
-                json!({"name": "a", "runner_type": "noop", "pack": "other"}),
-                "pack",
-            ),
-            (
-                json!({"name": "a", "runner_type": "noop", "enabled": "sometimes"}),
-                "enabled",
-            ),
-            (
-                json!({"name": "a", "runner_type": "noop", "entry_point": "/etc/passwd"}),
-                "entry_point",
-            ),
-            (
-                with_params(json!({"bad-name": {"type": "string"}})),
-                "parameters.bad-name",
-            ),
-            (
-                with_params(json!({"x": {"type": "string", "example": 1}})),
-                "parameters.x.example",
-            ),
-            (
-                with_params(json!({"x": {"type": "text"}})),
-                "parameters.x.type",
-            ),
-            (
-                with_params(json!({"x": {"required": "yes"}})),
-                "parameters.x.required",
-            ),
-            (
-                with_params(json!({"x": {"position": 0}, "y": {"position": 0}})),
-                "parameters.y.position",
-            ),
-            (
-                with_params(json!({"x": {"position": 0}, "y": {"position": 2}})),
-                "parameters.y.position",
-            ),
-            (
-                with_params(json!({"x": {"position": -1}})),
-                "parameters.x.position",
-            ),
-            (
-                with_params(json!({"x": {"type": "string", "immutable": true}})),
-                "parameters.x.immutable",
-            ),
-            (
-                with_params(json!({"timeout": {"type": "string"}})),
-                "parameters.timeout.type",
-            ),
-            (
-                with_params(json!({"timeout": {"position": 0}})),
-                "parameters.timeout.position",
-            ),
+            (json!({"name": "a", "runner_type": "noop", "colour": 1}), "colour"),
+            (json!({"name": "a", "runner_type": "noop", "pack": "other"}), "pack"),
+            (json!({"name": "a", "runner_type": "noop", "enabled": "sometimes"}), "enabled"),
+            (json!({"name": "a", "runner_type": "noop", "entry_point": "/etc/passwd"}), "entry_point"),
+            (with_params(json!({"bad-name": {"type": "string"}})), "parameters.bad-name"),
+            (with_params(json!({"x": {"type": "string", "example": 1}})), "parameters.x.example"),
+            (with_params(json!({"x": {"type": "text"}})), "parameters.x.type"),
+            (with_params(json!({"x": {"required": "yes"}})), "parameters.x.required"),
+            (with_params(json!({"x": {"position": 0}, "y": {"position": 0}})), "parameters.y.position"),
+            (with_params(json!({"x": {"position": 0}, "y": {"position": 2}})), "parameters.y.position"),
+            (with_params(json!({"x": {"position": -1}})), "parameters.x.position"),
+            (with_params(json!({"x": {"type": "string", "immutable": true}})), "parameters.x.immutable"),
+            (with_params(json!({"timeout": {"type": "string"}})), "parameters.timeout.type"),
+            (with_params(json!({"timeout": {"position": 0}})), "parameters.timeout.position"),
             (with_params(json!("not a mapping")), "parameters"),
         ];
         for (doc, field) in cases {
@@ -415,11 +331,7 @@ mod tests {
 
     #[test]
     fn legacy_runner_names_load_with_a_warning() {
-        let ctx = FileCtx {
-            pack: "demo",
-            pack_dir: Path::new("/p"),
-            file: "actions/a.yaml",
-        };
+        let ctx = FileCtx { pack: "demo", pack_dir: Path::new("/p"), file: "actions/a.yaml" };
         let mut warnings = Vec::new();
         let doc = json!({"name": "a", "runner_type": "run-python", "entry_point": "a.py"});
         let action = action(&doc, &ctx, &mut warnings).expect("loads");
@@ -431,9 +343,6 @@ mod tests {
     fn an_immutable_runner_parameter_cannot_be_redeclared_immutable() {
         let doc = json!({"name": "a", "runner_type": "remote-shell-cmd",
             "parameters": {"dir": {"immutable": true, "default": "/x"}}});
-        assert_eq!(
-            load(doc).expect_err("redeclared").field,
-            "parameters.dir.immutable"
-        );
+        assert_eq!(load(doc).expect_err("redeclared").field, "parameters.dir.immutable");
     }
 }

@@ -22,25 +22,14 @@ pub fn alias(doc: &Value, ctx: &FileCtx<'_>) -> Result<Alias, FieldError> {
             .flat_map(|item| match item {
                 Value::String(s) => vec![s.clone()],
                 Value::Object(map) => match map.get("representation") {
-                    Some(Value::Array(reps)) => reps
-                        .iter()
-                        .filter_map(|r| r.as_str().map(String::from))
-                        .collect(),
-                    _ => map
-                        .get("display")
-                        .and_then(Value::as_str)
-                        .map(String::from)
-                        .into_iter()
-                        .collect(),
+                    Some(Value::Array(reps)) => reps.iter().filter_map(|r| r.as_str().map(String::from)).collect(),
+                    _ => map.get("display").and_then(Value::as_str).map(String::from).into_iter().collect(),
                 },
                 _ => Vec::new(),
             })
             .collect(),
         Some(_) => {
-            return Err(FieldError::new(
-                "formats",
-                "field \"formats\" must be a list",
-            ));
+            return Err(FieldError::new("formats", "field \"formats\" must be a list"));
         }
     };
     Ok(Alias {
@@ -80,11 +69,7 @@ mod tests {
     use std::path::Path;
 
     fn ctx() -> FileCtx<'static> {
-        FileCtx {
-            pack: "demo",
-            pack_dir: Path::new("/p"),
-            file: "aliases/a.yaml",
-        }
+        FileCtx { pack: "demo", pack_dir: Path::new("/p"), file: "aliases/a.yaml" }
     }
 
     #[test]
@@ -92,30 +77,16 @@ mod tests {
         let doc = json!({"name": "greet", "action_ref": "demo.greet",
             "formats": ["greet {{name}}", {"display": "hi", "representation": ["hi {{name}}", "hello"]}]});
         let alias = alias(&doc, &ctx()).expect("valid");
-        assert_eq!(
-            alias.formats,
-            vec!["greet {{name}}", "hi {{name}}", "hello"]
-        );
-        assert_eq!(
-            super::alias(&json!({"name": "x"}), &ctx())
-                .expect_err("no action")
-                .field,
-            "action_ref"
-        );
+        assert_eq!(alias.formats, vec!["greet {{name}}", "hi {{name}}", "hello"]);
+        assert_eq!(super::alias(&json!({"name": "x"}), &ctx()).expect_err("no action").field, "action_ref");
     }
 
     #[test]
     fn policies_need_a_resource_and_a_type() {
         let doc = json!({"name": "retry", "resource_ref": "core.http", "policy_type": "action.retry",
             "parameters": {"retry_on": "timeout", "max_retry_count": 2}});
-        assert_eq!(
-            policy(&doc, &ctx()).expect("valid").policy_type,
-            "action.retry"
-        );
+        assert_eq!(policy(&doc, &ctx()).expect("valid").policy_type, "action.retry");
         let doc = json!({"name": "retry", "resource_ref": "core.http"});
-        assert_eq!(
-            policy(&doc, &ctx()).expect_err("no type").field,
-            "policy_type"
-        );
+        assert_eq!(policy(&doc, &ctx()).expect_err("no type").field, "policy_type");
     }
 }

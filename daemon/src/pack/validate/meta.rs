@@ -35,10 +35,7 @@ const RESERVED_REFS: &[&str] = &["_global"];
 
 /// `^[a-z0-9_]+$`: the only characters a pack ref may have.
 pub fn is_valid_ref(text: &str) -> bool {
-    !text.is_empty()
-        && text
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+    !text.is_empty() && text.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
 }
 
 fn semver() -> &'static Regex {
@@ -50,11 +47,7 @@ fn semver() -> &'static Regex {
 }
 
 /// Validates `pack.yaml` of the directory named `dir_name`. Warnings go to `warnings`.
-pub fn pack_meta(
-    doc: &Value,
-    dir_name: &str,
-    warnings: &mut Vec<String>,
-) -> Result<PackMeta, FieldError> {
+pub fn pack_meta(doc: &Value, dir_name: &str, warnings: &mut Vec<String>) -> Result<PackMeta, FieldError> {
     let fields = Fields::new(doc, "")?;
     let name = fields.required_str("name")?;
     let declared_ref = fields.optional_str("ref")?.filter(|r| !r.is_empty());
@@ -80,51 +73,33 @@ pub fn pack_meta(
         }
     };
     if RESERVED_REFS.contains(&ref_.as_str()) {
-        return Err(FieldError::new(
-            "ref",
-            format!("pack ref \"{ref_}\" is reserved"),
-        ));
+        return Err(FieldError::new("ref", format!("pack ref \"{ref_}\" is reserved")));
     }
     let description = fields.required_str("description")?;
     let author = fields.required_str("author")?;
     let version = match fields.get("version") {
         None => {
-            return Err(FieldError::new(
-                "version",
-                "required field \"version\" is missing",
-            ));
+            return Err(FieldError::new("version", "required field \"version\" is missing"));
         }
         Some(Value::String(text)) => text.clone(),
         Some(number @ Value::Number(_)) => {
-            warnings.push(format!(
-                "pack.yaml: version {number} is a number, not a semver string such as \"{number}.0\""
-            ));
+            warnings
+                .push(format!("pack.yaml: version {number} is a number, not a semver string such as \"{number}.0\""));
             number.to_string()
         }
         Some(other) => {
             return Err(FieldError::new(
                 "version",
-                format!(
-                    "field \"version\" must be a string, found {}",
-                    crate::pack::fields::type_name(other)
-                ),
+                format!("field \"version\" must be a string, found {}", crate::pack::fields::type_name(other)),
             ));
         }
     };
-    if !version.is_empty()
-        && !semver().is_match(&version)
-        && !warnings.iter().any(|w| w.contains("version"))
-    {
-        warnings.push(format!(
-            "pack.yaml: version \"{version}\" is not semver (MAJOR.MINOR.PATCH)"
-        ));
+    if !version.is_empty() && !semver().is_match(&version) && !warnings.iter().any(|w| w.contains("version")) {
+        warnings.push(format!("pack.yaml: version \"{version}\" is not semver (MAJOR.MINOR.PATCH)"));
     }
     let unknown = fields.unknown_keys(KNOWN_FIELDS);
     if !unknown.is_empty() {
-        warnings.push(format!(
-            "pack.yaml: unknown fields ignored: {}",
-            unknown.join(", ")
-        ));
+        warnings.push(format!("pack.yaml: unknown fields ignored: {}", unknown.join(", ")));
     }
     Ok(PackMeta {
         ref_,
@@ -162,10 +137,7 @@ mod tests {
         let mut doc = base();
         doc["name"] = json!("by_name");
         assert_eq!(meta(doc, "Bad-Dir").0.expect("valid").ref_, "by_name");
-        assert_eq!(
-            meta(base(), "Bad-Dir").0.expect_err("no valid ref").field,
-            "ref"
-        );
+        assert_eq!(meta(base(), "Bad-Dir").0.expect_err("no valid ref").field, "ref");
     }
 
     #[test]

@@ -32,10 +32,7 @@ fn check_pack_field(fields: &Fields<'_>, ctx: &FileCtx<'_>) -> Result<(), FieldE
     match fields.optional_str("pack")? {
         Some(pack) if pack != ctx.pack => Err(FieldError::new(
             "pack",
-            format!(
-                "the file is in pack \"{}\" but its field pack is \"{pack}\"",
-                ctx.pack
-            ),
+            format!("the file is in pack \"{}\" but its field pack is \"{pack}\"", ctx.pack),
         )),
         _ => Ok(()),
     }

@@ -71,13 +71,11 @@ pub fn rule(doc: &Value, ctx: &FileCtx<'_>) -> Result<Rule, FieldError> {
     fields.reject_unknown(FIELDS)?;
     check_pack_field(&fields, ctx)?;
     let name = fields.required_str("name")?;
-    let trigger = fields
-        .nested("trigger")?
-        .ok_or_else(|| FieldError::new("trigger", "required field \"trigger\" is missing"))?;
+    let trigger =
+        fields.nested("trigger")?.ok_or_else(|| FieldError::new("trigger", "required field \"trigger\" is missing"))?;
     let trigger_type = trigger.required_str("type")?;
-    let action = fields
-        .nested("action")?
-        .ok_or_else(|| FieldError::new("action", "required field \"action\" is missing"))?;
+    let action =
+        fields.nested("action")?.ok_or_else(|| FieldError::new("action", "required field \"action\" is missing"))?;
     action.reject_unknown(&["ref", "parameters", "description"])?;
     let action_ref = action.required_str("ref")?;
     let criteria = fields.mapping("criteria")?;
@@ -122,34 +120,22 @@ fn check_criterion(path: &str, criterion: &Value) -> Result<(), FieldError> {
     if !OPERATORS.contains(&operator.as_str()) {
         return Err(FieldError::new(
             format!("{path}.type"),
-            format!(
-                "criteria operator \"{operator}\" is unknown (known: {})",
-                OPERATORS.join(", ")
-            ),
+            format!("criteria operator \"{operator}\" is unknown (known: {})", OPERATORS.join(", ")),
         ));
     }
     if !fields.map().contains_key("pattern") {
-        return Err(FieldError::new(
-            format!("{path}.pattern"),
-            "required field \"pattern\" is missing",
-        ));
+        return Err(FieldError::new(format!("{path}.pattern"), "required field \"pattern\" is missing"));
     }
     if operator == "search" {
         let condition = fields.optional_str("condition")?.unwrap_or_default();
         if !SEARCH_CONDITIONS.contains(&condition.as_str()) {
             return Err(FieldError::new(
                 format!("{path}.condition"),
-                format!(
-                    "search condition \"{condition}\" must be one of {}",
-                    SEARCH_CONDITIONS.join(", ")
-                ),
+                format!("search condition \"{condition}\" must be one of {}", SEARCH_CONDITIONS.join(", ")),
             ));
         }
         let children = fields.nested("pattern")?.ok_or_else(|| {
-            FieldError::new(
-                format!("{path}.pattern"),
-                "the pattern of search must be a mapping of criteria",
-            )
+            FieldError::new(format!("{path}.pattern"), "the pattern of search must be a mapping of criteria")
         })?;
         for (key, child) in children.map() {
             check_criterion(&format!("{path}.pattern.{key}"), child)?;
@@ -165,11 +151,7 @@ mod tests {
     use std::path::Path;
 
     fn load(doc: Value) -> Result<Rule, FieldError> {
-        let ctx = FileCtx {
-            pack: "demo",
-            pack_dir: Path::new("/p"),
-            file: "rules/r.yaml",
-        };
+        let ctx = FileCtx { pack: "demo", pack_dir: Path::new("/p"), file: "rules/r.yaml" };
         rule(&doc, &ctx)
     }
 
@@ -204,53 +186,25 @@ mod tests {
     #[test]
     fn table_of_invalid_rules_and_the_field_each_names() {
         let cases = [
-            (
-                json!({"trigger": {"type": "t"}, "action": {"ref": "a.b"}}),
-                "name",
-            ),
+            (json!({"trigger": {"type": "t"}, "action": {"ref": "a.b"}}), "name"),
             (json!({"name": "r", "action": {"ref": "a.b"}}), "trigger"),
-            (
-                json!({"name": "r", "trigger": {}, "action": {"ref": "a.b"}}),
-                "trigger.type",
-            ),
+            (json!({"name": "r", "trigger": {}, "action": {"ref": "a.b"}}), "trigger.type"),
             (json!({"name": "r", "trigger": {"type": "t"}}), "action"),
-            (
-                json!({"name": "r", "trigger": {"type": "t"}, "action": {}}),
-                "action.ref",
-            ),
-            (
-                json!({"name": "r", "trigger": {"type": "t"}, "action": {"ref": "a.b", "extra": 1}}),
-                "action.extra",
-            ),
-            (
-                json!({"name": "r", "trigger": {"type": "t"}, "action": {"ref": "a.b"}, "when": 1}),
-                "when",
-            ),
+            (json!({"name": "r", "trigger": {"type": "t"}, "action": {}}), "action.ref"),
+            (json!({"name": "r", "trigger": {"type": "t"}, "action": {"ref": "a.b", "extra": 1}}), "action.extra"),
+            (json!({"name": "r", "trigger": {"type": "t"}, "action": {"ref": "a.b"}, "when": 1}), "when"),
             (
                 json!({"name": "r", "trigger": {"type": "t"}, "action": {"ref": "a.b"}, "type": {"ref": "sometimes"}}),
                 "type.ref",
             ),
         ];
         for (doc, field) in cases {
-            assert_eq!(
-                load(doc.clone()).expect_err("invalid").field,
-                field,
-                "{doc}"
-            );
+            assert_eq!(load(doc.clone()).expect_err("invalid").field, field, "{doc}");
         }
         let criteria_cases = [
-            (
-                json!({"trigger.x": {"type": "Equals", "pattern": 1}}),
-                "criteria.trigger.x.type",
-            ),
-            (
-                json!({"trigger.x": {"type": "exists"}}),
-                "criteria.trigger.x.pattern",
-            ),
-            (
-                json!({"trigger.x": {"pattern": 1}}),
-                "criteria.trigger.x.type",
-            ),
+            (json!({"trigger.x": {"type": "Equals", "pattern": 1}}), "criteria.trigger.x.type"),
+            (json!({"trigger.x": {"type": "exists"}}), "criteria.trigger.x.pattern"),
+            (json!({"trigger.x": {"pattern": 1}}), "criteria.trigger.x.type"),
             (
                 json!({"trigger.x": {"type": "search", "pattern": {}, "condition": "some"}}),
                 "criteria.trigger.x.condition",

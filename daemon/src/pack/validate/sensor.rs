@@ -46,20 +46,13 @@ pub fn sensor(doc: &Value, ctx: &FileCtx<'_>) -> Result<(Sensor, Vec<TriggerType
         None => {}
         Some(Value::Array(items)) => {
             for (index, item) in items.iter().enumerate() {
-                trigger_types.push(trigger_type_at(
-                    item,
-                    ctx,
-                    &format!("trigger_types[{index}]"),
-                )?);
+                trigger_types.push(trigger_type_at(item, ctx, &format!("trigger_types[{index}]"))?);
             }
         }
         Some(other) => {
             return Err(FieldError::new(
                 "trigger_types",
-                format!(
-                    "field \"trigger_types\" must be a list, found {}",
-                    crate::pack::fields::type_name(other)
-                ),
+                format!("field \"trigger_types\" must be a list, found {}", crate::pack::fields::type_name(other)),
             ));
         }
     }
@@ -116,11 +109,7 @@ mod tests {
     use serde_json::json;
 
     fn ctx() -> FileCtx<'static> {
-        FileCtx {
-            pack: "demo",
-            pack_dir: Path::new("/packs/demo"),
-            file: "sensors/watch.yaml",
-        }
+        FileCtx { pack: "demo", pack_dir: Path::new("/packs/demo"), file: "sensors/watch.yaml" }
     }
 
     #[test]
@@ -129,10 +118,7 @@ mod tests {
             "trigger_types": [{"name": "changed", "payload_schema": {"type": "object"}}]});
         let (sensor, types) = sensor(&doc, &ctx()).expect("valid");
         assert_eq!(sensor.ref_, "demo.Watch");
-        assert_eq!(
-            sensor.entry_point_path,
-            Path::new("/packs/demo/sensors/watch.py")
-        );
+        assert_eq!(sensor.entry_point_path, Path::new("/packs/demo/sensors/watch.py"));
         assert_eq!(sensor.trigger_types, vec!["demo.changed"]);
         assert_eq!(types[0].payload_schema["type"], "object");
         assert!(sensor.enabled);
@@ -143,18 +129,9 @@ mod tests {
         let cases = [
             (json!({"entry_point": "a.py"}), "class_name"),
             (json!({"class_name": "A"}), "entry_point"),
-            (
-                json!({"class_name": "A", "entry_point": "a.py", "poll_interval": 2}),
-                "poll_interval",
-            ),
-            (
-                json!({"class_name": "A", "entry_point": "a.py", "poll_interval": "often"}),
-                "poll_interval",
-            ),
-            (
-                json!({"class_name": "A", "entry_point": "a.py", "trigger_types": {"name": "x"}}),
-                "trigger_types",
-            ),
+            (json!({"class_name": "A", "entry_point": "a.py", "poll_interval": 2}), "poll_interval"),
+            (json!({"class_name": "A", "entry_point": "a.py", "poll_interval": "often"}), "poll_interval"),
+            (json!({"class_name": "A", "entry_point": "a.py", "trigger_types": {"name": "x"}}), "trigger_types"),
             (
                 json!({"class_name": "A", "entry_point": "a.py", "trigger_types": [{"description": "x"}]}),
                 "trigger_types[0].name",
@@ -165,25 +142,15 @@ mod tests {
             ),
         ];
         for (doc, field) in cases {
-            assert_eq!(
-                sensor(&doc, &ctx()).expect_err("invalid").field,
-                field,
-                "{doc}"
-            );
+            assert_eq!(sensor(&doc, &ctx()).expect_err("invalid").field, field, "{doc}");
         }
     }
 
     #[test]
     fn a_standalone_trigger_type_rejects_unknown_fields() {
         let doc = json!({"name": "event_handler", "pack": "demo", "description": "d"});
-        assert_eq!(
-            trigger_type(&doc, &ctx()).expect("valid").ref_,
-            "demo.event_handler"
-        );
+        assert_eq!(trigger_type(&doc, &ctx()).expect("valid").ref_, "demo.event_handler");
         let doc = json!({"name": "x", "colour": "red"});
-        assert_eq!(
-            trigger_type(&doc, &ctx()).expect_err("unknown").field,
-            "colour"
-        );
+        assert_eq!(trigger_type(&doc, &ctx()).expect_err("unknown").field, "colour");
     }
 }
