@@ -16,11 +16,13 @@ pub fn cell(value: &Value) -> String {
     match value {
         Value::Null => String::new(),
         Value::String(s) => s.clone(),
-        Value::Array(items) if items.iter().all(|i| !i.is_object() && !i.is_array()) => {
-            items.iter().map(cell).collect::<Vec<_>>().join(", ")
-        }
+        Value::Array(items) if is_scalar_list(items) => items.iter().map(cell).collect::<Vec<_>>().join(", "),
         other => serde_json::to_string_pretty(other).unwrap_or_default(),
     }
+}
+
+fn is_scalar_list(items: &[Value]) -> bool {
+    items.iter().all(|i| !i.is_object() && !i.is_array())
 }
 
 /// Splits `text` into lines no wider than `width`, at spaces where possible.
@@ -83,10 +85,16 @@ pub fn properties(object: &Value) -> String {
         .iter()
         .map(|(key, value)| {
             let text = cell(value);
-            let lines = if value.is_object() || value.is_array() {
-                text.lines().flat_map(|line| wrap_indented(line, JSON_WIDTH)).collect()
-            } else {
-                wrap(&text, MAX_WIDTH)
+            let lines = match value {
+                // A short list of scalars stays on one line; a long one (log lines) gets one each.
+                Value::Array(items) if is_scalar_list(items) && text.chars().count() > MAX_WIDTH => {
+                    items.iter().flat_map(|item| wrap_indented(&cell(item), JSON_WIDTH)).collect()
+                }
+                Value::Array(items) if is_scalar_list(items) => vec![text],
+                Value::Array(_) | Value::Object(_) => {
+                    text.lines().flat_map(|line| wrap_indented(line, JSON_WIDTH)).collect()
+                }
+                _ => wrap(&text, MAX_WIDTH),
             };
             vec![vec![key.clone()], lines]
         })
@@ -170,6 +178,17 @@ mod tests {
         assert_eq!(wrap_indented("  short", 40), ["  short"]);
         let table = properties(&json!({"metadata": {"description": "word ".repeat(40)}}));
         assert!(table.lines().all(|l| l.chars().count() <= JSON_WIDTH + 20), "{table}");
+    }
+
+    #[test]
+    fn long_lists_get_a_line_per_item_in_property_tables() {
+        let table = properties(&json!({
+            "trigger_types": ["a.b", "c.d"],
+            "stderr_tail": ["Traceback (most recent call last):", "  File \"x.py\", line 1", "Error: ".repeat(8)],
+        }));
+        assert!(table.contains("| trigger_types | a.b, c.d "), "{table}");
+        assert!(table.contains("| stderr_tail   | Traceback (most recent call last): "), "{table}");
+        assert!(table.contains("|               |   File \"x.py\", line 1 "), "{table}");
     }
 
     #[test]

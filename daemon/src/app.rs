@@ -89,6 +89,11 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     let sensors =
         Supervisor::new(context, paths.virtualenvs_dir.clone(), python, store.clone(), config.sensor_ref.clone());
     work_tasks.spawn(sensors.clone().run(published.clone(), work.clone()));
+    let timezone: chrono_tz::Tz = config
+        .timers_timezone
+        .parse()
+        .map_err(|_| anyhow::anyhow!("--timers-timezone: unknown time zone \"{}\"", config.timers_timezone))?;
+    work_tasks.spawn(crate::sensor::timer::run(published.clone(), journal.clone(), timezone, work.clone()));
 
     let listener = api::bind(&paths.socket).await?;
     tasks.spawn(signal::run(signals, reload.clone(), shutdown.clone()));

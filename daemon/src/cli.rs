@@ -56,6 +56,10 @@ pub struct ServeArgs {
     #[arg(long, env = "ST2D_PYTHON", default_value = "python3", value_name = "PATH")]
     pub python: PathBuf,
 
+    /// Time zone of timer rules that give none (StackStorm's `[timersengine] local_timezone`).
+    #[arg(long, default_value = "America/Los_Angeles", value_name = "TZ")]
+    pub timers_timezone: String,
+
     /// Run only this sensor (`pack.Class`), as StackStorm's `--sensor-ref`.
     #[arg(long, value_name = "REF")]
     pub sensor_ref: Option<String>,

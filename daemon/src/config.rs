@@ -76,6 +76,8 @@ pub struct Config {
     pub python: PathBuf,
     /// Run only this sensor (`--sensor-ref`).
     pub sensor_ref: Option<String>,
+    /// Time zone of timer rules that give none.
+    pub timers_timezone: String,
 }
 
 impl Config {
@@ -86,6 +88,7 @@ impl Config {
             watch_debounce: (!serve.no_watch).then(|| Duration::from_millis(serve.watch_debounce_ms)),
             python: serve.python.clone(),
             sensor_ref: serve.sensor_ref.clone(),
+            timers_timezone: serve.timers_timezone.clone(),
         }
     }
 }

@@ -208,8 +208,13 @@ async fn handle(message: &Value, registration: &Registration, inner: &Arc<Inner>
             let trigger = text("trigger").unwrap_or_default();
             let mut payload = message.get("payload").cloned().unwrap_or(Value::Null);
             let registry = inner.published.registry();
-            let checked = match registry.trigger_type(&trigger) {
-                None => Err(format!("trigger type \"{trigger}\" does not exist")),
+            // A trigger type ref, or the ref of a trigger with parameters (from a rule).
+            let trigger_type = registry.trigger_type(&trigger).cloned().or_else(|| {
+                crate::trigger::triggers::find(&registry, &trigger)
+                    .and_then(|t| registry.trigger_type(&t.type_ref).cloned())
+            });
+            let checked = match trigger_type {
+                None => Err(format!("trigger \"{trigger}\" does not exist")),
                 Some(trigger_type) => payload::validate(&mut payload, &trigger_type.payload_schema),
             };
             if let Err(error) = checked {

@@ -8,3 +8,4 @@ mod live_reload;
 mod registration;
 mod sensors;
 mod systemd;
+mod timers;

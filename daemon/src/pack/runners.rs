@@ -104,5 +104,13 @@ mod tests {
             panic!("winrm-ps-cmd exists");
         };
         assert!(winrm.parameters.contains_key("host"), "anchor resolved");
+        let known = ["type", "description", "default", "required", "secret", "immutable", "enum"];
+        for name in names() {
+            let Some(Resolved::Current(runner)) = resolve(name) else { panic!("{name} resolves") };
+            for (parameter, schema) in &runner.parameters {
+                let keys = schema.as_object().map(|o| o.keys().cloned().collect::<Vec<_>>()).unwrap_or_default();
+                assert!(keys.iter().all(|k| known.contains(&k.as_str())), "{name}.{parameter}: {keys:?}");
+            }
+        }
     }
 }

@@ -8,6 +8,7 @@
 pub mod spec;
 pub mod supervisor;
 pub mod task;
+pub mod timer;
 
 use std::collections::VecDeque;
 use std::time::{Instant, SystemTime};

@@ -6,6 +6,7 @@
 
 pub mod journal;
 pub mod payload;
+pub mod triggers;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};

@@ -1,0 +1,104 @@
+//! Concrete triggers: a trigger type plus the parameters a rule gives it (ST2-COMPAT.md 4.1).
+//! Rules with identical type and parameters share one trigger, whose ref is stable across
+//! reloads and restarts (StackStorm names them with random uuids; a stable name lets live reload
+//! converge).
+//!
+//! Owns: trigger identity. Must not: decide which rules are active (the registry does).
+
+use std::collections::BTreeMap;
+
+use serde_json::{Map, Value};
+
+use crate::pack::model::Rule;
+use crate::registry::Registry;
+
+/// A trigger type with parameters.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Trigger {
+    /// `<type pack>.<16 hex digits>`, or the type ref itself when there are no parameters.
+    pub ref_: String,
+    pub type_ref: String,
+    pub parameters: Map<String, Value>,
+}
+
+/// The trigger a rule listens to.
+pub fn of_rule(rule: &Rule) -> Trigger {
+    let type_ref = rule.trigger_type.clone();
+    if rule.trigger_parameters.is_empty() {
+        return Trigger { ref_: type_ref.clone(), type_ref, parameters: Map::new() };
+    }
+    let pack = type_ref.split('.').next().unwrap_or_default();
+    let digest = fnv1a(canonical(&Value::Object(rule.trigger_parameters.clone())).as_bytes());
+    Trigger { ref_: format!("{pack}.{digest:016x}"), type_ref, parameters: rule.trigger_parameters.clone() }
+}
+
+/// The distinct triggers of the registry's active rules (registered and enabled) whose type is
+/// one of `types`, in ref order.
+pub fn active_of_types(registry: &Registry, types: &[&str]) -> Vec<Trigger> {
+    let mut found = BTreeMap::new();
+    for rule in registry.active_rules().filter(|r| types.contains(&r.trigger_type.as_str())) {
+        let trigger = of_rule(rule);
+        found.entry(trigger.ref_.clone()).or_insert(trigger);
+    }
+    found.into_values().collect()
+}
+
+/// The active trigger with this ref, if a registered and enabled rule uses it.
+pub fn find(registry: &Registry, ref_: &str) -> Option<Trigger> {
+    registry.active_rules().map(|rule| of_rule(rule)).find(|trigger| trigger.ref_ == ref_)
+}
+
+/// JSON with object keys sorted, so equal documents hash equally.
+fn canonical(value: &Value) -> String {
+    match value {
+        Value::Object(map) => {
+            let sorted: BTreeMap<&String, String> = map.iter().map(|(k, v)| (k, canonical(v))).collect();
+            let fields: Vec<String> =
+                sorted.iter().map(|(k, v)| format!("{}:{v}", Value::String((*k).clone()))).collect();
+            format!("{{{}}}", fields.join(","))
+        }
+        Value::Array(items) => format!("[{}]", items.iter().map(canonical).collect::<Vec<_>>().join(",")),
+        other => other.to_string(),
+    }
+}
+
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, byte| (hash ^ u64::from(*byte)).wrapping_mul(0x0100_0000_01b3))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pack::model::RuleType;
+    use serde_json::json;
+
+    fn rule(parameters: Value) -> Rule {
+        Rule {
+            ref_: "demo.r".into(),
+            pack: "demo".into(),
+            name: "r".into(),
+            description: String::new(),
+            enabled: true,
+            trigger_type: "core.st2.IntervalTimer".into(),
+            trigger_parameters: parameters.as_object().cloned().unwrap_or_default(),
+            criteria: Map::new(),
+            action_ref: "core.noop".into(),
+            action_parameters: Map::new(),
+            rule_type: RuleType::Standard,
+            tags: Value::Null,
+            context: Value::Null,
+            metadata_file: "rules/r.yaml".into(),
+        }
+    }
+
+    #[test]
+    fn equal_parameters_share_a_trigger_whatever_their_order() {
+        let a = of_rule(&rule(json!({"unit": "seconds", "delta": 5})));
+        let b = of_rule(&rule(json!({"delta": 5, "unit": "seconds"})));
+        let c = of_rule(&rule(json!({"delta": 6, "unit": "seconds"})));
+        assert_eq!(a.ref_, b.ref_);
+        assert_ne!(a.ref_, c.ref_);
+        assert!(a.ref_.starts_with("core.") && a.ref_.len() == "core.".len() + 16, "{}", a.ref_);
+        assert_eq!(of_rule(&rule(json!({}))).ref_, "core.st2.IntervalTimer", "no parameters: the type itself");
+    }
+}
