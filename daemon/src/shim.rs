@@ -30,6 +30,8 @@ pub struct Registration {
     pub welcome: Value,
     /// Called when the process has connected and been welcomed.
     pub on_connect: Arc<dyn Fn() + Send + Sync>,
+    /// Filled on connect: sends lines (trigger events) to the connected process.
+    pub events: Arc<Mutex<Option<mpsc::UnboundedSender<String>>>>,
 }
 
 struct Inner {
@@ -174,6 +176,9 @@ async fn session(stream: UnixStream, inner: Arc<Inner>, shutdown: CancellationTo
     };
     let _ = out.send(line(&registration.welcome));
     (registration.on_connect)();
+    if let Ok(mut events) = registration.events.lock() {
+        *events = Some(out.clone());
+    }
     loop {
         let next = tokio::select! {
             next = lines.next_line() => next,
@@ -193,7 +198,8 @@ async fn session(stream: UnixStream, inner: Arc<Inner>, shutdown: CancellationTo
     let _ = writer.await;
 }
 
-fn line(value: &Value) -> String {
+/// One protocol line.
+pub fn line(value: &Value) -> String {
     let mut text = value.to_string();
     text.push('\n');
     text

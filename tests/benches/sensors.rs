@@ -18,6 +18,7 @@ fn main() {
     runtime.block_on(async {
         dispatch_throughput().await;
         restart_component().await;
+        timer_memory().await;
     });
 }
 
@@ -125,6 +126,50 @@ async fn restart_component() {
     println!(
         "restart-component with {SENSORS} Python sensors until all run again: {:.0} ms",
         started.elapsed().as_secs_f64() * 1000.0
+    );
+    stop(child);
+}
+
+const TIMERS: usize = 10_000;
+
+fn rss_kb(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .expect("VmRSS")
+}
+
+async fn timer_memory() {
+    let home = Home::new();
+    let dir = home.packs().join("clock");
+    write_file(&dir.join("pack.yaml"), &pack_yaml("clock", "timer benchmark"));
+    for i in 0..TIMERS {
+        write_file(
+            &dir.join(format!("rules/t{i}.yaml")),
+            &format!(
+                "name: t{i}\nenabled: true\ntrigger:\n  type: core.st2.IntervalTimer\n  parameters:\n    unit: hours\n    delta: {}\naction:\n  ref: core.noop\n",
+                i + 1
+            ),
+        );
+    }
+    let child = start(&home);
+    let mut client = control(&home.socket()).await;
+    // A plain full reload first, so both figures include one reload's allocator high-water mark.
+    client.reload(pb::ReloadRequest::default()).await.expect("reload");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let before = rss_kb(child.id());
+    client
+        .reload(pb::ReloadRequest { register: vec![pb::ContentKind::Rules as i32], register_all: false, packs: vec![] })
+        .await
+        .expect("register rules");
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let after = rss_kb(child.id());
+    println!(
+        "memory per idle timer: {:.0} bytes ({TIMERS} interval timers: RSS {before} kB before registering their rules, {after} kB after)",
+        (after.saturating_sub(before) * 1024) as f64 / TIMERS as f64
     );
     stop(child);
 }

@@ -279,3 +279,39 @@ fn sensor_ref_runs_one_sensor_alone() {
     assert_eq!(sensor(&daemon, "one.First")["state"], "stopped", "only the named sensor runs");
     assert!(sensor(&daemon, "one.First")["pid"].is_null());
 }
+
+#[test]
+fn rules_give_a_sensor_triggers_live_without_a_restart() {
+    require_python();
+    let home = Home::new();
+    let dir = home.packs().join("hooks");
+    write_file(&dir.join("pack.yaml"), &pack_yaml("hooks", "parameterised triggers"));
+    write_file(
+        &dir.join("sensors/listener.yaml"),
+        "class_name: Listener\nentry_point: listener.py\ntrigger_types:\n  - name: hook\n    parameters_schema:\n      type: object\n      properties:\n        path: {type: string}\n    payload_schema:\n      type: object\n",
+    );
+    write_file(
+        &dir.join("sensors/listener.py"),
+        "import threading\nfrom st2reactor.sensor.base import Sensor\n\nclass Listener(Sensor):\n    def setup(self):\n        self.log = self.sensor_service.get_logger('listener')\n    def run(self):\n        threading.Event().wait()\n    def cleanup(self):\n        pass\n    def add_trigger(self, trigger):\n        self.log.info('add %s', trigger['parameters']['path'])\n        self.sensor_service.dispatch(trigger['ref'], {'path': trigger['parameters']['path']})\n    def update_trigger(self, trigger):\n        pass\n    def remove_trigger(self, trigger):\n        self.log.info('remove %s', trigger['parameters']['path'])\n",
+    );
+    write_file(
+        &dir.join("rules/on_a.yaml"),
+        "name: on_a\nenabled: true\ntrigger:\n  type: hooks.hook\n  parameters:\n    path: /a\naction:\n  ref: core.noop\n",
+    );
+    let daemon = Daemon::start(&home, &[]);
+    let pid = wait_state(&daemon, "hooks.Listener", "running")["pid"].as_u64().expect("pid");
+    let has_line = |s: &serde_json::Value, text: &str| {
+        s["stderr_tail"].as_array().is_some_and(|t| t.iter().any(|l| l.as_str().is_some_and(|l| l.ends_with(text))))
+    };
+    assert!(!has_line(&sensor(&daemon, "hooks.Listener"), "add /a"), "an unregistered rule gives no trigger");
+    assert!(daemon.ctl(&["reload", "--register-rules"]).status.success());
+    daemon.wait_json("add_trigger for /a", &["sensor", "get", "hooks.Listener"], |s| has_line(s, "add /a"));
+    let instances = daemon.wait_json("the dispatch to the trigger", &["trigger-instance", "list"], |v| {
+        v.as_array().is_some_and(|a| a.iter().any(|i| i["payload"]["path"] == "/a"))
+    });
+    let instance = instances.as_array().expect("list").iter().find(|i| i["payload"]["path"] == "/a").expect("instance");
+    assert!(instance["trigger"].as_str().is_some_and(|t| t.starts_with("hooks.")), "{instance}");
+    home.remove("packs/hooks/rules/on_a.yaml");
+    daemon.wait_json("remove_trigger for /a", &["sensor", "get", "hooks.Listener"], |s| has_line(s, "remove /a"));
+    assert_eq!(sensor(&daemon, "hooks.Listener")["pid"].as_u64(), Some(pid), "no restart for trigger changes");
+}

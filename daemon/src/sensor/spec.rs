@@ -20,6 +20,9 @@ pub struct SensorSpec {
     pub config: Map<String, Value>,
     pub python: PathBuf,
     pub fingerprint: u64,
+    /// Trigger dicts for `add_trigger` (not part of the fingerprint: changes reach the running
+    /// sensor as `add_trigger`/`remove_trigger`, without a restart).
+    pub triggers: Vec<Value>,
 }
 
 impl SensorSpec {
@@ -27,8 +30,8 @@ impl SensorSpec {
         &self.sensor.ref_
     }
 
-    /// The `welcome` message of the shim protocol.
-    pub fn welcome(&self) -> Value {
+    /// The `welcome` message of the shim protocol, with the triggers to replay.
+    pub fn welcome(&self, triggers: &[Value]) -> Value {
         json!({
             "op": "welcome",
             "kind": "sensor",
@@ -39,7 +42,7 @@ impl SensorSpec {
             // Whole seconds as an integer, as StackStorm's wrapper passes them.
             "poll_interval": self.sensor.poll_interval.map(|i| if i.fract() == 0.0 { json!(i as i64) } else { json!(i) }),
             "local_prefix": format!("{}.{}:", self.sensor.pack, self.sensor.class_name),
-            "triggers": [],
+            "triggers": triggers,
         })
     }
 }
@@ -118,6 +121,7 @@ pub fn desired(
                     config: content.config.values.clone(),
                     python,
                     fingerprint: hasher.finish(),
+                    triggers: crate::trigger::triggers::for_sensor(registry, &sensor.trigger_types),
                 }
             })
         })

@@ -19,6 +19,7 @@ use crate::store::Store;
 
 struct Running {
     fingerprint: u64,
+    triggers: Vec<serde_json::Value>,
     commands: mpsc::UnboundedSender<Command>,
     status: Arc<Mutex<SensorStatus>>,
     task: tokio::task::JoinHandle<()>,
@@ -117,15 +118,20 @@ impl Supervisor {
             return;
         };
         for spec in specs {
-            if sensors.contains_key(spec.ref_()) {
+            if let Some(running) = sensors.get_mut(spec.ref_()) {
+                if running.triggers != spec.triggers {
+                    running.triggers = spec.triggers.clone();
+                    let _ = running.commands.send(Command::Triggers(spec.triggers.clone()));
+                }
                 continue;
             }
             let (commands, receiver) = mpsc::unbounded_channel();
             let status = Arc::new(Mutex::new(SensorStatus::new(SensorState::Starting)));
             let fingerprint = spec.fingerprint;
+            let triggers = spec.triggers.clone();
             let name = spec.ref_().to_string();
             let task = tokio::spawn(task::run(spec, self.ctx.clone(), status.clone(), receiver));
-            sensors.insert(name, Running { fingerprint, commands, status, task });
+            sensors.insert(name, Running { fingerprint, triggers, commands, status, task });
         }
     }
 

@@ -10,14 +10,14 @@ use std::process::ExitStatus;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
-use serde_json::json;
+use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::sync::{mpsc, oneshot};
 
 use super::spec::SensorSpec;
 use super::{SensorState, SensorStatus};
 use crate::process::{ProcessSpec, signal_group};
-use crate::shim::{Registration, ShimServer};
+use crate::shim::{Registration, ShimServer, line};
 use crate::trigger::journal::Journal;
 
 const FIRST_BACKOFF: Duration = Duration::from_secs(1);
@@ -37,6 +37,9 @@ pub struct SensorContext {
 pub enum Command {
     /// Start again now (stopping the running process first).
     Restart,
+    /// The triggers the sensor hears of changed: tell the running process, and use them from
+    /// the next start on.
+    Triggers(Vec<Value>),
     /// Stop for good; the reply comes once the process is gone.
     Stop { disabled: bool, done: oneshot::Sender<()> },
 }
@@ -64,6 +67,7 @@ pub async fn run(
 ) {
     let sensor_ref = spec.ref_().to_string();
     let mut failures: u32 = 0;
+    let mut live = Live { triggers: spec.triggers.clone(), events: Arc::new(Mutex::new(None)) };
     loop {
         set(&status, |s| {
             s.state = SensorState::Starting;
@@ -71,8 +75,14 @@ pub async fn run(
         });
         let connected = status.clone();
         let on_connect = Arc::new(move || set(&connected, |s| s.state = SensorState::Running));
-        let (token, _guard) =
-            ctx.shim.register(Registration { source: sensor_ref.clone(), welcome: spec.welcome(), on_connect });
+        live.events = Arc::new(Mutex::new(None));
+        let registration = Registration {
+            source: sensor_ref.clone(),
+            welcome: spec.welcome(&live.triggers),
+            on_connect,
+            events: live.events.clone(),
+        };
+        let (token, _guard) = ctx.shim.register(registration);
         let process = process_spec(&spec, &ctx, &token);
         let mut child = match process.command().spawn() {
             Ok(child) => child,
@@ -84,7 +94,7 @@ pub async fn run(
                     s.state = SensorState::Failed;
                     s.last_exit = Some(reason);
                 });
-                match wait_backoff(&status, failures, &mut commands).await {
+                match wait_backoff(&status, failures, &mut commands, &mut live).await {
                     Some(stop) => return finish(&status, stop).await,
                     None => continue,
                 }
@@ -107,7 +117,7 @@ pub async fn run(
             .collect();
         let outcome = tokio::select! {
             exit = child.wait() => Outcome::Exited(exit),
-            command = commands.recv() => Outcome::Command(command),
+            command = next_command(&mut commands, &mut live) => Outcome::Command(command),
         };
         let exit = match outcome {
             Outcome::Exited(exit) => exit.ok(),
@@ -124,8 +134,7 @@ pub async fn run(
                         failures = 0;
                         continue;
                     }
-                    Some(stop @ Command::Stop { .. }) => return finish(&status, Some(stop)).await,
-                    None => return finish(&status, None).await,
+                    stop => return finish(&status, stop).await,
                 }
             }
         };
@@ -142,7 +151,7 @@ pub async fn run(
         if exit.is_some_and(|e| e.success()) {
             tracing::info!(sensor = %sensor_ref, "sensor exited with status 0; it stays stopped until restarted");
             set(&status, |s| s.state = SensorState::Stopped);
-            match commands.recv().await {
+            match next_command(&mut commands, &mut live).await {
                 Some(Command::Restart) => {
                     set(&status, |s| s.restarts += 1);
                     failures = 0;
@@ -155,7 +164,7 @@ pub async fn run(
         let last = status.lock().ok().and_then(|s| s.tail.back().cloned()).unwrap_or_default();
         tracing::warn!(sensor = %sensor_ref, exit = ?exit, last_line = %last, "sensor crashed; restarting after backoff");
         set(&status, |s| s.state = SensorState::Backoff);
-        if let Some(stop) = wait_backoff(&status, failures, &mut commands).await {
+        if let Some(stop) = wait_backoff(&status, failures, &mut commands, &mut live).await {
             return finish(&status, stop).await;
         }
         set(&status, |s| s.restarts += 1);
@@ -167,17 +176,54 @@ enum Outcome {
     Command(Option<Command>),
 }
 
+/// The triggers a sensor hears of, and the way to tell its running process about changes.
+struct Live {
+    triggers: Vec<Value>,
+    events: Arc<Mutex<Option<mpsc::UnboundedSender<String>>>>,
+}
+
+impl Live {
+    /// Sends `add_trigger`/`remove_trigger` for the difference, then keeps `triggers`.
+    fn apply(&mut self, triggers: Vec<Value>) {
+        let refs = |list: &[Value]| list.iter().filter_map(|t| t["ref"].as_str().map(String::from)).collect::<Vec<_>>();
+        let (old, new) = (refs(&self.triggers), refs(&triggers));
+        let sender = self.events.lock().ok().and_then(|e| e.clone());
+        if let Some(sender) = sender {
+            for trigger in triggers.iter().filter(|t| t["ref"].as_str().is_some_and(|r| !old.iter().any(|o| o == r))) {
+                let _ = sender.send(line(&json!({"op": "add_trigger", "trigger": trigger})));
+            }
+            for trigger in
+                self.triggers.iter().filter(|t| t["ref"].as_str().is_some_and(|r| !new.iter().any(|n| n == r)))
+            {
+                let _ = sender.send(line(&json!({"op": "remove_trigger", "trigger": trigger})));
+            }
+        }
+        self.triggers = triggers;
+    }
+}
+
+/// The next command that concerns the process; trigger changes are applied on the way.
+async fn next_command(commands: &mut mpsc::UnboundedReceiver<Command>, live: &mut Live) -> Option<Command> {
+    loop {
+        match commands.recv().await {
+            Some(Command::Triggers(triggers)) => live.apply(triggers),
+            other => return other,
+        }
+    }
+}
+
 /// Waits out the backoff; `Some` when a stop (or the end of commands) came first.
 async fn wait_backoff(
     status: &Mutex<SensorStatus>,
     failures: u32,
     commands: &mut mpsc::UnboundedReceiver<Command>,
+    live: &mut Live,
 ) -> Option<Option<Command>> {
     let delay = backoff(failures);
     set(status, |s| s.next_start = Some(Instant::now() + delay));
     tokio::select! {
         () = tokio::time::sleep(delay) => None,
-        command = commands.recv() => match command {
+        command = next_command(commands, live) => match command {
             Some(Command::Restart) => None,
             other => Some(other),
         },

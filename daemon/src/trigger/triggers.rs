@@ -43,6 +43,39 @@ pub fn active_of_types(registry: &Registry, types: &[&str]) -> Vec<Trigger> {
     found.into_values().collect()
 }
 
+impl Trigger {
+    /// The dict StackStorm hands to a sensor's `add_trigger` (ST2-COMPAT.md 3.2).
+    pub fn sensor_dict(&self) -> Value {
+        let (pack, name) = self.ref_.split_once('.').unwrap_or(("", &self.ref_));
+        let digest = fnv1a(canonical(&Value::Object(self.parameters.clone())).as_bytes());
+        serde_json::json!({
+            "id": self.ref_,
+            "name": name,
+            "pack": pack,
+            "type": self.type_ref,
+            "parameters": self.parameters,
+            "ref": self.ref_,
+            "uid": format!("trigger:{pack}:{name}:{digest:016x}"),
+        })
+    }
+}
+
+/// The triggers a sensor that declares `types` hears of: the parameterless ("shadow") trigger of
+/// each type without parameters, and every active trigger with parameters of those types.
+pub fn for_sensor(registry: &Registry, types: &[String]) -> Vec<Value> {
+    let type_refs: Vec<&str> = types.iter().map(String::as_str).collect();
+    let mut dicts: Vec<Value> = types
+        .iter()
+        .filter_map(|t| registry.trigger_type(t))
+        .filter(|t| t.parameters_schema.get("properties").and_then(Value::as_object).is_none_or(|p| p.is_empty()))
+        .map(|t| Trigger { ref_: t.ref_.clone(), type_ref: t.ref_.clone(), parameters: Map::new() }.sensor_dict())
+        .collect();
+    dicts.extend(
+        active_of_types(registry, &type_refs).into_iter().filter(|t| !t.parameters.is_empty()).map(|t| t.sensor_dict()),
+    );
+    dicts
+}
+
 /// The active trigger with this ref, if a registered and enabled rule uses it.
 pub fn find(registry: &Registry, ref_: &str) -> Option<Trigger> {
     registry.active_rules().map(|rule| of_rule(rule)).find(|trigger| trigger.ref_ == ref_)
