@@ -82,7 +82,12 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
         &work_tasks,
     )
     .with_context(|| format!("cannot listen on {}", paths.shim_socket().display()))?;
-    let context = SensorContext { shim: shim.clone(), journal: journal.clone(), python_dir: paths.python_dir() };
+    let context = SensorContext {
+        shim: shim.clone(),
+        journal: journal.clone(),
+        python_dir: paths.python_dir(),
+        pycache_dir: paths.data_dir.join("pycache"),
+    };
     let python_option = config.python.clone();
     let python = tokio::task::spawn_blocking(move || crate::sensor::spec::resolve_interpreter(&python_option)).await?;
     tracing::info!(python = %python.display(), "python interpreter for sensors");

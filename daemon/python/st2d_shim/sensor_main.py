@@ -4,7 +4,6 @@ Owns: the sensor life cycle (setup, trigger replay, run, cleanup, exit status). 
 the protocol anywhere but the shim connection; stdout is the sensor's own.
 """
 import importlib.util
-import inspect
 import os
 import signal
 import sys
@@ -62,7 +61,7 @@ def main():
         cls = load_class(welcome["file"], welcome["class_name"])
         kwargs = {"sensor_service": service, "config": welcome.get("config") or {}}
         from st2reactor.sensor.base import PollingSensor
-        if inspect.isclass(cls) and issubclass(cls, PollingSensor) and welcome.get("poll_interval") is not None:
+        if isinstance(cls, type) and issubclass(cls, PollingSensor) and welcome.get("poll_interval") is not None:
             kwargs["poll_interval"] = welcome["poll_interval"]
         sensor = cls(**kwargs)
         sensor_box.append(sensor)

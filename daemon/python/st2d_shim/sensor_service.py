@@ -3,11 +3,12 @@
 Owns: the pack-author API of a sensor's service. Must not: talk to anything but the shim
 connection.
 """
-import logging
 import sys
 
 
 def _logger(name):
+    import logging  # only sensors that log pay for importing logging
+
     logger = logging.getLogger(name)
     if not logger.handlers:
         handler = logging.StreamHandler(sys.stderr)

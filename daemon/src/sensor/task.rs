@@ -32,6 +32,8 @@ pub struct SensorContext {
     pub journal: Journal,
     /// Where the shim's Python files were written.
     pub python_dir: PathBuf,
+    /// Where Python caches bytecode (`PYTHONPYCACHEPREFIX`).
+    pub pycache_dir: PathBuf,
 }
 
 pub enum Command {
@@ -284,7 +286,8 @@ fn process_spec(spec: &SensorSpec, ctx: &SensorContext, token: &str) -> ProcessS
         .arg("-u")
         .arg(ctx.python_dir.join("st2d_shim").join("sensor_main.py"))
         .env("PYTHONPATH", python_path)
-        .env("PYTHONDONTWRITEBYTECODE", "1")
+        // Bytecode is cached under the data dir: starts stay fast and pack dirs stay untouched.
+        .env("PYTHONPYCACHEPREFIX", &ctx.pycache_dir)
         .env("ST2D_SHIM_SOCKET", ctx.shim.path())
         .env("ST2D_SHIM_TOKEN", token)
         .env("ST2D_SENSOR_REF", spec.ref_())
