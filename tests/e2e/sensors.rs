@@ -315,3 +315,60 @@ fn rules_give_a_sensor_triggers_live_without_a_restart() {
     daemon.wait_json("remove_trigger for /a", &["sensor", "get", "hooks.Listener"], |s| has_line(s, "remove /a"));
     assert_eq!(sensor(&daemon, "hooks.Listener")["pid"].as_u64(), Some(pid), "no restart for trigger changes");
 }
+
+#[test]
+fn crashes_at_start_and_later_both_back_off_with_their_last_line() {
+    require_python();
+    let home = Home::new();
+    let dir = home.packs().join("early");
+    write_file(&dir.join("pack.yaml"), &pack_yaml("early", "crashes in setup"));
+    write_file(&dir.join("sensors/early.yaml"), "class_name: Early\nentry_point: early.py\n");
+    write_file(
+        &dir.join("sensors/early.py"),
+        &format!(
+            "from st2reactor.sensor.base import Sensor\n\nclass Early(Sensor):\n    def setup(self):\n        raise ValueError('cannot set up')\n    def run(self):\n        pass\n{SENSOR_BOILERPLATE}"
+        ),
+    );
+    write_sensor(
+        &home,
+        "late",
+        "Late",
+        "        self.sensor_service.dispatch('late.late_event', {'n': 1})\n        time.sleep(0.3)\n        raise KeyError('gone later')",
+        "",
+    );
+    let daemon = Daemon::start(&home, &[]);
+    for (ref_, last) in [("early.Early", "ValueError: cannot set up"), ("late.Late", "KeyError: 'gone later'")] {
+        let crashed =
+            daemon.wait_json(&format!("{ref_} in backoff"), &["sensor", "get", ref_], |s| s["state"] == "backoff");
+        assert_eq!(crashed["last_exit"], "exit 1");
+        let tail = crashed["stderr_tail"].as_array().expect("tail");
+        assert!(tail.last().and_then(|l| l.as_str()).is_some_and(|l| l.contains(last)), "{ref_}: {tail:?}");
+    }
+    daemon.wait_json(
+        "the dispatch before the crash",
+        &["trigger-instance", "list", "--trigger", "late.late_event"],
+        |v| v.as_array().is_some_and(|a| !a.is_empty()),
+    );
+}
+
+#[test]
+fn editing_the_pack_config_restarts_its_sensor_with_the_new_config() {
+    require_python();
+    let home = Home::new();
+    write_sensor(
+        &home,
+        "conf",
+        "Reader",
+        "        self.log.info('region=%s', self.config['region'])\n        threading.Event().wait()",
+        "",
+    );
+    home.write("packs/conf/config.schema.yaml", "region:\n  type: string\n  default: eu\n");
+    let daemon = Daemon::start(&home, &[]);
+    let has = |s: &serde_json::Value, text: &str| {
+        s["stderr_tail"].as_array().is_some_and(|t| t.iter().any(|l| l.as_str().is_some_and(|l| l.ends_with(text))))
+    };
+    let first = daemon.wait_json("the default config", &["sensor", "get", "conf.Reader"], |s| has(s, "region=eu"));
+    home.write("configs/conf.yaml", "region: us\n");
+    let second = daemon.wait_json("the new config", &["sensor", "get", "conf.Reader"], |s| has(s, "region=us"));
+    assert_ne!(first["pid"], second["pid"], "a config change restarts the sensor");
+}
