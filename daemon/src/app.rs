@@ -88,11 +88,13 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
         python_dir: paths.python_dir(),
         pycache_dir: paths.data_dir.join("pycache"),
     };
-    let python_option = config.python.clone();
-    let python = tokio::task::spawn_blocking(move || crate::sensor::spec::resolve_interpreter(&python_option)).await?;
-    tracing::info!(python = %python.display(), "python interpreter for sensors");
-    let sensors =
-        Supervisor::new(context, paths.virtualenvs_dir.clone(), python, store.clone(), config.sensor_ref.clone());
+    let sensors = Supervisor::new(
+        context,
+        paths.virtualenvs_dir.clone(),
+        config.python.clone(),
+        store.clone(),
+        config.sensor_ref.clone(),
+    );
     work_tasks.spawn(sensors.clone().run(published.clone(), work.clone()));
     let timezone: chrono_tz::Tz = config
         .timers_timezone

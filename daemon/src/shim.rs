@@ -194,6 +194,11 @@ async fn session(stream: UnixStream, inner: Arc<Inner>, shutdown: CancellationTo
         };
         handle(&message, &registration, &inner, &out).await;
     }
+    // The process is gone (or st2d is stopping): nobody may send to it any more, so the writer
+    // can finish once what is queued is written.
+    if let Ok(mut events) = registration.events.lock() {
+        events.take();
+    }
     drop(out);
     let _ = writer.await;
 }

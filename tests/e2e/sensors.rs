@@ -372,3 +372,26 @@ fn editing_the_pack_config_restarts_its_sensor_with_the_new_config() {
     let second = daemon.wait_json("the new config", &["sensor", "get", "conf.Reader"], |s| has(s, "region=us"));
     assert_ne!(first["pid"], second["pid"], "a config change restarts the sensor");
 }
+
+#[test]
+fn shutdown_with_running_and_crashed_sensors_is_clean() {
+    require_python();
+    let home = Home::new();
+    write_sensor(&home, "up", "Up", "        threading.Event().wait()", "");
+    write_sensor(&home, "down", "Down", "        raise RuntimeError('down')", "");
+    let daemon = Daemon::start(&home, &[]);
+    let up = wait_state(&daemon, "up.Up", "running")["pid"].as_u64().expect("pid");
+    wait_state(&daemon, "down.Down", "backoff");
+    daemon.signal(15);
+    let log_path = home.path().to_path_buf();
+    let status = daemon.wait_exit();
+    assert_eq!(status.code(), Some(0));
+    assert!(!pid_alive(up), "the running sensor was stopped");
+    let logs: String = std::fs::read_dir(&log_path)
+        .expect("home")
+        .filter_map(Result::ok)
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".log"))
+        .map(|e| std::fs::read_to_string(e.path()).unwrap_or_default())
+        .collect();
+    assert!(!logs.contains("did not stop within the grace period"), "every task stopped promptly:\n{logs}");
+}

@@ -145,10 +145,19 @@ fn tag_names(tags: &Value) -> Vec<String> {
 
 /// A sensor with its runtime state (`status` is `None` when it is not supervised); `enabled` is
 /// the effective value (a toggle set through the API, else the file's).
-pub fn sensor(sensor: &Sensor, status: Option<&SensorStatus>, registered: bool, enabled: bool) -> pb::Sensor {
+/// `selected`: the sensor is meant to run (not left out by `--sensor-ref`); when it is not
+/// supervised yet, it is about to start.
+pub fn sensor(
+    sensor: &Sensor,
+    status: Option<&SensorStatus>,
+    registered: bool,
+    enabled: bool,
+    selected: bool,
+) -> pb::Sensor {
     let state = match status {
         Some(status) => status.state.as_str(),
         None if !enabled || !registered => "disabled",
+        None if selected => "starting",
         None => "stopped",
     };
     pb::Sensor {

@@ -14,6 +14,7 @@ use super::convert;
 use crate::pack::model::ContentKind;
 use crate::pack::model::Sensor;
 use crate::reload::{Cause, Published, Registration, ReloadHandle};
+use crate::sensor::spec::Selection;
 use crate::sensor::supervisor::Supervisor;
 use crate::shim::ShimServer;
 use crate::store::Store;
@@ -48,9 +49,14 @@ impl ControlService {
     }
 
     fn sensor(&self, sensor: &Sensor, registry: &crate::registry::Registry) -> pb::Sensor {
+        self.sensor_with(sensor, registry, &self.runtime.sensors.selection())
+    }
+
+    fn sensor_with(&self, sensor: &Sensor, registry: &crate::registry::Registry, selection: &Selection) -> pb::Sensor {
         let registered = registry.pack(&sensor.pack).is_some_and(|p| p.registers(ContentKind::Sensors));
-        let enabled = self.runtime.sensors.selection().enabled(sensor);
-        convert::sensor(sensor, self.runtime.sensors.status(&sensor.ref_).as_ref(), registered, enabled)
+        let selected = selection.only.as_ref().is_none_or(|only| *only == sensor.ref_);
+        let status = self.runtime.sensors.status(&sensor.ref_);
+        convert::sensor(sensor, status.as_ref(), registered, selection.enabled(sensor), selected)
     }
 }
 
@@ -203,7 +209,9 @@ impl Control for ControlService {
         request: Request<pb::ListRequest>,
     ) -> Result<Response<pb::ListSensorsResponse>, Status> {
         let registry = self.published.registry();
-        let sensors = registry.sensors(filter(request.get_ref())).map(|s| self.sensor(s, &registry)).collect();
+        let selection = self.runtime.sensors.selection();
+        let sensors =
+            registry.sensors(filter(request.get_ref())).map(|s| self.sensor_with(s, &registry, &selection)).collect();
         Ok(Response::new(pb::ListSensorsResponse { sensors }))
     }
 

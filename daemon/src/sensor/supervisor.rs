@@ -71,7 +71,13 @@ impl Supervisor {
     }
 
     /// Follows the published registry until `shutdown`, then stops every sensor.
-    pub async fn run(self, published: Published, shutdown: CancellationToken) {
+    pub async fn run(mut self, published: Published, shutdown: CancellationToken) {
+        // Resolved here, not before READY: it runs the interpreter once.
+        let given = self.python.clone();
+        if let Ok(resolved) = tokio::task::spawn_blocking(move || super::spec::resolve_interpreter(&given)).await {
+            tracing::info!(python = %resolved.display(), "python interpreter for sensors");
+            self.python = resolved;
+        }
         let mut generations = published.subscribe();
         loop {
             let registry = published.registry();
