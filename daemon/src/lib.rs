@@ -12,6 +12,7 @@ pub mod pack;
 pub mod process;
 pub mod registry;
 pub mod reload;
+pub mod rule;
 pub mod sensor;
 pub mod shim;
 pub mod signal;
