@@ -107,7 +107,8 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     tasks.spawn(systemd::watchdog(intake.clone()));
     let info = DaemonInfo { started, packs_dirs: paths.packs_dirs.clone(), socket: paths.socket.clone() };
     let service = ControlService::new(published, reload, info, Runtime { sensors, shim, store, journal });
-    let server = tokio::spawn(api::serve(listener, paths.socket.clone(), service, api_shutdown.clone()));
+    let server =
+        tokio::spawn(api::serve(listener, paths.socket.clone(), service, shutdown.clone(), api_shutdown.clone()));
 
     let status = format!(
         "ready: {} packs, {} actions, {} problems",

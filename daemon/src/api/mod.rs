@@ -47,11 +47,13 @@ pub async fn bind(path: &Path) -> Result<UnixListener, ApiError> {
     Ok(listener)
 }
 
-/// Serves until `shutdown` is cancelled, then removes the socket file.
+/// Serves until `shutdown` is cancelled, then removes the socket file. Health turns NOT_SERVING
+/// as soon as `draining` is cancelled (the daemon started to stop), while the API still answers.
 pub async fn serve(
     listener: UnixListener,
     socket: PathBuf,
     service: ControlService,
+    draining: CancellationToken,
     shutdown: CancellationToken,
 ) -> Result<(), ApiError> {
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
@@ -64,15 +66,20 @@ pub async fn serve(
         .register_encoded_file_descriptor_set(st2d_proto::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .build_v1alpha()?;
-    let stopping = {
-        let shutdown = shutdown.clone();
+    let not_serving = {
         let health_reporter = health_reporter.clone();
+        let shutdown = shutdown.clone();
         async move {
-            shutdown.cancelled().await;
+            tokio::select! {
+                () = draining.cancelled() => {}
+                () = shutdown.cancelled() => {}
+            }
             health_reporter.set_not_serving::<ControlServer<ControlService>>().await;
             health_reporter.set_service_status("", tonic_health::ServingStatus::NotServing).await;
         }
     };
+    let health_task = tokio::spawn(not_serving);
+    let stopping = async move { shutdown.cancelled().await };
     let result = tonic::transport::Server::builder()
         .add_service(health_service)
         .add_service(reflection_v1)
@@ -80,6 +87,7 @@ pub async fn serve(
         .add_service(ControlServer::new(service))
         .serve_with_incoming_shutdown(UnixListenerStream::new(listener), stopping)
         .await;
+    health_task.abort();
     if let Err(error) = std::fs::remove_file(&socket)
         && error.kind() != std::io::ErrorKind::NotFound
     {
