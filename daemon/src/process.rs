@@ -20,8 +20,27 @@ pub struct ProcessSpec {
     pub env: BTreeMap<String, OsString>,
 }
 
-/// Variables passed through from st2d's own environment when present.
-const INHERITED_ENV: &[&str] = &["PATH", "HOME", "LANG", "LC_ALL", "TZ", "USER", "LOGNAME", "TMPDIR"];
+/// Variables passed through from st2d's own environment when present: the basics, and what
+/// packs need to reach their services (proxies, CA bundles).
+const INHERITED_ENV: &[&str] = &[
+    "PATH",
+    "HOME",
+    "LANG",
+    "LC_ALL",
+    "TZ",
+    "USER",
+    "LOGNAME",
+    "TMPDIR",
+    "http_proxy",
+    "https_proxy",
+    "no_proxy",
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "NO_PROXY",
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
+    "REQUESTS_CA_BUNDLE",
+];
 
 impl ProcessSpec {
     pub fn new(program: impl Into<PathBuf>, cwd: impl Into<PathBuf>) -> Self {
@@ -74,4 +93,31 @@ pub fn signal_group(pid: u32, signal: i32) -> bool {
     // the process group our child leads (it was started with process_group(0)).
     let result = unsafe { libc::kill(-pgid, signal) };
     result == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn children_get_only_the_environment_they_are_given() {
+        let spec = ProcessSpec::new("env", "/").env("ST2D_TEST_MARKER", "yes");
+        let output = spec.command().output().await.expect("env runs");
+        let text = String::from_utf8_lossy(&output.stdout);
+        let keys: Vec<&str> = text.lines().filter_map(|l| l.split('=').next()).collect();
+        assert!(keys.contains(&"ST2D_TEST_MARKER"), "{keys:?}");
+        for key in keys {
+            assert!(key == "ST2D_TEST_MARKER" || INHERITED_ENV.contains(&key), "{key} leaked into the child");
+        }
+    }
+
+    #[tokio::test]
+    async fn children_lead_their_own_process_group() {
+        let spec = ProcessSpec::new("sh", "/").arg("-c").arg("ps -o pgid= -p $$");
+        let child = spec.command().spawn().expect("sh runs");
+        let pid = child.id().expect("a pid");
+        let output = child.wait_with_output().await.expect("output");
+        assert_eq!(String::from_utf8_lossy(&output.stdout).trim(), pid.to_string());
+        assert!(!signal_group(pid, 0), "the group is gone once the child exited");
+    }
 }
