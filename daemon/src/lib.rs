@@ -2,11 +2,13 @@
 //!
 //! Owns: the module tree. Must not: hold logic of its own; `app` wires the parts together.
 
+pub mod action;
 pub mod api;
 pub mod app;
 pub mod check;
 pub mod cli;
 pub mod config;
+pub mod datastore;
 pub mod embedded;
 pub mod pack;
 pub mod process;
@@ -19,6 +21,7 @@ pub mod signal;
 pub mod store;
 pub mod systemd;
 pub mod telemetry;
+pub mod template;
 pub mod trigger;
 pub mod watch;
 pub mod yaml;

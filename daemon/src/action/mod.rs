@@ -1,0 +1,3 @@
+//! Actions: parameter resolution and the runners that execute them.
+
+pub mod params;

@@ -1,0 +1,1 @@
+//! The parameter pipeline (ST2-COMPAT.md 2.2).
