@@ -155,7 +155,12 @@ impl Reloader {
             problems.push(error.to_string());
         }
         let old = self.published.registry();
-        let registry = Registry::new(old.generation + 1, packs);
+        let toggles = self.store.rule_toggles().unwrap_or_else(|error| {
+            tracing::error!(error = %error, "cannot read rule toggles from the store");
+            problems.push(error.to_string());
+            Default::default()
+        });
+        let registry = Registry::new(old.generation + 1, packs).with_rule_toggles(toggles);
         for entry in registry.packs() {
             problems.extend(entry.errors().iter().map(|error| format!("{}: {error}", entry.ref_)));
         }

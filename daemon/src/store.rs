@@ -1,5 +1,6 @@
 //! The embedded store (sled): what is not in pack files: each pack's registration policy
-//! (DESIGN.md 3.2), the trigger instance journal and the key-value datastore.
+//! (DESIGN.md 3.2), the trigger instance journal, rule enforcements, executions, toggles and
+//! the key-value datastore.
 //!
 //! Owns: the only use of sled, its trees and their encodings. Must not: be called on an async
 //! runtime thread for batches of size (callers use `spawn_blocking`).
@@ -13,6 +14,15 @@ const REGISTRATION_TREE: &str = "pack_registration";
 const TRIGGER_INSTANCES_TREE: &str = "trigger_instances";
 const KV_TREE: &str = "kv";
 const SENSOR_TOGGLES_TREE: &str = "sensor_toggles";
+const RULE_TOGGLES_TREE: &str = "rule_toggles";
+const EXECUTIONS_TREE: &str = "executions";
+/// Ids of executions not yet completed: what a restart must look at.
+const ACTIVE_EXECUTIONS_TREE: &str = "executions_active";
+/// Keyed by (trigger instance id, rule ref): at most one enforcement per pair, ever.
+const ENFORCEMENTS_TREE: &str = "rule_enforcements";
+const META_TREE: &str = "meta";
+/// Every trigger instance with an id up to this one has been processed.
+const PROCESSED_THROUGH_KEY: &str = "trigger_instances_processed_through";
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -32,6 +42,36 @@ pub struct Store {
     trigger_instances: sled::Tree,
     kv: sled::Tree,
     sensor_toggles: sled::Tree,
+    rule_toggles: sled::Tree,
+    executions: sled::Tree,
+    active_executions: sled::Tree,
+    enforcements: sled::Tree,
+    meta: sled::Tree,
+}
+
+/// One tree of history records keyed by increasing ids, for retention.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum History {
+    TriggerInstances,
+    Executions,
+    Enforcements,
+}
+
+/// What one commit of the rules engine writes, atomically: the enforcements of a batch of
+/// trigger instances and the executions they request.
+#[derive(Debug, Default)]
+pub struct EnforcementBatch {
+    /// `(trigger instance id, rule ref, record)`.
+    pub enforcements: Vec<(u64, String, Vec<u8>)>,
+    /// `(execution id, record)`; each is also marked active.
+    pub executions: Vec<(u64, Vec<u8>)>,
+}
+
+/// The key of an enforcement: the instance id (big-endian, so keys sort by instance) and the rule.
+fn enforcement_key(instance: u64, rule: &str) -> Vec<u8> {
+    let mut key = instance.to_be_bytes().to_vec();
+    key.extend_from_slice(rule.as_bytes());
+    key
 }
 
 impl Store {
@@ -46,7 +86,23 @@ impl Store {
         let trigger_instances = db.open_tree(TRIGGER_INSTANCES_TREE)?;
         let kv = db.open_tree(KV_TREE)?;
         let sensor_toggles = db.open_tree(SENSOR_TOGGLES_TREE)?;
-        Ok(Self { db, registration, trigger_instances, kv, sensor_toggles })
+        let rule_toggles = db.open_tree(RULE_TOGGLES_TREE)?;
+        let executions = db.open_tree(EXECUTIONS_TREE)?;
+        let active_executions = db.open_tree(ACTIVE_EXECUTIONS_TREE)?;
+        let enforcements = db.open_tree(ENFORCEMENTS_TREE)?;
+        let meta = db.open_tree(META_TREE)?;
+        Ok(Self {
+            db,
+            registration,
+            trigger_instances,
+            kv,
+            sensor_toggles,
+            rule_toggles,
+            executions,
+            active_executions,
+            enforcements,
+            meta,
+        })
     }
 
     /// The content kinds `pack` registers; `None` when the pack has never been seen.
@@ -94,17 +150,7 @@ impl Store {
         limit: usize,
         keep: impl Fn(&[u8]) -> bool,
     ) -> Result<Vec<Vec<u8>>, StoreError> {
-        let mut found = Vec::new();
-        for entry in self.trigger_instances.iter().rev() {
-            let (_, value) = entry?;
-            if keep(&value) {
-                found.push(value.to_vec());
-                if found.len() == limit {
-                    break;
-                }
-            }
-        }
-        Ok(found)
+        recent(&self.trigger_instances, limit, keep)
     }
 
     pub fn kv_get(&self, name: &str) -> Result<Option<String>, StoreError> {
@@ -159,6 +205,174 @@ impl Store {
         Ok(())
     }
 
+    /// Rules enabled or disabled through the API: `ref -> enabled`, overriding their files.
+    pub fn rule_toggles(&self) -> Result<std::collections::HashMap<String, bool>, StoreError> {
+        self.rule_toggles
+            .iter()
+            .map(|entry| {
+                entry
+                    .map(|(k, v)| (String::from_utf8_lossy(&k).into_owned(), v.as_ref() == b"1"))
+                    .map_err(StoreError::from)
+            })
+            .collect()
+    }
+
+    /// Sets a rule's toggle, durably.
+    pub fn set_rule_toggle(&self, rule: &str, enabled: bool) -> Result<(), StoreError> {
+        self.rule_toggles.insert(rule, if enabled { &b"1"[..] } else { &b"0"[..] })?;
+        self.db.flush()?;
+        Ok(())
+    }
+
+    /// The id through which every trigger instance has been processed (0 when none).
+    pub fn processed_through(&self) -> Result<u64, StoreError> {
+        Ok(self
+            .meta
+            .get(PROCESSED_THROUGH_KEY)?
+            .and_then(|bytes| <[u8; 8]>::try_from(bytes.as_ref()).ok())
+            .map(u64::from_be_bytes)
+            .unwrap_or(0))
+    }
+
+    pub fn set_processed_through(&self, id: u64) -> Result<(), StoreError> {
+        self.meta.insert(PROCESSED_THROUGH_KEY, &id.to_be_bytes())?;
+        Ok(())
+    }
+
+    /// Trigger instance records with ids above `after`, in id order.
+    pub fn trigger_instances_after(&self, after: u64) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
+        self.trigger_instances
+            .range((after.saturating_add(1)).to_be_bytes()..)
+            .map(|entry| {
+                let (key, value) = entry?;
+                Ok((id_of(&key)?, value.to_vec()))
+            })
+            .collect()
+    }
+
+    /// Whether the (instance, rule) pair was already enforced.
+    pub fn enforced(&self, instance: u64, rule: &str) -> Result<bool, StoreError> {
+        Ok(self.enforcements.contains_key(enforcement_key(instance, rule))?)
+    }
+
+    /// Writes a batch of enforcements and the executions they request in one transaction, and
+    /// flushes it: once this returns, a replay of these instances fires none of these rules again.
+    pub async fn commit_enforcements(&self, batch: &EnforcementBatch) -> Result<(), StoreError> {
+        use sled::Transactional;
+        let result: sled::transaction::TransactionResult<(), ()> =
+            (&self.enforcements, &self.executions, &self.active_executions).transaction(
+                |(enforcements, executions, active)| {
+                    for (instance, rule, record) in &batch.enforcements {
+                        enforcements.insert(enforcement_key(*instance, rule), record.as_slice())?;
+                    }
+                    for (id, record) in &batch.executions {
+                        executions.insert(&id.to_be_bytes(), record.as_slice())?;
+                        active.insert(&id.to_be_bytes(), &[])?;
+                    }
+                    Ok(())
+                },
+            );
+        result.map_err(|error| match error {
+            sled::transaction::TransactionError::Storage(error) => StoreError::Sled(error),
+            sled::transaction::TransactionError::Abort(()) => {
+                StoreError::Corrupt { key: ENFORCEMENTS_TREE.to_string(), message: "transaction aborted".to_string() }
+            }
+        })?;
+        self.flush_async().await
+    }
+
+    /// The newest `limit` enforcement records that `keep` accepts, newest first.
+    pub fn recent_enforcements(&self, limit: usize, keep: impl Fn(&[u8]) -> bool) -> Result<Vec<Vec<u8>>, StoreError> {
+        recent(&self.enforcements, limit, keep)
+    }
+
+    /// The enforcement records of one trigger instance.
+    pub fn enforcements_of(&self, instance: u64) -> Result<Vec<Vec<u8>>, StoreError> {
+        self.enforcements
+            .scan_prefix(instance.to_be_bytes())
+            .map(|entry| entry.map(|(_, v)| v.to_vec()).map_err(StoreError::from))
+            .collect()
+    }
+
+    /// Writes an execution record; `active` keeps it in the set a restart looks at.
+    pub fn put_execution(&self, id: u64, record: &[u8], active: bool) -> Result<(), StoreError> {
+        self.executions.insert(id.to_be_bytes(), record)?;
+        if active {
+            self.active_executions.insert(id.to_be_bytes(), &[])?;
+        } else {
+            self.active_executions.remove(id.to_be_bytes())?;
+        }
+        Ok(())
+    }
+
+    pub fn execution(&self, id: u64) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.executions.get(id.to_be_bytes())?.map(|v| v.to_vec()))
+    }
+
+    /// The records of executions not yet completed, in id order.
+    pub fn active_executions(&self) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
+        let mut found = Vec::new();
+        for entry in self.active_executions.iter() {
+            let (key, _) = entry?;
+            let id = id_of(&key)?;
+            match self.executions.get(&key)? {
+                Some(record) => found.push((id, record.to_vec())),
+                None => {
+                    self.active_executions.remove(&key)?;
+                }
+            }
+        }
+        Ok(found)
+    }
+
+    /// The newest `limit` execution records that `keep` accepts, newest first.
+    pub fn recent_executions(&self, limit: usize, keep: impl Fn(&[u8]) -> bool) -> Result<Vec<Vec<u8>>, StoreError> {
+        recent(&self.executions, limit, keep)
+    }
+
+    /// Deletes the oldest records of `history`: beyond the newest `keep_newest`, and those that
+    /// `expired` says are too old (records are in time order, so the scan stops at the first
+    /// one kept). Active executions are never deleted. Returns how many were deleted.
+    pub fn prune(
+        &self,
+        history: History,
+        keep_newest: usize,
+        expired: impl Fn(&[u8]) -> bool,
+    ) -> Result<usize, StoreError> {
+        let tree = match history {
+            History::TriggerInstances => &self.trigger_instances,
+            History::Executions => &self.executions,
+            History::Enforcements => &self.enforcements,
+        };
+        let mut doomed = Vec::new();
+        // Beyond the count limit: everything older than the newest `keep_newest`.
+        if let Some(entry) = tree.iter().rev().nth(keep_newest) {
+            let (boundary, _) = entry?;
+            for entry in tree.range(..=boundary) {
+                doomed.push(entry?.0);
+            }
+        }
+        let count_cut = doomed.len();
+        for entry in tree.iter().skip(count_cut) {
+            let (key, value) = entry?;
+            if !expired(&value) {
+                break;
+            }
+            doomed.push(key);
+        }
+        let mut batch = sled::Batch::default();
+        let mut deleted = 0;
+        for key in doomed {
+            if history == History::Executions && self.active_executions.contains_key(&key)? {
+                continue;
+            }
+            batch.remove(key);
+            deleted += 1;
+        }
+        tree.apply_batch(batch)?;
+        Ok(deleted)
+    }
+
     /// Flushes to disk without blocking the runtime.
     pub async fn flush_async(&self) -> Result<(), StoreError> {
         self.db.flush_async().await?;
@@ -170,6 +384,26 @@ impl Store {
         self.db.flush()?;
         Ok(())
     }
+}
+
+fn recent(tree: &sled::Tree, limit: usize, keep: impl Fn(&[u8]) -> bool) -> Result<Vec<Vec<u8>>, StoreError> {
+    let mut found = Vec::new();
+    for entry in tree.iter().rev() {
+        let (_, value) = entry?;
+        if keep(&value) {
+            found.push(value.to_vec());
+            if found.len() == limit {
+                break;
+            }
+        }
+    }
+    Ok(found)
+}
+
+fn id_of(key: &[u8]) -> Result<u64, StoreError> {
+    <[u8; 8]>::try_from(key.get(..8).unwrap_or_default())
+        .map(u64::from_be_bytes)
+        .map_err(|_| StoreError::Corrupt { key: format!("{key:?}"), message: "not an 8-byte id".to_string() })
 }
 
 #[cfg(test)]

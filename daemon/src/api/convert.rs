@@ -104,14 +104,14 @@ pub fn trigger_type(trigger_type: &TriggerType) -> pb::TriggerType {
     }
 }
 
-pub fn rule(rule: &Rule, registered: bool) -> pb::Rule {
+pub fn rule(rule: &Rule, registry: &crate::registry::Registry) -> pb::Rule {
     pb::Rule {
         r#ref: rule.ref_.clone(),
         pack: rule.pack.clone(),
         name: rule.name.clone(),
         description: rule.description.clone(),
-        enabled: rule.enabled,
-        registered,
+        enabled: registry.rule_enabled(rule),
+        registered: registry.rule_registered(rule),
         trigger: rule.trigger_type.clone(),
         trigger_parameters_json: json_map(&rule.trigger_parameters),
         action: rule.action_ref.clone(),

@@ -193,7 +193,7 @@ impl Control for ControlService {
     async fn list_rules(&self, request: Request<pb::ListRequest>) -> Result<Response<pb::ListRulesResponse>, Status> {
         let registry = self.published.registry();
         let rules =
-            registry.rules(filter(request.get_ref())).map(|r| convert::rule(r, registry.rule_registered(r))).collect();
+            registry.rules(filter(request.get_ref())).map(|r| convert::rule(r, &registry)).collect();
         Ok(Response::new(pb::ListRulesResponse { rules }))
     }
 
@@ -201,7 +201,7 @@ impl Control for ControlService {
         let ref_ = required_ref(request.get_ref())?;
         let registry = self.published.registry();
         let rule = registry.rule(ref_).ok_or_else(|| not_found("rule", ref_))?;
-        Ok(Response::new(convert::rule(rule, registry.rule_registered(rule))))
+        Ok(Response::new(convert::rule(rule, &registry)))
     }
 
     async fn list_sensors(
@@ -350,5 +350,44 @@ impl Control for ControlService {
                 }
             });
         Ok(Response::new(Box::pin(stream)))
+    }
+
+    async fn fire_trigger(&self, _: Request<pb::FireTriggerRequest>) -> Result<Response<pb::TriggerInstance>, Status> {
+        Err(Status::unimplemented("fire_trigger"))
+    }
+    async fn set_rule_enabled(&self, _: Request<pb::SetEnabledRequest>) -> Result<Response<pb::Rule>, Status> {
+        Err(Status::unimplemented("x"))
+    }
+    async fn list_rule_enforcements(&self, _: Request<pb::ListRuleEnforcementsRequest>) -> Result<Response<pb::ListRuleEnforcementsResponse>, Status> {
+        Err(Status::unimplemented("x"))
+    }
+    async fn run_action(&self, _: Request<pb::RunActionRequest>) -> Result<Response<pb::Execution>, Status> {
+        Err(Status::unimplemented("x"))
+    }
+    async fn list_executions(&self, _: Request<pb::ListExecutionsRequest>) -> Result<Response<pb::ListExecutionsResponse>, Status> {
+        Err(Status::unimplemented("x"))
+    }
+    async fn get_execution(&self, _: Request<pb::GetRequest>) -> Result<Response<pb::Execution>, Status> {
+        Err(Status::unimplemented("x"))
+    }
+    type WatchExecutionStream =
+        std::pin::Pin<Box<dyn tokio_stream::Stream<Item = Result<pb::ExecutionEvent, Status>> + Send + 'static>>;
+    async fn watch_execution(&self, _: Request<pb::GetRequest>) -> Result<Response<Self::WatchExecutionStream>, Status> {
+        Err(Status::unimplemented("x"))
+    }
+    async fn cancel_execution(&self, _: Request<pb::GetRequest>) -> Result<Response<pb::Execution>, Status> {
+        Err(Status::unimplemented("x"))
+    }
+    async fn get_key(&self, _: Request<pb::KeyRequest>) -> Result<Response<pb::KeyValuePair>, Status> {
+        Err(Status::unimplemented("x"))
+    }
+    async fn list_keys(&self, _: Request<pb::ListKeysRequest>) -> Result<Response<pb::ListKeysResponse>, Status> {
+        Err(Status::unimplemented("x"))
+    }
+    async fn set_key(&self, _: Request<pb::SetKeyRequest>) -> Result<Response<pb::KeyValuePair>, Status> {
+        Err(Status::unimplemented("x"))
+    }
+    async fn delete_key(&self, _: Request<pb::KeyRequest>) -> Result<Response<pb::DeleteKeyReply>, Status> {
+        Err(Status::unimplemented("x"))
     }
 }

@@ -63,6 +63,8 @@ pub struct Registry {
     trigger_types: HashMap<String, Arc<TriggerType>>,
     rules: HashMap<String, Arc<Rule>>,
     sensors: HashMap<String, Arc<Sensor>>,
+    /// Rules enabled or disabled through the API, overriding their files' `enabled`.
+    rule_toggles: HashMap<String, bool>,
 }
 
 /// Iterates one kind of resource over the packs, optionally of one pack only.
@@ -92,6 +94,17 @@ impl Registry {
             }
         }
         registry
+    }
+
+    /// The same snapshot with rules enabled or disabled through the API.
+    pub fn with_rule_toggles(mut self, toggles: HashMap<String, bool>) -> Self {
+        self.rule_toggles = toggles;
+        self
+    }
+
+    /// Whether a rule is enabled: its toggle when the API set one, else its file.
+    pub fn rule_enabled(&self, rule: &Rule) -> bool {
+        self.rule_toggles.get(&rule.ref_).copied().unwrap_or(rule.enabled)
     }
 
     pub fn packs(&self) -> impl Iterator<Item = &PackEntry> {
@@ -139,7 +152,7 @@ impl Registry {
 
     /// Registered and enabled: the rules that fire.
     pub fn active_rules(&self) -> impl Iterator<Item = &Arc<Rule>> {
-        self.rules(None).filter(|rule| rule.enabled && self.rule_registered(rule))
+        self.rules(None).filter(|rule| self.rule_enabled(rule) && self.rule_registered(rule))
     }
 
     pub fn counts(&self) -> Counts {

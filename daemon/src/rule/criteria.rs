@@ -2,8 +2,8 @@
 //! applying StackStorm's operators with their exact typing.
 //!
 //! Owns: key paths (`trigger.a.b`, `trigger.headers['X-Id']`, `trigger.items[0]`, `#tag`
-//! suffixes), every operator and alias, `search` with its four conditions. Must not: render
-//! Jinja patterns (the caller renders a pattern before handing it in) or record enforcements.
+//! suffixes) and every operator and alias. Must not: render Jinja patterns or walk a rule's
+//! criteria (`matcher` compiles and evaluates them, `search` included) or record enforcements.
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use serde_json::{Map, Value};
@@ -11,56 +11,40 @@ use serde_json::{Map, Value};
 /// Why a criterion could not be evaluated; the rule then records a failed enforcement.
 pub type EvalError = String;
 
-/// Evaluates every criterion of a rule against `payload` (ANDed, stopping at the first false).
-/// With criteria, an empty or null payload never matches.
+/// Evaluates every criterion of a rule against `payload` (ANDed, stopping at the first false),
+/// with patterns taken literally. With criteria, an empty or null payload never matches.
 pub fn matches(criteria: &Map<String, Value>, payload: &Value) -> Result<bool, EvalError> {
-    if criteria.is_empty() {
-        return Ok(true);
-    }
-    if payload.is_null() || payload.as_object().is_some_and(Map::is_empty) {
-        return Ok(false);
-    }
-    let context = serde_json::json!({ "trigger": payload });
-    for (key, criterion) in criteria {
-        if !criterion_holds(key, criterion, &context, Utc::now())? {
-            return Ok(false);
-        }
-    }
-    Ok(true)
-}
-
-fn criterion_holds(key: &str, criterion: &Value, context: &Value, now: DateTime<Utc>) -> Result<bool, EvalError> {
-    let operator =
-        criterion.get("type").and_then(Value::as_str).ok_or_else(|| format!("criterion {key} has no type"))?;
-    let pattern = criterion.get("pattern").unwrap_or(&Value::Null);
-    let value = lookup(context, key);
-    if operator.eq_ignore_ascii_case("search") {
-        let condition = criterion.get("condition").and_then(Value::as_str).unwrap_or_default();
-        return search(value.as_ref(), pattern, condition, now);
-    }
-    apply(operator, value.as_ref(), pattern, now).map_err(|e| format!("criterion {key} ({operator}): {e}"))
+    super::matcher::Criteria::compile(criteria)?.evaluate(payload, &super::matcher::Literal, Utc::now())
 }
 
 /// Finds `key` (with any `#tag` suffix removed) in `context`; `None` when absent.
 pub fn lookup(context: &Value, key: &str) -> Option<Value> {
     let key = key.split('#').next().unwrap_or(key);
-    let mut current = context;
-    for segment in path_segments(key)? {
+    follow(context, &path_segments(key)?).cloned()
+}
+
+/// Follows `segments` from `value`; `None` when a step is missing.
+pub fn follow<'a>(value: &'a Value, segments: &[Segment]) -> Option<&'a Value> {
+    let mut current = value;
+    for segment in segments {
         current = match segment {
-            Segment::Key(name) => current.get(&name)?,
+            Segment::Key(name) => current.get(name)?,
             Segment::Index(index) => current.get(index)?,
         };
     }
-    Some(current.clone())
+    Some(current)
 }
 
-enum Segment {
+/// One step of a key path.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Segment {
     Key(String),
     Index(usize),
 }
 
-/// `a.b['c d'][0]` → `a`, `b`, `c d`, `0`.
-fn path_segments(path: &str) -> Option<Vec<Segment>> {
+/// `a.b['c d'][0]` → `a`, `b`, `c d`, `0`; `None` when a bracket holds neither a quoted key nor
+/// an index.
+pub fn path_segments(path: &str) -> Option<Vec<Segment>> {
     let mut segments = Vec::new();
     let mut chars = path.chars().peekable();
     let mut name = String::new();
@@ -157,8 +141,21 @@ fn compare(value: Option<&Value>, pattern: &Value) -> Result<std::cmp::Ordering,
     }
 }
 
-/// Shell-style wildcard over the whole string (fnmatch).
-fn wildcard(text: &str, pattern: &str) -> Result<bool, EvalError> {
+/// The regular expression an operator applies, compiled from its pattern (fnmatch for
+/// `matchwildcard`, anchored with DOTALL for `matchregex`, a search for `regex`/`iregex`).
+pub fn operator_regex(operator: Operator, pattern: &str) -> Result<regex::Regex, EvalError> {
+    let source = match operator {
+        Operator::MatchWildcard => wildcard_regex(pattern),
+        Operator::MatchRegex => format!("(?s)^(?:{pattern})"),
+        Operator::Regex => pattern.to_string(),
+        Operator::IRegex => format!("(?i){pattern}"),
+        other => return Err(format!("{} takes no regular expression", other.name())),
+    };
+    regex::Regex::new(&source).map_err(|e| format!("invalid regular expression: {e}"))
+}
+
+/// Shell-style wildcard over the whole string (fnmatch), as a regular expression.
+fn wildcard_regex(pattern: &str) -> String {
     let mut regex = String::from("(?s)^");
     let mut chars = pattern.chars().peekable();
     while let Some(c) = chars.next() {
@@ -188,13 +185,7 @@ fn wildcard(text: &str, pattern: &str) -> Result<bool, EvalError> {
         }
     }
     regex.push('$');
-    regex::Regex::new(&regex).map(|r| r.is_match(text)).map_err(|e| e.to_string())
-}
-
-fn regex_match(text: &str, pattern: &str, flags: &str, anchored: bool) -> Result<bool, EvalError> {
-    let flags = if flags.is_empty() { String::new() } else { format!("(?{flags})") };
-    let source = if anchored { format!("{flags}^(?:{pattern})") } else { format!("{flags}{pattern}") };
-    regex::Regex::new(&source).map(|r| r.is_match(text)).map_err(|e| format!("invalid regular expression: {e}"))
+    regex
 }
 
 /// Seconds from `value` (a date, UTC when it has no offset) to `now`.
@@ -218,110 +209,123 @@ fn number(pattern: &Value) -> Result<f64, EvalError> {
     pattern.as_f64().ok_or_else(|| format!("needs a number of seconds, got {}", describe(Some(pattern))))
 }
 
-/// One operator (names are matched case-insensitively, as StackStorm does at match time).
-pub fn apply(operator: &str, value: Option<&Value>, pattern: &Value, now: DateTime<Utc>) -> Result<bool, EvalError> {
-    let null = Value::Null;
-    let v = value.unwrap_or(&null);
-    Ok(match operator.to_ascii_lowercase().as_str() {
-        "equals" | "eq" => equal(v, pattern),
-        "nequals" | "neq" => !equal(v, pattern),
-        "iequals" | "ieq" => {
-            let (v, p) = strings(value, pattern)?;
-            v.to_lowercase() == p.to_lowercase()
-        }
-        "contains" => contains(value, pattern)?,
-        "ncontains" => !contains(value, pattern)?,
-        "icontains" => {
-            let (v, p) = strings(value, pattern)?;
-            v.to_lowercase().contains(&p.to_lowercase())
-        }
-        "incontains" => {
-            let (v, p) = strings(value, pattern)?;
-            !v.to_lowercase().contains(&p.to_lowercase())
-        }
-        "startswith" => {
-            let (v, p) = strings(value, pattern)?;
-            v.starts_with(p)
-        }
-        "istartswith" => {
-            let (v, p) = strings(value, pattern)?;
-            v.to_lowercase().starts_with(&p.to_lowercase())
-        }
-        "endswith" => {
-            let (v, p) = strings(value, pattern)?;
-            v.ends_with(p)
-        }
-        "iendswith" => {
-            let (v, p) = strings(value, pattern)?;
-            v.to_lowercase().ends_with(&p.to_lowercase())
-        }
-        "lessthan" | "lt" => compare(value, pattern)? == std::cmp::Ordering::Less,
-        "greaterthan" | "gt" => compare(value, pattern)? == std::cmp::Ordering::Greater,
-        "matchwildcard" => {
-            let (v, p) = strings(value, pattern)?;
-            wildcard(v, p)?
-        }
-        "matchregex" => {
-            let (v, p) = strings(value, pattern)?;
-            regex_match(v, p, "s", true)?
-        }
-        "regex" => {
-            let (v, p) = strings(value, pattern)?;
-            regex_match(v, p, "", false)?
-        }
-        "iregex" => {
-            let (v, p) = strings(value, pattern)?;
-            regex_match(v, p, "i", false)?
-        }
-        "timediff_lt" | "td_lt" => age_seconds(value, now)? < number(pattern)?,
-        "timediff_gt" | "td_gt" => age_seconds(value, now)? > number(pattern)?,
-        "exists" => !v.is_null(),
-        "nexists" => v.is_null(),
-        "inside" | "in" => contains(Some(pattern), v)?,
-        "ninside" | "nin" => !contains(Some(pattern), v)?,
-        other => return Err(format!("unknown operator \"{other}\"")),
-    })
+/// StackStorm's criteria operators (aliases resolve to the same operator).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Operator {
+    Equals,
+    NEquals,
+    IEquals,
+    Contains,
+    NContains,
+    IContains,
+    INContains,
+    StartsWith,
+    IStartsWith,
+    EndsWith,
+    IEndsWith,
+    LessThan,
+    GreaterThan,
+    MatchWildcard,
+    MatchRegex,
+    Regex,
+    IRegex,
+    TimeDiffLt,
+    TimeDiffGt,
+    Exists,
+    NExists,
+    Inside,
+    NInside,
+    Search,
 }
 
-/// `search`: `value` is a list (a single object counts as a one-item list); `pattern` maps
-/// `item.<path>` keys to child criteria.
-fn search(value: Option<&Value>, pattern: &Value, condition: &str, now: DateTime<Utc>) -> Result<bool, EvalError> {
-    let items: Vec<&Value> = match value {
-        Some(Value::Array(items)) => items.iter().collect(),
-        Some(object @ Value::Object(_)) => vec![object],
-        _ => return Ok(false),
-    };
-    let children = pattern.as_object().ok_or("the pattern of search must be a mapping of criteria")?;
-    let child_holds = |item: &Value, key: &str, criterion: &Value| -> Result<bool, EvalError> {
-        criterion_holds(key, criterion, &serde_json::json!({ "item": item }), now)
-    };
-    let all_children = |item: &Value| -> Result<bool, EvalError> {
-        for (key, criterion) in children {
-            if !child_holds(item, key, criterion)? {
-                return Ok(false);
-            }
-        }
-        Ok(true)
-    };
-    let any_child = |item: &Value| -> Result<bool, EvalError> {
-        for (key, criterion) in children {
-            if child_holds(item, key, criterion)? {
-                return Ok(true);
-            }
-        }
-        Ok(false)
-    };
-    let mut results = Vec::with_capacity(items.len());
-    for item in items {
-        results.push(match condition {
-            "any" | "all" => all_children(item)?,
-            "any2any" | "all2any" => any_child(item)?,
-            other => return Err(format!("unknown search condition \"{other}\"")),
-        });
+/// Every operator with its names: the canonical one first, then aliases.
+const NAMES: &[(Operator, &[&str])] = &[
+    (Operator::Equals, &["equals", "eq"]),
+    (Operator::NEquals, &["nequals", "neq"]),
+    (Operator::IEquals, &["iequals", "ieq"]),
+    (Operator::Contains, &["contains"]),
+    (Operator::NContains, &["ncontains"]),
+    (Operator::IContains, &["icontains"]),
+    (Operator::INContains, &["incontains"]),
+    (Operator::StartsWith, &["startswith"]),
+    (Operator::IStartsWith, &["istartswith"]),
+    (Operator::EndsWith, &["endswith"]),
+    (Operator::IEndsWith, &["iendswith"]),
+    (Operator::LessThan, &["lessthan", "lt"]),
+    (Operator::GreaterThan, &["greaterthan", "gt"]),
+    (Operator::MatchWildcard, &["matchwildcard"]),
+    (Operator::MatchRegex, &["matchregex"]),
+    (Operator::Regex, &["regex"]),
+    (Operator::IRegex, &["iregex"]),
+    (Operator::TimeDiffLt, &["timediff_lt", "td_lt"]),
+    (Operator::TimeDiffGt, &["timediff_gt", "td_gt"]),
+    (Operator::Exists, &["exists"]),
+    (Operator::NExists, &["nexists"]),
+    (Operator::Inside, &["inside", "in"]),
+    (Operator::NInside, &["ninside", "nin"]),
+    (Operator::Search, &["search"]),
+];
+
+impl Operator {
+    /// An operator by name or alias, case-insensitively, as StackStorm matches them.
+    pub fn parse(name: &str) -> Option<Operator> {
+        let name = name.to_ascii_lowercase();
+        NAMES.iter().find(|(_, names)| names.contains(&name.as_str())).map(|(op, _)| *op)
     }
-    Ok(match condition {
-        "any" | "any2any" => results.iter().any(|r| *r),
-        _ => results.iter().all(|r| *r),
+
+    pub fn name(self) -> &'static str {
+        NAMES.iter().find(|(op, _)| *op == self).and_then(|(_, names)| names.first()).copied().unwrap_or("unknown")
+    }
+}
+
+/// One operator by name (compiling any regular expression on the spot).
+pub fn apply(operator: &str, value: Option<&Value>, pattern: &Value, now: DateTime<Utc>) -> Result<bool, EvalError> {
+    let op = Operator::parse(operator).ok_or_else(|| format!("unknown operator \"{operator}\""))?;
+    apply_op(op, value, pattern, None, now)
+}
+
+/// One operator; `regex` is the pattern's compiled regular expression when the caller has it.
+pub fn apply_op(
+    op: Operator,
+    value: Option<&Value>,
+    pattern: &Value,
+    regex: Option<&regex::Regex>,
+    now: DateTime<Utc>,
+) -> Result<bool, EvalError> {
+    let null = Value::Null;
+    let v = value.unwrap_or(&null);
+    let affix = |check: fn(&str, &str) -> bool, fold: bool| -> Result<bool, EvalError> {
+        let (v, p) = strings(value, pattern)?;
+        Ok(if fold { check(&v.to_lowercase(), &p.to_lowercase()) } else { check(v, p) })
+    };
+    Ok(match op {
+        Operator::Equals => equal(v, pattern),
+        Operator::NEquals => !equal(v, pattern),
+        Operator::IEquals => affix(|v, p| v == p, true)?,
+        Operator::Contains => contains(value, pattern)?,
+        Operator::NContains => !contains(value, pattern)?,
+        Operator::IContains => affix(|v, p| v.contains(p), true)?,
+        Operator::INContains => !affix(|v, p| v.contains(p), true)?,
+        Operator::StartsWith => affix(|v, p| v.starts_with(p), false)?,
+        Operator::IStartsWith => affix(|v, p| v.starts_with(p), true)?,
+        Operator::EndsWith => affix(|v, p| v.ends_with(p), false)?,
+        Operator::IEndsWith => affix(|v, p| v.ends_with(p), true)?,
+        Operator::LessThan => compare(value, pattern)? == std::cmp::Ordering::Less,
+        Operator::GreaterThan => compare(value, pattern)? == std::cmp::Ordering::Greater,
+        Operator::MatchWildcard | Operator::MatchRegex | Operator::Regex | Operator::IRegex => {
+            let (v, p) = strings(value, pattern)?;
+            match regex {
+                Some(regex) => regex.is_match(v),
+                None => operator_regex(op, p)?.is_match(v),
+            }
+        }
+        Operator::TimeDiffLt => age_seconds(value, now)? < number(pattern)?,
+        Operator::TimeDiffGt => age_seconds(value, now)? > number(pattern)?,
+        Operator::Exists => !v.is_null(),
+        Operator::NExists => v.is_null(),
+        Operator::Inside => contains(Some(pattern), v)?,
+        Operator::NInside => !contains(Some(pattern), v)?,
+        Operator::Search => return Err("search needs a compiled criterion".to_string()),
     })
 }
 

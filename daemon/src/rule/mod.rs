@@ -1,6 +1,7 @@
-//! Rules: matching trigger instances against rule criteria. The rules engine (enforcement,
-//! templating) builds on `criteria`.
+//! Rules: matching trigger instances against rule criteria, and the rules engine that turns
+//! matches into enforcements and executions.
 //!
-//! Owns: rule evaluation logic. Must not: read the registry or the store directly.
+//! Owns: rule evaluation. Must not: run actions itself (the executor does).
 
 pub mod criteria;
+pub mod matcher;
