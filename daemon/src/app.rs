@@ -13,9 +13,12 @@ use tokio_util::task::TaskTracker;
 
 use crate::api::{self, ControlService, DaemonInfo, Runtime};
 use crate::config::Config;
+use crate::execution::executor::{Executor, ExecutorConfig};
+use crate::execution::runner::RunContext;
 use crate::pack::builtin;
 use crate::registry::build::Scanner;
 use crate::reload::{self, Cause, Reloader};
+use crate::rule::reactor::Reactor;
 use crate::sensor::supervisor::Supervisor;
 use crate::sensor::task::{STOP_GRACE, SensorContext};
 use crate::shim::ShimServer;
@@ -72,7 +75,8 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     let work_tasks = TaskTracker::new();
     let journal_shutdown = CancellationToken::new();
     let journal_tasks = TaskTracker::new();
-    let journal = Journal::start(store.clone(), journal_shutdown.clone(), &journal_tasks);
+    let (engine_tx, engine_rx) = tokio::sync::mpsc::channel(64);
+    let journal = Journal::start(store.clone(), Some(engine_tx), journal_shutdown.clone(), &journal_tasks);
     let shim = ShimServer::start(
         &paths.shim_socket(),
         journal.clone(),
@@ -88,6 +92,37 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
         python_dir: paths.python_dir(),
         pycache_dir: paths.data_dir.join("pycache"),
     };
+    // Executions: queued ones stop waiting when draining starts; running ones get the grace
+    // period, then their process groups are killed.
+    let executions_draining = CancellationToken::new();
+    let executions_kill = CancellationToken::new();
+    let execution_tasks = TaskTracker::new();
+    let executor = Executor::new(
+        ExecutorConfig {
+            concurrency: config.action_concurrency,
+            run: RunContext {
+                python: config.python.clone(),
+                virtualenvs_dir: paths.virtualenvs_dir.clone(),
+                python_dir: paths.python_dir(),
+                pycache_dir: paths.data_dir.join("pycache"),
+                shim: shim.clone(),
+                journal: journal.clone(),
+            },
+        },
+        store.clone(),
+        published.clone(),
+        journal.clone(),
+        executions_draining.clone(),
+        executions_kill.clone(),
+        execution_tasks.clone(),
+    );
+    executor.recover();
+    let rules_tasks = TaskTracker::new();
+    let renderer: crate::rule::reactor::RendererFactory =
+        std::sync::Arc::new(|| Box::new(crate::rule::matcher::Literal));
+    let reactor = Reactor::new(store.clone(), published.clone(), executor.clone(), renderer);
+    // The reactor stops when the journal, drained, closes its channel.
+    rules_tasks.spawn(reactor.run(engine_rx, CancellationToken::new()));
     let sensors = Supervisor::new(
         context,
         paths.virtualenvs_dir.clone(),
@@ -100,13 +135,19 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
         .timers_timezone
         .parse()
         .map_err(|_| anyhow::anyhow!("--timers-timezone: unknown time zone \"{}\"", config.timers_timezone))?;
+    work_tasks.spawn(crate::retention::run(store.clone(), config.retention, work.clone()));
     work_tasks.spawn(crate::sensor::timer::run(published.clone(), journal.clone(), timezone, work.clone()));
 
     let listener = api::bind(&paths.socket).await?;
     tasks.spawn(signal::run(signals, reload.clone(), shutdown.clone()));
     tasks.spawn(systemd::watchdog(intake.clone()));
     let info = DaemonInfo { started, packs_dirs: paths.packs_dirs.clone(), socket: paths.socket.clone() };
-    let service = ControlService::new(published, reload, info, Runtime { sensors, shim, store, journal });
+    let service = ControlService::new(
+        published,
+        reload,
+        info,
+        Runtime { sensors, shim, store, journal, executor: executor.clone() },
+    );
     let server =
         tokio::spawn(api::serve(listener, paths.socket.clone(), service, shutdown.clone(), api_shutdown.clone()));
 
@@ -126,14 +167,31 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     shutdown.cancelled().await;
     systemd::stopping();
     drop(watcher);
-    for (token, tracker, what) in
-        [(&intake, &tasks, "intake"), (&work, &work_tasks, "sensors"), (&journal_shutdown, &journal_tasks, "journal")]
-    {
+    intake.cancel();
+    tasks.close();
+    if tokio::time::timeout(GRACE, tasks.wait()).await.is_err() {
+        tracing::warn!(phase = "intake", "some tasks did not stop within the grace period");
+    }
+    executions_draining.cancel();
+    execution_tasks.close();
+    if tokio::time::timeout(GRACE, execution_tasks.wait()).await.is_err() {
+        tracing::warn!(
+            running = executor.in_flight(),
+            "executions still running after the grace period are killed and abandoned"
+        );
+        executions_kill.cancel();
+        let _ = tokio::time::timeout(GRACE, execution_tasks.wait()).await;
+    }
+    for (token, tracker, what) in [(&work, &work_tasks, "sensors"), (&journal_shutdown, &journal_tasks, "journal")] {
         token.cancel();
         tracker.close();
         if tokio::time::timeout(GRACE + STOP_GRACE, tracker.wait()).await.is_err() {
             tracing::warn!(phase = what, "some tasks did not stop within the grace period");
         }
+    }
+    rules_tasks.close();
+    if tokio::time::timeout(GRACE, rules_tasks.wait()).await.is_err() {
+        tracing::warn!(phase = "rules", "the rules engine did not stop within the grace period");
     }
     api_shutdown.cancel();
     match tokio::time::timeout(GRACE, server).await {

@@ -67,6 +67,19 @@ pub struct ServeArgs {
     /// Do not watch the packs directories (reload only on SIGHUP or `st2ctl reload`).
     #[arg(long)]
     pub no_watch: bool,
+
+    /// Executions that run at once; the others wait, `requested`, in order.
+    #[arg(long, env = "ST2D_ACTION_CONCURRENCY", default_value_t = 16, value_name = "N")]
+    pub action_concurrency: usize,
+
+    /// Keep trigger instances, rule enforcements and executions this many days (0: no age limit).
+    #[arg(long, env = "ST2D_HISTORY_DAYS", default_value_t = 30, value_name = "DAYS")]
+    pub history_days: u64,
+
+    /// Keep at most this many of each: trigger instances, rule enforcements, executions (0: no
+    /// count limit).
+    #[arg(long, env = "ST2D_HISTORY_MAX", default_value_t = 100_000, value_name = "N")]
+    pub history_max: usize,
 }
 
 /// Where everything lives (DESIGN.md 3.9).

@@ -78,6 +78,9 @@ pub struct Config {
     pub sensor_ref: Option<String>,
     /// Time zone of timer rules that give none.
     pub timers_timezone: String,
+    /// Executions running at once.
+    pub action_concurrency: usize,
+    pub retention: crate::retention::Retention,
 }
 
 impl Config {
@@ -89,6 +92,11 @@ impl Config {
             python: serve.python.clone(),
             sensor_ref: serve.sensor_ref.clone(),
             timers_timezone: serve.timers_timezone.clone(),
+            action_concurrency: serve.action_concurrency.max(1),
+            retention: crate::retention::Retention {
+                max_age: (serve.history_days > 0).then(|| Duration::from_secs(serve.history_days * 86_400)),
+                max_count: (serve.history_max > 0).then_some(serve.history_max),
+            },
         }
     }
 }

@@ -292,6 +292,16 @@ impl ReloadHandle {
         answer.await.map_err(|_| ReloadStopped)
     }
 
+    /// Publishes a new snapshot without rescanning any directory (after a change that lives in
+    /// the store, such as a rule toggle); waits for its report.
+    pub async fn refresh(&self) -> Result<Arc<ReloadReport>, ReloadStopped> {
+        let (reply, answer) = oneshot::channel();
+        self.tx
+            .send(Request { cause: Cause::Rpc, dirty: Dirty::none(), registration: None, reply: Some(reply) })
+            .map_err(|_| ReloadStopped)?;
+        answer.await.map_err(|_| ReloadStopped)
+    }
+
     /// A hint from the file watcher: rescan these directories soon; nobody waits.
     pub fn hint(&self, dirty: Dirty) {
         // A send error means the actor stopped during shutdown; the hint no longer matters.

@@ -19,7 +19,6 @@ use tokio_util::sync::CancellationToken;
 use crate::reload::Published;
 use crate::store::Store;
 use crate::trigger::journal::Journal;
-use crate::trigger::payload;
 
 /// What the daemon knows about a process it started, keyed by the process's token.
 #[derive(Clone)]
@@ -218,16 +217,7 @@ async fn handle(message: &Value, registration: &Registration, inner: &Arc<Inner>
         "dispatch" => {
             let trigger = text("trigger").unwrap_or_default();
             let mut payload = message.get("payload").cloned().unwrap_or(Value::Null);
-            let registry = inner.published.registry();
-            // A trigger type ref, or the ref of a trigger with parameters (from a rule).
-            let trigger_type = registry.trigger_type(&trigger).cloned().or_else(|| {
-                crate::trigger::triggers::find(&registry, &trigger)
-                    .and_then(|t| registry.trigger_type(&t.type_ref).cloned())
-            });
-            let checked = match trigger_type {
-                None => Err(format!("trigger \"{trigger}\" does not exist")),
-                Some(trigger_type) => payload::validate(&mut payload, &trigger_type.payload_schema),
-            };
+            let checked = crate::trigger::validate_dispatch(&inner.published.registry(), &trigger, &mut payload);
             if let Err(error) = checked {
                 inner.dropped.fetch_add(1, Ordering::Relaxed);
                 tracing::warn!(sensor = %registration.source, trigger = %trigger, error = %error, "dispatch dropped");

@@ -245,3 +245,40 @@ pub fn reload_report(report: &ReloadReport) -> pb::ReloadReport {
         problems: report.problems.clone(),
     }
 }
+
+fn timestamp(time: &chrono::DateTime<chrono::Utc>) -> String {
+    time.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+}
+
+/// An execution; `schema` (the action's parameters) masks secret parameters.
+pub fn execution(execution: &crate::execution::Execution, schema: &Value) -> pb::Execution {
+    pb::Execution {
+        id: execution.id.clone(),
+        action: execution.action.clone(),
+        runner: execution.runner.clone(),
+        status: execution.status.as_str().to_string(),
+        parameters_json: json_map(&crate::execution::mask_secrets(&execution.parameters, schema)),
+        result_json: execution.result.as_ref().map(|r| r.to_string()).unwrap_or_default(),
+        start_timestamp: timestamp(&execution.start_timestamp),
+        end_timestamp: execution.end_timestamp.as_ref().map(timestamp).unwrap_or_default(),
+        rule: execution.rule.clone().unwrap_or_default(),
+        trigger_instance: execution.trigger_instance.clone().unwrap_or_default(),
+        user: execution.user.clone(),
+        elapsed_seconds: execution.elapsed_seconds(),
+        trace_tag: execution.trace_tag.clone().unwrap_or_default(),
+        log_json: serde_json::to_string(&execution.log).unwrap_or_default(),
+        context_json: json(&execution.context),
+    }
+}
+
+pub fn enforcement(enforcement: &crate::rule::enforcement::Enforcement) -> pb::RuleEnforcement {
+    pb::RuleEnforcement {
+        id: enforcement.id.clone(),
+        rule: enforcement.rule.clone(),
+        trigger_instance: enforcement.trigger_instance.clone(),
+        execution: enforcement.execution.clone().unwrap_or_default(),
+        status: enforcement.status.clone(),
+        failure_reason: enforcement.failure_reason.clone().unwrap_or_default(),
+        enforced_at: timestamp(&enforcement.enforced_at),
+    }
+}

@@ -5,6 +5,7 @@
 //! server. Must not: let proto types leak out of `api`.
 
 mod convert;
+mod runtime;
 mod service;
 
 pub use service::{ControlService, DaemonInfo, Runtime};

@@ -10,7 +10,7 @@ use st2d_proto::v1 as pb;
 use st2d_proto::v1::control_server::Control;
 use tonic::{Request, Response, Status};
 
-use super::convert;
+use super::{convert, runtime};
 use crate::pack::model::ContentKind;
 use crate::pack::model::Sensor;
 use crate::reload::{Cause, Published, Registration, ReloadHandle};
@@ -34,6 +34,7 @@ pub struct Runtime {
     pub shim: ShimServer,
     pub store: Store,
     pub journal: crate::trigger::journal::Journal,
+    pub executor: crate::execution::executor::Executor,
 }
 
 pub struct ControlService {
@@ -192,8 +193,7 @@ impl Control for ControlService {
 
     async fn list_rules(&self, request: Request<pb::ListRequest>) -> Result<Response<pb::ListRulesResponse>, Status> {
         let registry = self.published.registry();
-        let rules =
-            registry.rules(filter(request.get_ref())).map(|r| convert::rule(r, &registry)).collect();
+        let rules = registry.rules(filter(request.get_ref())).map(|r| convert::rule(r, &registry)).collect();
         Ok(Response::new(pb::ListRulesResponse { rules }))
     }
 
@@ -352,42 +352,80 @@ impl Control for ControlService {
         Ok(Response::new(Box::pin(stream)))
     }
 
-    async fn fire_trigger(&self, _: Request<pb::FireTriggerRequest>) -> Result<Response<pb::TriggerInstance>, Status> {
-        Err(Status::unimplemented("fire_trigger"))
+    async fn fire_trigger(
+        &self,
+        request: Request<pb::FireTriggerRequest>,
+    ) -> Result<Response<pb::TriggerInstance>, Status> {
+        runtime::fire_trigger(&self.published, &self.runtime, request.into_inner()).await.map(Response::new)
     }
-    async fn set_rule_enabled(&self, _: Request<pb::SetEnabledRequest>) -> Result<Response<pb::Rule>, Status> {
-        Err(Status::unimplemented("x"))
+
+    async fn set_rule_enabled(&self, request: Request<pb::SetEnabledRequest>) -> Result<Response<pb::Rule>, Status> {
+        let request = request.into_inner();
+        let ref_ = request.r#ref.trim();
+        if ref_.is_empty() {
+            return Err(Status::invalid_argument("ref is required"));
+        }
+        if self.published.registry().rule(ref_).is_none() {
+            return Err(not_found("rule", ref_));
+        }
+        self.runtime.store.set_rule_toggle(ref_, request.enabled).map_err(|e| Status::internal(e.to_string()))?;
+        self.reload.refresh().await.map_err(|e| Status::unavailable(e.to_string()))?;
+        let registry = self.published.registry();
+        let rule = registry.rule(ref_).ok_or_else(|| not_found("rule", ref_))?;
+        Ok(Response::new(convert::rule(rule, &registry)))
     }
-    async fn list_rule_enforcements(&self, _: Request<pb::ListRuleEnforcementsRequest>) -> Result<Response<pb::ListRuleEnforcementsResponse>, Status> {
-        Err(Status::unimplemented("x"))
+
+    async fn list_rule_enforcements(
+        &self,
+        request: Request<pb::ListRuleEnforcementsRequest>,
+    ) -> Result<Response<pb::ListRuleEnforcementsResponse>, Status> {
+        runtime::list_enforcements(&self.runtime, request.into_inner()).map(Response::new)
     }
-    async fn run_action(&self, _: Request<pb::RunActionRequest>) -> Result<Response<pb::Execution>, Status> {
-        Err(Status::unimplemented("x"))
+
+    async fn run_action(&self, request: Request<pb::RunActionRequest>) -> Result<Response<pb::Execution>, Status> {
+        runtime::run_action(&self.published, &self.runtime, request.into_inner()).await.map(Response::new)
     }
-    async fn list_executions(&self, _: Request<pb::ListExecutionsRequest>) -> Result<Response<pb::ListExecutionsResponse>, Status> {
-        Err(Status::unimplemented("x"))
+
+    async fn list_executions(
+        &self,
+        request: Request<pb::ListExecutionsRequest>,
+    ) -> Result<Response<pb::ListExecutionsResponse>, Status> {
+        runtime::list_executions(&self.published, &self.runtime, request.into_inner()).map(Response::new)
     }
-    async fn get_execution(&self, _: Request<pb::GetRequest>) -> Result<Response<pb::Execution>, Status> {
-        Err(Status::unimplemented("x"))
+
+    async fn get_execution(&self, request: Request<pb::GetRequest>) -> Result<Response<pb::Execution>, Status> {
+        let id = required_ref(request.get_ref())?;
+        runtime::get_execution(&self.published, &self.runtime, id).map(Response::new)
     }
-    type WatchExecutionStream =
-        std::pin::Pin<Box<dyn tokio_stream::Stream<Item = Result<pb::ExecutionEvent, Status>> + Send + 'static>>;
-    async fn watch_execution(&self, _: Request<pb::GetRequest>) -> Result<Response<Self::WatchExecutionStream>, Status> {
-        Err(Status::unimplemented("x"))
+
+    type WatchExecutionStream = runtime::ExecutionEvents;
+
+    async fn watch_execution(
+        &self,
+        request: Request<pb::GetRequest>,
+    ) -> Result<Response<Self::WatchExecutionStream>, Status> {
+        let id = required_ref(request.get_ref())?;
+        runtime::watch_execution(&self.published, &self.runtime, id).map(Response::new)
     }
-    async fn cancel_execution(&self, _: Request<pb::GetRequest>) -> Result<Response<pb::Execution>, Status> {
-        Err(Status::unimplemented("x"))
+
+    async fn cancel_execution(&self, request: Request<pb::GetRequest>) -> Result<Response<pb::Execution>, Status> {
+        let id = required_ref(request.get_ref())?;
+        runtime::cancel_execution(&self.published, &self.runtime, id).await.map(Response::new)
     }
+
     async fn get_key(&self, _: Request<pb::KeyRequest>) -> Result<Response<pb::KeyValuePair>, Status> {
-        Err(Status::unimplemented("x"))
+        Err(Status::unimplemented("the datastore verbs are not served yet"))
     }
+
     async fn list_keys(&self, _: Request<pb::ListKeysRequest>) -> Result<Response<pb::ListKeysResponse>, Status> {
-        Err(Status::unimplemented("x"))
+        Err(Status::unimplemented("the datastore verbs are not served yet"))
     }
+
     async fn set_key(&self, _: Request<pb::SetKeyRequest>) -> Result<Response<pb::KeyValuePair>, Status> {
-        Err(Status::unimplemented("x"))
+        Err(Status::unimplemented("the datastore verbs are not served yet"))
     }
+
     async fn delete_key(&self, _: Request<pb::KeyRequest>) -> Result<Response<pb::DeleteKeyReply>, Status> {
-        Err(Status::unimplemented("x"))
+        Err(Status::unimplemented("the datastore verbs are not served yet"))
     }
 }

@@ -4,4 +4,7 @@
 //! Owns: rule evaluation. Must not: run actions itself (the executor does).
 
 pub mod criteria;
+pub mod enforcement;
+pub mod engine;
 pub mod matcher;
+pub mod reactor;

@@ -1,8 +1,9 @@
 //! The trigger instance journal: instances are written to the store in batches (group commit)
 //! and flushed to disk before the dispatcher is told they are accepted.
 //!
-//! Owns: the writer task and the broadcast of journaled instances. Must not: validate payloads
-//! (the dispatcher does, against the registry) or block the runtime on a flush.
+//! Owns: the writer task, the hand-over of each durable batch to the rules engine, and the
+//! broadcast of journaled instances. Must not: validate payloads (the dispatcher does, against
+//! the registry) or block the runtime on a flush.
 
 use chrono::Utc;
 use serde_json::Value;
@@ -35,10 +36,16 @@ pub struct Journal {
 
 impl Journal {
     /// Starts the writer task; it drains what was queued and stops when `shutdown` is cancelled.
-    pub fn start(store: Store, shutdown: CancellationToken, tracker: &tokio_util::task::TaskTracker) -> Self {
+    /// Each durable batch goes to `engine` (the rules engine), waiting when it is behind.
+    pub fn start(
+        store: Store,
+        engine: Option<mpsc::Sender<Vec<TriggerInstance>>>,
+        shutdown: CancellationToken,
+        tracker: &tokio_util::task::TaskTracker,
+    ) -> Self {
         let (tx, rx) = mpsc::channel(BATCH * 4);
         let (journaled, _) = broadcast::channel(BATCH);
-        tracker.spawn(writer(store, rx, journaled.clone(), shutdown));
+        tracker.spawn(writer(store, rx, journaled.clone(), engine, shutdown));
         Self { tx, journaled }
     }
 
@@ -67,6 +74,7 @@ async fn writer(
     store: Store,
     mut rx: mpsc::Receiver<Pending>,
     journaled: broadcast::Sender<TriggerInstance>,
+    engine: Option<mpsc::Sender<Vec<TriggerInstance>>>,
     shutdown: CancellationToken,
 ) {
     let mut batch: Vec<Pending> = Vec::with_capacity(BATCH);
@@ -83,11 +91,22 @@ async fn writer(
                 Err(_) => break,
             }
         }
-        write_batch(&store, &mut batch, &journaled).await;
+        let durable = write_batch(&store, &mut batch, &journaled).await;
+        if let Some(engine) = &engine
+            && !durable.is_empty()
+            && engine.send(durable).await.is_err()
+        {
+            tracing::warn!("the rules engine stopped; instances stay pending until the next start");
+        }
     }
 }
 
-async fn write_batch(store: &Store, batch: &mut Vec<Pending>, journaled: &broadcast::Sender<TriggerInstance>) {
+/// Writes and flushes one batch, answers each dispatcher, and returns the durable instances.
+async fn write_batch(
+    store: &Store,
+    batch: &mut Vec<Pending>,
+    journaled: &broadcast::Sender<TriggerInstance>,
+) -> Vec<TriggerInstance> {
     let now = Utc::now();
     let mut instances = Vec::with_capacity(batch.len());
     let mut records = Vec::with_capacity(batch.len());
@@ -122,18 +141,24 @@ async fn write_batch(store: &Store, batch: &mut Vec<Pending>, journaled: &broadc
     if let Err(error) = &written {
         tracing::error!(error = %error, count = batch.len(), "cannot journal trigger instances");
     }
+    let watched = journaled.receiver_count() > 0;
+    let mut durable = Vec::with_capacity(instances.len());
     for (pending, instance) in
         batch.drain(..).zip(instances.into_iter().map(Some).chain(std::iter::repeat_with(|| None)))
     {
         match (&written, instance) {
             (Ok(()), Some(instance)) => {
                 let id = instance.id.clone();
-                // Nobody listening is fine.
-                let _ = journaled.send(instance);
+                if watched {
+                    // Nobody listening is fine.
+                    let _ = journaled.send(instance.clone());
+                }
                 (pending.reply)(Ok(id));
+                durable.push(instance);
             }
             (Err(error), _) => (pending.reply)(Err(error.clone())),
             (Ok(()), None) => (pending.reply)(Err("not journaled".to_string())),
         }
     }
+    durable
 }

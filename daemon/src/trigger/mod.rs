@@ -39,3 +39,21 @@ pub fn format_id(id: u64) -> String {
 pub fn parse_id(text: &str) -> Option<u64> {
     u64::from_str_radix(text.trim(), 16).ok()
 }
+
+/// Checks a dispatch as StackStorm does: `trigger` must be a trigger type ref or the ref of an
+/// active trigger with parameters, and `payload` must fit the type's `payload_schema` (defaults
+/// are filled in). The error says which.
+pub fn validate_dispatch(
+    registry: &crate::registry::Registry,
+    trigger: &str,
+    payload: &mut Value,
+) -> Result<(), String> {
+    let trigger_type = registry
+        .trigger_type(trigger)
+        .cloned()
+        .or_else(|| triggers::find(registry, trigger).and_then(|t| registry.trigger_type(&t.type_ref).cloned()));
+    match trigger_type {
+        None => Err(format!("trigger \"{trigger}\" does not exist")),
+        Some(trigger_type) => payload::validate(payload, &trigger_type.payload_schema),
+    }
+}

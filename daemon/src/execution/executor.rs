@@ -1,0 +1,373 @@
+//! The executor: turns requests into execution records, queues them under a concurrency
+//! limit, runs them through the runners, and records every status change; cancels; recovers
+//! what a previous run of st2d left unfinished.
+//!
+//! Owns: the lifecycle of each execution (requested → scheduled → running → completed) and the
+//! `core.st2.generic.actiontrigger` on completion. Must not: spawn processes itself (runners do,
+//! through `process`) or match rules.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use chrono::Utc;
+use serde_json::{Map, Value, json};
+use tokio::sync::{Semaphore, broadcast};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use super::output::LiveOutput;
+use super::runner::{self, Outcome, RunContext};
+use super::{Execution, ExecutionStatus, mask_secrets};
+use crate::registry::Registry;
+use crate::reload::Published;
+use crate::store::Store;
+use crate::trigger::TriggerInstance;
+use crate::trigger::journal::Journal;
+
+/// The user executions run for when nobody else is named (StackStorm's system user).
+pub const SYSTEM_USER: &str = "stanley";
+
+/// What to execute, and why.
+#[derive(Debug, Clone, Default)]
+pub struct ExecutionRequest {
+    pub action: String,
+    pub parameters: Map<String, Value>,
+    /// Empty means the system user.
+    pub user: String,
+    /// The rule that fired, for rule-driven executions.
+    pub rule: Option<String>,
+    /// The trigger instance that fired it; its payload is `trigger` in templates.
+    pub trigger_instance: Option<TriggerInstance>,
+    pub trace_tag: Option<String>,
+}
+
+/// Why nothing was created.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum RequestError {
+    #[error("Action \"{0}\" doesn't exist")]
+    ActionNotFound(String),
+    #[error("Unable to execute. Action {0} is disabled.")]
+    Disabled(String),
+    #[error("{0}")]
+    Invalid(String),
+    #[error("cannot record the execution: {0}")]
+    Store(String),
+}
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum CancelError {
+    #[error("execution {0} does not exist")]
+    NotFound(String),
+    #[error("execution {id} is already {status}")]
+    Completed { id: String, status: ExecutionStatus },
+    #[error("cannot record the cancellation: {0}")]
+    Store(String),
+}
+
+/// How the executor is set up.
+#[derive(Debug, Clone)]
+pub struct ExecutorConfig {
+    /// Executions running at once; the rest wait in `requested`.
+    pub concurrency: usize,
+    pub run: RunContext,
+}
+
+struct Running {
+    cancel: CancellationToken,
+    output: Arc<LiveOutput>,
+}
+
+struct Inner {
+    store: Store,
+    published: Published,
+    journal: Journal,
+    context: RunContext,
+    permits: Arc<Semaphore>,
+    running: Mutex<HashMap<String, Running>>,
+    updates: broadcast::Sender<Execution>,
+    /// Cancelled when the daemon starts to stop: queued executions stop waiting (they stay
+    /// `requested` and run after the next start).
+    draining: CancellationToken,
+    /// Cancelled when the grace period is over: running executions are killed and `abandoned`.
+    shutdown: CancellationToken,
+    tracker: TaskTracker,
+}
+
+/// A cheap handle to the executor.
+#[derive(Clone)]
+pub struct Executor {
+    inner: Arc<Inner>,
+}
+
+impl Executor {
+    pub fn new(
+        config: ExecutorConfig,
+        store: Store,
+        published: Published,
+        journal: Journal,
+        draining: CancellationToken,
+        shutdown: CancellationToken,
+        tracker: TaskTracker,
+    ) -> Self {
+        let inner = Inner {
+            store,
+            published,
+            journal,
+            context: config.run,
+            permits: Arc::new(Semaphore::new(config.concurrency.max(1))),
+            running: Mutex::new(HashMap::new()),
+            updates: broadcast::channel(4096).0,
+            draining,
+            shutdown,
+            tracker,
+        };
+        Self { inner: Arc::new(inner) }
+    }
+
+    /// Builds the execution record for `request`: `requested` with resolved parameters, or
+    /// `failed` when a template did not render (StackStorm still creates that execution). An
+    /// unknown or disabled action, or parameters that fail validation, create nothing.
+    pub fn prepare(&self, registry: &Registry, request: ExecutionRequest) -> Result<Execution, RequestError> {
+        let action =
+            registry.action(&request.action).ok_or_else(|| RequestError::ActionNotFound(request.action.clone()))?;
+        if !action.enabled {
+            return Err(RequestError::Disabled(action.ref_.clone()));
+        }
+        let id = self.inner.store.next_id().map_err(|e| RequestError::Store(e.to_string()))?;
+        let user = if request.user.is_empty() { SYSTEM_USER.to_string() } else { request.user.clone() };
+        let mut context = json!({"user": user, "pack": action.pack});
+        if let Some(rule) = &request.rule {
+            context["rule"] = json!({"ref": rule, "name": rule.split_once('.').map(|(_, n)| n).unwrap_or(rule)});
+        }
+        if let Some(instance) = &request.trigger_instance {
+            context["trigger_instance"] = json!({"id": instance.id, "ref": instance.trigger});
+        }
+        if let Some(tag) = &request.trace_tag {
+            context["trace_context"] = json!({"trace_tag": tag});
+        }
+        let mut execution = Execution {
+            id: crate::trigger::format_id(id),
+            action: action.ref_.clone(),
+            runner: action.runner_type.clone(),
+            status: ExecutionStatus::Requested,
+            parameters: request.parameters.clone(),
+            result: None,
+            start_timestamp: Utc::now(),
+            end_timestamp: None,
+            user,
+            rule: request.rule.clone(),
+            trigger_instance: request.trigger_instance.as_ref().map(|i| i.id.clone()),
+            trace_tag: request.trace_tag.clone(),
+            context,
+            log: Vec::new(),
+            resolved: None,
+        };
+        execution.set_status(ExecutionStatus::Requested);
+        match super::parameters::resolve(registry, action, &execution, request.trigger_instance.as_ref()) {
+            Ok(resolved) => execution.resolved = Some(resolved),
+            Err(super::parameters::Failure::Invalid(message)) => return Err(RequestError::Invalid(message)),
+            Err(super::parameters::Failure::Render(message)) => {
+                execution.result = Some(json!({"error": message, "traceback": ""}));
+                execution.set_status(ExecutionStatus::Failed);
+            }
+        }
+        Ok(execution)
+    }
+
+    /// Prepares, records durably and schedules one execution (the API's path).
+    pub async fn request(&self, request: ExecutionRequest) -> Result<Execution, RequestError> {
+        let registry = self.inner.published.registry();
+        let execution = self.prepare(&registry, request)?;
+        let id = execution.numeric_id().unwrap_or_default();
+        let store = &self.inner.store;
+        store
+            .put_execution(id, &execution.to_record(), !execution.status.is_completed())
+            .map_err(|e| RequestError::Store(e.to_string()))?;
+        store.flush_async().await.map_err(|e| RequestError::Store(e.to_string()))?;
+        self.schedule(execution.clone());
+        Ok(execution)
+    }
+
+    /// Starts the life of a recorded execution: a completed one (failed at preparation) only
+    /// announces itself; a requested one waits for a slot and runs.
+    pub fn schedule(&self, execution: Execution) {
+        if execution.status.is_completed() {
+            self.completed(&execution);
+            return;
+        }
+        let cancel = self.inner.shutdown.child_token();
+        let output = Arc::new(LiveOutput::default());
+        if let Ok(mut running) = self.inner.running.lock() {
+            running.insert(execution.id.clone(), Running { cancel: cancel.clone(), output: output.clone() });
+        }
+        let _ = self.inner.updates.send(execution.clone());
+        let executor = self.clone();
+        self.inner.tracker.spawn(async move { executor.drive(execution, cancel, output).await });
+    }
+
+    async fn drive(self, mut execution: Execution, cancel: CancellationToken, output: Arc<LiveOutput>) {
+        let inner = &self.inner;
+        let permit = tokio::select! {
+            permit = inner.permits.clone().acquire_owned() => permit.ok(),
+            () = cancel.cancelled() => None,
+            () = inner.draining.cancelled() => None,
+        };
+        let Some(_permit) = permit else {
+            // Cancelled by a user while queued, or the daemon is stopping (then it stays
+            // requested and runs after the next start).
+            if !inner.draining.is_cancelled() {
+                execution.set_status(ExecutionStatus::Canceled);
+                self.finish(execution);
+            } else {
+                self.forget(&execution.id);
+            }
+            return;
+        };
+        execution.set_status(ExecutionStatus::Scheduled);
+        execution.set_status(ExecutionStatus::Running);
+        // On disk before the process starts: a crash from here on leaves it `abandoned`, never
+        // run twice.
+        let id = execution.numeric_id().unwrap_or_default();
+        let durable = match inner.store.put_execution(id, &execution.to_record(), true) {
+            Ok(()) => inner.store.flush_async().await.map_err(|e| e.to_string()),
+            Err(error) => Err(error.to_string()),
+        };
+        if let Err(error) = durable {
+            tracing::error!(execution_id = %execution.id, error = %error, "cannot record the execution as running");
+        }
+        let _ = inner.updates.send(execution.clone());
+        let registry = inner.published.registry();
+        let outcome = match registry.action(&execution.action) {
+            Some(action) => runner::run(&inner.context, &registry, action, &execution, &output, &cancel).await,
+            None => Outcome::failed(format!("action \"{}\" no longer exists", execution.action)),
+        };
+        let status = if cancel.is_cancelled() && !outcome.status.is_completed() {
+            ExecutionStatus::Canceled
+        } else {
+            outcome.status
+        };
+        let status = match status {
+            ExecutionStatus::Canceled if inner.shutdown.is_cancelled() => ExecutionStatus::Abandoned,
+            other => other,
+        };
+        execution.result = Some(outcome.result);
+        execution.set_status(status);
+        self.finish(execution);
+    }
+
+    /// Records a completed execution and announces it.
+    fn finish(&self, execution: Execution) {
+        let id = execution.numeric_id().unwrap_or_default();
+        if let Err(error) = self.inner.store.put_execution(id, &execution.to_record(), false) {
+            tracing::error!(execution_id = %execution.id, error = %error, "cannot record the execution's result");
+        }
+        self.forget(&execution.id);
+        self.completed(&execution);
+    }
+
+    fn forget(&self, id: &str) {
+        if let Ok(mut running) = self.inner.running.lock() {
+            running.remove(id);
+        }
+    }
+
+    /// Announces a completed execution to watchers and as `core.st2.generic.actiontrigger`.
+    fn completed(&self, execution: &Execution) {
+        tracing::info!(execution_id = %execution.id, action = %execution.action, status = %execution.status, "execution completed");
+        let _ = self.inner.updates.send(execution.clone());
+        let registry = self.inner.published.registry();
+        let schema = registry.action(&execution.action).map(|a| a.parameters.parse()).unwrap_or(Value::Null);
+        let payload = json!({
+            "execution_id": execution.id,
+            "status": execution.status.as_str(),
+            "start_timestamp": execution.start_timestamp.to_rfc3339(),
+            "action_name": execution.action.split_once('.').map(|(_, n)| n).unwrap_or(&execution.action),
+            "action_ref": execution.action,
+            "runner_ref": execution.runner,
+            "parameters": mask_secrets(&execution.parameters, &schema),
+            "result": execution.result.clone().unwrap_or(Value::Null),
+        });
+        let journal = self.inner.journal.clone();
+        tokio::spawn(async move {
+            journal.append("core.st2.generic.actiontrigger".to_string(), payload, None, None, Box::new(|_| {})).await;
+        });
+    }
+
+    /// Cancels a queued or running execution: a queued one is canceled at once, a running one
+    /// is `canceling` until its process group is gone.
+    pub async fn cancel(&self, id: &str) -> Result<Execution, CancelError> {
+        let mut execution = self.get(id).ok_or_else(|| CancelError::NotFound(id.to_string()))?;
+        if execution.status.is_completed() {
+            return Err(CancelError::Completed { id: id.to_string(), status: execution.status });
+        }
+        let token = self.inner.running.lock().ok().and_then(|r| r.get(id).map(|r| r.cancel.clone()));
+        match token {
+            Some(token) => {
+                if execution.status == ExecutionStatus::Running {
+                    execution.set_status(ExecutionStatus::Canceling);
+                    let numeric = execution.numeric_id().unwrap_or_default();
+                    self.inner
+                        .store
+                        .put_execution(numeric, &execution.to_record(), true)
+                        .map_err(|e| CancelError::Store(e.to_string()))?;
+                    let _ = self.inner.updates.send(execution.clone());
+                }
+                token.cancel();
+            }
+            None => {
+                execution.set_status(ExecutionStatus::Canceled);
+                self.finish(execution.clone());
+            }
+        }
+        Ok(execution)
+    }
+
+    pub fn get(&self, id: &str) -> Option<Execution> {
+        let numeric = crate::trigger::parse_id(id)?;
+        self.inner.store.execution(numeric).ok().flatten().and_then(|record| Execution::from_record(&record))
+    }
+
+    /// The live output of a running execution, if it is running.
+    pub fn output(&self, id: &str) -> Option<Arc<LiveOutput>> {
+        self.inner.running.lock().ok().and_then(|r| r.get(id).map(|r| r.output.clone()))
+    }
+
+    /// Every status change from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<Execution> {
+        self.inner.updates.subscribe()
+    }
+
+    /// At start: executions that were running when st2d stopped are `abandoned`; those that
+    /// never started run now.
+    pub fn recover(&self) {
+        let active = match self.inner.store.active_executions() {
+            Ok(active) => active,
+            Err(error) => {
+                tracing::error!(error = %error, "cannot read unfinished executions");
+                return;
+            }
+        };
+        for (_, record) in active {
+            let Some(mut execution) = Execution::from_record(&record) else { continue };
+            match execution.status {
+                ExecutionStatus::Requested | ExecutionStatus::Scheduled => {
+                    tracing::info!(execution_id = %execution.id, action = %execution.action, "running an execution requested before the restart");
+                    execution.status = ExecutionStatus::Requested;
+                    self.schedule(execution);
+                }
+                status if !status.is_completed() => {
+                    execution.result = Some(json!({"error": "st2d stopped while the execution was running"}));
+                    execution.set_status(ExecutionStatus::Abandoned);
+                    tracing::warn!(execution_id = %execution.id, action = %execution.action, "execution abandoned: st2d stopped while it ran");
+                    self.finish(execution);
+                }
+                _ => self.finish(execution),
+            }
+        }
+    }
+
+    /// How many executions are queued or running.
+    pub fn in_flight(&self) -> usize {
+        self.inner.running.lock().map(|r| r.len()).unwrap_or(0)
+    }
+}

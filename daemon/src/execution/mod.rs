@@ -1,0 +1,155 @@
+//! Executions: one run of an action, its status machine (ST2-COMPAT.md 2.8), and the record
+//! kept in the store.
+//!
+//! Owns: the execution record and its status rules. Must not: run processes (the runners do)
+//! or decide what to run (the executor and the rules engine do).
+
+pub mod executor;
+pub mod output;
+pub mod parameters;
+pub mod runner;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// StackStorm's execution statuses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ExecutionStatus {
+    Requested,
+    Scheduled,
+    Running,
+    Succeeded,
+    Failed,
+    Timeout,
+    Abandoned,
+    Canceling,
+    Canceled,
+}
+
+impl ExecutionStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ExecutionStatus::Requested => "requested",
+            ExecutionStatus::Scheduled => "scheduled",
+            ExecutionStatus::Running => "running",
+            ExecutionStatus::Succeeded => "succeeded",
+            ExecutionStatus::Failed => "failed",
+            ExecutionStatus::Timeout => "timeout",
+            ExecutionStatus::Abandoned => "abandoned",
+            ExecutionStatus::Canceling => "canceling",
+            ExecutionStatus::Canceled => "canceled",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        serde_json::from_value(Value::String(text.to_ascii_lowercase())).ok()
+    }
+
+    /// succeeded, failed, timeout, abandoned, canceled: nothing changes afterwards.
+    pub fn is_completed(self) -> bool {
+        matches!(
+            self,
+            ExecutionStatus::Succeeded
+                | ExecutionStatus::Failed
+                | ExecutionStatus::Timeout
+                | ExecutionStatus::Abandoned
+                | ExecutionStatus::Canceled
+        )
+    }
+}
+
+impl std::fmt::Display for ExecutionStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A status and when it was reached.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LogEntry {
+    pub status: ExecutionStatus,
+    pub timestamp: DateTime<Utc>,
+}
+
+/// The parameters after resolution, as the runner receives them (kept so an execution
+/// requested before a restart runs with exactly what was resolved).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Resolved {
+    pub runner: Map<String, Value>,
+    pub action: Map<String, Value>,
+}
+
+/// One execution, as stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Execution {
+    /// 16 hex digits, increasing.
+    pub id: String,
+    pub action: String,
+    pub runner: String,
+    pub status: ExecutionStatus,
+    /// As given by the caller, or as rendered by the rule.
+    pub parameters: Map<String, Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result: Option<Value>,
+    pub start_timestamp: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end_timestamp: Option<DateTime<Utc>>,
+    pub user: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rule: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trigger_instance: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace_tag: Option<String>,
+    /// StackStorm's execution context: user, pack, rule, trigger_instance, trace_context.
+    #[serde(default)]
+    pub context: Value,
+    #[serde(default)]
+    pub log: Vec<LogEntry>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolved: Option<Resolved>,
+}
+
+impl Execution {
+    /// Moves to `status`, logging the change; completing sets the end time.
+    pub fn set_status(&mut self, status: ExecutionStatus) {
+        let now = Utc::now();
+        self.status = status;
+        self.log.push(LogEntry { status, timestamp: now });
+        if status.is_completed() {
+            self.end_timestamp = Some(now);
+        }
+    }
+
+    /// Seconds from start to end (or to now while it runs).
+    pub fn elapsed_seconds(&self) -> f64 {
+        let end = self.end_timestamp.unwrap_or_else(Utc::now);
+        (end - self.start_timestamp).num_milliseconds().max(0) as f64 / 1000.0
+    }
+
+    pub fn numeric_id(&self) -> Option<u64> {
+        crate::trigger::parse_id(&self.id)
+    }
+
+    pub fn to_record(&self) -> Vec<u8> {
+        serde_json::to_vec(self).unwrap_or_default()
+    }
+
+    pub fn from_record(record: &[u8]) -> Option<Self> {
+        serde_json::from_slice(record).ok()
+    }
+}
+
+/// The parameters with every value of a `secret: true` parameter replaced by `********`.
+pub fn mask_secrets(parameters: &Map<String, Value>, schema: &Value) -> Map<String, Value> {
+    parameters
+        .iter()
+        .map(|(name, value)| {
+            let secret = schema.get(name).and_then(|s| s.get("secret")).and_then(Value::as_bool).unwrap_or(false);
+            let shown = if secret && !value.is_null() { Value::String("********".to_string()) } else { value.clone() };
+            (name.clone(), shown)
+        })
+        .collect()
+}

@@ -1,0 +1,68 @@
+//! Runs one execution with its action's runner and maps what happened to a status and a
+//! result (ST2-COMPAT.md 2.3-2.6).
+//!
+//! Owns: the choice of runner by `runner_type` and the runner context. Must not: touch the
+//! store or the execution's status history (the executor does).
+
+use std::path::PathBuf;
+
+use serde_json::{Value, json};
+use tokio_util::sync::CancellationToken;
+
+use super::output::LiveOutput;
+use super::{Execution, ExecutionStatus};
+use crate::pack::model::Action;
+use crate::registry::Registry;
+use crate::shim::ShimServer;
+use crate::trigger::journal::Journal;
+
+/// What runners need from the daemon.
+#[derive(Clone)]
+pub struct RunContext {
+    /// The interpreter for packs without a virtualenv.
+    pub python: PathBuf,
+    pub virtualenvs_dir: PathBuf,
+    /// The embedded shim, written out at start.
+    pub python_dir: PathBuf,
+    pub pycache_dir: PathBuf,
+    pub shim: ShimServer,
+    pub journal: Journal,
+}
+
+impl std::fmt::Debug for RunContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunContext").field("python", &self.python).finish_non_exhaustive()
+    }
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outcome {
+    pub status: ExecutionStatus,
+    pub result: Value,
+}
+
+impl Outcome {
+    pub fn failed(error: impl Into<String>) -> Self {
+        Self { status: ExecutionStatus::Failed, result: json!({"error": error.into()}) }
+    }
+}
+
+/// Runs `execution` of `action`; `cancel` stops it (its process group is killed).
+pub async fn run(
+    context: &RunContext,
+    registry: &Registry,
+    action: &Action,
+    execution: &Execution,
+    output: &LiveOutput,
+    cancel: &CancellationToken,
+) -> Outcome {
+    let _ = (context, registry, execution, output, cancel);
+    match action.runner_type.as_str() {
+        "noop" => Outcome {
+            status: ExecutionStatus::Succeeded,
+            result: json!({"failed": false, "succeeded": true, "return_code": 0}),
+        },
+        other => Outcome::failed(format!("runner {other} is not supported")),
+    }
+}
