@@ -6,6 +6,7 @@ mod grpc;
 mod lifecycle;
 mod live_reload;
 mod registration;
+mod rules;
 mod sensors;
 mod systemd;
 mod timers;
