@@ -97,7 +97,7 @@ async fn matching_rules_fire_backstops_fill_in_and_failures_are_recorded() {
         let id = execution_id.clone();
         async move {
             let execution = client.get_execution(pb::GetRequest { r#ref: id }).await.expect("execution").into_inner();
-            (execution.end_timestamp.is_empty() == false).then_some(execution)
+            (!execution.end_timestamp.is_empty()).then_some(execution)
         }
     })
     .await;
