@@ -1,0 +1,298 @@
+//! Benchmarks of the rules engine and the executor, printing figures:
+//! - the rule index alone: 1,000 rules over 100 trigger types (10 per type, two criteria each),
+//!   instances matched per second on one thread and on two;
+//! - journaled end to end without actions: dispatches from a Python sensor until every
+//!   instance is processed by the rules engine;
+//! - trigger instance to action process started (p50, p99): a rule runs a local-shell-cmd
+//!   action that prints the time it started;
+//! - local-shell-cmd executions per second through the control plane.
+//!
+//! Run: `cargo bench -p st2d-tests --bench rules`.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use st2d::registry::build::{Dirty, Scanner};
+use st2d::reload::{Cause, Reloader};
+use st2d::rule::engine::RuleIndex;
+use st2d::rule::matcher::Literal;
+use st2d::store::Store;
+use st2d_proto::v1 as pb;
+use st2d_tests::{Home, bins, control, pack_yaml, write_file};
+
+const TYPES: usize = 100;
+const RULES_PER_TYPE: usize = 10;
+
+fn main() {
+    engine_alone();
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
+    runtime.block_on(journaled_end_to_end());
+    runtime.block_on(trigger_to_process());
+    runtime.block_on(shell_executions());
+}
+
+/// A pack with TYPES trigger types and RULES_PER_TYPE rules on each, two criteria per rule.
+fn write_bench_pack(home: &Home) {
+    let pack = home.packs().join("bench");
+    write_file(&pack.join("pack.yaml"), &pack_yaml("bench", "rules engine benchmark"));
+    for t in 0..TYPES {
+        write_file(
+            &pack.join(format!("triggers/t{t}.yaml")),
+            &format!("---\nname: t{t}\ndescription: type {t}\npayload_schema: {{type: object}}\n"),
+        );
+        for r in 0..RULES_PER_TYPE {
+            write_file(
+                &pack.join(format!("rules/t{t}_r{r}.yaml")),
+                &format!(
+                    "---\nname: t{t}_r{r}\nenabled: true\ntrigger: {{type: bench.t{t}}}\ncriteria:\n  trigger.level: {{type: greaterthan, pattern: {r}}}\n  trigger.host: {{type: startswith, pattern: web-{r}}}\naction: {{ref: core.noop}}\n"
+                ),
+            );
+        }
+    }
+}
+
+fn engine_alone() {
+    let home = Home::new();
+    write_bench_pack(&home);
+    let store = Store::open(&home.path().join("store")).expect("store");
+    let scanner = Scanner::new(Vec::new(), vec![home.packs()], home.path().join("configs"));
+    let mut reloader = Reloader::new(scanner, store, true);
+    reloader.reload_blocking(Cause::Start, &Dirty::All, &[]);
+    let registry = reloader.published().registry();
+    let index = Arc::new(RuleIndex::build(&registry));
+    let rules: usize = (0..TYPES).map(|t| index.rules_for(&format!("bench.t{t}"))).sum();
+    assert_eq!(rules, TYPES * RULES_PER_TYPE, "every rule indexed");
+    let instances: Arc<Vec<(String, Value)>> = Arc::new(
+        (0..100_000)
+            .map(|n| (format!("bench.t{}", n % TYPES), json!({"level": n % 12, "host": format!("web-{}-x", n % 11)})))
+            .collect(),
+    );
+    fn run(index: &RuleIndex, instances: &[(String, Value)], rounds: usize) -> (usize, usize) {
+        let now = chrono::Utc::now();
+        let mut matched = 0;
+        let mut evaluated = 0;
+        for _ in 0..rounds {
+            for (trigger, payload) in instances {
+                matched += index.evaluate(trigger, payload, &Literal, now).len();
+                evaluated += 1;
+            }
+        }
+        (evaluated, matched)
+    }
+    run(&index, &instances, 1);
+    let started = Instant::now();
+    let (evaluated, matched) = run(&index, &instances, 10);
+    let elapsed = started.elapsed().as_secs_f64();
+    println!(
+        "rules engine alone, 1 thread: {:.0} instances/s ({evaluated} instances, {matched} matches, {TYPES} types, {rules} rules, {:.2} s)",
+        evaluated as f64 / elapsed,
+        elapsed
+    );
+    let started = Instant::now();
+    let threads: Vec<_> = (0..2)
+        .map(|_| {
+            let index = index.clone();
+            let instances = instances.clone();
+            std::thread::spawn(move || run(&index, &instances, 10))
+        })
+        .collect();
+    let evaluated: usize = threads.into_iter().map(|t| t.join().expect("thread").0).sum();
+    let elapsed = started.elapsed().as_secs_f64();
+    println!(
+        "rules engine alone, 2 threads: {:.0} instances/s ({evaluated} instances, {:.2} s)",
+        evaluated as f64 / elapsed,
+        elapsed
+    );
+}
+
+/// The daemon under measurement, killed when dropped (also when a stage panics).
+struct Running(std::process::Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("kill").arg(self.0.id().to_string()).status();
+        let _ = self.0.wait();
+    }
+}
+
+fn start(home: &Home) -> Running {
+    let child = std::process::Command::new(&bins().st2d)
+        .arg("--home")
+        .arg(home.path())
+        .args(["serve", "--register-rules-by-default"])
+        .env("ST2D_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::inherit())
+        .spawn()
+        .expect("st2d starts");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !home.socket().exists() {
+        assert!(Instant::now() < deadline, "st2d did not start");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    Running(child)
+}
+
+fn stop(running: Running) {
+    drop(running);
+}
+
+/// A Python sensor dispatches `count` instances of `bench.t0` as fast as it can.
+fn write_dispatching_sensor(home: &Home, count: usize) {
+    let pack = home.packs().join("bench");
+    write_file(
+        &pack.join("sensors/burst.yaml"),
+        "---\nclass_name: Burst\nentry_point: burst.py\ndescription: dispatches a burst\ntrigger_types: [bench.t0]\n",
+    );
+    write_file(
+        &pack.join("sensors/burst.py"),
+        &format!(
+            "from st2reactor.sensor.base import Sensor\n\nclass Burst(Sensor):\n    def setup(self):\n        pass\n\n    def run(self):\n        for n in range({count}):\n            self.sensor_service.dispatch(trigger='bench.t0', payload={{'level': n % 12, 'host': 'db-%d' % n}})\n\n    def cleanup(self):\n        pass\n\n    def add_trigger(self, trigger):\n        pass\n\n    def update_trigger(self, trigger):\n        pass\n\n    def remove_trigger(self, trigger):\n        pass\n"
+        ),
+    );
+}
+
+async fn journaled_end_to_end() {
+    let count = 100_000;
+    let home = Home::new();
+    write_bench_pack(&home);
+    // Payloads whose host never starts with web-: every rule is evaluated, none fires.
+    write_dispatching_sensor(&home, count);
+    let child = start(&home);
+    let mut client = control(&home.socket()).await;
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs(300);
+    loop {
+        let newest = client
+            .list_trigger_instances(pb::ListTriggerInstancesRequest { trigger: "bench.t0".into(), limit: 1 })
+            .await
+            .expect("instances")
+            .into_inner()
+            .instances;
+        let status = client.get_status(pb::GetStatusRequest {}).await.expect("status").into_inner();
+        if status.dispatches_accepted as usize >= count && newest.first().is_some_and(|i| i.status == "processed") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the burst was not processed in time");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    println!(
+        "journaled end to end without actions: {:.0} instances/s ({count} dispatched by one Python sensor, each matched against 10 rules, all processed in {elapsed:.2} s, sensor start included)",
+        count as f64 / elapsed
+    );
+    stop(child);
+}
+
+async fn trigger_to_process() {
+    let home = Home::new();
+    let pack = home.packs().join("latency");
+    write_file(&pack.join("pack.yaml"), &pack_yaml("latency", "latency benchmark"));
+    write_file(
+        &pack.join("triggers/ping.yaml"),
+        "---\nname: ping\ndescription: ping\npayload_schema: {type: object}\n",
+    );
+    write_file(
+        &pack.join("rules/on_ping.yaml"),
+        "---\nname: on_ping\nenabled: true\ntrigger: {type: latency.ping}\naction:\n  ref: core.local\n  parameters:\n    cmd: date +%s.%N\n",
+    );
+    let child = start(&home);
+    let mut client = control(&home.socket()).await;
+    let mut latencies = Vec::new();
+    for _ in 0..200 {
+        let instance = client
+            .fire_trigger(pb::FireTriggerRequest {
+                trigger: "latency.ping".into(),
+                payload_json: "{}".into(),
+                trace_tag: String::new(),
+            })
+            .await
+            .expect("fire")
+            .into_inner();
+        let occurred = chrono::DateTime::parse_from_rfc3339(&instance.occurrence_time).expect("time");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let execution = loop {
+            let list = client
+                .list_executions(pb::ListExecutionsRequest {
+                    trigger_instance: instance.id.clone(),
+                    limit: 1,
+                    ..Default::default()
+                })
+                .await
+                .expect("executions")
+                .into_inner()
+                .executions;
+            if let Some(execution) = list.into_iter().find(|e| !e.end_timestamp.is_empty()) {
+                break execution;
+            }
+            assert!(Instant::now() < deadline, "no execution for {}", instance.id);
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        };
+        let result: Value = serde_json::from_str(&execution.result_json).expect("result");
+        let started = result["stdout"].as_f64().expect("the action printed its start time");
+        let occurred = occurred.timestamp() as f64 + f64::from(occurred.timestamp_subsec_nanos()) / 1e9;
+        latencies.push((started - occurred) * 1000.0);
+    }
+    latencies.sort_by(f64::total_cmp);
+    let p = |q: f64| latencies[((latencies.len() as f64 - 1.0) * q).round() as usize];
+    println!(
+        "trigger instance to action process started: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms ({} instances, from the instance's occurrence_time to `date` running in the action's shell)",
+        p(0.5),
+        p(0.99),
+        p(1.0),
+        latencies.len()
+    );
+    stop(child);
+}
+
+async fn shell_executions() {
+    let count = 2_000;
+    let home = Home::new();
+    let child = start(&home);
+    let client = control(&home.socket()).await;
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for worker in 0..8 {
+        let mut client = client.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut ids = Vec::new();
+            for _ in (worker..count).step_by(8) {
+                let execution = client
+                    .run_action(pb::RunActionRequest {
+                        action: "core.local".into(),
+                        parameters_json: json!({"cmd": "true"}).to_string(),
+                        ..Default::default()
+                    })
+                    .await
+                    .expect("run")
+                    .into_inner();
+                ids.push(execution.id);
+            }
+            ids
+        }));
+    }
+    let mut ids = Vec::new();
+    for task in tasks {
+        ids.extend(task.await.expect("task"));
+    }
+    let mut client = client.clone();
+    let deadline = Instant::now() + Duration::from_secs(300);
+    for id in &ids {
+        loop {
+            let execution = client.get_execution(pb::GetRequest { r#ref: id.clone() }).await.expect("get").into_inner();
+            if !execution.end_timestamp.is_empty() {
+                assert_eq!(execution.status, "succeeded", "{execution:?}");
+                break;
+            }
+            assert!(Instant::now() < deadline, "executions did not complete in time");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    println!(
+        "local-shell-cmd executions: {:.0} per second ({count} runs of core.local cmd=true requested over gRPC, all succeeded, {elapsed:.2} s)",
+        count as f64 / elapsed
+    );
+    stop(child);
+}
