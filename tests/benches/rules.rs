@@ -143,7 +143,7 @@ fn write_dispatching_sensor(home: &Home, count: usize) {
     let pack = home.packs().join("bench");
     write_file(
         &pack.join("sensors/burst.yaml"),
-        "---\nclass_name: Burst\nentry_point: burst.py\ndescription: dispatches a burst\ntrigger_types: [bench.t0]\n",
+        "---\nclass_name: Burst\nentry_point: burst.py\ndescription: dispatches a burst\n",
     );
     write_file(
         &pack.join("sensors/burst.py"),
