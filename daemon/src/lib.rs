@@ -13,6 +13,7 @@ pub mod embedded;
 pub mod execution;
 pub mod pack;
 pub mod process;
+pub mod pyfmt;
 pub mod registry;
 pub mod reload;
 pub mod retention;

@@ -1,3 +1,4 @@
 //! Actions: parameter resolution and the runners that execute them.
 
 pub mod params;
+pub mod shell;
