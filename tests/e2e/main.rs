@@ -1,5 +1,6 @@
 //! End-to-end tests: the real st2d, driven through the real st2ctl and st2 binaries.
 
+mod actions;
 mod check;
 mod cli;
 mod grpc;

@@ -3,12 +3,11 @@
 //! nothing and fires nothing twice.
 
 use std::collections::HashSet;
-use std::time::Duration;
 
 use serde_json::{Value, json};
 use st2d_proto::v1 as pb;
 use st2d_proto::v1::control_client::ControlClient;
-use st2d_tests::{Daemon, Home, control, pack_yaml};
+use st2d_tests::{Daemon, Home, control, pack_yaml, until};
 use tonic::transport::Channel;
 
 /// A pack `rulez` with trigger type `rulez.event` and rules on it.
@@ -55,18 +54,6 @@ async fn enforcements_of(client: &mut ControlClient<Channel>, instance: &str) ->
         .expect("enforcements")
         .into_inner()
         .enforcements
-}
-
-/// Polls until `check` gives a value (async version of the harness's `eventually`).
-async fn until<T, F: std::future::Future<Output = Option<T>>>(what: &str, mut check: impl FnMut() -> F) -> T {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Some(value) = check().await {
-            return value;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }
 
 async fn instance_status(client: &mut ControlClient<Channel>, id: &str) -> String {

@@ -66,6 +66,35 @@ pub fn eventually<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
     }
 }
 
+/// Polls the async `check` until it gives `Some`, failing the test after `DEADLINE` with `what`.
+pub async fn until<T, F: std::future::Future<Output = Option<T>>>(what: &str, mut check: impl FnMut() -> F) -> T {
+    let deadline = tokio::time::Instant::now() + DEADLINE;
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "timed out waiting for: {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// A Control client, for tests and benches that speak gRPC.
+pub type Client = st2d_proto::v1::control_client::ControlClient<tonic::transport::Channel>;
+
+/// Waits until execution `id` has completed and returns it.
+pub async fn completed_execution(client: &Client, id: &str) -> st2d_proto::v1::Execution {
+    until(&format!("execution {id} to complete"), || {
+        let mut client = client.clone();
+        let id = id.to_string();
+        async move {
+            let request = st2d_proto::v1::GetRequest { r#ref: id };
+            let execution = client.get_execution(request).await.expect("the execution exists").into_inner();
+            (!execution.end_timestamp.is_empty()).then_some(execution)
+        }
+    })
+    .await
+}
+
 /// A temporary st2d home with helpers to write packs and configs.
 pub struct Home {
     dir: tempfile::TempDir,
