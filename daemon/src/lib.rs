@@ -13,7 +13,6 @@ pub mod embedded;
 pub mod execution;
 pub mod pack;
 pub mod process;
-pub mod pyfmt;
 pub mod registry;
 pub mod reload;
 pub mod retention;

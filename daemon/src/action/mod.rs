@@ -1,4 +1,3 @@
 //! Actions: parameter resolution and the runners that execute them.
 
 pub mod params;
-pub mod shell;
