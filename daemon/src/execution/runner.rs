@@ -11,6 +11,8 @@ use tokio_util::sync::CancellationToken;
 
 use super::output::LiveOutput;
 use super::{Execution, ExecutionStatus};
+use crate::action::common::Job;
+use crate::action::{http, inject, python, shell};
 use crate::pack::model::Action;
 use crate::registry::Registry;
 use crate::shim::ShimServer;
@@ -48,7 +50,8 @@ impl Outcome {
     }
 }
 
-/// Runs `execution` of `action`; `cancel` stops it (its process group is killed).
+/// Runs `execution` of `action`; `cancel` stops it (its process group is killed). A runner
+/// st2d does not implement fails the execution, naming the runner.
 pub async fn run(
     context: &RunContext,
     registry: &Registry,
@@ -57,12 +60,18 @@ pub async fn run(
     output: &LiveOutput,
     cancel: &CancellationToken,
 ) -> Outcome {
-    let _ = (context, registry, execution, output, cancel);
+    let job = Job::new(context, registry, action, execution, output, cancel);
+    if action.ref_ == inject::ACTION_REF {
+        return inject::run(&job).await;
+    }
     match action.runner_type.as_str() {
         "noop" => Outcome {
             status: ExecutionStatus::Succeeded,
             result: json!({"failed": false, "succeeded": true, "return_code": 0}),
         },
+        "local-shell-cmd" | "local-shell-script" => shell::run(&job).await,
+        "python-script" => python::run(&job).await,
+        "http-request" => http::run(&job).await,
         other => Outcome::failed(format!("runner {other} is not supported")),
     }
 }
