@@ -10,4 +10,4 @@ pub mod python;
 pub mod shell;
 
 #[cfg(test)]
-mod testkit;
+pub(crate) mod testkit;

@@ -75,3 +75,31 @@ pub async fn run(
         other => Outcome::failed(format!("runner {other} is not supported")),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::action::testkit::Kit;
+
+    #[tokio::test]
+    async fn runners_st2d_does_not_implement_fail_with_their_name() {
+        let kit = Kit::new(&[
+            ("packs/demo/actions/flow.yaml", "---\nname: flow\nrunner_type: orquesta\nentry_point: flow.yaml\n"),
+            ("packs/demo/actions/remote.yaml", "---\nname: remote\nrunner_type: remote-shell-cmd\n"),
+        ])
+        .await;
+        let cases = [
+            ("demo.flow", "runner orquesta is not supported"),
+            ("demo.remote", "runner remote-shell-cmd is not supported"),
+        ];
+        for (action, error) in cases {
+            let (outcome, _) = kit.run(action, json!({"hosts": "h"}), json!({})).await;
+            assert_eq!(outcome, Outcome::failed(error), "{action}");
+        }
+        let (outcome, _) = kit.run("core.noop", json!({}), json!({})).await;
+        assert_eq!(outcome.status, ExecutionStatus::Succeeded);
+        assert_eq!(outcome.result, json!({"failed": false, "succeeded": true, "return_code": 0}));
+    }
+}
