@@ -1,3 +1,5 @@
+//! Tests of the http-request runner against a local server started by each test.
+
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;

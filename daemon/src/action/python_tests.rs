@@ -1,3 +1,6 @@
+//! Tests of the python-script runner with real python3 and the embedded shim, and of
+//! `core.inject_trigger`.
+
 use std::time::{Duration, Instant};
 
 use serde_json::json;

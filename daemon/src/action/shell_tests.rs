@@ -1,3 +1,5 @@
+//! Tests of the local shell runners with real bash: results, env, arguments, timeout, cancel.
+
 use std::time::{Duration, Instant};
 
 use serde_json::json;

@@ -1,3 +1,5 @@
+//! Tests of `process::run` with real sh: exit codes, streams, caps, stdin, group kills.
+
 use std::sync::Mutex;
 
 use super::*;

@@ -1,3 +1,5 @@
+//! Table-driven tests of script argument building (ST2-COMPAT.md 2.4's cases) and sudo wrapping.
+
 use serde_json::json;
 
 use super::*;
