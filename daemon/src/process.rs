@@ -1,9 +1,14 @@
 //! The one place child processes are built (DESIGN.md 4): own process group, explicit working
-//! directory and environment, no stdin, captured output, killed when dropped; and signalling a
-//! child's whole process group.
+//! directory and environment, no stdin unless given, captured output, killed when dropped;
+//! signalling a child's whole process group; and running one to completion with a timeout and
+//! capped capture (`run`).
 //!
 //! Owns: `tokio::process::Command` construction and process-group signals. Must not: decide
-//! when to start or stop anything (the sensor supervisor and, later, the action runner do).
+//! when to start or stop anything (the sensor supervisor and the action runners do).
+
+mod run;
+
+pub use run::{Captured, Ending, KILL_GRACE, Pipe, RunLimits, run, terminate_group};
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
@@ -18,6 +23,8 @@ pub struct ProcessSpec {
     pub cwd: PathBuf,
     /// The complete environment: nothing is inherited implicitly.
     pub env: BTreeMap<String, OsString>,
+    /// Written to the child's stdin, which is then closed; `None` gives it no stdin at all.
+    pub stdin: Option<Vec<u8>>,
 }
 
 /// Variables passed through from st2d's own environment when present: the basics, and what
@@ -48,7 +55,7 @@ impl ProcessSpec {
             .iter()
             .filter_map(|key| std::env::var_os(key).map(|value| (key.to_string(), value)))
             .collect();
-        Self { program: program.into(), args: Vec::new(), cwd: cwd.into(), env }
+        Self { program: program.into(), args: Vec::new(), cwd: cwd.into(), env, stdin: None }
     }
 
     pub fn arg(mut self, arg: impl Into<OsString>) -> Self {
@@ -61,8 +68,14 @@ impl ProcessSpec {
         self
     }
 
-    /// The command: its own process group (so signals reach its children too), stdin closed,
-    /// stdout and stderr piped, killed if the handle is dropped.
+    pub fn stdin(mut self, data: impl Into<Vec<u8>>) -> Self {
+        self.stdin = Some(data.into());
+        self
+    }
+
+    /// The command: its own process group (so signals reach its children too), stdin closed
+    /// (piped when `stdin` data is set: the caller writes it), stdout and stderr piped, killed if
+    /// the handle is dropped.
     pub fn command(&self) -> tokio::process::Command {
         let mut command = tokio::process::Command::new(&self.program);
         command
@@ -70,7 +83,7 @@ impl ProcessSpec {
             .current_dir(&self.cwd)
             .env_clear()
             .envs(&self.env)
-            .stdin(Stdio::null())
+            .stdin(if self.stdin.is_some() { Stdio::piped() } else { Stdio::null() })
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .process_group(0)

@@ -1,5 +1,6 @@
-//! The shim socket: where Python processes started by st2d (sensors) connect to dispatch
-//! trigger instances and use the datastore (`daemon/python/PROTOCOL.md`).
+//! The shim socket: where Python processes started by st2d (sensors, python-script actions)
+//! connect to dispatch trigger instances, use the datastore and report action results
+//! (`daemon/python/PROTOCOL.md`).
 //!
 //! Owns: the listener, the tokens that tie a connection to the process st2d started, and the
 //! per-connection protocol. Must not: start or stop processes (the sensor supervisor does).
@@ -31,6 +32,8 @@ pub struct Registration {
     pub on_connect: Arc<dyn Fn() + Send + Sync>,
     /// Filled on connect: sends lines (trigger events) to the connected process.
     pub events: Arc<Mutex<Option<mpsc::UnboundedSender<String>>>>,
+    /// Called with each `action.result` message (how a python-script action reports its result).
+    pub on_result: Option<Arc<dyn Fn(Value) + Send + Sync>>,
 }
 
 struct Inner {
@@ -263,6 +266,12 @@ async fn handle(message: &Value, registration: &Registration, inner: &Arc<Inner>
                 }
             };
             let _ = out.send(line(&answer));
+        }
+        "action.result" => {
+            if let Some(on_result) = &registration.on_result {
+                on_result(message.clone());
+            }
+            let _ = out.send(line(&json!({"op": "result", "id": id, "value": true})));
         }
         other => {
             tracing::warn!(sensor = %registration.source, op = other, "unknown shim message");

@@ -1,3 +1,13 @@
-//! Actions: parameter resolution and the runners that execute them.
+//! Actions: parameter resolution and the runners that execute them (local shell, python,
+//! http, and `core.inject_trigger` done natively).
 
+pub mod common;
+pub mod http;
+pub mod inject;
 pub mod params;
+pub mod pyfmt;
+pub mod python;
+pub mod shell;
+
+#[cfg(test)]
+pub(crate) mod testkit;

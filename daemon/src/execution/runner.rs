@@ -11,6 +11,8 @@ use tokio_util::sync::CancellationToken;
 
 use super::output::LiveOutput;
 use super::{Execution, ExecutionStatus};
+use crate::action::common::Job;
+use crate::action::{http, inject, python, shell};
 use crate::pack::model::Action;
 use crate::registry::Registry;
 use crate::shim::ShimServer;
@@ -48,7 +50,8 @@ impl Outcome {
     }
 }
 
-/// Runs `execution` of `action`; `cancel` stops it (its process group is killed).
+/// Runs `execution` of `action`; `cancel` stops it (its process group is killed). A runner
+/// st2d does not implement fails the execution, naming the runner.
 pub async fn run(
     context: &RunContext,
     registry: &Registry,
@@ -57,12 +60,46 @@ pub async fn run(
     output: &LiveOutput,
     cancel: &CancellationToken,
 ) -> Outcome {
-    let _ = (context, registry, execution, output, cancel);
+    let job = Job::new(context, registry, action, execution, output, cancel);
+    if action.ref_ == inject::ACTION_REF {
+        return inject::run(&job).await;
+    }
     match action.runner_type.as_str() {
         "noop" => Outcome {
             status: ExecutionStatus::Succeeded,
             result: json!({"failed": false, "succeeded": true, "return_code": 0}),
         },
+        "local-shell-cmd" | "local-shell-script" => shell::run(&job).await,
+        "python-script" => python::run(&job).await,
+        "http-request" => http::run(&job).await,
         other => Outcome::failed(format!("runner {other} is not supported")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::action::testkit::Kit;
+
+    #[tokio::test]
+    async fn runners_st2d_does_not_implement_fail_with_their_name() {
+        let kit = Kit::new(&[
+            ("packs/demo/actions/flow.yaml", "---\nname: flow\nrunner_type: orquesta\nentry_point: flow.yaml\n"),
+            ("packs/demo/actions/remote.yaml", "---\nname: remote\nrunner_type: remote-shell-cmd\n"),
+        ])
+        .await;
+        let cases = [
+            ("demo.flow", "runner orquesta is not supported"),
+            ("demo.remote", "runner remote-shell-cmd is not supported"),
+        ];
+        for (action, error) in cases {
+            let (outcome, _) = kit.run(action, json!({"hosts": "h"}), json!({})).await;
+            assert_eq!(outcome, Outcome::failed(error), "{action}");
+        }
+        let (outcome, _) = kit.run("core.noop", json!({}), json!({})).await;
+        assert_eq!(outcome.status, ExecutionStatus::Succeeded);
+        assert_eq!(outcome.result, json!({"failed": false, "succeeded": true, "return_code": 0}));
     }
 }

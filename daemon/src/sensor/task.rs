@@ -83,6 +83,7 @@ pub async fn run(
             welcome: spec.welcome(&live.triggers),
             on_connect,
             events: live.events.clone(),
+            on_result: None,
         };
         let (token, _guard) = ctx.shim.register(registration);
         let process = process_spec(&spec, &ctx, &token);
