@@ -93,6 +93,9 @@ struct Inner {
     tracker: TaskTracker,
 }
 
+/// A reserved execution slot (one of `--action-concurrency`).
+pub struct Slot(tokio::sync::OwnedSemaphorePermit);
+
 /// A cheap handle to the executor.
 #[derive(Clone)]
 pub struct Executor {
@@ -177,20 +180,45 @@ impl Executor {
     /// Prepares, records durably and schedules one execution (the API's path).
     pub async fn request(&self, request: ExecutionRequest) -> Result<Execution, RequestError> {
         let registry = self.inner.published.registry();
-        let execution = self.prepare(&registry, request)?;
+        let mut execution = self.prepare(&registry, request)?;
+        let slot = if execution.status.is_completed() { None } else { self.reserve() };
+        if slot.is_some() {
+            Self::mark_running(&mut execution);
+        }
         let id = execution.numeric_id().unwrap_or_default();
         let store = &self.inner.store;
         store
             .put_execution(id, &execution.to_record(), !execution.status.is_completed())
             .map_err(|e| RequestError::Store(e.to_string()))?;
         store.flush_async().await.map_err(|e| RequestError::Store(e.to_string()))?;
-        self.schedule(execution.clone());
+        self.start(execution.clone(), slot);
         Ok(execution)
+    }
+
+    /// Takes a free slot at once, if there is one, for an execution about to be recorded: the
+    /// caller records it `running` (see `mark_running`) in the same write as the rest, and the
+    /// process starts without another flush.
+    pub fn reserve(&self) -> Option<Slot> {
+        if self.inner.draining.is_cancelled() {
+            return None;
+        }
+        self.inner.permits.clone().try_acquire_owned().ok().map(Slot)
+    }
+
+    /// Moves a requested execution through `scheduled` to `running`, for recording with a slot.
+    pub fn mark_running(execution: &mut Execution) {
+        execution.set_status(ExecutionStatus::Scheduled);
+        execution.set_status(ExecutionStatus::Running);
     }
 
     /// Starts the life of a recorded execution: a completed one (failed at preparation) only
     /// announces itself; a requested one waits for a slot and runs.
     pub fn schedule(&self, execution: Execution) {
+        self.start(execution, None);
+    }
+
+    /// Starts a recorded execution: with a slot, one already recorded `running` runs at once.
+    pub fn start(&self, execution: Execution, slot: Option<Slot>) {
         if execution.status.is_completed() {
             self.completed(&execution);
             return;
@@ -202,17 +230,29 @@ impl Executor {
         }
         let _ = self.inner.updates.send(execution.clone());
         let executor = self.clone();
-        self.inner.tracker.spawn(async move { executor.drive(execution, cancel, output).await });
+        self.inner.tracker.spawn(async move { executor.drive(execution, slot, cancel, output).await });
     }
 
-    async fn drive(self, mut execution: Execution, cancel: CancellationToken, output: Arc<LiveOutput>) {
+    async fn drive(
+        self,
+        mut execution: Execution,
+        slot: Option<Slot>,
+        cancel: CancellationToken,
+        output: Arc<LiveOutput>,
+    ) {
         let inner = &self.inner;
+        if let Some(Slot(permit)) = slot
+            && execution.status == ExecutionStatus::Running
+        {
+            let _ = inner.updates.send(execution.clone());
+            return self.run_recorded(execution, permit, cancel, output).await;
+        }
         let permit = tokio::select! {
             permit = inner.permits.clone().acquire_owned() => permit.ok(),
             () = cancel.cancelled() => None,
             () = inner.draining.cancelled() => None,
         };
-        let Some(_permit) = permit else {
+        let Some(permit) = permit else {
             // Cancelled by a user while queued, or the daemon is stopping (then it stays
             // requested and runs after the next start).
             if !inner.draining.is_cancelled() {
@@ -236,6 +276,18 @@ impl Executor {
             tracing::error!(execution_id = %execution.id, error = %error, "cannot record the execution as running");
         }
         let _ = inner.updates.send(execution.clone());
+        self.run_recorded(execution, permit, cancel, output).await;
+    }
+
+    /// Runs an execution recorded `running`, holding its slot until it completes.
+    async fn run_recorded(
+        &self,
+        mut execution: Execution,
+        _permit: tokio::sync::OwnedSemaphorePermit,
+        cancel: CancellationToken,
+        output: Arc<LiveOutput>,
+    ) {
+        let inner = &self.inner;
         let registry = inner.published.registry();
         let outcome = match registry.action(&execution.action) {
             Some(action) => runner::run(&inner.context, &registry, action, &execution, &output, &cancel).await,

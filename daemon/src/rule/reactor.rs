@@ -17,7 +17,7 @@ use super::enforcement::Enforcement;
 use super::engine::{RuleIndex, Verdict};
 use super::matcher::PatternRenderer;
 use crate::execution::Execution;
-use crate::execution::executor::{ExecutionRequest, Executor, SYSTEM_USER};
+use crate::execution::executor::{ExecutionRequest, Executor, SYSTEM_USER, Slot};
 use crate::reload::Published;
 use crate::store::{EnforcementBatch, Store};
 use crate::trigger::{TriggerInstance, format_id, parse_id};
@@ -102,7 +102,7 @@ impl Reactor {
         let renderer = (self.renderer)();
         let now = Utc::now();
         let mut commit = EnforcementBatch::default();
-        let mut executions: Vec<Execution> = Vec::new();
+        let mut executions: Vec<(Execution, Option<Slot>)> = Vec::new();
         for instance in &batch {
             let verdicts = self.index.evaluate(&instance.trigger, &instance.payload, renderer.as_ref(), now);
             if verdicts.is_empty() {
@@ -141,7 +141,7 @@ impl Reactor {
                         trace_tag: instance.trace_tag.clone(),
                     };
                     match self.executor.prepare(&registry, request) {
-                        Ok(execution) => {
+                        Ok(mut execution) => {
                             enforcement.execution = Some(execution.id.clone());
                             if execution.status.is_completed() {
                                 enforcement.failure_reason = execution
@@ -153,9 +153,15 @@ impl Reactor {
                             } else {
                                 enforcement.status = "succeeded".to_string();
                             }
+                            // With a free slot it is recorded running in this commit and its
+                            // process starts right after, without another flush.
+                            let slot = if execution.status.is_completed() { None } else { self.executor.reserve() };
+                            if slot.is_some() {
+                                Executor::mark_running(&mut execution);
+                            }
                             let id = execution.numeric_id().unwrap_or_default();
                             commit.executions.push((id, execution.to_record()));
-                            executions.push(execution);
+                            executions.push((execution, slot));
                         }
                         Err(error) => enforcement.failure_reason = Some(error.to_string()),
                     }
@@ -194,8 +200,8 @@ impl Reactor {
             tracing::error!(error = %error, "cannot mark trigger instances processed");
         }
         if committed.is_ok() {
-            for execution in executions {
-                self.executor.schedule(execution);
+            for (execution, slot) in executions {
+                self.executor.start(execution, slot);
             }
         }
     }
