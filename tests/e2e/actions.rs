@@ -129,3 +129,33 @@ async fn a_timer_fires_a_rule_whose_shell_action_output_is_kept() {
     assert!(!execution.trigger_instance.is_empty());
     assert_eq!(result(&execution)["stdout"], "tick from the timer");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_python_action_written_for_stackstorm_runs_unmodified() {
+    st2d_tests::require_python();
+    let home = Home::new();
+    home.write("packs/pyact/pack.yaml", &pack_yaml("pyact", "python actions"));
+    home.write("packs/pyact/config.schema.yaml", "greeting:\n  type: string\n  default: hello\n");
+    home.write(
+        "packs/pyact/actions/greet.yaml",
+        "---\nname: greet\nrunner_type: python-script\nentry_point: greet.py\nparameters:\n  who: {type: string, required: true}\n  fail: {type: boolean, default: false}\n",
+    );
+    home.write("packs/pyact/actions/lib/words.py", "def loud(text):\n    return text.upper()\n");
+    home.write(
+        "packs/pyact/actions/greet.py",
+        "from st2common.runners.base_action import Action\nfrom words import loud\n\n\nclass Greet(Action):\n    def run(self, who, fail):\n        self.logger.info('greeting %s', who)\n        print('printing on stdout')\n        self.action_service.set_value('last', who)\n        if fail:\n            return (False, {'who': who})\n        return {'text': loud('%s %s' % (self.config['greeting'], who)), 'last': self.action_service.get_value('last')}\n",
+    );
+    let _daemon = tokio::task::block_in_place(|| Daemon::start(&home, &[]));
+    let client = control(&home.socket()).await;
+    let ok = run(&client, "pyact.greet", json!({"who": "world"})).await;
+    let ok = completed_execution(&client, &ok.id).await;
+    assert_eq!(ok.status, "succeeded", "{ok:?}");
+    let ok = result(&ok);
+    assert_eq!(ok["result"], json!({"text": "HELLO WORLD", "last": "world"}));
+    assert_eq!(ok["exit_code"], 0);
+    assert_eq!(ok["stdout"], "printing on stdout\n");
+    let failed = run(&client, "pyact.greet", json!({"who": "nobody", "fail": true})).await;
+    let failed = completed_execution(&client, &failed.id).await;
+    assert_eq!(failed.status, "failed", "(False, result) fails the execution: {failed:?}");
+    assert_eq!(result(&failed)["result"], json!({"who": "nobody"}));
+}

@@ -1,12 +1,7 @@
 //! Sensors written against StackStorm's API run under st2d's supervisor: dispatching, crashing,
 //! restarting, printing, using the datastore and the pack config.
 
-use st2d_tests::{Daemon, Home, eventually, pack_yaml, write_file};
-
-fn require_python() {
-    let found = std::process::Command::new("python3").arg("--version").output().is_ok_and(|o| o.status.success());
-    assert!(found, "python3 is needed to run sensors: install it with `apt-get install python3`");
-}
+use st2d_tests::{Daemon, Home, eventually, pack_yaml, require_python, write_file};
 
 const SENSOR_BOILERPLATE: &str = "    def cleanup(self):\n        pass\n    def add_trigger(self, trigger):\n        pass\n    def update_trigger(self, trigger):\n        pass\n    def remove_trigger(self, trigger):\n        pass\n";
 

@@ -95,6 +95,12 @@ pub async fn completed_execution(client: &Client, id: &str) -> st2d_proto::v1::E
     .await
 }
 
+/// Fails the test with how to get python3 when it is missing (sensors and python actions need it).
+pub fn require_python() {
+    let found = std::process::Command::new("python3").arg("--version").output().is_ok_and(|o| o.status.success());
+    assert!(found, "python3 is needed to run sensors and python actions: install it with `apt-get install python3`");
+}
+
 /// A temporary st2d home with helpers to write packs and configs.
 pub struct Home {
     dir: tempfile::TempDir,
