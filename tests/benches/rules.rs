@@ -7,7 +7,8 @@
 //!   action that prints the time it started;
 //! - local-shell-cmd executions per second through the control plane.
 //!
-//! Run: `cargo bench -p st2d-tests --bench rules`.
+//! Run: `cargo bench -p st2d-tests --bench rules` (or `-- engine journal latency shell` for
+//! some stages).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -25,11 +26,22 @@ const TYPES: usize = 100;
 const RULES_PER_TYPE: usize = 10;
 
 fn main() {
-    engine_alone();
+    // `cargo bench --bench rules -- engine journal latency shell` runs the named stages only.
+    let wanted: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
+    let run = |stage: &str| wanted.is_empty() || wanted.iter().any(|w| w == stage);
+    if run("engine") {
+        engine_alone();
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
-    runtime.block_on(journaled_end_to_end());
-    runtime.block_on(trigger_to_process());
-    runtime.block_on(shell_executions());
+    if run("journal") {
+        runtime.block_on(journaled_end_to_end());
+    }
+    if run("latency") {
+        runtime.block_on(trigger_to_process());
+    }
+    if run("shell") {
+        runtime.block_on(shell_executions());
+    }
 }
 
 /// A pack with TYPES trigger types and RULES_PER_TYPE rules on each, two criteria per rule.
@@ -258,13 +270,14 @@ async fn shell_executions() {
         tasks.push(tokio::spawn(async move {
             let mut ids = Vec::new();
             for _ in (worker..count).step_by(8) {
-                let execution = client
-                    .run_action(pb::RunActionRequest {
-                        action: "core.local".into(),
-                        parameters_json: json!({"cmd": "true"}).to_string(),
-                        ..Default::default()
-                    })
+                let request = client.run_action(pb::RunActionRequest {
+                    action: "core.local".into(),
+                    parameters_json: json!({"cmd": "true"}).to_string(),
+                    ..Default::default()
+                });
+                let execution = tokio::time::timeout(Duration::from_secs(30), request)
                     .await
+                    .expect("RunAction answers within 30 s")
                     .expect("run")
                     .into_inner();
                 ids.push(execution.id);
