@@ -32,6 +32,8 @@ pub enum StoreError {
     Sled(#[from] sled::Error),
     #[error("corrupt record {key} in the store: {message}")]
     Corrupt { key: String, message: String },
+    #[error("the store flush did not finish: {0}")]
+    Flush(String),
 }
 
 /// A cheap clone of the open store.
@@ -374,9 +376,15 @@ impl Store {
     }
 
     /// Flushes to disk without blocking the runtime.
+    ///
+    /// A blocking flush on tokio's blocking pool: sled 0.34's own `flush_async` parks runtime
+    /// threads when several flushes are under way, which stalls the whole runtime.
     pub async fn flush_async(&self) -> Result<(), StoreError> {
-        self.db.flush_async().await?;
-        Ok(())
+        let db = self.db.clone();
+        match tokio::task::spawn_blocking(move || db.flush()).await {
+            Ok(flushed) => flushed.map(|_| ()).map_err(StoreError::from),
+            Err(error) => Err(StoreError::Flush(error.to_string())),
+        }
     }
 
     /// Writes everything to disk; called after changes that must survive a crash.
@@ -424,6 +432,29 @@ mod tests {
         let store = Store::open(dir.path()).expect("reopen");
         assert_eq!(store.registration("demo").expect("read"), Some(kinds));
         assert_eq!(store.registration("empty").expect("read"), Some(BTreeSet::new()));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_flushes_all_complete() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = Store::open(dir.path()).expect("open");
+        let tasks: Vec<_> = (0..8u64)
+            .map(|worker| {
+                let store = store.clone();
+                tokio::spawn(async move {
+                    for n in 0..250u64 {
+                        store.put_execution(worker * 1000 + n, b"{}", false).expect("write");
+                        store.flush_async().await.expect("flush");
+                    }
+                })
+            })
+            .collect();
+        let all = async {
+            for task in tasks {
+                task.await.expect("task");
+            }
+        };
+        tokio::time::timeout(std::time::Duration::from_secs(60), all).await.expect("every flush completes");
     }
 
     #[test]
