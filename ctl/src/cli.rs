@@ -53,11 +53,17 @@ pub enum Command {
     /// Packs.
     Pack(Noun),
     /// Actions.
-    Action(Noun),
-    /// Trigger types.
-    Trigger(Noun),
+    Action(ActionNoun),
+    /// Run an action: `run core.local cmd="echo hi"`; waits for it and prints the execution.
+    Run(RunArgs),
+    /// Executions of actions.
+    Execution(ExecutionNoun),
+    /// Trigger types, and firing a trigger.
+    Trigger(TriggerNoun),
     /// Rules.
-    Rule(Noun),
+    Rule(RuleNoun),
+    /// What rules did with trigger instances.
+    RuleEnforcement(RuleEnforcementNoun),
     /// Sensors: definitions and their processes.
     Sensor(SensorNoun),
     /// Restart a component: `sensor_container` (or `st2sensorcontainer`) restarts every sensor.
@@ -88,6 +94,164 @@ pub enum Verb {
         /// `pack.name` (a pack's ref for packs).
         #[arg(value_name = "REF")]
         ref_: String,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct ActionNoun {
+    #[command(subcommand)]
+    pub verb: ActionVerb,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ActionVerb {
+    /// List them, optionally of one pack.
+    List(ListArgs),
+    /// Show one by ref.
+    Get {
+        #[arg(value_name = "REF")]
+        ref_: String,
+    },
+    /// Run one, as `run` does, without waiting unless asked.
+    Execute(RunArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct RunArgs {
+    /// The action's ref, `pack.name`.
+    #[arg(value_name = "ACTION")]
+    pub action: String,
+    /// `key=value` parameters (converted by the declared type; `@key=path` reads a file; a
+    /// repeated array key appends); the first word without `=` starts `cmd`.
+    #[arg(value_name = "PARAMETERS")]
+    pub parameters: Vec<String>,
+    /// Do not wait for the execution to finish; print its id.
+    #[arg(short = 'a', long = "async")]
+    pub run_async: bool,
+    /// A trace tag to find the execution by later.
+    #[arg(long = "trace-tag", visible_alias = "trace_tag", value_name = "TAG")]
+    pub trace_tag: Option<String>,
+    /// The user the execution runs for.
+    #[arg(short = 'u', long, value_name = "USER")]
+    pub user: Option<String>,
+    /// Pass this shell's environment as the `env` parameter.
+    #[arg(short = 'e', long = "inherit-env")]
+    pub inherit_env: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ExecutionNoun {
+    #[command(subcommand)]
+    pub verb: ExecutionVerb,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ExecutionVerb {
+    /// The newest executions (listed oldest first).
+    List {
+        /// Only executions of this action.
+        #[arg(long, value_name = "REF")]
+        action: Option<String>,
+        /// Only executions with this status.
+        #[arg(long, value_name = "STATUS")]
+        status: Option<String>,
+        /// Only executions caused by this trigger instance.
+        #[arg(long = "trigger-instance", visible_alias = "trigger_instance", value_name = "ID")]
+        trigger_instance: Option<String>,
+        /// How many (default 50).
+        #[arg(short = 'n', long = "last", default_value_t = 50)]
+        last: u32,
+    },
+    /// Show one, with its result.
+    Get {
+        #[arg(value_name = "ID")]
+        id: String,
+    },
+    /// Follow its output until it completes.
+    Tail {
+        #[arg(value_name = "ID")]
+        id: String,
+    },
+    /// Cancel queued or running executions (their process groups are killed).
+    Cancel {
+        #[arg(value_name = "ID", required = true)]
+        ids: Vec<String>,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct TriggerNoun {
+    #[command(subcommand)]
+    pub verb: TriggerVerb,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TriggerVerb {
+    /// List them, optionally of one pack.
+    List(ListArgs),
+    /// Show one by ref.
+    Get {
+        #[arg(value_name = "REF")]
+        ref_: String,
+    },
+    /// Journal an instance of a trigger with a JSON payload; rules match it as any other.
+    Fire {
+        #[arg(value_name = "REF")]
+        ref_: String,
+        /// The payload, a JSON object (default `{}`).
+        #[arg(value_name = "JSON")]
+        payload: Option<String>,
+        #[arg(long = "trace-tag", visible_alias = "trace_tag", value_name = "TAG")]
+        trace_tag: Option<String>,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct RuleNoun {
+    #[command(subcommand)]
+    pub verb: RuleVerb,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RuleVerb {
+    /// List them, optionally of one pack.
+    List(ListArgs),
+    /// Show one by ref.
+    Get {
+        #[arg(value_name = "REF")]
+        ref_: String,
+    },
+    /// Enable it (kept across restarts and reloads).
+    Enable {
+        #[arg(value_name = "REF")]
+        ref_: String,
+    },
+    /// Disable it: it stops firing (kept across restarts and reloads).
+    Disable {
+        #[arg(value_name = "REF")]
+        ref_: String,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct RuleEnforcementNoun {
+    #[command(subcommand)]
+    pub verb: RuleEnforcementVerb,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RuleEnforcementVerb {
+    /// The newest enforcements first.
+    List {
+        /// Only enforcements of this rule.
+        #[arg(long, value_name = "REF")]
+        rule: Option<String>,
+        /// Only enforcements for this trigger instance.
+        #[arg(long = "trigger-instance", visible_alias = "trigger_instance", value_name = "ID")]
+        trigger_instance: Option<String>,
+        /// How many (default 50).
+        #[arg(short = 'n', long = "last", default_value_t = 50)]
+        last: u32,
     },
 }
 
@@ -219,7 +383,7 @@ mod tests {
             &["st2", "-j", "action", "list", "-p=demo"],
         ] {
             let cli = Cli::try_parse_from(args).expect("valid");
-            let Command::Action(Noun { verb: Verb::List(list) }) = cli.command else { panic!("{args:?}") };
+            let Command::Action(ActionNoun { verb: ActionVerb::List(list) }) = cli.command else { panic!("{args:?}") };
             assert_eq!(list.pack.as_deref(), Some("demo"), "{args:?}");
         }
     }
@@ -263,6 +427,25 @@ mod tests {
         let Command::Reload(reload) = cli.command else { panic!("not reload") };
         assert!(reload.register_rules && reload.register_configs && !reload.register_all);
         assert_eq!(reload.packs, ["a", "b"]);
+    }
+
+    #[test]
+    fn run_takes_stackstorms_words() {
+        let cli =
+            Cli::try_parse_from(["st2", "run", "core.local", "cmd=echo hi", "-a", "--trace-tag", "t"]).expect("valid");
+        let Command::Run(run) = cli.command else { panic!("not run") };
+        assert_eq!(
+            (run.action.as_str(), run.parameters.as_slice()),
+            ("core.local", ["cmd=echo hi".to_string()].as_slice())
+        );
+        assert!(run.run_async);
+        assert_eq!(run.trace_tag.as_deref(), Some("t"));
+        let cli = Cli::try_parse_from(["st2", "run", "core.local", "--", "uname", "-a"]).expect("valid");
+        let Command::Run(run) = cli.command else { panic!("not run") };
+        assert_eq!(run.parameters, ["uname", "-a"]);
+        assert!(!run.run_async);
+        let cli = Cli::try_parse_from(["st2", "action", "execute", "core.noop"]).expect("valid");
+        assert!(matches!(cli.command, Command::Action(ActionNoun { verb: ActionVerb::Execute(_) })));
     }
 
     #[test]

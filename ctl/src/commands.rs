@@ -9,10 +9,13 @@ use std::future::Future;
 use st2d_proto::v1 as pb;
 use tonic::{Response, Status};
 
-use crate::cli::{Cli, Command, ListArgs, ListVerb, ReloadArgs, SensorVerb, TriggerInstanceVerb, Verb};
+use crate::cli::{
+    ActionVerb, Cli, Command, ListArgs, ListVerb, ReloadArgs, RuleEnforcementVerb, RuleVerb, RunArgs, SensorVerb,
+    TriggerInstanceVerb, TriggerVerb, Verb,
+};
 use crate::connect::{self, Client};
 use crate::output::{print_json, print_list, print_one, print_pack};
-use crate::{json, report};
+use crate::{executions, json, report};
 
 const PACK_COLUMNS: &[&str] = &["ref", "name", "version", "status", "errors", "description"];
 const ACTION_COLUMNS: &[&str] = &["ref", "pack", "runner_type", "enabled", "description"];
@@ -22,6 +25,8 @@ const SENSOR_COLUMNS: &[&str] = &["ref", "pack", "enabled", "state", "pid", "res
 const TRIGGER_INSTANCE_COLUMNS: &[&str] = &["id", "trigger", "occurrence_time", "status"];
 const ALIAS_COLUMNS: &[&str] = &["ref", "pack", "action_ref", "description"];
 const POLICY_COLUMNS: &[&str] = &["ref", "pack", "resource_ref", "policy_type", "description"];
+const RULE_ENFORCEMENT_COLUMNS: &[&str] =
+    &["id", "rule.ref", "trigger_instance_id", "execution_id", "status", "failure_reason", "enforced_at"];
 
 /// Runs one command against the daemon.
 pub async fn run(cli: &Cli) -> anyhow::Result<()> {
@@ -48,38 +53,79 @@ pub async fn run(cli: &Cli) -> anyhow::Result<()> {
             }
         },
         Command::Action(noun) => match &noun.verb {
-            Verb::List(list) => {
+            ActionVerb::List(list) => {
                 let items = call(client.list_actions(list_request(list))).await?;
                 let rows = items.actions.iter().map(json::action);
                 print_list("actions", ACTION_COLUMNS, rows, as_json);
             }
-            Verb::Get { ref_ } => {
+            ActionVerb::Get { ref_ } => {
                 let action = call(client.get_action(get_request(ref_))).await?;
                 print_one(&json::action(&action), as_json);
             }
+            ActionVerb::Execute(args) => {
+                // As in StackStorm, `action execute` does not wait.
+                let args = RunArgs { run_async: true, ..args.clone() };
+                executions::run(&mut client, &args, as_json).await?;
+            }
         },
+        Command::Run(args) => executions::run(&mut client, args, as_json).await?,
+        Command::Execution(noun) => executions::execution(&mut client, &noun.verb, as_json).await?,
         Command::Trigger(noun) => match &noun.verb {
-            Verb::List(list) => {
+            TriggerVerb::List(list) => {
                 let items = call(client.list_trigger_types(list_request(list))).await?;
                 let rows = items.trigger_types.iter().map(json::trigger_type);
                 print_list("trigger types", TRIGGER_TYPE_COLUMNS, rows, as_json);
             }
-            Verb::Get { ref_ } => {
+            TriggerVerb::Get { ref_ } => {
                 let trigger_type = call(client.get_trigger_type(get_request(ref_))).await?;
                 print_one(&json::trigger_type(&trigger_type), as_json);
             }
+            TriggerVerb::Fire { ref_, payload, trace_tag } => {
+                let request = pb::FireTriggerRequest {
+                    trigger: ref_.clone(),
+                    payload_json: payload.clone().unwrap_or_default(),
+                    trace_tag: trace_tag.clone().unwrap_or_default(),
+                };
+                let instance = call(client.fire_trigger(request)).await?;
+                print_one(&json::trigger_instance(&instance), as_json);
+            }
         },
         Command::Rule(noun) => match &noun.verb {
-            Verb::List(list) => {
+            RuleVerb::List(list) => {
                 let items = call(client.list_rules(list_request(list))).await?;
                 let rows = items.rules.iter().map(json::rule);
                 print_list("rules", RULE_COLUMNS, rows, as_json);
             }
-            Verb::Get { ref_ } => {
+            RuleVerb::Get { ref_ } => {
                 let rule = call(client.get_rule(get_request(ref_))).await?;
                 print_one(&json::rule(&rule), as_json);
             }
+            RuleVerb::Enable { ref_ } | RuleVerb::Disable { ref_ } => {
+                let enabled = matches!(noun.verb, RuleVerb::Enable { .. });
+                let request = pb::SetEnabledRequest { r#ref: ref_.clone(), enabled };
+                let rule = call(client.set_rule_enabled(request)).await?;
+                print_one(&json::rule(&rule), as_json);
+            }
         },
+        Command::RuleEnforcement(noun) => {
+            let RuleEnforcementVerb::List { rule, trigger_instance, last } = &noun.verb;
+            let request = pb::ListRuleEnforcementsRequest {
+                rule: rule.clone().unwrap_or_default(),
+                trigger_instance: trigger_instance.clone().unwrap_or_default(),
+                limit: *last,
+            };
+            let items = call(client.list_rule_enforcements(request)).await?;
+            let rows = items.enforcements.iter().map(|e| {
+                let mut row = json::rule_enforcement(e);
+                row["rule.ref"] = row["rule"]["ref"].clone();
+                row
+            });
+            if as_json {
+                print_json(&serde_json::Value::Array(items.enforcements.iter().map(json::rule_enforcement).collect()));
+            } else {
+                print_list("rule enforcements", RULE_ENFORCEMENT_COLUMNS, rows, false);
+            }
+        }
         Command::Sensor(noun) => sensor(&mut client, &noun.verb, as_json).await?,
         Command::RestartComponent { name } => {
             let request = pb::RestartComponentRequest { name: name.clone() };
@@ -153,7 +199,7 @@ async fn sensor(client: &mut Client, verb: &SensorVerb, as_json: bool) -> anyhow
 }
 
 /// Awaits one RPC; a failure reads as the daemon worded it (`action x.y not found`).
-async fn call<T>(rpc: impl Future<Output = Result<Response<T>, Status>>) -> anyhow::Result<T> {
+pub(crate) async fn call<T>(rpc: impl Future<Output = Result<Response<T>, Status>>) -> anyhow::Result<T> {
     rpc.await.map(Response::into_inner).map_err(|status| anyhow::anyhow!("{}", status_text(&status)))
 }
 
@@ -166,7 +212,7 @@ fn list_request(args: &ListArgs) -> pb::ListRequest {
     pb::ListRequest { pack: args.pack.clone().unwrap_or_default() }
 }
 
-fn get_request(ref_: &str) -> pb::GetRequest {
+pub(crate) fn get_request(ref_: &str) -> pb::GetRequest {
     pb::GetRequest { r#ref: ref_.to_string() }
 }
 

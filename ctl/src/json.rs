@@ -211,6 +211,62 @@ pub fn status(s: &pb::Status) -> Value {
     })
 }
 
+/// An execution as StackStorm's execution JSON shapes it: `action`, `rule` and
+/// `trigger_instance` are objects (`ref`, `ref`, `id`); empty timestamps are null.
+pub fn execution(e: &pb::Execution) -> Value {
+    let optional = |text: &str| if text.is_empty() { Value::Null } else { json!(text) };
+    let context = decoded(&e.context_json);
+    let mut pairs = vec![
+        ("id", json!(e.id)),
+        ("action", json!({"ref": e.action, "runner_type": e.runner})),
+        ("runner", json!({"name": e.runner})),
+        ("status", json!(e.status)),
+        (
+            "parameters",
+            match decoded(&e.parameters_json) {
+                Value::Null => json!({}),
+                other => other,
+            },
+        ),
+        ("result", decoded(&e.result_json)),
+        ("start_timestamp", optional(&e.start_timestamp)),
+        ("end_timestamp", optional(&e.end_timestamp)),
+        ("elapsed_seconds", json!(e.elapsed_seconds)),
+        ("context", if context.is_null() { json!({"user": e.user}) } else { context }),
+        (
+            "log",
+            match decoded(&e.log_json) {
+                Value::Null => json!([]),
+                other => other,
+            },
+        ),
+    ];
+    if !e.rule.is_empty() {
+        pairs.push(("rule", json!({"ref": e.rule})));
+    }
+    if !e.trigger_instance.is_empty() {
+        pairs.push(("trigger_instance", json!({"id": e.trigger_instance})));
+    }
+    if !e.trace_tag.is_empty() {
+        pairs.push(("trace_tag", json!(e.trace_tag)));
+    }
+    object(pairs)
+}
+
+/// A rule enforcement, with StackStorm's field names.
+pub fn rule_enforcement(r: &pb::RuleEnforcement) -> Value {
+    let optional = |text: &str| if text.is_empty() { Value::Null } else { json!(text) };
+    object(vec![
+        ("id", json!(r.id)),
+        ("rule", json!({"ref": r.rule})),
+        ("trigger_instance_id", json!(r.trigger_instance)),
+        ("execution_id", optional(&r.execution)),
+        ("status", json!(r.status)),
+        ("failure_reason", optional(&r.failure_reason)),
+        ("enforced_at", json!(r.enforced_at)),
+    ])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

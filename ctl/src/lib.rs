@@ -6,10 +6,26 @@
 mod cli;
 mod commands;
 mod connect;
+mod executions;
 mod json;
 mod output;
+mod params;
 mod report;
 mod table;
+mod yamlish;
+
+/// Ends the command with this exit status, printing nothing more (an execution that did not
+/// succeed exits 2, as StackStorm's `st2 run` does).
+#[derive(Debug)]
+pub(crate) struct Exit(pub u8);
+
+impl std::fmt::Display for Exit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "exit status {}", self.0)
+    }
+}
+
+impl std::error::Error for Exit {}
 
 use std::process::ExitCode;
 
@@ -17,7 +33,8 @@ use clap::FromArgMatches;
 
 /// Runs the CLI as `program` (`st2ctl` or `st2`, the name its help and errors show) on the
 /// process's arguments. Exit status: 0 on success, 1 when the daemon is unreachable or a call
-/// fails (one line `PROGRAM: message` on stderr), 2 for a bad command line.
+/// fails (one line `PROGRAM: message` on stderr), 2 for a bad command line or an execution run
+/// by `run` that did not succeed.
 pub async fn run(program: &'static str) -> ExitCode {
     let cli = match cli::command(program)
         .try_get_matches_from(std::env::args_os())
@@ -32,9 +49,12 @@ pub async fn run(program: &'static str) -> ExitCode {
     };
     match commands::run(&cli).await {
         Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("{program}: {error:#}");
-            ExitCode::FAILURE
-        }
+        Err(error) => match error.downcast_ref::<Exit>() {
+            Some(Exit(code)) => ExitCode::from(*code),
+            None => {
+                eprintln!("{program}: {error:#}");
+                ExitCode::FAILURE
+            }
+        },
     }
 }

@@ -3,6 +3,7 @@
 mod actions;
 mod check;
 mod cli;
+mod executions;
 mod grpc;
 mod lifecycle;
 mod live_reload;
