@@ -113,7 +113,7 @@ async fn a_timer_fires_a_rule_whose_shell_action_output_is_kept() {
         "packs/ticks/rules/tick.yaml",
         "---\nname: tick\nenabled: true\ntrigger:\n  type: core.st2.IntervalTimer\n  parameters: {unit: seconds, delta: 1}\naction:\n  ref: core.local\n  parameters:\n    cmd: echo tick from the timer\n",
     );
-    let _daemon = tokio::task::block_in_place(|| Daemon::start(&home, &["serve", "--register-rules-by-default"]));
+    let daemon = tokio::task::block_in_place(|| Daemon::start(&home, &["serve", "--register-rules-by-default"]));
     let client = control(&home.socket()).await;
     let execution = until("an execution of the timer rule", || {
         let mut client = client.clone();
@@ -128,6 +128,13 @@ async fn a_timer_fires_a_rule_whose_shell_action_output_is_kept() {
     assert_eq!(execution.action, "core.local");
     assert!(!execution.trigger_instance.is_empty());
     assert_eq!(result(&execution)["stdout"], "tick from the timer");
+    let shown = tokio::task::block_in_place(|| daemon.ctl(&["execution", "get", &execution.id]));
+    let shown = String::from_utf8_lossy(&shown.stdout).into_owned();
+    assert!(
+        shown.lines().any(|l| l == "  stdout: tick from the timer"),
+        "st2ctl execution get shows the stdout:\n{shown}"
+    );
+    assert!(shown.lines().any(|l| l == "rule.ref: ticks.tick"), "{shown}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
