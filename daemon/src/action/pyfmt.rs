@@ -47,7 +47,7 @@ pub fn json_dumps(value: &Value) -> String {
 
 /// Python's `shlex.quote(text)`: unchanged when every character is safe, else single-quoted.
 pub fn shell_quote(text: &str) -> String {
-    let safe = |c: char| c.is_alphanumeric() || "_@%+=:,./-".contains(c);
+    let safe = |c: char| c.is_ascii_alphanumeric() || "_@%+=:,./-".contains(c);
     if text.is_empty() {
         "''".to_string()
     } else if text.chars().all(safe) {

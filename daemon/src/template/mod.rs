@@ -1,1 +1,185 @@
-//! Jinja templating as StackStorm renders it (ST2-COMPAT.md 2.2, 5.2).
+//! Jinja templating as StackStorm renders it (ST2-COMPAT.md 2.2, 5.2): one shared environment
+//! with strict undefined, trim/lstrip blocks, values printed as Python prints them, StackStorm's
+//! filters, and `st2kv.system.*` / `st2kv.user.*` datastore lookups.
+//!
+//! Owns: rendering a string, a parameter value or a criteria pattern, and listing the variables
+//! a template uses. Must not: decide which context a render gets (the parameter pipeline and
+//! the rules engine do) or read the store other than through `KeyValueSource`.
+
+mod filters;
+mod kv;
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::{Arc, OnceLock};
+
+use minijinja::{Environment, UndefinedBehavior};
+use serde_json::Value;
+
+pub use kv::{KeyValueSource, KvScope, KvValue, NoKeyValues};
+
+/// What `use_none` renders; casting turns it into null.
+pub const NONE_MAGIC: &str = "%*****__%NONE%__*****%";
+
+/// A template that did not render, with Jinja's message.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{0}")]
+pub struct TemplateError(pub String);
+
+impl From<minijinja::Error> for TemplateError {
+    fn from(error: minijinja::Error) -> Self {
+        let mut text = error.to_string();
+        let mut source = std::error::Error::source(&error);
+        while let Some(cause) = source {
+            text.push_str(&format!(": {cause}"));
+            source = cause.source();
+        }
+        TemplateError(text)
+    }
+}
+
+/// A value holds a template when its text (a string, or the JSON of a list or map) contains
+/// `{{` or `{%`.
+pub fn is_template(value: &Value) -> bool {
+    match value {
+        Value::String(text) => text.contains("{{") || text.contains("{%"),
+        Value::Array(_) | Value::Object(_) => {
+            let text = value.to_string();
+            text.contains("{{") || text.contains("{%")
+        }
+        _ => false,
+    }
+}
+
+fn environment() -> &'static Environment<'static> {
+    static ENVIRONMENT: OnceLock<Environment<'static>> = OnceLock::new();
+    ENVIRONMENT.get_or_init(|| {
+        let mut env = Environment::new();
+        env.set_undefined_behavior(UndefinedBehavior::Strict);
+        let syntax = minijinja::syntax::SyntaxConfig::builder().trim_blocks(true).lstrip_blocks(true).build();
+        if let Ok(syntax) = syntax {
+            env.set_syntax(syntax);
+        }
+        env.set_formatter(|out, _state, value| {
+            out.write_str(&python_text(value)).map_err(|_| {
+                minijinja::Error::new(minijinja::ErrorKind::WriteFailure, "cannot write the rendered text")
+            })
+        });
+        filters::register(&mut env);
+        env
+    })
+}
+
+/// A value printed as Python's `str()` prints it (`True`, `None`, `{'a': 1}`).
+pub(crate) fn python_text(value: &minijinja::Value) -> String {
+    use minijinja::value::ValueKind;
+    match value.kind() {
+        ValueKind::Undefined => String::new(),
+        ValueKind::String => value.as_str().unwrap_or_default().to_string(),
+        ValueKind::Plain if value.as_object().is_some() => value.to_string(),
+        _ => crate::action::pyfmt::py_str(&to_json(value)),
+    }
+}
+
+/// A Jinja value as JSON.
+pub(crate) fn to_json(value: &minijinja::Value) -> Value {
+    if value.as_object().is_some_and(|o| o.downcast_ref::<kv::Lookup>().is_some()) {
+        return Value::String(value.to_string());
+    }
+    serde_json::to_value(value).unwrap_or(Value::Null)
+}
+
+/// The context of one render: named JSON values, and where `st2kv` reads from.
+#[derive(Clone)]
+pub struct Context {
+    values: BTreeMap<String, Value>,
+    kv: Arc<dyn KeyValueSource>,
+    user: String,
+}
+
+impl Context {
+    /// `user` is whose `st2kv.user` keys are read.
+    pub fn new(kv: Arc<dyn KeyValueSource>, user: &str) -> Self {
+        Self { values: BTreeMap::new(), kv, user: user.to_string() }
+    }
+
+    pub fn with(mut self, name: &str, value: Value) -> Self {
+        self.values.insert(name.to_string(), value);
+        self
+    }
+
+    pub fn set(&mut self, name: &str, value: Value) {
+        self.values.insert(name.to_string(), value);
+    }
+
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.values.keys().map(String::as_str).chain(["st2kv"])
+    }
+
+    fn jinja(&self) -> minijinja::Value {
+        let mut map: BTreeMap<String, minijinja::Value> =
+            self.values.iter().map(|(k, v)| (k.clone(), minijinja::Value::from(minijinja::value::Serde(v)))).collect();
+        map.insert("st2kv".to_string(), kv::root(self.kv.clone(), &self.user));
+        minijinja::Value::from(map)
+    }
+}
+
+/// Renders `source` to text.
+pub fn render(source: &str, context: &Context) -> Result<String, TemplateError> {
+    Ok(environment().render_str(source, context.jinja())?)
+}
+
+/// The top-level names `source` reads (`trigger`, other parameters, `st2kv`...).
+pub fn variables(source: &str) -> Result<HashSet<String>, TemplateError> {
+    Ok(environment().template_from_str(source)?.undeclared_variables(false))
+}
+
+/// A parameter value rendered as StackStorm's parameter pipeline does: a string renders to a
+/// string; a list or map is JSON-encoded, each `"{{ x }}"` string becomes `{{ x | to_complex }}`,
+/// and the rendered text is decoded back, which keeps types. Values without templates are
+/// returned as they are.
+pub fn render_value(value: &Value, context: &Context) -> Result<Value, TemplateError> {
+    match value {
+        _ if !is_template(value) => Ok(value.clone()),
+        Value::String(text) => render(text, context).map(Value::String),
+        other => {
+            let json = quoted_expressions().replace_all(&other.to_string(), "{{$1 | to_complex}}").into_owned();
+            let rendered = render(&json, context)?;
+            serde_json::from_str(&rendered)
+                .map_err(|error| TemplateError(format!("the rendered value is not JSON ({error}): {rendered}")))
+        }
+    }
+}
+
+/// A criteria pattern rendered as StackStorm's rules engine does: every `{{ x }}` becomes
+/// `{{ x | to_complex }}` and the result is decoded as JSON (so `"{{ trigger.n }}"` stays a
+/// number); when that is not JSON, the pattern is rendered again as plain text. Patterns that
+/// are not strings are used as they are.
+pub fn render_pattern(pattern: &Value, context: &Context) -> Result<Value, TemplateError> {
+    let Value::String(text) = pattern else { return Ok(pattern.clone()) };
+    if !text.contains("{{") && !text.contains("{%") {
+        return Ok(pattern.clone());
+    }
+    if text.contains("{{") {
+        let complex = expressions().replace_all(text, "{{$1 | to_complex}}").into_owned();
+        if let Ok(rendered) = render(&complex, context)
+            && let Ok(decoded) = serde_json::from_str::<Value>(&rendered)
+        {
+            return Ok(decoded);
+        }
+    }
+    render(text, context).map(Value::String)
+}
+
+fn expressions() -> &'static regex::Regex {
+    static RE: OnceLock<regex::Regex> = OnceLock::new();
+    RE.get_or_init(|| regex::Regex::new(r"\{\{(.*?)\}\}").expect("a valid regex"))
+}
+
+fn quoted_expressions() -> &'static regex::Regex {
+    static RE: OnceLock<regex::Regex> = OnceLock::new();
+    RE.get_or_init(|| regex::Regex::new(r#""\{\{(.*?)\}\}""#).expect("a valid regex"))
+}
+
+#[cfg(test)]
+#[path = "tests.rs"]
+mod tests;

@@ -1,0 +1,148 @@
+//! Templates rendered as StackStorm renders them: Python printing, strict undefined, typed
+//! parameter and pattern rendering, the filters, and st2kv lookups.
+
+use std::collections::HashMap;
+
+use serde_json::json;
+
+use super::*;
+
+struct Keys(HashMap<String, KvValue>);
+
+impl KeyValueSource for Keys {
+    fn get(&self, scope: &KvScope, name: &str) -> Result<Option<KvValue>, String> {
+        let key = match scope {
+            KvScope::System => name.to_string(),
+            KvScope::User(user) => format!("{user}:{name}"),
+        };
+        Ok(self.0.get(&key).cloned())
+    }
+
+    fn decrypt(&self, stored: &str) -> Result<String, String> {
+        stored.strip_prefix("enc:").map(str::to_string).ok_or_else(|| "not encrypted".to_string())
+    }
+}
+
+fn context() -> Context {
+    let keys = Keys(
+        [
+            ("host", KvValue { value: "db1".into(), secret: false }),
+            ("a.b.c", KvValue { value: "dotted".into(), secret: false }),
+            ("token", KvValue { value: "enc:s3cret".into(), secret: true }),
+            ("stanley:mine", KvValue { value: "user value".into(), secret: false }),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect(),
+    );
+    Context::new(Arc::new(keys), "stanley")
+        .with("trigger", json!({"n": 5, "name": "web-1", "tags": ["a", "b"], "ok": true, "none": null, "f": 1.5}))
+        .with("message", json!("hello"))
+}
+
+#[test]
+fn strings_render_as_stackstorm_prints_them() {
+    let cases = [
+        ("plain", "plain"),
+        ("{{ message }} world", "hello world"),
+        ("{{ trigger.n + 1 }}", "6"),
+        ("{{ trigger.ok }}", "True"),
+        ("{{ trigger.none }}", "None"),
+        ("{{ trigger.f }}", "1.5"),
+        ("{{ trigger.tags }}", "['a', 'b']"),
+        ("{{ trigger }}", "{'n': 5, 'name': 'web-1', 'tags': ['a', 'b'], 'ok': True, 'none': None, 'f': 1.5}"),
+        ("{% for t in trigger.tags %}\n  {{ t }}\n{% endfor %}\n", "  a\n  b\n"),
+        ("{{ st2kv.system.host }}", "db1"),
+        ("{{ st2kv.system.a.b.c }}", "dotted"),
+        ("[{{ st2kv.system.missing }}]", "[]"),
+        ("{{ st2kv.user.mine }}", "user value"),
+        ("{{ st2kv.system.token }}", "enc:s3cret"),
+        ("{{ st2kv.system.token | decrypt_kv }}", "s3cret"),
+    ];
+    for (source, expected) in cases {
+        assert_eq!(render(source, &context()).as_deref(), Ok(expected), "{source}");
+    }
+}
+
+#[test]
+fn undefined_names_fail() {
+    let error = render("{{ nope }}", &context()).expect_err("strict undefined");
+    assert!(error.0.contains("undefined"), "{error}");
+    assert!(render("{{ trigger.missing.deeper }}", &context()).is_err());
+}
+
+#[test]
+fn parameter_values_keep_their_types() {
+    let cases = [
+        (json!("{{ trigger.n }}"), json!("5")),
+        (json!(7), json!(7)),
+        (
+            json!({"count": "{{ trigger.n }}", "name": "{{ trigger.name }}", "fixed": 1}),
+            json!({"count": 5, "name": "web-1", "fixed": 1}),
+        ),
+        (json!(["{{ trigger.tags }}", "x-{{ message }}"]), json!([["a", "b"], "x-hello"])),
+    ];
+    for (value, expected) in cases {
+        assert_eq!(render_value(&value, &context()), Ok(expected), "{value}");
+    }
+}
+
+#[test]
+fn patterns_decode_as_json_or_stay_text() {
+    let cases = [
+        (json!("{{ trigger.n }}"), json!(5)),
+        (json!("{{ trigger.tags }}"), json!(["a", "b"])),
+        (json!("{{ trigger.name }}"), json!("web-1")),
+        (json!("prefix-{{ trigger.n }}"), json!("prefix-5")),
+        (json!("no template"), json!("no template")),
+        (json!(3), json!(3)),
+    ];
+    for (pattern, expected) in cases {
+        assert_eq!(render_pattern(&pattern, &context()), Ok(expected), "{pattern}");
+    }
+}
+
+#[test]
+fn filters_behave_as_stackstorms() {
+    let cases = [
+        ("{{ trigger.tags | to_json_string }}", r#"["a", "b"]"#),
+        ("{{ {'b': 1, 'a': 2} | to_json_string(sort_keys=True) }}", r#"{"a": 2, "b": 1}"#),
+        ("{{ '{\"k\": [1]}' | from_json_string | to_complex }}", r#"{"k": [1]}"#),
+        ("{{ 'k: v' | from_yaml_string }}", "{'k': 'v'}"),
+        ("{{ {'k': 'v'} | to_yaml_string }}", "k: v\n"),
+        ("{{ 'say \"hi\"' | json_escape }}", r#"say \"hi\""#),
+        ("{{ trigger.name | to_complex }}", "\"web-1\""),
+        ("{{ 'abc123' | regex_match('[a-z]+') }}", "True"),
+        ("{{ 'x abc' | regex_match('abc') }}", "False"),
+        ("{{ 'x abc' | regex_search('abc') }}", "True"),
+        ("{{ 'ABC' | regex_search('abc', ignorecase=True) }}", "True"),
+        ("{{ 'v1.2' | regex_replace('v(\\\\d)', 'version \\\\1') }}", "version 1.2"),
+        ("{{ 'id=42 id=43' | regex_substring('id=(\\\\d+)', 1) }}", "43"),
+        ("{{ 3661 | to_human_time_from_seconds }}", "1h1m1s"),
+        ("{{ 0 | to_human_time_from_seconds }}", "0s"),
+        ("{{ '1.2.3' | version_compare('1.3.0') }}", "-1"),
+        ("{{ '1.2.3' | version_more_than('1.2.3-rc1') }}", "True"),
+        ("{{ '1.2.3' | version_match('>=1.0.0') }}", "True"),
+        ("{{ '1.2.3' | version_bump_major }}", "2.0.0"),
+        ("{{ '1.2.3' | version_bump_minor }}", "1.3.0"),
+        ("{{ '1.2.3' | version_bump_patch }}", "1.2.4"),
+        ("{{ '1.2.3' | version_strip_patch }}", "1.2"),
+        ("{{ message | use_none }}", NONE_MAGIC),
+        ("{{ '/a/b/c.txt' | basename }}", "c.txt"),
+        ("{{ '/a/b/c.txt' | dirname }}", "/a/b"),
+    ];
+    for (source, expected) in cases {
+        assert_eq!(render(source, &context()).as_deref(), Ok(expected), "{source}");
+    }
+    assert!(render("{{ 'x' | version_bump_major }}", &context()).is_err());
+}
+
+#[test]
+fn variables_are_the_top_level_names() {
+    let names = variables("{{ cmd }} {{ trigger.x }} {% for i in items %}{{ i }}{% endfor %}").expect("parses");
+    let mut names: Vec<String> = names.into_iter().collect();
+    names.sort();
+    assert_eq!(names, ["cmd", "items", "trigger"]);
+    assert!(is_template(&json!({"a": ["{{ x }}"]})));
+    assert!(!is_template(&json!({"a": 1})));
+}
