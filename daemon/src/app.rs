@@ -108,6 +108,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
                 shim: shim.clone(),
                 journal: journal.clone(),
             },
+            kv: std::sync::Arc::new(store.clone()),
         },
         store.clone(),
         published.clone(),
@@ -118,8 +119,9 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     );
     executor.recover();
     let rules_tasks = TaskTracker::new();
+    let patterns_kv: std::sync::Arc<dyn crate::template::KeyValueSource> = std::sync::Arc::new(store.clone());
     let renderer: crate::rule::reactor::RendererFactory =
-        std::sync::Arc::new(|| Box::new(crate::rule::matcher::Literal));
+        std::sync::Arc::new(move || Box::new(crate::rule::patterns::TemplatePatterns::new(patterns_kv.clone())));
     let reactor = Reactor::new(store.clone(), published.clone(), executor.clone(), renderer);
     // The reactor stops when the journal, drained, closes its channel.
     rules_tasks.spawn(reactor.run(engine_rx, CancellationToken::new()));

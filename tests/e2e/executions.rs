@@ -46,9 +46,18 @@ fn st2_run_prints_the_execution_and_exits_by_its_status() {
     assert_eq!(typed["result"]["stdout"], "--verbose 3 a,b,c");
 
     let file = home.path().join("note.txt");
-    let from_file = daemon.ctl_json(&["run", "core.local", "cmd=cat", &format!("@env={}", file.display())]);
-    assert_eq!(from_file["parameters"]["env"], "from a file", "@key=path reads the file");
+    let from_file = daemon.ctl_json(&["run", "core.echo", &format!("@message={}", file.display())]);
+    assert_eq!(from_file["result"]["stdout"], "from a file", "@key=path reads the file");
 
+    let echo = daemon.ctl_json(&["run", "core.echo", "message=hello there"]);
+    assert_eq!(echo["result"]["stdout"], "hello there", "core.echo's cmd default renders its message: {echo}");
+    let immutable = daemon.st2(&["run", "core.echo", "message=x", "cmd=rm -rf /"]);
+    assert_eq!(immutable.status.code(), Some(1));
+    assert!(
+        stderr(&immutable).contains("Override of immutable parameter(s) ['cmd'] is unsupported."),
+        "{}",
+        stderr(&immutable)
+    );
     let unknown = daemon.st2(&["run", "core.nope"]);
     assert_eq!(unknown.status.code(), Some(1));
     assert!(stderr(&unknown).contains("core.nope"), "{}", stderr(&unknown));
@@ -98,7 +107,7 @@ fn fired_triggers_drive_rules_that_can_be_toggled() {
     );
     home.write(
         "packs/fire/rules/on_alarm.yaml",
-        "---\nname: on_alarm\nenabled: true\ntrigger: {type: fire.alarm}\ncriteria:\n  trigger.level: {type: gt, pattern: 1}\naction:\n  ref: core.local\n  parameters: {cmd: echo alarm}\n",
+        "---\nname: on_alarm\nenabled: true\ntrigger: {type: fire.alarm}\ncriteria:\n  trigger.level: {type: gt, pattern: 1}\naction:\n  ref: core.local\n  parameters: {cmd: 'echo alarm {{ trigger.level }} {{ st2kv.system.site }}'}\n",
     );
     let daemon = Daemon::start(&home, &["serve", "--register-rules-by-default"]);
     let instance = daemon.ctl_json(&["trigger", "fire", "fire.alarm", r#"{"level": 3}"#]);
@@ -111,7 +120,11 @@ fn fired_triggers_drive_rules_that_can_be_toggled() {
     assert_eq!(execution["rule"]["ref"], "fire.on_alarm");
     assert_eq!(execution["trigger_instance"]["id"], instance_id.as_str());
     let get = daemon.ctl(&["execution", "get", execution["id"].as_str().expect("id")]);
-    assert!(stdout(&get).contains("  stdout: alarm"), "{}", stdout(&get));
+    assert!(
+        stdout(&get).lines().any(|l| l == "  stdout: alarm 3"),
+        "the rule renders trigger and st2kv (a missing key is empty): {}",
+        stdout(&get)
+    );
     assert!(stdout(&get).contains("rule.ref: fire.on_alarm"), "{}", stdout(&get));
 
     let enforcements = daemon.ctl_json(&["rule-enforcement", "list", "--rule", "fire.on_alarm"]);

@@ -21,6 +21,7 @@ use super::{Execution, ExecutionStatus, mask_secrets};
 use crate::registry::Registry;
 use crate::reload::Published;
 use crate::store::Store;
+use crate::template::KeyValueSource;
 use crate::trigger::TriggerInstance;
 use crate::trigger::journal::Journal;
 
@@ -65,11 +66,22 @@ pub enum CancelError {
 }
 
 /// How the executor is set up.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ExecutorConfig {
     /// Executions running at once; the rest wait in `requested`.
     pub concurrency: usize,
     pub run: RunContext,
+    /// Where `st2kv` in parameter templates reads.
+    pub kv: Arc<dyn KeyValueSource>,
+}
+
+impl std::fmt::Debug for ExecutorConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ExecutorConfig")
+            .field("concurrency", &self.concurrency)
+            .field("run", &self.run)
+            .finish_non_exhaustive()
+    }
 }
 
 struct Running {
@@ -82,6 +94,7 @@ struct Inner {
     published: Published,
     journal: Journal,
     context: RunContext,
+    kv: Arc<dyn KeyValueSource>,
     permits: Arc<Semaphore>,
     running: Mutex<HashMap<String, Running>>,
     updates: broadcast::Sender<Execution>,
@@ -117,6 +130,7 @@ impl Executor {
             published,
             journal,
             context: config.run,
+            kv: config.kv,
             permits: Arc::new(Semaphore::new(config.concurrency.max(1))),
             running: Mutex::new(HashMap::new()),
             updates: broadcast::channel(4096).0,
@@ -166,7 +180,8 @@ impl Executor {
             resolved: None,
         };
         execution.set_status(ExecutionStatus::Requested);
-        match super::parameters::resolve(registry, action, &execution, request.trigger_instance.as_ref()) {
+        let kv = self.inner.kv.clone();
+        match super::parameters::resolve(registry, action, &execution, request.trigger_instance.as_ref(), kv) {
             Ok(resolved) => execution.resolved = Some(resolved),
             Err(super::parameters::Failure::Invalid(message)) => return Err(RequestError::Invalid(message)),
             Err(super::parameters::Failure::Render(message)) => {

@@ -4,11 +4,16 @@
 //! Owns: assembling the pipeline's inputs for one execution. Must not: render or validate
 //! (`action::params` does).
 
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
 use serde_json::{Map, Value};
 
 use super::{Execution, Resolved};
+use crate::action::params::{self, ParamError, ParamInput};
 use crate::pack::model::Action;
 use crate::registry::Registry;
+use crate::template::{Context, KeyValueSource};
 use crate::trigger::TriggerInstance;
 
 /// Why parameters could not be resolved.
@@ -20,42 +25,44 @@ pub enum Failure {
 }
 
 /// The names of the parameters the action's runner declares.
-pub fn runner_parameter_names(action: &Action) -> Vec<String> {
+pub fn runner_parameter_names(action: &Action) -> BTreeSet<String> {
     match crate::pack::runners::resolve(&action.runner_type) {
         Some(crate::pack::runners::Resolved::Current(runner) | crate::pack::runners::Resolved::Legacy(runner)) => {
             runner.parameters.keys().cloned().collect()
         }
-        None => Vec::new(),
+        None => BTreeSet::new(),
     }
 }
 
-/// Resolves the execution's parameters for its action.
+/// Resolves the execution's parameters for its action: `trigger` is the instance's payload for
+/// rule-driven executions, `config_context` the pack's config, `action_context` the execution's
+/// context.
 pub fn resolve(
     registry: &Registry,
     action: &Action,
     execution: &Execution,
     trigger_instance: Option<&TriggerInstance>,
+    kv: Arc<dyn KeyValueSource>,
 ) -> Result<Resolved, Failure> {
-    let _ = (registry, trigger_instance);
     let schema = match action.parameters.parse() {
         Value::Object(schema) => schema,
         _ => Map::new(),
     };
     let runner_names = runner_parameter_names(action);
-    let mut resolved = Resolved::default();
-    for (name, spec) in &schema {
-        let value = execution.parameters.get(name).cloned().or_else(|| spec.get("default").cloned());
-        let Some(value) = value else { continue };
-        if runner_names.contains(name) {
-            resolved.runner.insert(name.clone(), value);
-        } else {
-            resolved.action.insert(name.clone(), value);
-        }
+    let config = registry
+        .pack(&action.pack)
+        .and_then(|pack| pack.content.as_ref())
+        .map(|content| Value::Object(content.config.values.clone()))
+        .unwrap_or_else(|| Value::Object(Map::new()));
+    let mut context = Context::new(kv, &execution.user)
+        .with("action_context", execution.context.clone())
+        .with("config_context", config);
+    if let Some(instance) = trigger_instance {
+        context.set("trigger", instance.payload.clone());
     }
-    for name in execution.parameters.keys() {
-        if !schema.contains_key(name) {
-            return Err(Failure::Invalid(format!("parameter \"{name}\" is not declared by action {}", action.ref_)));
-        }
-    }
-    Ok(resolved)
+    let input = ParamInput { schema: &schema, runner_names: &runner_names, given: &execution.parameters, context };
+    params::resolve(input).map_err(|error| match error {
+        ParamError::Invalid(message) => Failure::Invalid(message),
+        ParamError::Render(message) => Failure::Render(message),
+    })
 }

@@ -54,9 +54,21 @@ async fn stdin_is_fed_and_closed() {
     assert_eq!(String::from_utf8_lossy(&captured.stdout), "secret\n");
 }
 
+/// Whether `pid` is still running two seconds on (a SIGKILL is delivered asynchronously, and
+/// a loaded machine may take a moment to schedule the victim).
 fn alive(pid: &str) -> bool {
-    std::path::Path::new(&format!("/proc/{pid}")).exists()
-        && std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| !stat.contains(") Z "))
+    let running = || {
+        std::path::Path::new(&format!("/proc/{pid}")).exists()
+            && std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| !stat.contains(") Z "))
+    };
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while running() {
+        if Instant::now() > deadline {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    false
 }
 
 #[tokio::test]

@@ -7,4 +7,5 @@ pub mod criteria;
 pub mod enforcement;
 pub mod engine;
 pub mod matcher;
+pub mod patterns;
 pub mod reactor;
