@@ -64,6 +64,16 @@ pub enum Command {
     Rule(RuleNoun),
     /// What rules did with trigger instances.
     RuleEnforcement(RuleEnforcementNoun),
+    /// Test a rule file against a trigger instance file, offline (no daemon): exits 0 when it
+    /// matches, 1 when it does not.
+    RuleTester {
+        /// The rule's YAML file.
+        #[arg(long, value_name = "FILE")]
+        rule: PathBuf,
+        /// The trigger instance, JSON or YAML with `trigger` and `payload`.
+        #[arg(long = "trigger-instance", visible_alias = "trigger_instance", value_name = "FILE")]
+        trigger_instance: PathBuf,
+    },
     /// Sensors: definitions and their processes.
     Sensor(SensorNoun),
     /// Restart a component: `sensor_container` (or `st2sensorcontainer`) restarts every sensor.

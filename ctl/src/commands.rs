@@ -30,6 +30,9 @@ const RULE_ENFORCEMENT_COLUMNS: &[&str] =
 
 /// Runs one command against the daemon.
 pub async fn run(cli: &Cli) -> anyhow::Result<()> {
+    if let Command::RuleTester { rule, trigger_instance } = &cli.command {
+        return rule_tester(rule, trigger_instance);
+    }
     let target = connect::target(&cli.global, |key| std::env::var(key).ok());
     let mut client = connect::connect(&target, cli.global.token.as_deref()).await?;
     let as_json = cli.global.json;
@@ -149,6 +152,7 @@ pub async fn run(cli: &Cli) -> anyhow::Result<()> {
                 print_one(&json::trigger_instance(&instance), as_json);
             }
         },
+        Command::RuleTester { rule, trigger_instance } => rule_tester(rule, trigger_instance)?,
         Command::Alias(noun) => {
             let ListVerb::List(list) = &noun.verb;
             let items = call(client.list_aliases(list_request(list))).await?;
@@ -163,6 +167,23 @@ pub async fn run(cli: &Cli) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// st2-rule-tester's verdict: `=== RULE MATCHES ===` (exit 0) or `=== RULE DOES NOT MATCH ===`
+/// (exit 1), after the reason it does not.
+fn rule_tester(rule: &std::path::Path, instance: &std::path::Path) -> anyhow::Result<()> {
+    use st2d::rule::tester::{Verdict, test_files};
+    match test_files(rule, instance).map_err(anyhow::Error::msg)? {
+        Verdict::Matches => {
+            println!("=== RULE MATCHES ===");
+            Ok(())
+        }
+        Verdict::DoesNotMatch(reason) => {
+            println!("{reason}");
+            println!("=== RULE DOES NOT MATCH ===");
+            Err(crate::Exit(1).into())
+        }
+    }
 }
 
 async fn sensor(client: &mut Client, verb: &SensorVerb, as_json: bool) -> anyhow::Result<()> {

@@ -153,3 +153,33 @@ fn fired_triggers_drive_rules_that_can_be_toggled() {
     assert_eq!(bad.status.code(), Some(1));
     assert!(stderr(&bad).contains("payload"), "{}", stderr(&bad));
 }
+
+#[test]
+fn the_rule_tester_works_offline_with_stackstorms_banners() {
+    let home = Home::new();
+    home.write(
+        "rule.yaml",
+        "---\nname: high\npack: demo\nenabled: true\ntrigger: {type: demo.event}\ncriteria:\n  trigger.level: {type: gt, pattern: '{{ trigger.limit }}'}\naction: {ref: core.noop}\n",
+    );
+    home.write("hit.json", r#"{"trigger": "demo.event", "payload": {"level": 5, "limit": 3}}"#);
+    home.write("miss.yaml", "trigger: demo.event\npayload: {level: 1, limit: 3}\n");
+    let tester = |instance: &str| {
+        std::process::Command::new(&st2d_tests::bins().st2ctl)
+            .args(["rule-tester", "--rule"])
+            .arg(home.path().join("rule.yaml"))
+            .arg("--trigger-instance")
+            .arg(home.path().join(instance))
+            .env("ST2D_SOCKET", home.path().join("no-daemon.sock"))
+            .output()
+            .expect("st2ctl runs")
+    };
+    let hit = tester("hit.json");
+    assert_eq!(hit.status.code(), Some(0), "{}", stderr(&hit));
+    assert_eq!(stdout(&hit), "=== RULE MATCHES ===\n");
+    let miss = tester("miss.yaml");
+    assert_eq!(miss.status.code(), Some(1));
+    assert!(stdout(&miss).ends_with("=== RULE DOES NOT MATCH ===\n"), "{}", stdout(&miss));
+    let missing = tester("nope.json");
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(stderr(&missing).contains("nope.json"), "{}", stderr(&missing));
+}

@@ -9,3 +9,4 @@ pub mod engine;
 pub mod matcher;
 pub mod patterns;
 pub mod reactor;
+pub mod tester;
