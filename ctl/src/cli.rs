@@ -64,6 +64,8 @@ pub enum Command {
     Rule(RuleNoun),
     /// What rules did with trigger instances.
     RuleEnforcement(RuleEnforcementNoun),
+    /// The key-value datastore.
+    Key(KeyNoun),
     /// Test a rule file against a trigger instance file, offline (no daemon): exits 0 when it
     /// matches, 1 when it does not.
     RuleTester {
@@ -262,6 +264,77 @@ pub enum RuleEnforcementVerb {
         /// How many (default 50).
         #[arg(short = 'n', long = "last", default_value_t = 50)]
         last: u32,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct KeyNoun {
+    #[command(subcommand)]
+    pub verb: KeyVerb,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeyVerb {
+    /// List keys (both scopes by default).
+    List {
+        /// Only keys whose names start with this.
+        #[arg(long, value_name = "PREFIX")]
+        prefix: Option<String>,
+        /// Show secrets in clear.
+        #[arg(short = 'd', long)]
+        decrypt: bool,
+        /// `system`, `user` or `all`.
+        #[arg(short = 's', long, default_value = "all")]
+        scope: String,
+        /// Whose user keys (default the system user).
+        #[arg(short = 'u', long, value_name = "USER")]
+        user: Option<String>,
+    },
+    /// Show one key.
+    Get {
+        #[arg(value_name = "NAME")]
+        name: String,
+        /// Show a secret in clear.
+        #[arg(short = 'd', long)]
+        decrypt: bool,
+        #[arg(short = 's', long, default_value = "system")]
+        scope: String,
+        #[arg(short = 'u', long, value_name = "USER")]
+        user: Option<String>,
+    },
+    /// Set a key (a change fires core.st2.key_value_pair.* triggers).
+    Set {
+        #[arg(value_name = "NAME")]
+        name: String,
+        #[arg(value_name = "VALUE")]
+        value: String,
+        /// Store it encrypted, as a secret.
+        #[arg(short = 'e', long)]
+        encrypt: bool,
+        /// Seconds until it expires.
+        #[arg(short = 'l', long, value_name = "SECONDS")]
+        ttl: Option<u64>,
+        #[arg(short = 's', long, default_value = "system")]
+        scope: String,
+        #[arg(short = 'u', long, value_name = "USER")]
+        user: Option<String>,
+    },
+    /// Delete a key.
+    Delete {
+        #[arg(value_name = "NAME")]
+        name: String,
+        #[arg(short = 's', long, default_value = "system")]
+        scope: String,
+        #[arg(short = 'u', long, value_name = "USER")]
+        user: Option<String>,
+    },
+    /// Set the keys in a JSON or YAML file (one object or a list of them).
+    Load {
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+        /// Store values that are not strings as JSON text.
+        #[arg(short = 'c', long)]
+        convert: bool,
     },
 }
 

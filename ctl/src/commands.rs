@@ -15,7 +15,7 @@ use crate::cli::{
 };
 use crate::connect::{self, Client};
 use crate::output::{print_json, print_list, print_one, print_pack};
-use crate::{executions, json, report};
+use crate::{executions, json, keys, report};
 
 const PACK_COLUMNS: &[&str] = &["ref", "name", "version", "status", "errors", "description"];
 const ACTION_COLUMNS: &[&str] = &["ref", "pack", "runner_type", "enabled", "description"];
@@ -153,6 +153,7 @@ pub async fn run(cli: &Cli) -> anyhow::Result<()> {
             }
         },
         Command::RuleTester { rule, trigger_instance } => rule_tester(rule, trigger_instance)?,
+        Command::Key(noun) => keys::key(&mut client, &noun.verb, as_json).await?,
         Command::Alias(noun) => {
             let ListVerb::List(list) = &noun.verb;
             let items = call(client.list_aliases(list_request(list))).await?;

@@ -8,6 +8,7 @@ mod commands;
 mod connect;
 mod executions;
 mod json;
+mod keys;
 mod output;
 mod params;
 mod report;

@@ -13,6 +13,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::api::{self, ControlService, DaemonInfo, Runtime};
 use crate::config::Config;
+use crate::datastore::Datastore;
 use crate::execution::executor::{Executor, ExecutorConfig};
 use crate::execution::runner::RunContext;
 use crate::pack::builtin;
@@ -77,11 +78,13 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     let journal_tasks = TaskTracker::new();
     let (engine_tx, engine_rx) = tokio::sync::mpsc::channel(64);
     let journal = Journal::start(store.clone(), Some(engine_tx), journal_shutdown.clone(), &journal_tasks);
+    let datastore = Datastore::open(store.clone(), &paths.datastore_key())?
+        .with_changes(crate::datastore::journal_changes(journal.clone()));
     let shim = ShimServer::start(
         &paths.shim_socket(),
         journal.clone(),
         published.clone(),
-        store.clone(),
+        datastore.clone(),
         work.clone(),
         &work_tasks,
     )
@@ -108,7 +111,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
                 shim: shim.clone(),
                 journal: journal.clone(),
             },
-            kv: std::sync::Arc::new(store.clone()),
+            kv: std::sync::Arc::new(datastore.clone()),
         },
         store.clone(),
         published.clone(),
@@ -119,7 +122,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     );
     executor.recover();
     let rules_tasks = TaskTracker::new();
-    let patterns_kv: std::sync::Arc<dyn crate::template::KeyValueSource> = std::sync::Arc::new(store.clone());
+    let patterns_kv: std::sync::Arc<dyn crate::template::KeyValueSource> = std::sync::Arc::new(datastore.clone());
     let renderer: crate::rule::reactor::RendererFactory =
         std::sync::Arc::new(move || Box::new(crate::rule::patterns::TemplatePatterns::new(patterns_kv.clone())));
     let reactor = Reactor::new(store.clone(), published.clone(), executor.clone(), renderer);
@@ -138,6 +141,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
         .parse()
         .map_err(|_| anyhow::anyhow!("--timers-timezone: unknown time zone \"{}\"", config.timers_timezone))?;
     work_tasks.spawn(crate::retention::run(store.clone(), config.retention, work.clone()));
+    work_tasks.spawn(crate::datastore::sweep_expired(datastore.clone(), work.clone()));
     work_tasks.spawn(crate::sensor::timer::run(published.clone(), journal.clone(), timezone, work.clone()));
 
     let listener = api::bind(&paths.socket).await?;
@@ -148,7 +152,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
         published,
         reload,
         info,
-        Runtime { sensors, shim, store, journal, executor: executor.clone() },
+        Runtime { sensors, shim, store, journal, executor: executor.clone(), datastore: datastore.clone() },
     );
     let server =
         tokio::spawn(api::serve(listener, paths.socket.clone(), service, shutdown.clone(), api_shutdown.clone()));

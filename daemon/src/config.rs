@@ -59,6 +59,11 @@ impl Paths {
         self.data_dir.join("run").join("shim.sock")
     }
 
+    /// The key that encrypts datastore secrets (created 0600 on first start).
+    pub fn datastore_key(&self) -> PathBuf {
+        self.data_dir.join("keys").join("datastore.key")
+    }
+
     /// The sled store.
     pub fn store_dir(&self) -> PathBuf {
         self.data_dir.join("store")

@@ -17,8 +17,8 @@ use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use crate::datastore::{Datastore, Scope};
 use crate::reload::Published;
-use crate::store::Store;
 use crate::trigger::journal::Journal;
 
 /// What the daemon knows about a process it started, keyed by the process's token.
@@ -40,7 +40,7 @@ struct Inner {
     sessions: Mutex<HashMap<String, Registration>>,
     journal: Journal,
     published: Published,
-    store: Store,
+    datastore: Datastore,
     dropped: AtomicU64,
     accepted: AtomicU64,
 }
@@ -71,7 +71,7 @@ impl ShimServer {
         path: &Path,
         journal: Journal,
         published: Published,
-        store: Store,
+        datastore: Datastore,
         shutdown: CancellationToken,
         tracker: &tokio_util::task::TaskTracker,
     ) -> std::io::Result<Self> {
@@ -87,7 +87,7 @@ impl ShimServer {
             sessions: Mutex::new(HashMap::new()),
             journal,
             published,
-            store,
+            datastore,
             dropped: AtomicU64::new(0),
             accepted: AtomicU64::new(0),
         });
@@ -242,28 +242,9 @@ async fn handle(message: &Value, registration: &Registration, inner: &Arc<Inner>
             inner.journal.append(trigger, payload, Some(registration.source.clone()), text("trace_tag"), reply).await;
         }
         "kv.get" | "kv.set" | "kv.delete" | "kv.list" => {
-            let name = text("name").unwrap_or_default();
-            let result = match op {
-                "kv.get" => inner.store.kv_get(&name).map(|v| json!(v)),
-                "kv.set" => inner.store.kv_set(&name, &text("value").unwrap_or_default()).map(|()| json!(true)),
-                "kv.delete" => inner.store.kv_delete(&name).map(|existed| json!(existed)),
-                _ => inner.store.kv_list(&text("prefix").unwrap_or_default()).map(|items| {
-                    let offset = message.get("offset").and_then(Value::as_u64).unwrap_or(0) as usize;
-                    let limit = message.get("limit").and_then(Value::as_u64).map_or(usize::MAX, |l| l as usize);
-                    let items: Vec<Value> = items
-                        .into_iter()
-                        .skip(offset)
-                        .take(limit)
-                        .map(|(name, value)| json!({"name": name, "value": value, "secret": false, "scope": "st2kv.system", "expire_timestamp": null}))
-                        .collect();
-                    Value::Array(items)
-                }),
-            };
-            let answer = match result {
+            let answer = match datastore_op(&inner.datastore, op, message) {
                 Ok(value) => json!({"op": "result", "id": id, "value": value}),
-                Err(error) => {
-                    json!({"op": "result", "id": id, "value": null, "error": error.to_string()})
-                }
+                Err(error) => json!({"op": "result", "id": id, "value": null, "error": error.to_string()}),
             };
             let _ = out.send(line(&answer));
         }
@@ -280,6 +261,31 @@ async fn handle(message: &Value, registration: &Registration, inner: &Arc<Inner>
                     &json!({"op": "result", "id": id, "value": null, "error": format!("unknown op {other}")}),
                 ));
             }
+        }
+    }
+}
+
+/// One `kv.*` request of `sensor_service`/`action_service` (names come already prefixed for
+/// local keys): get gives the value or null, set true, delete whether it existed, list the
+/// items.
+fn datastore_op(datastore: &Datastore, op: &str, message: &Value) -> Result<Value, crate::datastore::DatastoreError> {
+    let text = |key: &str| message.get(key).and_then(Value::as_str).unwrap_or_default().to_string();
+    let flag = |key: &str| message.get(key).and_then(Value::as_bool).unwrap_or(false);
+    let scope = Scope::parse(&text("scope"), crate::execution::executor::SYSTEM_USER)?;
+    let name = text("name");
+    match op {
+        "kv.get" => Ok(datastore.get(&scope, &name, flag("decrypt"))?.map_or(Value::Null, |item| json!(item.value))),
+        "kv.set" => {
+            let ttl = message.get("ttl").and_then(Value::as_u64);
+            datastore.set(&scope, &name, &text("value"), flag("encrypt"), ttl)?;
+            Ok(json!(true))
+        }
+        "kv.delete" => Ok(json!(datastore.delete(&scope, &name)?)),
+        _ => {
+            let offset = message.get("offset").and_then(Value::as_u64).unwrap_or(0) as usize;
+            let limit = message.get("limit").and_then(Value::as_u64).map_or(usize::MAX, |l| l as usize);
+            let items = datastore.list(&scope, &text("prefix"), false)?;
+            Ok(Value::Array(items.iter().skip(offset).take(limit).map(|item| item.to_json()).collect()))
         }
     }
 }

@@ -155,28 +155,27 @@ impl Store {
         recent(&self.trigger_instances, limit, keep)
     }
 
-    pub fn kv_get(&self, name: &str) -> Result<Option<String>, StoreError> {
-        Ok(self.kv.get(name)?.map(|v| String::from_utf8_lossy(&v).into_owned()))
+    /// The datastore record under `key` (the datastore owns the layout).
+    pub fn kv_record(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.kv.get(key)?.map(|v| v.to_vec()))
     }
 
-    pub fn kv_set(&self, name: &str, value: &str) -> Result<(), StoreError> {
-        self.kv.insert(name, value.as_bytes())?;
-        Ok(())
+    /// Writes a datastore record; returns the one it replaced.
+    pub fn put_kv_record(&self, key: &str, record: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.kv.insert(key, record)?.map(|v| v.to_vec()))
     }
 
-    /// Whether the key existed.
-    pub fn kv_delete(&self, name: &str) -> Result<bool, StoreError> {
-        Ok(self.kv.remove(name)?.is_some())
+    /// Removes a datastore record; returns it when there was one.
+    pub fn remove_kv_record(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.kv.remove(key)?.map(|v| v.to_vec()))
     }
 
-    /// `(name, value)` of every key starting with `prefix`, in key order.
-    pub fn kv_list(&self, prefix: &str) -> Result<Vec<(String, String)>, StoreError> {
+    /// `(key, record)` of every datastore record whose key starts with `prefix`, in key order.
+    pub fn kv_records(&self, prefix: &str) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
         self.kv
             .scan_prefix(prefix)
             .map(|entry| {
-                entry
-                    .map(|(k, v)| (String::from_utf8_lossy(&k).into_owned(), String::from_utf8_lossy(&v).into_owned()))
-                    .map_err(StoreError::from)
+                entry.map(|(k, v)| (String::from_utf8_lossy(&k).into_owned(), v.to_vec())).map_err(StoreError::from)
             })
             .collect()
     }

@@ -3,6 +3,7 @@
 mod actions;
 mod check;
 mod cli;
+mod datastore;
 mod executions;
 mod grpc;
 mod lifecycle;

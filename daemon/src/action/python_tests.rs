@@ -103,10 +103,11 @@ async fn return_protocol_and_failures() {
 #[tokio::test]
 async fn the_action_service_reaches_the_datastore() {
     let kit = kit().await;
-    kit.store.kv_set("shared", "s").expect("kv set");
+    kit.datastore.set(&crate::datastore::Scope::System, "shared", "s", false, None).expect("kv set");
     let (outcome, _) = kit.run("demo.greet", json!({}), json!({"name": "x", "mode": "kv"})).await;
     assert_eq!(outcome.result["result"], json!(["v1", "s", 1]), "{}", outcome.result);
-    assert_eq!(kit.store.kv_get("demo.Greet:k").expect("kv get").as_deref(), Some("v1"));
+    let stored = kit.datastore.get(&crate::datastore::Scope::System, "demo.Greet:k", false).expect("kv get");
+    assert_eq!(stored.map(|item| item.value).as_deref(), Some("v1"));
 }
 
 #[tokio::test]

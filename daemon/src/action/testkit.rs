@@ -26,7 +26,7 @@ pub struct Kit {
     pub home: tempfile::TempDir,
     pub registry: Arc<Registry>,
     pub context: RunContext,
-    pub store: Store,
+    pub datastore: crate::datastore::Datastore,
     shutdown: CancellationToken,
 }
 
@@ -67,9 +67,17 @@ impl Kit {
         let tracker = TaskTracker::new();
         let journal = Journal::start(store.clone(), None, shutdown.clone(), &tracker);
         let socket = home.path().join("run").join("shim.sock");
-        let shim =
-            ShimServer::start(&socket, journal.clone(), published.clone(), store.clone(), shutdown.clone(), &tracker)
-                .expect("shim socket");
+        let datastore = crate::datastore::Datastore::open(store.clone(), &home.path().join("keys/datastore.key"))
+            .expect("datastore");
+        let shim = ShimServer::start(
+            &socket,
+            journal.clone(),
+            published.clone(),
+            datastore.clone(),
+            shutdown.clone(),
+            &tracker,
+        )
+        .expect("shim socket");
         let context = RunContext {
             python: crate::sensor::spec::resolve_interpreter(Path::new("python3")),
             virtualenvs_dir: home.path().join("virtualenvs"),
@@ -78,7 +86,7 @@ impl Kit {
             shim,
             journal,
         };
-        Self { registry: published.registry(), home, context, store, shutdown }
+        Self { registry: published.registry(), home, context, datastore, shutdown }
     }
 
     pub fn path(&self, relative: &str) -> PathBuf {

@@ -5,6 +5,7 @@
 //! server. Must not: let proto types leak out of `api`.
 
 mod convert;
+mod keys;
 mod runtime;
 mod service;
 

@@ -35,6 +35,7 @@ pub struct Runtime {
     pub store: Store,
     pub journal: crate::trigger::journal::Journal,
     pub executor: crate::execution::executor::Executor,
+    pub datastore: crate::datastore::Datastore,
 }
 
 pub struct ControlService {
@@ -413,19 +414,19 @@ impl Control for ControlService {
         runtime::cancel_execution(&self.published, &self.runtime, id).await.map(Response::new)
     }
 
-    async fn get_key(&self, _: Request<pb::KeyRequest>) -> Result<Response<pb::KeyValuePair>, Status> {
-        Err(Status::unimplemented("the datastore verbs are not served yet"))
+    async fn get_key(&self, request: Request<pb::KeyRequest>) -> Result<Response<pb::KeyValuePair>, Status> {
+        super::keys::get_key(&self.runtime, request.get_ref()).map(Response::new)
     }
 
-    async fn list_keys(&self, _: Request<pb::ListKeysRequest>) -> Result<Response<pb::ListKeysResponse>, Status> {
-        Err(Status::unimplemented("the datastore verbs are not served yet"))
+    async fn list_keys(&self, request: Request<pb::ListKeysRequest>) -> Result<Response<pb::ListKeysResponse>, Status> {
+        super::keys::list_keys(&self.runtime, request.get_ref()).map(Response::new)
     }
 
-    async fn set_key(&self, _: Request<pb::SetKeyRequest>) -> Result<Response<pb::KeyValuePair>, Status> {
-        Err(Status::unimplemented("the datastore verbs are not served yet"))
+    async fn set_key(&self, request: Request<pb::SetKeyRequest>) -> Result<Response<pb::KeyValuePair>, Status> {
+        super::keys::set_key(&self.runtime, request.get_ref()).map(Response::new)
     }
 
-    async fn delete_key(&self, _: Request<pb::KeyRequest>) -> Result<Response<pb::DeleteKeyReply>, Status> {
-        Err(Status::unimplemented("the datastore verbs are not served yet"))
+    async fn delete_key(&self, request: Request<pb::KeyRequest>) -> Result<Response<pb::DeleteKeyReply>, Status> {
+        super::keys::delete_key(&self.runtime, request.get_ref()).map(Response::new)
     }
 }

@@ -126,18 +126,3 @@ impl Object for Lookup {
         }
     }
 }
-
-/// The plain store's keys: system keys by name, user keys as `<user>:<name>`; no secrets.
-impl KeyValueSource for crate::store::Store {
-    fn get(&self, scope: &KvScope, name: &str) -> Result<Option<KvValue>, String> {
-        let key = match scope {
-            KvScope::System => name.to_string(),
-            KvScope::User(user) => format!("{user}:{name}"),
-        };
-        self.kv_get(&key).map(|found| found.map(|value| KvValue { value, secret: false })).map_err(|e| e.to_string())
-    }
-
-    fn decrypt(&self, stored: &str) -> Result<String, String> {
-        Ok(stored.to_string())
-    }
-}
