@@ -3,11 +3,7 @@
 
 use std::os::unix::fs::PermissionsExt;
 
-use st2d_tests::{Daemon, Home, pack_yaml};
-
-fn stdout(output: &std::process::Output) -> String {
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
+use st2d_tests::{Daemon, Home, pack_yaml, stdout};
 
 #[test]
 fn keys_scopes_secrets_and_expiry() {

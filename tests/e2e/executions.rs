@@ -3,15 +3,7 @@
 //! `rule-enforcement list`.
 
 use serde_json::Value;
-use st2d_tests::{Daemon, Home, pack_yaml};
-
-fn stdout(output: &std::process::Output) -> String {
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-fn stderr(output: &std::process::Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
+use st2d_tests::{Daemon, Home, pack_yaml, stderr, stdout};
 
 #[test]
 fn st2_run_prints_the_execution_and_exits_by_its_status() {

@@ -95,6 +95,16 @@ pub async fn completed_execution(client: &Client, id: &str) -> st2d_proto::v1::E
     .await
 }
 
+/// A command's stdout as text.
+pub fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// A command's stderr as text.
+pub fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
 /// Fails the test with how to get python3 when it is missing (sensors and python actions need it).
 pub fn require_python() {
     let found = std::process::Command::new("python3").arg("--version").output().is_ok_and(|o| o.status.success());

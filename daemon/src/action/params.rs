@@ -231,21 +231,7 @@ fn type_names(spec: &Value) -> String {
 }
 
 fn type_matches(declared: Option<&Value>, value: &Value) -> bool {
-    let one = |name: &str| match name {
-        "string" => value.is_string(),
-        "integer" => value.is_i64() || value.is_u64(),
-        "number" => value.is_number(),
-        "boolean" => value.is_boolean(),
-        "array" => value.is_array(),
-        "object" => value.is_object(),
-        "null" => value.is_null(),
-        _ => true,
-    };
-    match declared {
-        Some(Value::String(name)) => one(name),
-        Some(Value::Array(names)) => names.iter().filter_map(Value::as_str).any(one),
-        _ => true,
-    }
+    declared.is_none_or(|kind| crate::pack::config::matches_type(value, kind))
 }
 
 #[cfg(test)]

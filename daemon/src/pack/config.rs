@@ -96,7 +96,8 @@ fn check_value(value: &Value, item: &Value, field: &str) -> Result<(), FieldErro
     Ok(())
 }
 
-fn matches_type(value: &Value, kind: &Value) -> bool {
+/// Whether `value` is of the JSON-schema `type` `kind` (a name or a list of names).
+pub(crate) fn matches_type(value: &Value, kind: &Value) -> bool {
     let one = |t: &str| match t {
         "string" => value.is_string(),
         "integer" => value.is_i64() || value.is_u64(),
