@@ -182,14 +182,7 @@ impl Store {
 
     /// Sensors enabled or disabled through the API: `ref -> enabled`, overriding their files.
     pub fn sensor_toggles(&self) -> Result<std::collections::HashMap<String, bool>, StoreError> {
-        self.sensor_toggles
-            .iter()
-            .map(|entry| {
-                entry
-                    .map(|(k, v)| (String::from_utf8_lossy(&k).into_owned(), v.as_ref() == b"1"))
-                    .map_err(StoreError::from)
-            })
-            .collect()
+        toggles(&self.sensor_toggles)
     }
 
     /// Sets (`Some`) or clears (`None`) a sensor's toggle, durably.
@@ -208,14 +201,7 @@ impl Store {
 
     /// Rules enabled or disabled through the API: `ref -> enabled`, overriding their files.
     pub fn rule_toggles(&self) -> Result<std::collections::HashMap<String, bool>, StoreError> {
-        self.rule_toggles
-            .iter()
-            .map(|entry| {
-                entry
-                    .map(|(k, v)| (String::from_utf8_lossy(&k).into_owned(), v.as_ref() == b"1"))
-                    .map_err(StoreError::from)
-            })
-            .collect()
+        toggles(&self.rule_toggles)
     }
 
     /// Sets a rule's toggle, durably.
@@ -391,6 +377,15 @@ impl Store {
         self.db.flush()?;
         Ok(())
     }
+}
+
+/// A toggles tree as `name -> enabled`.
+fn toggles(tree: &sled::Tree) -> Result<std::collections::HashMap<String, bool>, StoreError> {
+    tree.iter()
+        .map(|entry| {
+            entry.map(|(k, v)| (String::from_utf8_lossy(&k).into_owned(), v.as_ref() == b"1")).map_err(StoreError::from)
+        })
+        .collect()
 }
 
 fn recent(tree: &sled::Tree, limit: usize, keep: impl Fn(&[u8]) -> bool) -> Result<Vec<Vec<u8>>, StoreError> {
