@@ -226,7 +226,7 @@ pub(crate) async fn call<T>(rpc: impl Future<Output = Result<Response<T>, Status
 }
 
 /// A failed call's message, or its code's description when the daemon gave none.
-fn status_text(status: &Status) -> String {
+pub(crate) fn status_text(status: &Status) -> String {
     if status.message().is_empty() { status.code().description().to_string() } else { status.message().to_string() }
 }
 

@@ -11,7 +11,7 @@ use st2d_proto::v1 as pb;
 use tokio_stream::StreamExt;
 
 use crate::cli::{ExecutionVerb, RunArgs};
-use crate::commands::{call, get_request};
+use crate::commands::{self, call, get_request};
 use crate::connect::Client;
 use crate::output::{print_json, print_list};
 use crate::{Exit, json, params, yamlish};
@@ -27,7 +27,13 @@ const POLL: Duration = Duration::from_secs(1);
 /// `run ACTION k=v ...`: creates the execution and, unless `--async`, waits for it and prints
 /// it; a run that did not succeed exits 2.
 pub async fn run(client: &mut Client, args: &RunArgs, as_json: bool) -> anyhow::Result<()> {
-    let action = call(client.get_action(get_request(&args.action))).await?;
+    let action = match client.get_action(get_request(&args.action)).await {
+        Ok(action) => action.into_inner(),
+        Err(status) if status.code() == tonic::Code::NotFound => {
+            anyhow::bail!("Action \"{}\" cannot be found.", args.action)
+        }
+        Err(status) => anyhow::bail!("{}", commands::status_text(&status)),
+    };
     let schema = match serde_json::from_str(&action.parameters_json) {
         Ok(Value::Object(schema)) => schema,
         _ => Map::new(),
@@ -172,7 +178,7 @@ fn row(execution: &pb::Execution) -> Value {
         "id": execution.id,
         "action.ref": execution.action,
         "context.user": full["context"]["user"],
-        "status": status_text(execution),
+        "status": status_with_elapsed(execution),
         "start_timestamp": human_time(&execution.start_timestamp),
         "end_timestamp": human_time(&execution.end_timestamp),
     })
@@ -187,7 +193,7 @@ pub fn details(execution: &pb::Execution) -> String {
     text.push_str(&yamlish::attribute("action.ref", &Value::String(execution.action.clone())));
     text.push_str(&yamlish::attribute("context.user", &full["context"]["user"]));
     text.push_str(&yamlish::attribute("parameters", &full["parameters"]));
-    text.push_str(&yamlish::attribute("status", &Value::String(status_text(execution))));
+    text.push_str(&yamlish::attribute("status", &Value::String(status_with_elapsed(execution))));
     text.push_str(&yamlish::attribute("start_timestamp", &Value::String(human_time(&execution.start_timestamp))));
     text.push_str(&yamlish::attribute("end_timestamp", &Value::String(human_time(&execution.end_timestamp))));
     if !execution.rule.is_empty() {
@@ -201,7 +207,7 @@ pub fn details(execution: &pb::Execution) -> String {
 }
 
 /// `succeeded (2s elapsed)`.
-fn status_text(execution: &pb::Execution) -> String {
+fn status_with_elapsed(execution: &pb::Execution) -> String {
     format!("{} ({}s elapsed)", execution.status, execution.elapsed_seconds.round() as i64)
 }
 

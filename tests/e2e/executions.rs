@@ -52,7 +52,7 @@ fn st2_run_prints_the_execution_and_exits_by_its_status() {
     );
     let unknown = daemon.st2(&["run", "core.nope"]);
     assert_eq!(unknown.status.code(), Some(1));
-    assert!(stderr(&unknown).contains("core.nope"), "{}", stderr(&unknown));
+    assert!(stderr(&unknown).contains("Action \"core.nope\" cannot be found."), "{}", stderr(&unknown));
     let bad = daemon.st2(&["run", "typed.show", "count=many"]);
     assert_eq!(bad.status.code(), Some(1));
     assert!(stderr(&bad).contains("parameter \"count\": invalid integer \"many\""), "{}", stderr(&bad));
