@@ -192,7 +192,13 @@ impl Datastore {
         check_name(name)?;
         let expire_timestamp = match ttl_seconds {
             Some(0) | None => None,
-            Some(ttl) => Some(Utc::now() + chrono::Duration::seconds(i64::try_from(ttl).unwrap_or(i64::MAX / 1000))),
+            Some(ttl) => Some(
+                i64::try_from(ttl)
+                    .ok()
+                    .and_then(chrono::Duration::try_seconds)
+                    .and_then(|ttl| Utc::now().checked_add_signed(ttl))
+                    .ok_or_else(|| DatastoreError::Invalid(format!("field \"ttl\": {ttl} seconds is too long")))?,
+            ),
         };
         let stored = if secret { self.cipher.encrypt(value)? } else { value.to_string() };
         let record = Record { value: stored.clone(), secret, expire_timestamp };

@@ -79,6 +79,8 @@ fn expired_keys_vanish_and_are_swept() {
     assert_eq!(ds.get(&Scope::System, "short", false).expect("get"), None);
     assert_eq!(ds.list(&Scope::System, "", false).expect("list").len(), 1);
     assert_eq!(ds.sweep().expect("sweep"), 1);
+    let error = ds.set(&Scope::System, "forever", "v", false, Some(u64::MAX)).expect_err("too long");
+    assert!(matches!(error, DatastoreError::Invalid(ref m) if m.contains("ttl")), "{error}");
 }
 
 #[test]
