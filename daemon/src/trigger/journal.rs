@@ -1,7 +1,7 @@
 //! The trigger instance journal: instances are written to the store in batches (group commit)
 //! and flushed to disk before the dispatcher is told they are accepted.
 //!
-//! Owns: the writer task, the hand-over of each durable batch to the rules engine, and the
+//! Owns: the writer task, the hand-over of each written batch to the rules engine, and the
 //! broadcast of journaled instances. Must not: validate payloads (the dispatcher does, against
 //! the registry) or block the runtime on a flush.
 
@@ -91,8 +91,9 @@ async fn writer(
                 Err(_) => break,
             }
         }
-        let durable = write_batch(&store, &mut batch, &journaled).await;
+        let (durable, handed_over) = write_batch(&store, &mut batch, &journaled, engine.as_ref()).await;
         if let Some(engine) = &engine
+            && !handed_over
             && !durable.is_empty()
             && engine.send(durable).await.is_err()
         {
@@ -101,12 +102,18 @@ async fn writer(
     }
 }
 
-/// Writes and flushes one batch, answers each dispatcher, and returns the durable instances.
+/// Writes and flushes one batch, answers each dispatcher, and returns the durable instances
+/// and whether they already went to the rules engine.
+///
+/// When the engine has room, the batch goes to it as soon as it is written, before the flush:
+/// the engine matches while the flush runs, and the engine's own flush (before any action
+/// starts) makes these writes durable too, since the store's log is flushed in order.
 async fn write_batch(
     store: &Store,
     batch: &mut Vec<Pending>,
     journaled: &broadcast::Sender<TriggerInstance>,
-) -> Vec<TriggerInstance> {
+    engine: Option<&mpsc::Sender<Vec<TriggerInstance>>>,
+) -> (Vec<TriggerInstance>, bool) {
     let now = Utc::now();
     let mut instances = Vec::with_capacity(batch.len());
     let mut records = Vec::with_capacity(batch.len());
@@ -131,10 +138,14 @@ async fn write_batch(
         records.push((id, serde_json::to_vec(&instance).unwrap_or_default()));
         instances.push(instance);
     }
+    let mut handed_over = false;
     let written = match failure {
         Some(error) => Err(error),
         None => match store.put_trigger_instances(&records) {
-            Ok(()) => store.flush_async().await.map_err(|e| e.to_string()),
+            Ok(()) => {
+                handed_over = engine.is_some_and(|engine| engine.try_send(instances.clone()).is_ok());
+                store.flush_async().await.map_err(|e| e.to_string())
+            }
             Err(error) => Err(error.to_string()),
         },
     };
@@ -160,5 +171,5 @@ async fn write_batch(
             (Ok(()), None) => (pending.reply)(Err("not journaled".to_string())),
         }
     }
-    durable
+    (durable, handed_over)
 }
