@@ -25,7 +25,7 @@ const COMPLETED: &[&str] = &["succeeded", "failed", "timeout", "abandoned", "can
 const POLL: Duration = Duration::from_secs(1);
 
 /// `run ACTION k=v ...`: creates the execution and, unless `--async`, waits for it and prints
-/// it; a run that did not succeed exits 2.
+/// it; a `failed` execution exits 1, as StackStorm's `st2 run` does (other end states exit 0).
 pub async fn run(client: &mut Client, args: &RunArgs, as_json: bool) -> anyhow::Result<()> {
     let action = match client.get_action(get_request(&args.action)).await {
         Ok(action) => action.into_inner(),
@@ -62,7 +62,7 @@ pub async fn run(client: &mut Client, args: &RunArgs, as_json: bool) -> anyhow::
     }
     let execution = wait(client, &execution.id, |_| {}).await?;
     print_execution(&execution, as_json);
-    if execution.status == "succeeded" { Ok(()) } else { Err(Exit(2).into()) }
+    if execution.status == "failed" { Err(Exit(1).into()) } else { Ok(()) }
 }
 
 fn read_parameter_file(path: &str) -> Result<String, String> {

@@ -15,8 +15,8 @@ mod report;
 mod table;
 mod yamlish;
 
-/// Ends the command with this exit status, printing nothing more (an execution that did not
-/// succeed exits 2, as StackStorm's `st2 run` does).
+/// Ends the command with this exit status, printing nothing more (a `failed` execution exits 1,
+/// as StackStorm's `st2 run` does; a rule that does not match exits 1 in `rule-tester`).
 #[derive(Debug)]
 pub(crate) struct Exit(pub u8);
 
@@ -34,8 +34,8 @@ use clap::FromArgMatches;
 
 /// Runs the CLI as `program` (`st2ctl` or `st2`, the name its help and errors show) on the
 /// process's arguments. Exit status: 0 on success, 1 when the daemon is unreachable or a call
-/// fails (one line `PROGRAM: message` on stderr), 2 for a bad command line or an execution run
-/// by `run` that did not succeed.
+/// fails (one line `PROGRAM: message` on stderr) or an execution run by `run` ends `failed`, 2 for
+/// a bad command line.
 pub async fn run(program: &'static str) -> ExitCode {
     let cli = match cli::command(program)
         .try_get_matches_from(std::env::args_os())

@@ -28,7 +28,7 @@ fn st2_run_prints_the_execution_and_exits_by_its_status() {
     assert!(text.lines().any(|l| l.starts_with("status: succeeded (")), "{text}");
 
     let failed = daemon.st2(&["run", "core.local", "--", "ls", "/no/such/dir"]);
-    assert_eq!(failed.status.code(), Some(2), "a failed execution exits 2: {}", stdout(&failed));
+    assert_eq!(failed.status.code(), Some(1), "a failed execution exits 1: {}", stdout(&failed));
     assert!(stdout(&failed).contains("  cmd: ls /no/such/dir"), "words after -- become cmd");
 
     let typed = daemon.st2(&["run", "typed.show", "count=3", "hosts=a,b", "hosts=c", "verbose=true", "-j"]);
