@@ -6,9 +6,7 @@ use std::collections::HashSet;
 
 use serde_json::{Value, json};
 use st2d_proto::v1 as pb;
-use st2d_proto::v1::control_client::ControlClient;
-use st2d_tests::{Daemon, Home, control, pack_yaml, until};
-use tonic::transport::Channel;
+use st2d_tests::{Client, Daemon, Home, completed_execution, control, pack_yaml, until};
 
 /// A pack `rulez` with trigger type `rulez.event` and rules on it.
 fn write_rules_pack(home: &Home) {
@@ -31,7 +29,7 @@ fn write_rules_pack(home: &Home) {
     );
 }
 
-async fn fire(client: &mut ControlClient<Channel>, payload: Value) -> pb::TriggerInstance {
+async fn fire(client: &mut Client, payload: Value) -> pb::TriggerInstance {
     client
         .fire_trigger(pb::FireTriggerRequest {
             trigger: "rulez.event".into(),
@@ -43,7 +41,7 @@ async fn fire(client: &mut ControlClient<Channel>, payload: Value) -> pb::Trigge
         .into_inner()
 }
 
-async fn enforcements_of(client: &mut ControlClient<Channel>, instance: &str) -> Vec<pb::RuleEnforcement> {
+async fn enforcements_of(client: &mut Client, instance: &str) -> Vec<pb::RuleEnforcement> {
     client
         .list_rule_enforcements(pb::ListRuleEnforcementsRequest {
             rule: String::new(),
@@ -56,7 +54,17 @@ async fn enforcements_of(client: &mut ControlClient<Channel>, instance: &str) ->
         .enforcements
 }
 
-async fn instance_status(client: &mut ControlClient<Channel>, id: &str) -> String {
+/// The enforcements for instance `id` once there are at least `count`.
+async fn enforcements_at_least(client: &Client, id: &str, count: usize, what: &str) -> Vec<pb::RuleEnforcement> {
+    until(what, || {
+        let mut client = client.clone();
+        let id = id.to_string();
+        async move { Some(enforcements_of(&mut client, &id).await).filter(|e| e.len() >= count) }
+    })
+    .await
+}
+
+async fn instance_status(client: &mut Client, id: &str) -> String {
     client.get_trigger_instance(pb::GetRequest { r#ref: id.into() }).await.expect("instance").into_inner().status
 }
 
@@ -69,25 +77,12 @@ async fn matching_rules_fire_backstops_fill_in_and_failures_are_recorded() {
 
     // A standard rule matches: one succeeded enforcement, its execution runs; no backstop.
     let hit = fire(&mut client, json!({"level": 5, "host": "web-1"})).await;
-    let enforcements = until("the enforcement of a matching rule", || {
-        let mut client = client.clone();
-        let id = hit.id.clone();
-        async move { Some(enforcements_of(&mut client, &id).await).filter(|e| !e.is_empty()) }
-    })
-    .await;
+    let enforcements = enforcements_at_least(&client, &hit.id, 1, "the enforcement of a matching rule").await;
     assert_eq!(enforcements.len(), 1, "{enforcements:?}");
     assert_eq!(enforcements[0].rule, "rulez.high");
     assert_eq!(enforcements[0].status, "succeeded");
     let execution_id = enforcements[0].execution.clone();
-    let execution = until("the execution to complete", || {
-        let mut client = client.clone();
-        let id = execution_id.clone();
-        async move {
-            let execution = client.get_execution(pb::GetRequest { r#ref: id }).await.expect("execution").into_inner();
-            (!execution.end_timestamp.is_empty()).then_some(execution)
-        }
-    })
-    .await;
+    let execution = completed_execution(&client, &execution_id).await;
     assert_eq!(execution.status, "succeeded", "{execution:?}");
     assert_eq!(execution.action, "core.noop");
     assert_eq!(execution.rule, "rulez.high");
@@ -96,24 +91,14 @@ async fn matching_rules_fire_backstops_fill_in_and_failures_are_recorded() {
 
     // No standard rule matches: the backstop fires.
     let miss = fire(&mut client, json!({"level": 1, "host": "web-1"})).await;
-    let enforcements = until("the backstop enforcement", || {
-        let mut client = client.clone();
-        let id = miss.id.clone();
-        async move { Some(enforcements_of(&mut client, &id).await).filter(|e| !e.is_empty()) }
-    })
-    .await;
+    let enforcements = enforcements_at_least(&client, &miss.id, 1, "the backstop enforcement").await;
     let rules: Vec<&str> = enforcements.iter().map(|e| e.rule.as_str()).collect();
     assert_eq!(rules, ["rulez.fallback"]);
 
     // Comparing a string with an integer fails the evaluation: a failed enforcement says why
     // (and the backstop still fires, since no standard rule matched).
     let bad = fire(&mut client, json!({"level": "high", "host": "web-1"})).await;
-    let enforcements = until("the failed enforcement", || {
-        let mut client = client.clone();
-        let id = bad.id.clone();
-        async move { Some(enforcements_of(&mut client, &id).await).filter(|e| e.len() >= 2) }
-    })
-    .await;
+    let enforcements = enforcements_at_least(&client, &bad.id, 2, "the failed enforcement").await;
     let failed = enforcements.iter().find(|e| e.rule == "rulez.high").expect("rulez.high enforcement");
     assert_eq!(failed.status, "failed");
     assert!(failed.failure_reason.contains("trigger.level"), "{failed:?}");
@@ -121,12 +106,8 @@ async fn matching_rules_fire_backstops_fill_in_and_failures_are_recorded() {
 
     // A rule whose action does not exist: failed enforcement, StackStorm's wording.
     let ghost = fire(&mut client, json!({"level": 0, "host": "ghost"})).await;
-    let enforcements = until("the enforcement of a rule without its action", || {
-        let mut client = client.clone();
-        let id = ghost.id.clone();
-        async move { Some(enforcements_of(&mut client, &id).await).filter(|e| !e.is_empty()) }
-    })
-    .await;
+    let enforcements =
+        enforcements_at_least(&client, &ghost.id, 1, "the enforcement of a rule without its action").await;
     let missing = enforcements.iter().find(|e| e.rule == "rulez.missing_action").expect("enforcement");
     assert_eq!(missing.failure_reason, "Action \"rulez.nope\" doesn't exist");
 
@@ -138,12 +119,7 @@ async fn matching_rules_fire_backstops_fill_in_and_failures_are_recorded() {
         .into_inner();
     assert!(!rule.enabled);
     let after = fire(&mut client, json!({"level": 5, "host": "web-2"})).await;
-    let enforcements = until("the enforcement with the rule disabled", || {
-        let mut client = client.clone();
-        let id = after.id.clone();
-        async move { Some(enforcements_of(&mut client, &id).await).filter(|e| !e.is_empty()) }
-    })
-    .await;
+    let enforcements = enforcements_at_least(&client, &after.id, 1, "the enforcement with the rule disabled").await;
     let rules: Vec<&str> = enforcements.iter().map(|e| e.rule.as_str()).collect();
     assert_eq!(rules, ["rulez.fallback"], "a disabled rule leaves the field to the backstop");
 

@@ -4,7 +4,6 @@ it with the parameters of the `welcome`, and report the result over the shim con
 Owns: the action life cycle (load, run, the `(status, result)` protocol, exit status). Must
 not: write the protocol anywhere but the shim connection; stdout and stderr are the action's.
 """
-import importlib.util
 import inspect
 import json
 import logging
@@ -16,6 +15,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from st2d_shim.action_service import ActionService, Config  # noqa: E402
 from st2d_shim.connection import Connection  # noqa: E402
+from st2d_shim.loader import load_module  # noqa: E402
 
 INVALID_STATUS_EXIT_CODE = 220
 INVALID_STATUS_ERROR_MESSAGE = (
@@ -31,16 +31,8 @@ def load_action_class(path):
     """The first class in the module at `path` that subclasses Action."""
     from st2common.runners.base_action import Action
 
-    directory = os.path.dirname(path)
-    if directory not in sys.path:
-        sys.path.insert(0, directory)
-    module_name = os.path.splitext(os.path.basename(path))[0]
-    spec = importlib.util.spec_from_file_location(module_name, path)
-    if spec is None or spec.loader is None:
-        raise ImportError("cannot load %s" % path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[module_name] = module
-    spec.loader.exec_module(module)
+    module = load_module(path)
+    module_name = module.__name__
     # StackStorm takes the first concrete subclass by name; classes defined in the module
     # itself come first here, so an imported base class with a run() is not picked instead.
     found = [cls for _, cls in inspect.getmembers(module, inspect.isclass)

@@ -3,7 +3,6 @@
 Owns: the sensor life cycle (setup, trigger replay, run, cleanup, exit status). Must not: write
 the protocol anywhere but the shim connection; stdout is the sensor's own.
 """
-import importlib.util
 import os
 import signal
 import sys
@@ -13,20 +12,12 @@ import traceback
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from st2d_shim.connection import Connection  # noqa: E402
+from st2d_shim.loader import load_module  # noqa: E402
 from st2d_shim.sensor_service import SensorService  # noqa: E402
 
 
 def load_class(path, class_name):
-    directory = os.path.dirname(path)
-    if directory not in sys.path:
-        sys.path.insert(0, directory)
-    module_name = os.path.splitext(os.path.basename(path))[0]
-    spec = importlib.util.spec_from_file_location(module_name, path)
-    if spec is None or spec.loader is None:
-        raise ImportError("cannot load %s" % path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[module_name] = module
-    spec.loader.exec_module(module)
+    module = load_module(path)
     cls = getattr(module, class_name, None)
     if cls is None:
         raise ImportError("%s has no class %s" % (path, class_name))
