@@ -47,6 +47,11 @@ pub fn pack(p: &pb::Pack) -> Value {
         ("config_schema", decoded(&p.config_schema_json)),
         ("dependencies", json!(p.dependencies)),
         ("metadata", decoded(&p.metadata_json)),
+        ("installed_from", json!(p.installed_from)),
+        ("installed_version", json!(p.installed_version)),
+        ("installed_commit", json!(p.installed_commit)),
+        ("installed_at", json!(p.installed_at)),
+        ("setup_error", json!(p.setup_error)),
     ])
 }
 

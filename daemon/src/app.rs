@@ -17,6 +17,7 @@ use crate::datastore::Datastore;
 use crate::execution::executor::{Executor, ExecutorConfig};
 use crate::execution::runner::RunContext;
 use crate::pack::builtin;
+use crate::packmgmt::{PackManager, PackPaths};
 use crate::registry::build::Scanner;
 use crate::reload::{self, Cause, Reloader};
 use crate::rule::reactor::Reactor;
@@ -95,6 +96,27 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
         python_dir: paths.python_dir(),
         pycache_dir: paths.data_dir.join("pycache"),
     };
+    let sensors = Supervisor::new(
+        context,
+        paths.virtualenvs_dir.clone(),
+        config.python.clone(),
+        store.clone(),
+        config.sensor_ref.clone(),
+    );
+    let packs = PackManager::new(
+        PackPaths {
+            install_root: paths.packs_dirs[0].clone(),
+            packs_dirs: paths.packs_dirs.clone(),
+            config_dir: paths.config_dir.clone(),
+            virtualenvs_dir: paths.virtualenvs_dir.clone(),
+            python: crate::sensor::spec::resolve_interpreter(&config.python),
+            index_files: config.index_files.clone(),
+        },
+        reload.clone(),
+        published.clone(),
+        store.clone(),
+        sensors.clone(),
+    );
     // Executions: queued ones stop waiting when draining starts; running ones get the grace
     // period, then their process groups are killed.
     let executions_draining = CancellationToken::new();
@@ -110,6 +132,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
                 pycache_dir: paths.data_dir.join("pycache"),
                 shim: shim.clone(),
                 journal: journal.clone(),
+                packs: Some(packs),
             },
             kv: std::sync::Arc::new(datastore.clone()),
         },
@@ -128,13 +151,6 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     let reactor = Reactor::new(store.clone(), published.clone(), executor.clone(), renderer);
     // The reactor stops when the journal, drained, closes its channel.
     rules_tasks.spawn(reactor.run(engine_rx, CancellationToken::new()));
-    let sensors = Supervisor::new(
-        context,
-        paths.virtualenvs_dir.clone(),
-        config.python.clone(),
-        store.clone(),
-        config.sensor_ref.clone(),
-    );
     work_tasks.spawn(sensors.clone().run(published.clone(), work.clone()));
     let timezone: chrono_tz::Tz = config
         .timers_timezone

@@ -56,6 +56,11 @@ pub struct ServeArgs {
     #[arg(long, env = "ST2D_PYTHON", default_value = "python3", value_name = "PATH")]
     pub python: PathBuf,
 
+    /// A pack index in StackStorm's index.json format, for installing packs by bare name
+    /// (repeatable; the first index that names a pack wins).
+    #[arg(long = "index", value_name = "FILE")]
+    pub index: Vec<PathBuf>,
+
     /// Time zone of timer rules that give none (StackStorm's `[timersengine] local_timezone`).
     #[arg(long, default_value = "America/Los_Angeles", value_name = "TZ")]
     pub timers_timezone: String,

@@ -79,6 +79,8 @@ pub struct Config {
     pub watch_debounce: Option<Duration>,
     /// The interpreter for sensors of packs without a virtualenv.
     pub python: PathBuf,
+    /// Pack index files (`--index`).
+    pub index_files: Vec<PathBuf>,
     /// Run only this sensor (`--sensor-ref`).
     pub sensor_ref: Option<String>,
     /// Time zone of timer rules that give none.
@@ -95,6 +97,7 @@ impl Config {
             register_rules_by_default: serve.register_rules_by_default,
             watch_debounce: (!serve.no_watch).then(|| Duration::from_millis(serve.watch_debounce_ms)),
             python: serve.python.clone(),
+            index_files: serve.index.clone(),
             sensor_ref: serve.sensor_ref.clone(),
             timers_timezone: serve.timers_timezone.clone(),
             action_concurrency: serve.action_concurrency.max(1),

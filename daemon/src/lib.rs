@@ -12,6 +12,7 @@ pub mod datastore;
 pub mod embedded;
 pub mod execution;
 pub mod pack;
+pub mod packmgmt;
 pub mod process;
 pub mod registry;
 pub mod reload;

@@ -18,7 +18,7 @@ use tokio_util::sync::CancellationToken;
 use crate::pack::model::ContentKind;
 use crate::registry::build::{Dirty, Scanner};
 use crate::registry::diff::{RegistryDiff, diff};
-use crate::registry::{Counts, PackEntry, Registry};
+use crate::registry::{Counts, PackEntry, PackInstall, Registry};
 use crate::store::Store;
 
 /// What asked for a reload.
@@ -28,6 +28,8 @@ pub enum Cause {
     Watch,
     Sighup,
     Rpc,
+    /// A `packs.*` action (install, load, unload...).
+    Packs,
 }
 
 impl fmt::Display for Cause {
@@ -37,16 +39,31 @@ impl fmt::Display for Cause {
             Cause::Watch => "watch",
             Cause::Sighup => "sighup",
             Cause::Rpc => "rpc",
+            Cause::Packs => "packs",
         })
     }
 }
 
-/// Content kinds to add to the registration policy of some packs (all packs when `packs` is
-/// empty), as `st2ctl reload --register-rules` or `packs.load register=rules` ask.
+/// A change to the registration policy of some packs (all packs when `packs` is empty).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Registration {
     pub kinds: BTreeSet<ContentKind>,
     pub packs: Vec<String>,
+    pub mode: RegistrationMode,
+}
+
+/// What a `Registration` does to the policy.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum RegistrationMode {
+    /// Adds `kinds`, as `st2ctl reload --register-rules` or `packs.load register=rules` ask.
+    #[default]
+    Add,
+    /// Registers nothing of the packs (`packs.unload`): their content leaves the registry and
+    /// their sensors stop until a `packs.load` registers them again.
+    Unload,
+    /// Forgets the packs' policy (after `packs.delete`): a pack of that ref installed later
+    /// starts from the default set.
+    Forget,
 }
 
 impl Registration {
@@ -128,8 +145,17 @@ impl Reloader {
         let scan = self.scanner.scan(dirty);
         let mut problems = scan.problems;
         let mut store_changed = false;
+        for registration in registrations.iter().filter(|r| r.mode == RegistrationMode::Forget) {
+            for pack in &registration.packs {
+                match self.store.remove_registration(pack) {
+                    Ok(()) => store_changed = true,
+                    Err(error) => problems.push(format!("{pack}: {error}")),
+                }
+            }
+        }
         let mut packs = BTreeMap::new();
         for scanned in scan.packs {
+            let install = if scanned.builtin { None } else { self.install_of(&scanned.ref_, &mut problems) };
             let registered = if scanned.builtin {
                 ContentKind::ALL.into_iter().collect()
             } else {
@@ -147,6 +173,7 @@ impl Reloader {
                     pack_error: scanned.pack_error,
                     registered,
                     notes: scanned.notes,
+                    install,
                 },
             );
         }
@@ -212,7 +239,11 @@ impl Reloader {
         });
         let mut kinds = stored.clone().unwrap_or_else(|| ContentKind::default_set(self.rules_by_default));
         for registration in registrations.iter().filter(|r| r.applies_to(pack)) {
-            kinds.extend(registration.kinds.iter().copied());
+            match registration.mode {
+                RegistrationMode::Add => kinds.extend(registration.kinds.iter().copied()),
+                RegistrationMode::Unload => kinds.clear(),
+                RegistrationMode::Forget => {}
+            }
         }
         if stored.as_ref() == Some(&kinds) {
             return (kinds, false);
@@ -223,6 +254,19 @@ impl Reloader {
             return (kinds, false);
         }
         (kinds, true)
+    }
+}
+
+impl Reloader {
+    /// How the pack was installed, when `packs.install` or `packs.download` placed it.
+    fn install_of(&self, pack: &str, problems: &mut Vec<String>) -> Option<PackInstall> {
+        match self.store.pack_install(pack) {
+            Ok(record) => record.and_then(|bytes| serde_json::from_slice(&bytes).ok()),
+            Err(error) => {
+                problems.push(format!("{pack}: {error}"));
+                None
+            }
+        }
     }
 }
 

@@ -11,6 +11,8 @@ use std::path::Path;
 use crate::pack::model::ContentKind;
 
 const REGISTRATION_TREE: &str = "pack_registration";
+/// How each installed pack was installed (JSON), and any virtualenv error.
+const PACK_INSTALLS_TREE: &str = "pack_installs";
 const TRIGGER_INSTANCES_TREE: &str = "trigger_instances";
 const KV_TREE: &str = "kv";
 const SENSOR_TOGGLES_TREE: &str = "sensor_toggles";
@@ -41,6 +43,7 @@ pub enum StoreError {
 pub struct Store {
     db: sled::Db,
     registration: sled::Tree,
+    pack_installs: sled::Tree,
     trigger_instances: sled::Tree,
     kv: sled::Tree,
     sensor_toggles: sled::Tree,
@@ -85,6 +88,7 @@ impl Store {
             .open()
             .map_err(|source| StoreError::Open { path: path.display().to_string(), source })?;
         let registration = db.open_tree(REGISTRATION_TREE)?;
+        let pack_installs = db.open_tree(PACK_INSTALLS_TREE)?;
         let trigger_instances = db.open_tree(TRIGGER_INSTANCES_TREE)?;
         let kv = db.open_tree(KV_TREE)?;
         let sensor_toggles = db.open_tree(SENSOR_TOGGLES_TREE)?;
@@ -96,6 +100,7 @@ impl Store {
         Ok(Self {
             db,
             registration,
+            pack_installs,
             trigger_instances,
             kv,
             sensor_toggles,
@@ -124,6 +129,26 @@ impl Store {
     pub fn set_registration(&self, pack: &str, kinds: &BTreeSet<ContentKind>) -> Result<(), StoreError> {
         let text: Vec<&str> = kinds.iter().map(|kind| kind.as_str()).collect();
         self.registration.insert(pack, text.join(",").as_bytes())?;
+        Ok(())
+    }
+
+    pub fn remove_registration(&self, pack: &str) -> Result<(), StoreError> {
+        self.registration.remove(pack)?;
+        Ok(())
+    }
+
+    /// The install record of `pack` (JSON), if it was installed by st2d.
+    pub fn pack_install(&self, pack: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.pack_installs.get(pack)?.map(|bytes| bytes.to_vec()))
+    }
+
+    pub fn put_pack_install(&self, pack: &str, record: &[u8]) -> Result<(), StoreError> {
+        self.pack_installs.insert(pack, record)?;
+        Ok(())
+    }
+
+    pub fn remove_pack_install(&self, pack: &str) -> Result<(), StoreError> {
+        self.pack_installs.remove(pack)?;
         Ok(())
     }
 

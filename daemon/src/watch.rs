@@ -87,7 +87,8 @@ fn watch_dir(debouncer: &mut Debouncer<notify::RecommendedWatcher, RecommendedCa
 
 impl WatchSet {
     /// The pack directory a changed path belongs to. A change of a root itself rescans all;
-    /// a config file `<config-dir>/<ref>.yaml` marks the pack with that ref; `.git` is ignored.
+    /// a config file `<config-dir>/<ref>.yaml` marks the pack with that ref; `.git` and hidden
+    /// entries of a root (the staging directory) are ignored.
     fn dirty_for(&self, path: &Path, pack_dir_of_ref: &dyn Fn(&str) -> Option<PathBuf>) -> Dirty {
         if path.components().any(|c| c == Component::Normal(".git".as_ref())) {
             return Dirty::none();
@@ -98,6 +99,8 @@ impl WatchSet {
             };
             return match relative.components().next() {
                 None => Dirty::All,
+                // Hidden entries (pack management's staging directory) hold no pack.
+                Some(first) if first.as_os_str().to_string_lossy().starts_with('.') => Dirty::none(),
                 Some(first) => Dirty::Dirs(HashSet::from([root.join(first)])),
             };
         }
@@ -127,6 +130,7 @@ mod tests {
             ("/p1/demo/actions/a.yaml", dirs(&["/p1/demo"])),
             ("/p2/other", dirs(&["/p2/other"])),
             ("/p1/demo/.git/index", Dirty::none()),
+            ("/p1/.st2d-staging/1-2/demo/pack.yaml", Dirty::none()),
             ("/p1", Dirty::All),
             ("/configs/demo.yaml", dirs(&["/p2/demo_dir"])),
             ("/configs/unknown.yaml", Dirty::none()),

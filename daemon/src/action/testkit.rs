@@ -85,6 +85,7 @@ impl Kit {
             pycache_dir: home.path().join("pycache"),
             shim,
             journal,
+            packs: None,
         };
         Self { registry: published.registry(), home, context, datastore, shutdown }
     }

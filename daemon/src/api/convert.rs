@@ -41,6 +41,7 @@ pub fn pack(entry: &PackEntry) -> pb::Pack {
     let text = |f: fn(&crate::pack::model::PackMeta) -> &String| meta.map(f).cloned().unwrap_or_default();
     let count = |f: fn(&crate::pack::model::PackContent) -> usize| content.map(f).unwrap_or(0) as u32;
     let schema = content.and_then(|c| c.config_schema.as_ref()).and_then(Value::as_object);
+    let install = entry.install.as_ref();
     pb::Pack {
         r#ref: entry.ref_.clone(),
         name: text(|m| &m.name),
@@ -69,6 +70,11 @@ pub fn pack(entry: &PackEntry) -> pb::Pack {
         config_schema_json: content.and_then(|c| c.config_schema.as_ref()).map(json).unwrap_or_default(),
         dependencies: meta.map(|m| m.dependencies.clone()).unwrap_or_default(),
         metadata_json: meta.map(|m| json(&m.raw)).unwrap_or_default(),
+        installed_from: install.map(|i| i.source.clone()).unwrap_or_default(),
+        installed_version: install.and_then(|i| i.resolved.clone().or_else(|| i.requested.clone())).unwrap_or_default(),
+        installed_commit: install.and_then(|i| i.commit.clone()).unwrap_or_default(),
+        installed_at: install.map(|i| i.installed_at.clone()).unwrap_or_default(),
+        setup_error: install.and_then(|i| i.setup_error.clone()).unwrap_or_default(),
     }
 }
 

@@ -62,9 +62,6 @@ impl ControlService {
     }
 }
 
-/// StackStorm's component names, current and historic, that st2d can restart.
-const SENSOR_CONTAINER: &[&str] = &["sensor_container", "st2sensorcontainer", "sensorcontainer"];
-
 fn filter(request: &pb::ListRequest) -> Option<&str> {
     Some(request.pack.as_str()).filter(|p| !p.is_empty())
 }
@@ -139,7 +136,8 @@ impl Control for ControlService {
         if let Some(unknown) = request.packs.iter().find(|p| registry.pack(p).is_none()) {
             return Err(Status::invalid_argument(format!("packs: no pack \"{unknown}\" is loaded")));
         }
-        let registration = (!kinds.is_empty()).then_some(Registration { kinds, packs: request.packs });
+        let registration =
+            (!kinds.is_empty()).then_some(Registration { kinds, packs: request.packs, ..Registration::default() });
         let report =
             self.reload.reload(Cause::Rpc, registration).await.map_err(|e| Status::unavailable(e.to_string()))?;
         Ok(Response::new(convert::reload_report(&report)))
@@ -258,10 +256,10 @@ impl Control for ControlService {
         request: Request<pb::RestartComponentRequest>,
     ) -> Result<Response<pb::RestartComponentReply>, Status> {
         let name = request.get_ref().name.trim().to_ascii_lowercase();
-        if !SENSOR_CONTAINER.contains(&name.as_str()) {
+        if !crate::packmgmt::actions::SENSOR_CONTAINER.contains(&name.as_str()) {
             return Err(Status::invalid_argument(format!(
                 "unknown component \"{name}\"; valid components: {}",
-                SENSOR_CONTAINER.join(", ")
+                crate::packmgmt::actions::SENSOR_CONTAINER.join(", ")
             )));
         }
         let restarted = self.runtime.sensors.restart_all() as u32;

@@ -14,6 +14,7 @@ use super::{Execution, ExecutionStatus};
 use crate::action::common::Job;
 use crate::action::{http, inject, python, shell};
 use crate::pack::model::Action;
+use crate::packmgmt::{self, PackManager};
 use crate::registry::Registry;
 use crate::shim::ShimServer;
 use crate::trigger::journal::Journal;
@@ -29,6 +30,8 @@ pub struct RunContext {
     pub pycache_dir: PathBuf,
     pub shim: ShimServer,
     pub journal: Journal,
+    /// Runs the built-in `packs` pack's actions; `None` where packs cannot be managed.
+    pub packs: Option<PackManager>,
 }
 
 impl std::fmt::Debug for RunContext {
@@ -63,6 +66,9 @@ pub async fn run(
     let job = Job::new(context, registry, action, execution, output, cancel);
     if action.ref_ == inject::ACTION_REF {
         return inject::run(&job).await;
+    }
+    if action.pack == packmgmt::actions::PACK && registry.pack(&action.pack).is_some_and(|p| p.builtin) {
+        return packmgmt::actions::run(context.packs.as_ref(), &job).await;
     }
     match action.runner_type.as_str() {
         "noop" => Outcome {

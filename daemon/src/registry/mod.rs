@@ -28,11 +28,41 @@ pub struct PackEntry {
     pub registered: BTreeSet<ContentKind>,
     /// Problems found while assembling the registry (shadowed directories...).
     pub notes: Vec<String>,
+    /// How st2d installed the pack, when it did.
+    pub install: Option<PackInstall>,
+}
+
+/// How a pack was installed (`packs.install`/`packs.download`), kept in the store.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct PackInstall {
+    /// The URL or path fetched.
+    pub source: String,
+    /// The version asked for, if any.
+    #[serde(default)]
+    pub requested: Option<String>,
+    /// The branch or tag the version resolved to (git only).
+    #[serde(default)]
+    pub resolved: Option<String>,
+    #[serde(default)]
+    pub commit: Option<String>,
+    /// The pack's `version` when it was installed.
+    pub version: String,
+    /// RFC 3339.
+    pub installed_at: String,
+    /// The last virtualenv setup failed with this error.
+    #[serde(default)]
+    pub setup_error: Option<String>,
 }
 
 impl PackEntry {
     /// `ok`, `degraded` (some files failed) or `failed` (nothing of the pack is live).
     pub fn status(&self) -> &'static str {
+        if self.unloaded() {
+            return "unloaded";
+        }
+        if self.install.as_ref().is_some_and(|i| i.setup_error.is_some()) {
+            return "degraded";
+        }
         match &self.content {
             None => "failed",
             Some(_) if self.pack_error.is_some() => "degraded",
@@ -51,6 +81,11 @@ impl PackEntry {
 
     pub fn registers(&self, kind: ContentKind) -> bool {
         self.registered.contains(&kind)
+    }
+
+    /// `packs.unload` took the pack out: its files are there, nothing of it is registered.
+    pub fn unloaded(&self) -> bool {
+        !self.builtin && self.registered.is_empty()
     }
 }
 
@@ -79,7 +114,7 @@ macro_rules! list_of {
 impl Registry {
     pub fn new(generation: u64, packs: BTreeMap<String, PackEntry>) -> Self {
         let mut registry = Registry { generation, packs, ..Registry::default() };
-        for content in registry.packs.values().filter_map(|p| p.content.clone()) {
+        for content in registry.packs.values().filter(|p| !p.unloaded()).filter_map(|p| p.content.clone()) {
             for action in &content.actions {
                 registry.actions.insert(action.ref_.clone(), action.clone());
             }
@@ -118,7 +153,7 @@ impl Registry {
     fn contents<'a>(&'a self, pack: Option<&'a str>) -> impl Iterator<Item = &'a Arc<PackContent>> + 'a {
         self.packs
             .values()
-            .filter(move |entry| pack.is_none_or(|p| entry.ref_ == p))
+            .filter(move |entry| pack.is_none_or(|p| entry.ref_ == p) && !entry.unloaded())
             .filter_map(|entry| entry.content.as_ref())
     }
 

@@ -5,7 +5,7 @@
 
 mod action;
 mod extras;
-mod meta;
+pub mod meta;
 mod rule;
 mod sensor;
 

@@ -1,0 +1,337 @@
+//! Pack management end to end: the commands of StackStorm's pack documentation, run verbatim
+//! through `st2` against git repositories on file:// (a monorepo with `packs/` and one-pack
+//! repositories with tags), with a real virtualenv and pip; and the failures that must leave
+//! the installed version in place.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+use st2d_tests::{Daemon, Home, require_python, stderr, stdout, write_file};
+
+/// Fails with how to get git when it is missing (the tests build their repositories with it).
+fn require_git() {
+    let found = Command::new("git").arg("--version").output().is_ok_and(|o| o.status.success());
+    assert!(found, "git is needed to build the test repositories: install it with `apt-get install git`");
+}
+
+fn git(repo: &Path, args: &[&str]) {
+    let output = Command::new("git")
+        .arg("-C")
+        .arg(repo)
+        .args(["-c", "user.email=tests@st2d", "-c", "user.name=st2d tests", "-c", "commit.gpgsign=false"])
+        .args(args)
+        .output()
+        .expect("git runs");
+    assert!(output.status.success(), "git {args:?} failed: {}", stderr(&output));
+}
+
+/// Commits everything in `repo` (initialising it the first time) and tags the commit.
+fn commit(repo: &Path, message: &str, tag: Option<&str>) {
+    if !repo.join(".git").exists() {
+        git(repo, &["init", "-q", "-b", "main"]);
+    }
+    git(repo, &["add", "-A"]);
+    git(repo, &["commit", "-q", "-m", message]);
+    if let Some(tag) = tag {
+        git(repo, &["tag", tag]);
+    }
+}
+
+fn pack_yaml(ref_: &str, version: &str, extra: &str) -> String {
+    format!(
+        "---\nref: {ref_}\nname: {ref_}\ndescription: the {ref_} pack\nversion: {version}\nauthor: st2d tests\n{extra}"
+    )
+}
+
+/// A wheel with one module, `st2d_e2e_dep`, whose `GREETING` the docker sensor imports: it
+/// loads only from the pack's virtualenv.
+fn build_wheel(dir: &Path) -> PathBuf {
+    let wheel = dir.join("st2d_e2e_dep-1.0-py3-none-any.whl");
+    let script = r#"
+import base64, hashlib, sys, zipfile
+files = {
+    "st2d_e2e_dep/__init__.py": "GREETING = 'hello from the virtualenv'\n",
+    "st2d_e2e_dep-1.0.dist-info/METADATA": "Metadata-Version: 2.1\nName: st2d_e2e_dep\nVersion: 1.0\n",
+    "st2d_e2e_dep-1.0.dist-info/WHEEL": "Wheel-Version: 1.0\nGenerator: st2d-tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+}
+record = []
+with zipfile.ZipFile(sys.argv[1], "w") as z:
+    for name, text in files.items():
+        data = text.encode()
+        z.writestr(name, data)
+        digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+        record.append(f"{name},sha256={digest},{len(data)}")
+    record.append("st2d_e2e_dep-1.0.dist-info/RECORD,,")
+    z.writestr("st2d_e2e_dep-1.0.dist-info/RECORD", "\n".join(record) + "\n")
+"#;
+    let output = Command::new("python3").arg("-c").arg(script).arg(&wheel).output().expect("python3 runs");
+    assert!(output.status.success(), "building the wheel failed: {}", stderr(&output));
+    wheel
+}
+
+/// The docker pack: a shell action, a python action, a sensor that needs the wheel, a rule.
+fn write_docker(dir: &Path, version: &str, wheel: &Path) {
+    write_file(&dir.join("pack.yaml"), &pack_yaml("docker", version, ""));
+    write_file(&dir.join("requirements.txt"), &format!("{}\n", wheel.display()));
+    write_file(
+        &dir.join("actions/ps.yaml"),
+        "---\nname: ps\nrunner_type: local-shell-cmd\ndescription: lists containers\nparameters:\n  cmd: {default: echo no containers}\n",
+    );
+    write_file(
+        &dir.join("actions/greet.yaml"),
+        "---\nname: greet\nrunner_type: python-script\nentry_point: greet.py\ndescription: greets from the venv\n",
+    );
+    write_file(
+        &dir.join("actions/greet.py"),
+        "from st2common.runners.base_action import Action\nimport st2d_e2e_dep\n\nclass Greet(Action):\n    def run(self):\n        return st2d_e2e_dep.GREETING\n",
+    );
+    write_file(
+        &dir.join("sensors/watcher.yaml"),
+        "---\nclass_name: Watcher\nentry_point: watcher.py\ndescription: watches containers\ntrigger_types:\n  - name: container_event\n    payload_schema: {type: object}\n",
+    );
+    write_file(
+        &dir.join("sensors/watcher.py"),
+        "import time\nimport st2d_e2e_dep\nfrom st2reactor.sensor.base import Sensor\n\nclass Watcher(Sensor):\n    def setup(self):\n        pass\n    def run(self):\n        while True:\n            time.sleep(1)\n    def cleanup(self):\n        pass\n    def add_trigger(self, trigger):\n        pass\n    def update_trigger(self, trigger):\n        pass\n    def remove_trigger(self, trigger):\n        pass\n",
+    );
+    write_file(
+        &dir.join("rules/on_container.yaml"),
+        "---\nname: on_container\nenabled: true\ntrigger: {type: docker.container_event}\naction: {ref: docker.ps}\n",
+    );
+}
+
+fn write_sensu(dir: &Path) {
+    write_file(&dir.join("pack.yaml"), &pack_yaml("sensu", "0.3.0", ""));
+    write_file(
+        &dir.join("actions/silence.yaml"),
+        "---\nname: silence\nrunner_type: local-shell-cmd\nparameters:\n  cmd: {default: echo silenced}\n",
+    );
+    write_file(
+        &dir.join("rules/on_alert.yaml"),
+        "---\nname: on_alert\nenabled: true\ntrigger: {type: core.st2.webhook, parameters: {url: sensu}}\naction: {ref: sensu.silence}\n",
+    );
+}
+
+/// `st2 -j ARGS...`, parsed.
+fn st2_json(daemon: &Daemon, args: &[&str]) -> (Output, Value) {
+    let mut full = vec!["-j"];
+    full.extend_from_slice(args);
+    let output = daemon.st2(&full);
+    let value = serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+        panic!(
+            "st2 {args:?} printed no JSON ({e}): {}\n{}\nst2d log:\n{}",
+            stdout(&output),
+            stderr(&output),
+            daemon.log()
+        )
+    });
+    (output, value)
+}
+
+/// Runs `st2 run ARGS...`; the execution must succeed.
+fn run_ok(daemon: &Daemon, args: &[&str]) -> Value {
+    let mut full = vec!["run"];
+    full.extend_from_slice(args);
+    let (output, execution) = st2_json(daemon, &full);
+    assert!(
+        output.status.success() && execution["status"] == "succeeded",
+        "st2 run {args:?}: {execution:#}\nst2d log:\n{}",
+        daemon.log()
+    );
+    execution
+}
+
+/// Runs `st2 run ARGS...`; the execution must fail (exit 1) with an error containing `reason`.
+fn run_fails(daemon: &Daemon, args: &[&str], reason: &str) -> Value {
+    let mut full = vec!["run"];
+    full.extend_from_slice(args);
+    let (output, execution) = st2_json(daemon, &full);
+    assert_eq!(output.status.code(), Some(1), "st2 run {args:?} should fail: {execution:#}");
+    assert_eq!(execution["status"], "failed", "{execution:#}");
+    let error = execution["result"]["error"].as_str().unwrap_or_default();
+    assert!(error.contains(reason), "st2 run {args:?}: expected {reason:?} in the error, got: {error}");
+    execution
+}
+
+fn rule_registered(daemon: &Daemon, rule: &str) -> bool {
+    daemon.ctl_json(&["rule", "get", rule])["registered"] == true
+}
+
+#[test]
+fn the_documented_pack_commands_install_load_and_uninstall_packs() {
+    require_git();
+    require_python();
+    let home = Home::new();
+    let repos = home.path().join("repos");
+    let wheel = build_wheel(home.path());
+    // StackStorm's old layout: one repository with packs/<name> directories.
+    let monorepo = repos.join("st2contrib");
+    write_docker(&monorepo.join("packs/docker"), "1.0.0", &wheel);
+    write_sensu(&monorepo.join("packs/sensu"));
+    write_file(&monorepo.join("README.md"), "contrib\n");
+    commit(&monorepo, "docker and sensu", None);
+    // Today's layout: one repository per pack, versions as v-tags, listed in an index.
+    let docker = repos.join("stackstorm-docker");
+    write_docker(&docker, "1.0.0", &wheel);
+    commit(&docker, "1.0.0", Some("v1.0.0"));
+    write_docker(&docker, "1.1.0", &wheel);
+    write_file(
+        &docker.join("actions/prune.yaml"),
+        "---\nname: prune\nrunner_type: local-shell-cmd\nparameters:\n  cmd: {default: echo pruned}\n",
+    );
+    commit(&docker, "1.1.0", Some("v1.1.0"));
+    write_docker(&docker, "2.0.0-dev", &wheel);
+    commit(&docker, "unreleased", None);
+    let index = home.path().join("index.json");
+    write_file(
+        &index,
+        &format!(
+            r#"{{"metadata": {{}}, "packs": {{"docker": {{"name": "docker", "version": "1.1.0", "repo_url": "file://{}"}}}}}}"#,
+            docker.display()
+        ),
+    );
+    home.write("configs/docker.yaml", "---\nhost: unix:///var/run/docker.sock\n");
+    let index_arg = index.display().to_string();
+    let daemon = Daemon::start(&home, &["serve", "--index", &index_arg]);
+    let repo_url = format!("file://{}", monorepo.display());
+
+    // st2 run packs.install packs=docker,sensu repo_url=...
+    let installed = run_ok(&daemon, &["packs.install", "packs=docker,sensu", &format!("repo_url={repo_url}")]);
+    assert_eq!(installed["result"]["output"]["packs_list"], serde_json::json!(["docker", "sensu"]), "{installed:#}");
+    let progress = installed["result"]["stdout"].as_str().unwrap_or_default();
+    assert!(progress.contains(&format!("Cloning {repo_url}")), "{progress}");
+    assert!(progress.contains("Installing the requirements of docker"), "{progress}");
+    assert!(home.path().join("virtualenvs/docker/bin/python").exists(), "docker has a virtualenv");
+    assert!(!home.path().join("virtualenvs/sensu").exists(), "sensu has no Python, so no virtualenv");
+    // Rules are not loaded by default; sensors run, in the pack's virtualenv.
+    assert!(!rule_registered(&daemon, "docker.on_container"));
+    assert!(!rule_registered(&daemon, "sensu.on_alert"));
+    daemon.wait_json("the docker sensor to run", &["sensor", "get", "docker.Watcher"], |s| s["state"] == "running");
+    let greet = run_ok(&daemon, &["docker.greet"]);
+    assert_eq!(greet["result"]["result"], "hello from the virtualenv", "{greet:#}");
+
+    // st2 run packs.download packs=docker: the index names the repository and version 1.1.0.
+    let downloaded = run_ok(&daemon, &["packs.download", "packs=docker"]);
+    assert_eq!(downloaded["result"]["result"], serde_json::json!({"docker": "Success."}), "{downloaded:#}");
+    assert!(downloaded["result"]["stdout"].as_str().unwrap_or_default().contains("Checked out v1.1.0"));
+    let pack = daemon.ctl_json(&["pack", "get", "docker"]);
+    assert_eq!(pack["version"], "1.1.0");
+    assert_eq!(pack["installed_version"], "v1.1.0");
+    assert_eq!(pack["installed_from"], format!("file://{}", docker.display()));
+    assert!(daemon.refs("action", Some("docker")).contains(&"docker.prune".to_string()));
+    assert_eq!(
+        std::fs::read_to_string(home.path().join("configs/docker.yaml")).expect("the config is kept"),
+        "---\nhost: unix:///var/run/docker.sock\n"
+    );
+
+    // st2 run packs.load: the default set, still without rules.
+    let loaded = run_ok(&daemon, &["packs.load"]);
+    assert_eq!(loaded["result"]["result"]["rules"], 0, "{loaded:#}");
+    assert!(!rule_registered(&daemon, "docker.on_container"));
+
+    // st2 run packs.load register=rules
+    let loaded = run_ok(&daemon, &["packs.load", "register=rules"]);
+    assert_eq!(loaded["result"]["result"]["rules"], 2, "{loaded:#}");
+    assert!(rule_registered(&daemon, "docker.on_container") && rule_registered(&daemon, "sensu.on_alert"));
+
+    // st2 run packs.restart_component servicename=sensor_container
+    let before = daemon.ctl_json(&["sensor", "get", "docker.Watcher"]);
+    let restarted = run_ok(&daemon, &["packs.restart_component", "servicename=sensor_container"]);
+    assert!(restarted["result"]["result"]["restarted"].as_u64().unwrap_or(0) >= 1, "{restarted:#}");
+    daemon.wait_json("the docker sensor to come back", &["sensor", "get", "docker.Watcher"], |s| {
+        s["state"] == "running" && s["pid"] != before["pid"]
+    });
+
+    // st2 action list --pack=docker; st2 trigger list --pack=docker
+    let actions = daemon.st2(&["action", "list", "--pack=docker"]);
+    assert!(actions.status.success(), "{}", stderr(&actions));
+    for action in ["docker.ps", "docker.greet", "docker.prune"] {
+        assert!(stdout(&actions).contains(action), "{action} missing from:\n{}", stdout(&actions));
+    }
+    assert!(!stdout(&actions).contains("sensu."), "{}", stdout(&actions));
+    let triggers = daemon.st2(&["trigger", "list", "--pack=docker"]);
+    assert!(stdout(&triggers).contains("docker.container_event"), "{}", stdout(&triggers));
+
+    // st2 run packs.uninstall packs=docker,sensu
+    run_ok(&daemon, &["packs.uninstall", "packs=docker,sensu"]);
+    assert!(daemon.refs("action", Some("docker")).is_empty());
+    assert!(daemon.refs("action", Some("sensu")).is_empty());
+    assert!(!home.packs().join("docker").exists() && !home.packs().join("sensu").exists());
+    assert!(std::fs::symlink_metadata(home.path().join("virtualenvs/docker")).is_err(), "the virtualenv is gone");
+    assert!(home.path().join("configs/docker.yaml").exists(), "configs are kept");
+    let sensors = daemon.ctl_json(&["sensor", "list"]);
+    assert!(!sensors.to_string().contains("docker.Watcher"), "{sensors}");
+    run_fails(&daemon, &["packs.uninstall", "packs=core"], "built-in pack");
+}
+
+#[test]
+fn a_failed_install_leaves_the_installed_version_in_place() {
+    require_git();
+    require_python();
+    let home = Home::new();
+    let repo = home.path().join("repos/demo");
+    write_file(&repo.join("pack.yaml"), &pack_yaml("demo", "1.0.0", ""));
+    write_file(
+        &repo.join("actions/hello.yaml"),
+        "---\nname: hello\nrunner_type: local-shell-cmd\nparameters:\n  cmd: {default: echo v1}\n",
+    );
+    commit(&repo, "1.0.0", Some("v1.0.0"));
+    // 2.0.0 does not load: an action with a wrong type.
+    write_file(&repo.join("pack.yaml"), &pack_yaml("demo", "2.0.0", ""));
+    write_file(
+        &repo.join("actions/broken.yaml"),
+        "---\nname: broken\nrunner_type: local-shell-cmd\nenabled: sometimes\n",
+    );
+    commit(&repo, "2.0.0", Some("v2.0.0"));
+    // 3.0.0 needs a wheel that is not there.
+    std::fs::remove_file(repo.join("actions/broken.yaml")).expect("remove");
+    write_file(&repo.join("pack.yaml"), &pack_yaml("demo", "3.0.0", ""));
+    write_file(&repo.join("requirements.txt"), "/nonexistent/st2d_missing-1.0-py3-none-any.whl\n");
+    commit(&repo, "3.0.0", Some("v3.0.0"));
+    // 4.0.0 carries a symlink to a file outside the pack.
+    std::fs::remove_file(repo.join("requirements.txt")).expect("remove");
+    write_file(&repo.join("pack.yaml"), &pack_yaml("demo", "4.0.0", ""));
+    std::os::unix::fs::symlink("/etc/passwd", repo.join("actions/passwd")).expect("symlink");
+    commit(&repo, "4.0.0", Some("v4.0.0"));
+    // 5.0.0 tries to take a hostile ref.
+    std::fs::remove_file(repo.join("actions/passwd")).expect("remove");
+    write_file(&repo.join("pack.yaml"), "---\nref: ../evil\nname: evil\ndescription: d\nversion: 5.0.0\nauthor: a\n");
+    commit(&repo, "5.0.0", Some("v5.0.0"));
+
+    let daemon = Daemon::start(&home, &[]);
+    let url = format!("file://{}", repo.display());
+    run_ok(&daemon, &["packs.install", &format!("packs={url}=1.0.0")]);
+    let intact = |daemon: &Daemon| {
+        let pack = daemon.ctl_json(&["pack", "get", "demo"]);
+        assert_eq!(pack["version"], "1.0.0", "{pack:#}");
+        assert_eq!(daemon.refs("action", Some("demo")), ["demo.hello"]);
+        let hello = run_ok(daemon, &["demo.hello"]);
+        assert_eq!(hello["result"]["stdout"], "v1");
+        pack
+    };
+    intact(&daemon);
+
+    let cases: &[(String, &str)] = &[
+        ("packs=https://127.0.0.1:1/nowhere/demo.git".to_string(), "cannot clone https://127.0.0.1:1/nowhere/demo.git"),
+        (format!("packs={url}=9.9.9"), "Available versions are: 1.0.0, 2.0.0, 3.0.0, 4.0.0, 5.0.0."),
+        (format!("packs={url}=2.0.0"), "pack demo does not load: actions/broken.yaml"),
+        (format!("packs={url}=4.0.0"), "symlink actions/passwd points outside the pack"),
+        (format!("packs={url}=5.0.0"), "\"../evil\" is not a valid pack ref"),
+        ("packs=../demo".to_string(), "\"../demo\" is not a pack name"),
+        ("packs=demo/../../etc".to_string(), "is not a pack name"),
+    ];
+    for (argument, reason) in cases {
+        run_fails(&daemon, &["packs.install", argument], reason);
+        intact(&daemon);
+    }
+    run_fails(&daemon, &["packs.uninstall", "packs=../demo"], "not a valid pack ref");
+    run_fails(&daemon, &["packs.uninstall", "packs=a/b"], "not a valid pack ref");
+    intact(&daemon);
+
+    // pip fails: the previous version stays, and the pack is marked with the error.
+    run_fails(&daemon, &["packs.install", &format!("packs={url}=3.0.0")], "pip install -r requirements.txt failed");
+    let pack = intact(&daemon);
+    assert!(pack["setup_error"].as_str().unwrap_or_default().contains("demo 3.0.0 was not installed"), "{pack:#}");
+    assert_eq!(pack["status"], "degraded");
+    assert!(!home.packs().join(".st2d-staging").read_dir().is_ok_and(|mut d| d.next().is_some()), "staging is cleaned");
+}
