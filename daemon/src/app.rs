@@ -106,6 +106,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     let packs = PackManager::new(
         PackPaths {
             install_root: paths.packs_dirs[0].clone(),
+            staging_root: crate::packmgmt::staging_root(&paths.data_dir, &paths.packs_dirs[0]),
             packs_dirs: paths.packs_dirs.clone(),
             config_dir: paths.config_dir.clone(),
             virtualenvs_dir: paths.virtualenvs_dir.clone(),

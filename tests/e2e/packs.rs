@@ -38,6 +38,44 @@ fn commit(repo: &Path, message: &str, tag: Option<&str>) {
     }
 }
 
+/// `git daemon` serving `base` on a loopback port, so packs are cloned over a network protocol;
+/// stopped when dropped.
+struct GitDaemon {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl GitDaemon {
+    fn start(base: &Path) -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port").local_addr().expect("addr").port();
+        // git-daemon itself, not `git daemon`, which would leave it behind when killed.
+        let exec_path = Command::new("git").arg("--exec-path").output().expect("git runs");
+        let exec_path = String::from_utf8_lossy(&exec_path.stdout).trim().to_string();
+        let child = Command::new(Path::new(&exec_path).join("git-daemon"))
+            .args(["--reuseaddr", "--export-all", "--listen=127.0.0.1"])
+            .arg(format!("--port={port}"))
+            .arg(format!("--base-path={}", base.display()))
+            .arg(base)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("git-daemon starts (it comes with git)");
+        st2d_tests::eventually("git daemon to listen", || std::net::TcpStream::connect(("127.0.0.1", port)).ok());
+        Self { child, port }
+    }
+
+    fn url(&self, repo: &str) -> String {
+        format!("git://127.0.0.1:{}/{repo}", self.port)
+    }
+}
+
+impl Drop for GitDaemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 fn pack_yaml(ref_: &str, version: &str, extra: &str) -> String {
     format!(
         "---\nref: {ref_}\nname: {ref_}\ndescription: the {ref_} pack\nversion: {version}\nauthor: st2d tests\n{extra}"
@@ -182,12 +220,14 @@ fn the_documented_pack_commands_install_load_and_uninstall_packs() {
     commit(&docker, "1.1.0", Some("v1.1.0"));
     write_docker(&docker, "2.0.0-dev", &wheel);
     commit(&docker, "unreleased", None);
+    // The index points at the repository served over git://, so it is really cloned.
+    let git_daemon = GitDaemon::start(&repos);
+    let docker_url = git_daemon.url("stackstorm-docker");
     let index = home.path().join("index.json");
     write_file(
         &index,
         &format!(
-            r#"{{"metadata": {{}}, "packs": {{"docker": {{"name": "docker", "version": "1.1.0", "repo_url": "file://{}"}}}}}}"#,
-            docker.display()
+            r#"{{"metadata": {{}}, "packs": {{"docker": {{"name": "docker", "version": "1.1.0", "repo_url": "{docker_url}"}}}}}}"#
         ),
     );
     home.write("configs/docker.yaml", "---\nhost: unix:///var/run/docker.sock\n");
@@ -199,7 +239,7 @@ fn the_documented_pack_commands_install_load_and_uninstall_packs() {
     let installed = run_ok(&daemon, &["packs.install", "packs=docker,sensu", &format!("repo_url={repo_url}")]);
     assert_eq!(installed["result"]["output"]["packs_list"], serde_json::json!(["docker", "sensu"]), "{installed:#}");
     let progress = installed["result"]["stdout"].as_str().unwrap_or_default();
-    assert!(progress.contains(&format!("Cloning {repo_url}")), "{progress}");
+    assert!(progress.contains(&format!("Reading {repo_url}")), "{progress}");
     assert!(progress.contains("Installing the requirements of docker"), "{progress}");
     assert!(home.path().join("virtualenvs/docker/bin/python").exists(), "docker has a virtualenv");
     assert!(!home.path().join("virtualenvs/sensu").exists(), "sensu has no Python, so no virtualenv");
@@ -213,11 +253,14 @@ fn the_documented_pack_commands_install_load_and_uninstall_packs() {
     // st2 run packs.download packs=docker: the index names the repository and version 1.1.0.
     let downloaded = run_ok(&daemon, &["packs.download", "packs=docker"]);
     assert_eq!(downloaded["result"]["result"], serde_json::json!({"docker": "Success."}), "{downloaded:#}");
-    assert!(downloaded["result"]["stdout"].as_str().unwrap_or_default().contains("Checked out v1.1.0"));
+    let progress = downloaded["result"]["stdout"].as_str().unwrap_or_default();
+    assert!(progress.contains(&format!("Cloning {docker_url}")), "{progress}");
+    assert!(progress.contains("Receiving objects: 100%"), "{progress}");
+    assert!(progress.contains("Checked out v1.1.0"), "{progress}");
     let pack = daemon.ctl_json(&["pack", "get", "docker"]);
     assert_eq!(pack["version"], "1.1.0");
     assert_eq!(pack["installed_version"], "v1.1.0");
-    assert_eq!(pack["installed_from"], format!("file://{}", docker.display()));
+    assert_eq!(pack["installed_from"], docker_url);
     assert!(daemon.refs("action", Some("docker")).contains(&"docker.prune".to_string()));
     assert_eq!(
         std::fs::read_to_string(home.path().join("configs/docker.yaml")).expect("the config is kept"),
@@ -333,5 +376,6 @@ fn a_failed_install_leaves_the_installed_version_in_place() {
     let pack = intact(&daemon);
     assert!(pack["setup_error"].as_str().unwrap_or_default().contains("demo 3.0.0 was not installed"), "{pack:#}");
     assert_eq!(pack["status"], "degraded");
-    assert!(!home.packs().join(".st2d-staging").read_dir().is_ok_and(|mut d| d.next().is_some()), "staging is cleaned");
+    let staging = home.path().join("data/staging");
+    assert!(!staging.read_dir().is_ok_and(|mut d| d.next().is_some()), "staging is cleaned up");
 }

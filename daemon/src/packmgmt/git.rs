@@ -35,23 +35,32 @@ pub fn is_repository(path: &Path) -> bool {
     Repository::open(path).is_ok()
 }
 
-/// Clones `spec.url` into `repo_dir` (bare), resolves the version and checks its tree out into
-/// `tree_dir`. `progress` receives human-readable lines.
+/// Clones `spec.url` into `repo_dir` (bare; a repository on this machine is read where it is),
+/// resolves the version and checks its tree out into `tree_dir`. `progress` receives
+/// human-readable lines.
 pub fn fetch(
     spec: &FetchSpec<'_>,
     repo_dir: &Path,
     tree_dir: &Path,
     progress: &mut dyn FnMut(String),
 ) -> Result<Checkout, String> {
-    progress(format!("Cloning {}", spec.url));
-    let repo = clone(spec, repo_dir, progress)?;
+    // A repository on this machine is read in place: its objects are already here.
+    let local = spec.url.strip_prefix("file://").unwrap_or(spec.url);
+    let repo = if local.starts_with('/') && is_repository(Path::new(local)) {
+        progress(format!("Reading {}", spec.url));
+        Repository::open(local).map_err(|e| format!("cannot open {}: {}", spec.url, e.message()))?
+    } else {
+        progress(format!("Cloning {}", spec.url));
+        clone(spec, repo_dir, progress)?
+    };
     let (object, resolved) = resolve_version(&repo, spec.url, spec.version)?;
     let commit = object
         .peel_to_commit()
         .map_err(|e| format!("\"{resolved}\" in {} is not a commit: {}", spec.url, e.message()))?;
     std::fs::create_dir_all(tree_dir).map_err(|e| format!("cannot create {}: {e}", tree_dir.display()))?;
     let mut checkout = CheckoutBuilder::new();
-    checkout.force().target_dir(tree_dir);
+    // Into `tree_dir` only: the repository's own index and work tree are left alone.
+    checkout.force().update_index(false).target_dir(tree_dir);
     repo.checkout_tree(commit.as_object(), Some(&mut checkout))
         .map_err(|e| format!("cannot check out {resolved} of {}: {}", spec.url, e.message()))?;
     let id = commit.id().to_string();

@@ -117,10 +117,12 @@ impl PackManager {
         if let Some((repo, names)) = &request.repo {
             wanted.push((repo.clone(), Some(names.clone())));
         }
+        let started = std::time::Instant::now();
         let mut staged = self.stage_all(wanted, request, progress, staging, abort).await?;
         if !request.skip_dependencies {
             self.stage_dependencies(&mut staged, request, progress, staging, abort).await?;
         }
+        let staged_after = started.elapsed();
         let _guards = self.lock(staged.iter().map(|p| p.ref_.clone())).await;
         let registry = self.published().registry();
         let mut report = InstallReport::default();
@@ -191,7 +193,15 @@ impl PackManager {
             packs: swapped.iter().map(|s| s.ref_.clone()).collect(),
             ..Registration::default()
         };
+        let placed_after = started.elapsed();
         let reloaded = self.reload().reload(Cause::Packs, Some(registration)).await.map_err(|e| e.to_string())?;
+        tracing::info!(
+            packs = ?swapped.iter().map(|s| s.ref_.as_str()).collect::<Vec<_>>(),
+            staged_ms = staged_after.as_millis() as u64,
+            placed_ms = placed_after.as_millis() as u64,
+            registered_ms = started.elapsed().as_millis() as u64,
+            "packs placed and registered"
+        );
         let registry = self.published().registry();
         let broken: Vec<(&Swapped, String)> =
             swapped.iter().filter_map(|s| not_live(&registry, s).map(|why| (s, why))).collect();

@@ -28,15 +28,29 @@ use crate::reload::{Published, ReloadHandle};
 use crate::sensor::supervisor::Supervisor;
 use crate::store::Store;
 
-/// The name of the staging directory inside the first packs directory (hidden, so discovery and
-/// the watcher pass it by; on the same filesystem, so a staged pack moves in with a rename).
+/// The staging directory inside the first packs directory, used when the data directory is on
+/// another filesystem (hidden, so discovery and the watcher pass it by).
 pub const STAGING_DIR: &str = ".st2d-staging";
+
+/// Where packs are staged: `<data-dir>/staging` when it shares a filesystem with the install
+/// root (a staged pack then moves in with a rename, and the thousands of files a download
+/// writes stay out of the watched packs directory), else `<install root>/.st2d-staging`.
+pub fn staging_root(data_dir: &Path, install_root: &Path) -> PathBuf {
+    use std::os::unix::fs::MetadataExt;
+    let device = |path: &Path| std::fs::metadata(path).map(|m| m.dev()).ok();
+    match (device(data_dir), device(install_root)) {
+        (Some(data), Some(packs)) if data == packs => data_dir.join("staging"),
+        _ => install_root.join(STAGING_DIR),
+    }
+}
 
 /// Paths and switches of pack management.
 #[derive(Debug, Clone)]
 pub struct PackPaths {
     /// Where packs are installed: the first packs directory.
     pub install_root: PathBuf,
+    /// Where downloads are staged (see `staging_root`).
+    pub staging_root: PathBuf,
     /// Every packs directory, in precedence order.
     pub packs_dirs: Vec<PathBuf>,
     pub config_dir: PathBuf,
@@ -78,11 +92,12 @@ impl PackManager {
         store: Store,
         sensors: Supervisor,
     ) -> Self {
-        let staging = paths.install_root.join(STAGING_DIR);
-        if let Err(error) = std::fs::remove_dir_all(&staging)
-            && error.kind() != std::io::ErrorKind::NotFound
-        {
-            tracing::warn!(path = %staging.display(), error = %error, "cannot clear the staging directory");
+        for staging in [&paths.staging_root, &paths.install_root.join(STAGING_DIR)] {
+            if let Err(error) = std::fs::remove_dir_all(staging)
+                && error.kind() != std::io::ErrorKind::NotFound
+            {
+                tracing::warn!(path = %staging.display(), error = %error, "cannot clear the staging directory");
+            }
         }
         venv::sweep_unpublished(&paths.virtualenvs_dir);
         Self { inner: Arc::new(Inner { paths, reload, published, store, sensors, locks: Mutex::new(HashMap::new()) }) }
@@ -93,7 +108,7 @@ impl PackManager {
     }
 
     pub fn staging_root(&self) -> PathBuf {
-        self.inner.paths.install_root.join(STAGING_DIR)
+        self.inner.paths.staging_root.clone()
     }
 
     /// Locks the packs (in sorted order, so two jobs never wait on each other in a circle);

@@ -96,6 +96,7 @@ pub fn stage(
     progress: &mut dyn FnMut(String),
 ) -> Result<Vec<StagedPack>, String> {
     static NEXT: AtomicU64 = AtomicU64::new(0);
+    let started = std::time::Instant::now();
     let work = staging.path().join(format!(".src-{}", NEXT.fetch_add(1, Ordering::Relaxed)));
     let tree = work.join("tree");
     let (source, version) = match &arg.location {
@@ -143,6 +144,7 @@ pub fn stage(
             record.commit = Some(checkout.commit);
         }
     }
+    let fetched_after = started.elapsed();
     let pack_dirs = pick_packs(&tree, &record.source, names)?;
     let mut staged = Vec::new();
     for dir in pack_dirs {
@@ -153,6 +155,12 @@ pub fn stage(
         }
         std::fs::rename(&dir, &target).map_err(|e| format!("cannot stage {ref_}: {e}"))?;
         let content = check(&target, &ref_, options)?;
+        tracing::debug!(
+            pack = %ref_,
+            fetched_ms = fetched_after.as_millis() as u64,
+            checked_ms = started.elapsed().as_millis() as u64,
+            "pack staged"
+        );
         progress(format!(
             "Staged {ref_} {}: {} actions, {} sensors, {} rules, {} trigger types",
             content.meta.version,
