@@ -11,13 +11,12 @@ use tonic::{Response, Status};
 
 use crate::cli::{
     ActionVerb, Cli, Command, ListArgs, ListVerb, ReloadArgs, RuleEnforcementVerb, RuleVerb, RunArgs, SensorVerb,
-    TriggerInstanceVerb, TriggerVerb, Verb,
+    TriggerInstanceVerb, TriggerVerb,
 };
 use crate::connect::{self, Client};
-use crate::output::{print_json, print_list, print_one, print_pack};
-use crate::{executions, json, keys, report};
+use crate::output::{print_json, print_list, print_one};
+use crate::{executions, json, keys, packs, report};
 
-const PACK_COLUMNS: &[&str] = &["ref", "name", "version", "status", "errors", "description"];
 const ACTION_COLUMNS: &[&str] = &["ref", "pack", "runner_type", "enabled", "description"];
 const TRIGGER_TYPE_COLUMNS: &[&str] = &["ref", "pack", "description"];
 const RULE_COLUMNS: &[&str] = &["ref", "pack", "enabled", "registered", "trigger", "action", "description"];
@@ -45,16 +44,7 @@ pub async fn run(cli: &Cli) -> anyhow::Result<()> {
             let reload = call(client.reload(reload_request(args))).await?;
             report::print_reload(&reload, as_json);
         }
-        Command::Pack(noun) => match &noun.verb {
-            Verb::List(list) => {
-                let packs = call(client.list_packs(list_request(list))).await?.packs;
-                print_list("packs", PACK_COLUMNS, packs.iter().map(json::pack), as_json);
-            }
-            Verb::Get { ref_ } => {
-                let pack = call(client.get_pack(get_request(ref_))).await?;
-                print_pack(&pack, json::pack(&pack), as_json);
-            }
-        },
+        Command::Pack(noun) => packs::pack(&mut client, &noun.verb, as_json).await?,
         Command::Action(noun) => match &noun.verb {
             ActionVerb::List(list) => {
                 let items = call(client.list_actions(list_request(list))).await?;
@@ -230,7 +220,7 @@ pub(crate) fn status_text(status: &Status) -> String {
     if status.message().is_empty() { status.code().description().to_string() } else { status.message().to_string() }
 }
 
-fn list_request(args: &ListArgs) -> pb::ListRequest {
+pub fn list_request(args: &ListArgs) -> pb::ListRequest {
     pb::ListRequest { pack: args.pack.clone().unwrap_or_default() }
 }
 

@@ -77,7 +77,7 @@ fn read_parameter_file(path: &str) -> Result<String, String> {
 }
 
 /// Follows the execution until it completes, handing each output line to `on_line`.
-async fn wait(
+pub async fn wait(
     client: &mut Client,
     id: &str,
     mut on_line: impl FnMut(&pb::OutputLine),

@@ -10,6 +10,7 @@ mod executions;
 mod json;
 mod keys;
 mod output;
+mod packs;
 mod params;
 mod report;
 mod table;

@@ -133,7 +133,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
                 pycache_dir: paths.data_dir.join("pycache"),
                 shim: shim.clone(),
                 journal: journal.clone(),
-                packs: Some(packs),
+                packs: Some(packs.clone()),
             },
             kv: std::sync::Arc::new(datastore.clone()),
         },
@@ -169,7 +169,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
         published,
         reload,
         info,
-        Runtime { sensors, shim, store, journal, executor: executor.clone(), datastore: datastore.clone() },
+        Runtime { sensors, shim, store, journal, executor: executor.clone(), datastore: datastore.clone(), packs },
     );
     let server =
         tokio::spawn(api::serve(listener, paths.socket.clone(), service, shutdown.clone(), api_shutdown.clone()));

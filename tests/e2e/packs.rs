@@ -379,3 +379,123 @@ fn a_failed_install_leaves_the_installed_version_in_place() {
     let staging = home.path().join("data/staging");
     assert!(!staging.read_dir().is_ok_and(|mut d| d.next().is_some()), "staging is cleaned up");
 }
+
+fn ctl_ok(daemon: &Daemon, args: &[&str]) -> String {
+    let output = daemon.ctl(args);
+    assert!(
+        output.status.success(),
+        "st2ctl {args:?} failed:\n{}\n{}\nst2d log:\n{}",
+        stdout(&output),
+        stderr(&output),
+        daemon.log()
+    );
+    stdout(&output)
+}
+
+fn ctl_fails(daemon: &Daemon, args: &[&str], reason: &str) {
+    let output = daemon.ctl(args);
+    assert_eq!(output.status.code(), Some(1), "st2ctl {args:?} should fail:\n{}", stdout(&output));
+    assert!(stderr(&output).contains(reason), "st2ctl {args:?}: expected {reason:?} in:\n{}", stderr(&output));
+}
+
+#[test]
+fn st2ctl_pack_verbs_follow_dependencies_configs_and_one_install_at_a_time() {
+    require_git();
+    let home = Home::new();
+    let repos = home.path().join("repos");
+    let base = repos.join("base");
+    write_file(&base.join("pack.yaml"), &pack_yaml("base", "1.0.0", ""));
+    write_file(
+        &base.join("actions/ping.yaml"),
+        "---\nname: ping\nrunner_type: local-shell-cmd\nparameters:\n  cmd: {default: echo pong}\n",
+    );
+    commit(&base, "1.0.0", Some("v1.0.0"));
+    let base_url = format!("file://{}", base.display());
+    let app = repos.join("app");
+    write_file(&app.join("pack.yaml"), &pack_yaml("app", "0.1.0", &format!("dependencies:\n  - {base_url}=1.0.0\n")));
+    write_file(
+        &app.join("config.schema.yaml"),
+        "---\nurl: {type: string, required: true}\nretries: {type: integer, default: 3}\n",
+    );
+    write_file(
+        &app.join("actions/go.yaml"),
+        "---\nname: go\nrunner_type: local-shell-cmd\nparameters:\n  cmd: {default: 'echo {{ config_context.url }}'}\n",
+    );
+    write_file(
+        &app.join("rules/on_hook.yaml"),
+        "---\nname: on_hook\nenabled: true\ntrigger: {type: core.st2.webhook, parameters: {url: app}}\naction: {ref: app.go}\n",
+    );
+    commit(&app, "0.1.0", Some("v0.1.0"));
+    write_file(&app.join("pack.yaml"), &pack_yaml("app", "0.2.0", &format!("dependencies:\n  - {base_url}=1.0.0\n")));
+    commit(&app, "0.2.0", Some("v0.2.0"));
+    let clash = repos.join("clash");
+    write_file(
+        &clash.join("pack.yaml"),
+        &pack_yaml("clash", "1.0.0", &format!("dependencies:\n  - {base_url}=2.0.0\n")),
+    );
+    commit(&clash, "1.0.0", None);
+    let future = repos.join("future");
+    write_file(&future.join("pack.yaml"), &pack_yaml("future", "1.0.0", "stackstorm_version: \">=9.0.0\"\n"));
+    commit(&future, "1.0.0", None);
+    let daemon = Daemon::start(&home, &[]);
+    let app_url = format!("file://{}", app.display());
+
+    // The dependency comes along; progress and the installed packs are printed.
+    let printed = ctl_ok(&daemon, &["pack", "install", &format!("{app_url}=0.1.0")]);
+    assert!(printed.contains(&format!("Installing dependencies: {base_url}=1.0.0")), "{printed}");
+    assert!(printed.contains("| version ") && printed.contains("0.1.0"), "{printed}");
+    assert_eq!(daemon.ctl_json(&["pack", "get", "base"])["version"], "1.0.0");
+
+    // A conflicting dependency aborts before anything is placed.
+    ctl_fails(
+        &daemon,
+        &["pack", "install", &format!("file://{}", clash.display())],
+        "Unable to install packs due to conflicts: clash needs base 2.0.0, but base 1.0.0 is present",
+    );
+    assert!(!home.packs().join("clash").exists());
+    ctl_ok(&daemon, &["pack", "install", "--skip-dependencies", &format!("file://{}", clash.display())]);
+
+    // stackstorm_version is checked unless forced.
+    let future_url = format!("file://{}", future.display());
+    ctl_fails(&daemon, &["pack", "install", &future_url], "requires StackStorm \">=9.0.0\"");
+    ctl_ok(&daemon, &["pack", "install", "--force", &future_url]);
+
+    // Registering rules; then the config, checked against the schema.
+    assert_eq!(daemon.ctl_json(&["rule", "get", "app.on_hook"])["registered"], false);
+    ctl_ok(&daemon, &["pack", "register", "app", "--types", "rules"]);
+    assert_eq!(daemon.ctl_json(&["rule", "get", "app.on_hook"])["registered"], true);
+    ctl_fails(&daemon, &["pack", "config", "app", "retries=many"], "retries");
+    ctl_fails(&daemon, &["pack", "config", "app", "retries"], "\"retries\" is not key=value");
+    assert!(!home.path().join("configs/app.yaml").exists(), "nothing is written for a bad value");
+    ctl_ok(&daemon, &["pack", "config", "app", "url=http://example.test", "retries=5"]);
+    let pack = daemon.ctl_json(&["pack", "get", "app"]);
+    assert_eq!(pack["config"], serde_json::json!({"url": "http://example.test", "retries": 5}), "{pack:#}");
+    let go = run_ok(&daemon, &["app.go"]);
+    assert_eq!(go["result"]["stdout"], "http://example.test");
+
+    // Two installs of one pack run one after the other; the pack ends whole at one version.
+    let first = std::thread::spawn({
+        let (home, url) = (home.path().to_path_buf(), format!("{app_url}=0.2.0"));
+        move || {
+            Command::new(&st2d_tests::bins().st2ctl).arg("--home").arg(home).args(["pack", "install", &url]).output()
+        }
+    });
+    let second = daemon.ctl(&["pack", "install", &format!("{app_url}=0.1.0")]);
+    let first = first.join().expect("joined").expect("st2ctl runs");
+    assert!(first.status.success() && second.status.success(), "{}\n{}", stderr(&first), stderr(&second));
+    let pack = daemon.ctl_json(&["pack", "get", "app"]);
+    assert!(pack["version"] == "0.1.0" || pack["version"] == "0.2.0", "{pack:#}");
+    assert_eq!((pack["status"].as_str(), pack["actions"].as_u64()), (Some("ok"), Some(1)), "{pack:#}");
+    assert_eq!(pack["config"]["url"], "http://example.test", "the config survives upgrades");
+
+    ctl_ok(&daemon, &["pack", "remove", "app", "base", "clash", "future"]);
+    let left: Vec<String> = daemon
+        .ctl_json(&["pack", "list"])
+        .as_array()
+        .expect("a list")
+        .iter()
+        .map(|p| p["ref"].as_str().unwrap_or("").to_string())
+        .collect();
+    assert_eq!(left, ["core", "packs"]);
+    assert!(home.path().join("configs/app.yaml").exists(), "configs are kept");
+}

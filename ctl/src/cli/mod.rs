@@ -54,8 +54,9 @@ pub enum Command {
     Status,
     /// Rescan the packs directories now, optionally registering more content kinds.
     Reload(ReloadArgs),
-    /// Packs.
-    Pack(Noun),
+    /// Packs: list, get, and the pack management verbs (install, remove, download, register,
+    /// config).
+    Pack(PackNoun),
     /// Actions.
     Action(ActionNoun),
     /// Run an action: `run core.local cmd="echo hi"`; waits for it and prints the execution.
@@ -96,21 +97,71 @@ pub enum Command {
 }
 
 #[derive(Debug, Args)]
-pub struct Noun {
+pub struct PackNoun {
     #[command(subcommand)]
-    pub verb: Verb,
+    pub verb: PackVerb,
 }
 
 #[derive(Debug, Subcommand)]
-pub enum Verb {
-    /// List them, optionally of one pack.
+pub enum PackVerb {
+    /// List them.
     List(ListArgs),
     /// Show one by ref.
     Get {
-        /// `pack.name` (a pack's ref for packs).
-        #[arg(value_name = "REF")]
+        #[arg(value_name = "PACK")]
         ref_: String,
     },
+    /// Install or upgrade packs (`packs.install`): pack names (from the daemon's index), git
+    /// URLs, owner/repo or absolute paths, each optionally `=version`.
+    Install(PackInstallArgs),
+    /// Uninstall packs (`packs.uninstall`): unload them, delete their files and virtualenvs;
+    /// their configs are kept.
+    #[command(visible_alias = "uninstall")]
+    Remove {
+        #[arg(value_name = "PACK", required = true)]
+        packs: Vec<String>,
+    },
+    /// Download packs into the packs directory without virtualenvs (`packs.download`).
+    Download(PackInstallArgs),
+    /// Register the content of packs (`packs.load`); all packs when none is named.
+    Register {
+        #[arg(value_name = "PACK")]
+        packs: Vec<String>,
+        /// Content kinds (actions, triggers, sensors, rules, configs, aliases, policies, all);
+        /// rules are left out unless named.
+        #[arg(long, value_name = "KIND", value_delimiter = ',')]
+        types: Vec<String>,
+    },
+    /// Set a pack's config (`<config-dir>/<pack>.yaml`): `key=value` words, or, with none, a
+    /// prompt for each key of its schema.
+    Config {
+        #[arg(value_name = "PACK")]
+        pack: String,
+        /// `key=value` (converted by the schema's type; `@key=path` reads a file).
+        #[arg(value_name = "KEY=VALUE")]
+        values: Vec<String>,
+        /// Replace the whole file instead of merging over its values.
+        #[arg(long)]
+        replace: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct PackInstallArgs {
+    #[arg(value_name = "PACK", required = true)]
+    pub packs: Vec<String>,
+    /// Install even if the pack's stackstorm_version or python_versions do not fit.
+    #[arg(long)]
+    pub force: bool,
+    /// Do not install the packs' dependencies.
+    #[arg(long = "skip-dependencies", visible_alias = "skip_dependencies")]
+    pub skip_dependencies: bool,
+    /// Content kinds to register (install only; rules are left out unless named, or `all`).
+    #[arg(long, value_name = "KINDS")]
+    pub register: Option<String>,
+    /// A repository holding the packs under `packs/` (the older form of install).
+    #[arg(long = "repo-url", visible_alias = "repo_url", value_name = "URL")]
+    pub repo_url: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -36,6 +36,7 @@ pub struct Runtime {
     pub journal: crate::trigger::journal::Journal,
     pub executor: crate::execution::executor::Executor,
     pub datastore: crate::datastore::Datastore,
+    pub packs: crate::packmgmt::PackManager,
 }
 
 pub struct ControlService {
@@ -154,6 +155,19 @@ impl Control for ControlService {
         let ref_ = required_ref(request.get_ref())?;
         let registry = self.published.registry();
         let entry = registry.pack(ref_).ok_or_else(|| not_found("pack", ref_))?;
+        Ok(Response::new(convert::pack(entry)))
+    }
+
+    async fn set_pack_config(&self, request: Request<pb::SetPackConfigRequest>) -> Result<Response<pb::Pack>, Status> {
+        let request = request.into_inner();
+        let values = super::runtime::object_field(&request.values_json, "values_json")?;
+        self.runtime
+            .packs
+            .set_config(&request.pack, values, request.replace)
+            .await
+            .map_err(Status::invalid_argument)?;
+        let registry = self.published.registry();
+        let entry = registry.pack(&request.pack).ok_or_else(|| not_found("pack", &request.pack))?;
         Ok(Response::new(convert::pack(entry)))
     }
 

@@ -7,6 +7,7 @@
 //! run git, copies or loads on an async runtime thread.
 
 pub mod actions;
+pub mod config;
 pub mod git;
 pub mod index;
 pub mod install;
