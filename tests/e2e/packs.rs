@@ -267,6 +267,18 @@ fn the_documented_pack_commands_install_load_and_uninstall_packs() {
         "---\nhost: unix:///var/run/docker.sock\n"
     );
 
+    // update=true reuses the virtualenv; the default recreates it beside the live one.
+    let venv_target = || std::fs::read_link(home.path().join("virtualenvs/docker")).expect("the virtualenv is a link");
+    let before = venv_target();
+    let updated = run_ok(&daemon, &["packs.setup_virtualenv", "packs=docker", "update=true"]);
+    assert!(updated["result"]["stdout"].as_str().unwrap_or_default().contains("Updating the virtualenv of docker"));
+    assert_eq!(venv_target(), before);
+    run_ok(&daemon, &["packs.setup_virtualenv", "packs=docker"]);
+    assert_ne!(venv_target(), before);
+    assert!(!home.path().join("virtualenvs").join(&before).exists(), "the replaced virtualenv is removed");
+    let greet = run_ok(&daemon, &["docker.greet"]);
+    assert_eq!(greet["result"]["result"], "hello from the virtualenv");
+
     // st2 run packs.load: the default set, still without rules.
     let loaded = run_ok(&daemon, &["packs.load"]);
     assert_eq!(loaded["result"]["result"]["rules"], 0, "{loaded:#}");
@@ -488,7 +500,19 @@ fn st2ctl_pack_verbs_follow_dependencies_configs_and_one_install_at_a_time() {
     assert_eq!((pack["status"].as_str(), pack["actions"].as_u64()), (Some("ok"), Some(1)), "{pack:#}");
     assert_eq!(pack["config"]["url"], "http://example.test", "the config survives upgrades");
 
-    ctl_ok(&daemon, &["pack", "remove", "app", "base", "clash", "future"]);
+    // A plain directory is copied.
+    let plain = home.path().join("plain");
+    write_file(&plain.join("pack.yaml"), &pack_yaml("plain", "1.0.0", ""));
+    write_file(
+        &plain.join("actions/hi.yaml"),
+        "---\nname: hi\nrunner_type: local-shell-cmd\nparameters:\n  cmd: {default: echo hi}\n",
+    );
+    let plain_path = plain.display().to_string();
+    ctl_ok(&daemon, &["pack", "download", &plain_path]);
+    assert_eq!(daemon.ctl_json(&["pack", "get", "plain"])["installed_from"], plain_path);
+    assert!(plain.join("pack.yaml").exists() && home.packs().join("plain/actions/hi.yaml").exists());
+
+    ctl_ok(&daemon, &["pack", "remove", "app", "base", "clash", "future", "plain"]);
     let left: Vec<String> = daemon
         .ctl_json(&["pack", "list"])
         .as_array()
