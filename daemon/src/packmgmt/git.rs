@@ -214,6 +214,21 @@ mod tests {
     use super::*;
 
     #[test]
+    fn https_and_ssh_transports_are_built_in() {
+        // Nothing listens on port 1: the error must be the connection's, not a missing
+        // transport's ("unsupported URL protocol").
+        let abort = AtomicBool::new(false);
+        for url in ["https://127.0.0.1:1/pack.git", "ssh://git@127.0.0.1:1/pack.git", "git@127.0.0.1:pack.git"] {
+            let dir = tempfile::tempdir().expect("temp dir");
+            let spec = FetchSpec { url, version: None, verify_ssl: true, abort: &abort };
+            let error = fetch(&spec, &dir.path().join("repo"), &dir.path().join("tree"), &mut |_| {})
+                .expect_err("nothing listens there");
+            assert!(error.starts_with(&format!("cannot clone {url}: ")), "{error}");
+            assert!(!error.to_lowercase().contains("unsupported"), "{url}: {error}");
+        }
+    }
+
+    #[test]
     fn semver_is_three_numbers_with_optional_suffixes() {
         for good in ["1.0.0", "0.12.3", "1.0.0-rc.1", "2.0.0+build"] {
             assert!(is_semver(good), "{good}");
