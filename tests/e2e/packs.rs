@@ -523,3 +523,98 @@ fn st2ctl_pack_verbs_follow_dependencies_configs_and_one_install_at_a_time() {
     assert_eq!(left, ["core", "packs"]);
     assert!(home.path().join("configs/app.yaml").exists(), "configs are kept");
 }
+
+/// A git smart-HTTP server over TLS on loopback, with a certificate made for 127.0.0.1;
+/// stopped when dropped.
+struct HttpsGitServer {
+    child: std::process::Child,
+    port: u16,
+    cert: PathBuf,
+}
+
+impl HttpsGitServer {
+    /// Serves `repos` with a new self-signed certificate made in `dir`.
+    fn start(dir: &Path, repos: &Path) -> Self {
+        std::fs::create_dir_all(dir).expect("mkdir");
+        let found = Command::new("openssl").arg("version").output().is_ok_and(|o| o.status.success());
+        assert!(
+            found,
+            "openssl is needed to make the test server's certificate: install it with `apt-get install openssl`"
+        );
+        let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+        let made = Command::new("openssl")
+            .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1"])
+            .args(["-addext", "subjectAltName=IP:127.0.0.1"])
+            .arg("-keyout")
+            .arg(&key)
+            .arg("-out")
+            .arg(&cert)
+            .output()
+            .expect("openssl runs");
+        assert!(made.status.success(), "openssl req failed: {}", stderr(&made));
+        let exec_path = Command::new("git").arg("--exec-path").output().expect("git runs");
+        let backend = Path::new(String::from_utf8_lossy(&exec_path.stdout).trim()).join("git-http-backend");
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("e2e/support/https_git_server.py");
+        let mut child = Command::new("python3")
+            .arg(script)
+            .arg(repos)
+            .arg(&cert)
+            .arg(&key)
+            .arg(backend)
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("the https git server starts");
+        let mut line = String::new();
+        std::io::BufRead::read_line(
+            &mut std::io::BufReader::new(child.stdout.take().expect("piped stdout")),
+            &mut line,
+        )
+        .expect("the server prints its port");
+        let port = line.trim().parse().unwrap_or_else(|_| panic!("the server printed {line:?}, not a port"));
+        Self { child, port, cert }
+    }
+
+    fn url(&self, repo: &str) -> String {
+        format!("https://127.0.0.1:{}/{repo}", self.port)
+    }
+}
+
+impl Drop for HttpsGitServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn packs_install_over_https_with_the_certificate_checked() {
+    require_git();
+    require_python();
+    let home = Home::new();
+    let repos = home.path().join("repos");
+    let work = home.path().join("work/secure");
+    write_file(&work.join("pack.yaml"), &pack_yaml("secure", "1.0.0", ""));
+    write_file(
+        &work.join("actions/hi.yaml"),
+        "---\nname: hi\nrunner_type: local-shell-cmd\nparameters:\n  cmd: {default: echo hi}\n",
+    );
+    commit(&work, "1.0.0", Some("v1.0.0"));
+    std::fs::create_dir_all(&repos).expect("mkdir");
+    let cloned = Command::new("git").args(["clone", "-q", "--bare"]).arg(&work).arg(repos.join("secure.git")).output();
+    assert!(cloned.is_ok_and(|o| o.status.success()), "a bare copy of the repository");
+    let trusted = HttpsGitServer::start(&home.path().join("trusted"), &repos);
+    let untrusted = HttpsGitServer::start(&home.path().join("untrusted"), &repos);
+    // The daemon trusts the first server's certificate through OpenSSL's usual SSL_CERT_FILE.
+    let daemon = Daemon::start_with(&home, &[], &[("SSL_CERT_FILE", trusted.cert.as_path())]);
+
+    let installed = run_ok(&daemon, &["packs.install", &format!("packs={}=1.0.0", trusted.url("secure.git"))]);
+    let progress = installed["result"]["stdout"].as_str().unwrap_or_default();
+    assert!(progress.contains("Receiving objects: 100%") && progress.contains("Checked out v1.0.0"), "{progress}");
+    assert_eq!(daemon.refs("action", Some("secure")), ["secure.hi"]);
+
+    // The other server's certificate is not trusted: refused unless verifyssl=false.
+    let other = untrusted.url("secure.git");
+    run_fails(&daemon, &["packs.download", &format!("packs={other}")], "the SSL certificate is invalid");
+    run_ok(&daemon, &["packs.download", &format!("packs={other}"), "verifyssl=false"]);
+    assert_eq!(daemon.ctl_json(&["pack", "get", "secure"])["installed_from"], other);
+}
