@@ -330,6 +330,14 @@ fn a_failed_install_leaves_the_installed_version_in_place() {
         &repo.join("actions/hello.yaml"),
         "---\nname: hello\nrunner_type: local-shell-cmd\nparameters:\n  cmd: {default: echo v1}\n",
     );
+    write_file(
+        &repo.join("sensors/beat.yaml"),
+        "---\nclass_name: Beat\nentry_point: beat.py\ntrigger_types:\n  - name: beat\n    payload_schema: {type: object}\n",
+    );
+    write_file(
+        &repo.join("sensors/beat.py"),
+        "import time\nfrom st2reactor.sensor.base import Sensor\n\nclass Beat(Sensor):\n    def setup(self):\n        pass\n    def run(self):\n        while True:\n            time.sleep(1)\n    def cleanup(self):\n        pass\n    def add_trigger(self, t):\n        pass\n    def update_trigger(self, t):\n        pass\n    def remove_trigger(self, t):\n        pass\n",
+    );
     commit(&repo, "1.0.0", Some("v1.0.0"));
     // 2.0.0 does not load: an action with a wrong type.
     write_file(&repo.join("pack.yaml"), &pack_yaml("demo", "2.0.0", ""));
@@ -356,7 +364,15 @@ fn a_failed_install_leaves_the_installed_version_in_place() {
     let daemon = Daemon::start(&home, &[]);
     let url = format!("file://{}", repo.display());
     run_ok(&daemon, &["packs.install", &format!("packs={url}=1.0.0")]);
+    let sensor =
+        daemon.wait_json("the demo sensor to run", &["sensor", "get", "demo.Beat"], |s| s["state"] == "running");
     let intact = |daemon: &Daemon| {
+        let running = daemon.ctl_json(&["sensor", "get", "demo.Beat"]);
+        assert_eq!(
+            (&running["state"], &running["pid"]),
+            (&sensor["state"], &sensor["pid"]),
+            "the sensor runs on, untouched"
+        );
         let pack = daemon.ctl_json(&["pack", "get", "demo"]);
         assert_eq!(pack["version"], "1.0.0", "{pack:#}");
         assert_eq!(daemon.refs("action", Some("demo")), ["demo.hello"]);
@@ -475,6 +491,13 @@ fn st2ctl_pack_verbs_follow_dependencies_configs_and_one_install_at_a_time() {
     // Registering rules; then the config, checked against the schema.
     assert_eq!(daemon.ctl_json(&["rule", "get", "app.on_hook"])["registered"], false);
     ctl_ok(&daemon, &["pack", "register", "app", "--types", "rules"]);
+
+    // Unload takes a pack out of the registry, its files stay; load brings it back.
+    run_ok(&daemon, &["packs.unload", "packs=base"]);
+    assert_eq!(daemon.ctl_json(&["pack", "get", "base"])["status"], "unloaded");
+    assert!(daemon.refs("action", Some("base")).is_empty() && home.packs().join("base/pack.yaml").exists());
+    run_ok(&daemon, &["packs.load", "packs=base"]);
+    assert_eq!(daemon.refs("action", Some("base")), ["base.ping"]);
     assert_eq!(daemon.ctl_json(&["rule", "get", "app.on_hook"])["registered"], true);
     ctl_fails(&daemon, &["pack", "config", "app", "retries=many"], "retries");
     ctl_fails(&daemon, &["pack", "config", "app", "retries"], "\"retries\" is not key=value");
