@@ -16,7 +16,7 @@ use st2d_proto::v1 as pb;
 use st2d_tests::{Client, Home, bins, control, write_file};
 
 const ACTIONS: usize = 4_000;
-const ROUNDS: usize = 3;
+const ROUNDS: usize = 5;
 
 fn git(repo: &Path, args: &[&str]) {
     let output = Command::new("git")

@@ -96,8 +96,9 @@ impl PackManager {
         let staging = Arc::new(StagingDir::create(&self.staging_root())?);
         let result = self.install_staged(request, progress, cancel, &staging, &abort).await;
         watchdog.abort();
-        // The staging directory holds the replaced versions: removed off the runtime.
-        let _ = tokio::task::spawn_blocking(move || drop(staging)).await;
+        // The staging directory holds the replaced versions: removed off the runtime, after
+        // the job has answered.
+        drop(tokio::task::spawn_blocking(move || drop(staging)));
         if abort.load(Ordering::Relaxed) && result.is_err() {
             let what = if cancel.is_cancelled() { "was canceled" } else { "timed out" };
             return result.map_err(|error| format!("the install {what}: {error}"));
