@@ -23,6 +23,7 @@ const RULE_COLUMNS: &[&str] = &["ref", "pack", "enabled", "registered", "trigger
 const SENSOR_COLUMNS: &[&str] = &["ref", "pack", "enabled", "state", "pid", "restarts", "last_exit", "trigger_types"];
 const TRIGGER_INSTANCE_COLUMNS: &[&str] = &["id", "trigger", "occurrence_time", "status"];
 const ALIAS_COLUMNS: &[&str] = &["ref", "pack", "action_ref", "description"];
+const WEBHOOK_COLUMNS: &[&str] = &["url", "trigger", "rules"];
 const POLICY_COLUMNS: &[&str] = &["ref", "pack", "resource_ref", "policy_type", "description"];
 const RULE_ENFORCEMENT_COLUMNS: &[&str] =
     &["id", "rule.ref", "trigger_instance_id", "execution_id", "status", "failure_reason", "enforced_at"];
@@ -155,6 +156,12 @@ pub async fn run(cli: &Cli) -> anyhow::Result<()> {
             let items = call(client.list_policies(list_request(list))).await?;
             let rows = items.policies.iter().map(json::policy);
             print_list("policies", POLICY_COLUMNS, rows, as_json);
+        }
+        Command::Webhook(noun) => {
+            let ListVerb::List(list) = &noun.verb;
+            let items = call(client.list_webhooks(list_request(list))).await?;
+            let rows = items.webhooks.iter().map(json::webhook);
+            print_list("webhooks", WEBHOOK_COLUMNS, rows, as_json);
         }
     }
     Ok(())

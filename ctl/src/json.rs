@@ -55,6 +55,10 @@ pub fn pack(p: &pb::Pack) -> Value {
     ])
 }
 
+pub fn webhook(w: &pb::Webhook) -> Value {
+    object(vec![("url", json!(w.url)), ("trigger", json!(w.trigger)), ("rules", json!(w.rules))])
+}
+
 fn content_error(e: &pb::ContentError) -> Value {
     json!({"file": e.file, "line": e.line, "message": e.message, "kept_last_good": e.kept_last_good})
 }

@@ -37,6 +37,10 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     // Before anything else, so an early SIGHUP or SIGTERM is handled rather than fatal.
     let signals = signal::install().context("cannot install signal handlers")?;
     let paths = config.paths.clone();
+    let http = match &config.ingress {
+        Some(ingress) => Some(crate::ingress::bind(ingress).await.map_err(anyhow::Error::msg)?),
+        None => None,
+    };
     for dir in [&paths.packs_dirs[0], &paths.config_dir, &paths.data_dir] {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }
@@ -161,6 +165,10 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     work_tasks.spawn(crate::datastore::sweep_expired(datastore.clone(), work.clone()));
     work_tasks.spawn(crate::sensor::timer::run(published.clone(), journal.clone(), timezone, work.clone()));
 
+    if let Some(bound) = http {
+        tracing::info!(address = %bound.local_addr()?, "serving webhooks over HTTP");
+        tasks.spawn(crate::ingress::serve(bound, published.clone(), journal.clone(), intake.clone()));
+    }
     let listener = api::bind(&paths.socket).await?;
     tasks.spawn(signal::run(signals, reload.clone(), shutdown.clone()));
     tasks.spawn(systemd::watchdog(intake.clone()));

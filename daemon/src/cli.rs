@@ -35,7 +35,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the daemon (the default).
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Load the packs directories once, print a report per pack and exit: non-zero when any
     /// pack or file failed.
     Check,
@@ -55,6 +55,24 @@ pub struct ServeArgs {
     /// The Python interpreter for sensors of packs without a virtualenv.
     #[arg(long, env = "ST2D_PYTHON", default_value = "python3", value_name = "PATH")]
     pub python: PathBuf,
+
+    /// Serve StackStorm's webhooks over HTTP on this address (`127.0.0.1:9101`); off when not
+    /// given. Beyond loopback it needs --http-api-keys or --http-token-file.
+    #[arg(long = "http-listen", env = "ST2D_HTTP_LISTEN", value_name = "ADDR")]
+    pub http_listen: Option<std::net::SocketAddr>,
+
+    /// A file of API keys, one per line, accepted in the `St2-Api-Key` header (or the
+    /// `st2-api-key` query parameter).
+    #[arg(long = "http-api-keys", value_name = "FILE")]
+    pub http_api_keys: Option<PathBuf>,
+
+    /// A file holding a token accepted as `Authorization: Bearer TOKEN`.
+    #[arg(long = "http-token-file", value_name = "FILE")]
+    pub http_token_file: Option<PathBuf>,
+
+    /// The largest HTTP request body accepted, in bytes.
+    #[arg(long = "http-max-body", default_value_t = 1024 * 1024, value_name = "BYTES")]
+    pub http_max_body: usize,
 
     /// A pack index in StackStorm's index.json format, for installing packs by bare name
     /// (repeatable; the first index that names a pack wins).
@@ -126,7 +144,7 @@ impl Cli {
     /// The subcommand's serve flags, or the defaults for `check`.
     pub fn serve_args(&self) -> ServeArgs {
         match &self.command {
-            Some(Command::Serve(args)) => args.clone(),
+            Some(Command::Serve(args)) => (**args).clone(),
             // Without the subcommand, serve's flags take their defaults (and environment).
             _ => {
                 use clap::FromArgMatches;

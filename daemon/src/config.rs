@@ -79,6 +79,8 @@ pub struct Config {
     pub watch_debounce: Option<Duration>,
     /// The interpreter for sensors of packs without a virtualenv.
     pub python: PathBuf,
+    /// The HTTP ingress, when `--http-listen` is given.
+    pub ingress: Option<crate::ingress::IngressConfig>,
     /// Pack index files (`--index`).
     pub index_files: Vec<PathBuf>,
     /// Run only this sensor (`--sensor-ref`).
@@ -97,6 +99,12 @@ impl Config {
             register_rules_by_default: serve.register_rules_by_default,
             watch_debounce: (!serve.no_watch).then(|| Duration::from_millis(serve.watch_debounce_ms)),
             python: serve.python.clone(),
+            ingress: serve.http_listen.map(|listen| crate::ingress::IngressConfig {
+                listen,
+                api_keys_file: serve.http_api_keys.clone(),
+                token_file: serve.http_token_file.clone(),
+                max_body: serve.http_max_body,
+            }),
             index_files: serve.index.clone(),
             sensor_ref: serve.sensor_ref.clone(),
             timers_timezone: serve.timers_timezone.clone(),

@@ -11,6 +11,7 @@ pub mod config;
 pub mod datastore;
 pub mod embedded;
 pub mod execution;
+pub mod ingress;
 pub mod pack;
 pub mod packmgmt;
 pub mod process;

@@ -14,3 +14,4 @@ mod rules;
 mod sensors;
 mod systemd;
 mod timers;
+mod webhooks;

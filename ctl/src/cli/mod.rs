@@ -94,6 +94,8 @@ pub enum Command {
     Alias(ListOnly),
     /// Policies.
     Policy(ListOnly),
+    /// Webhook urls that active rules bind (`POST /api/v1/webhooks/<url>` with `--http-listen`).
+    Webhook(ListOnly),
 }
 
 #[derive(Debug, Args)]

@@ -158,6 +158,30 @@ impl Control for ControlService {
         Ok(Response::new(convert::pack(entry)))
     }
 
+    async fn list_webhooks(
+        &self,
+        request: Request<pb::ListRequest>,
+    ) -> Result<Response<pb::ListWebhooksResponse>, Status> {
+        let registry = self.published.registry();
+        let only = filter(request.get_ref());
+        let triggers = crate::trigger::triggers::active_of_types(&registry, &[crate::ingress::webhooks::WEBHOOK_TYPE]);
+        let mut webhooks: Vec<pb::Webhook> = triggers
+            .into_iter()
+            .filter_map(|trigger| {
+                let url = trigger.parameters.get("url")?.as_str()?.trim_matches('/').to_string();
+                let rules: Vec<String> = registry
+                    .active_rules()
+                    .filter(|rule| crate::trigger::triggers::of_rule(rule).ref_ == trigger.ref_)
+                    .filter(|rule| only.is_none_or(|pack| rule.pack == pack))
+                    .map(|rule| rule.ref_.clone())
+                    .collect();
+                (!rules.is_empty()).then_some(pb::Webhook { url, trigger: trigger.ref_, rules })
+            })
+            .collect();
+        webhooks.sort_by(|a, b| (&a.url, &a.trigger).cmp(&(&b.url, &b.trigger)));
+        Ok(Response::new(pb::ListWebhooksResponse { webhooks }))
+    }
+
     async fn set_pack_config(&self, request: Request<pb::SetPackConfigRequest>) -> Result<Response<pb::Pack>, Status> {
         let request = request.into_inner();
         let values = super::runtime::object_field(&request.values_json, "values_json")?;

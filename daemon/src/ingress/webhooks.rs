@@ -1,0 +1,213 @@
+//! Webhooks with StackStorm's semantics (ST2-COMPAT.md 4.2): `POST /api/v1/webhooks/<url>`
+//! dispatches `core.st2.webhook` with `{headers, headers_lower, body}` to each trigger that an
+//! active rule binds to that url, and answers 202 with the body echoed once every instance is
+//! journaled; `/api/v1/webhooks/st2` takes `{trigger, payload}`. Hooks come and go with rules.
+//!
+//! Owns: the hook map (rebuilt when a new registry is published) and the two handlers. Must
+//! not: write the store (the journal does).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use arc_swap::ArcSwap;
+use axum::http::{HeaderMap, StatusCode};
+use serde_json::{Map, Value, json};
+use tokio::sync::oneshot;
+
+use crate::registry::Registry;
+use crate::reload::Published;
+use crate::trigger::journal::Journal;
+use crate::trigger::triggers::active_of_types;
+
+/// The trigger type of webhooks.
+pub const WEBHOOK_TYPE: &str = "core.st2.webhook";
+
+/// Headers left out of the payload, as StackStorm leaves them out.
+const HIDDEN_HEADERS: &[&str] = &["x-auth-token", "st2-api-key", "cookie", "authorization"];
+
+/// url (without leading and trailing `/`) → the triggers bound to it, for one registry generation.
+struct HookMap {
+    generation: u64,
+    hooks: HashMap<String, Vec<String>>,
+}
+
+/// What the handlers share.
+pub struct Webhooks {
+    published: Published,
+    journal: Journal,
+    map: ArcSwap<HookMap>,
+}
+
+/// An HTTP answer: status and JSON body.
+pub type Answer = (StatusCode, Value);
+
+pub fn fault(status: StatusCode, message: impl Into<String>) -> Answer {
+    (status, json!({"faultstring": message.into()}))
+}
+
+impl Webhooks {
+    pub fn new(published: Published, journal: Journal) -> Arc<Self> {
+        let map = ArcSwap::from_pointee(HookMap { generation: u64::MAX, hooks: HashMap::new() });
+        Arc::new(Self { published, journal, map })
+    }
+
+    /// The hook map of the current registry, rebuilt when a new one was published.
+    fn hooks(&self, registry: &Registry) -> Arc<HookMap> {
+        let current = self.map.load_full();
+        if current.generation == registry.generation {
+            return current;
+        }
+        let mut hooks: HashMap<String, Vec<String>> = HashMap::new();
+        for trigger in active_of_types(registry, &[WEBHOOK_TYPE]) {
+            if let Some(url) = trigger.parameters.get("url").and_then(Value::as_str) {
+                hooks.entry(url.trim_matches('/').to_string()).or_default().push(trigger.ref_.clone());
+            }
+        }
+        let fresh = Arc::new(HookMap { generation: registry.generation, hooks });
+        self.map.store(fresh.clone());
+        fresh
+    }
+
+    /// The urls with a hook, sorted, each with its triggers.
+    pub fn list(&self) -> Vec<(String, Vec<String>)> {
+        let registry = self.published.registry();
+        let mut hooks: Vec<(String, Vec<String>)> =
+            self.hooks(&registry).hooks.iter().map(|(u, t)| (u.clone(), t.clone())).collect();
+        hooks.sort();
+        hooks
+    }
+
+    /// Handles `POST /api/v1/webhooks/<hook>` with a parsed JSON `body`.
+    pub async fn post(&self, hook: &str, headers: &HeaderMap, body: Value) -> Answer {
+        let hook = hook.trim_matches('/');
+        let trace_tag = headers
+            .get("st2-trace-tag")
+            .and_then(|v| v.to_str().ok())
+            .map(String::from)
+            .unwrap_or_else(|| format!("webhook-{hook}-{}", unique()));
+        let registry = self.published.registry();
+        if hook == "st2" {
+            return self.generic(&registry, body, trace_tag).await;
+        }
+        let map = self.hooks(&registry);
+        let Some(triggers) = map.hooks.get(hook) else {
+            return fault(StatusCode::NOT_FOUND, format!("Webhook {hook} not registered with st2"));
+        };
+        let (shown, lower) = header_maps(headers);
+        let payload = json!({"headers": shown, "headers_lower": lower, "body": body});
+        let mut dispatches = Vec::with_capacity(triggers.len());
+        for trigger in triggers {
+            let mut payload = payload.clone();
+            if let Err(error) = crate::trigger::validate_dispatch(&registry, trigger, &mut payload) {
+                return fault(StatusCode::BAD_REQUEST, format!("the webhook payload is not valid: {error}"));
+            }
+            dispatches.push((trigger.clone(), payload));
+        }
+        match self.journal_all(dispatches, &trace_tag).await {
+            Ok(()) => (StatusCode::ACCEPTED, body),
+            Err(error) => fault(StatusCode::SERVICE_UNAVAILABLE, error),
+        }
+    }
+
+    /// The generic hook: `{trigger, payload}`.
+    async fn generic(&self, registry: &Registry, body: Value, trace_tag: String) -> Answer {
+        let Value::Object(object) = &body else {
+            return fault(StatusCode::BAD_REQUEST, "the body of the st2 webhook must be a JSON object");
+        };
+        let Some(trigger) = object.get("trigger").and_then(Value::as_str).filter(|t| !t.is_empty()) else {
+            return fault(StatusCode::BAD_REQUEST, "Trigger not specified.");
+        };
+        let mut payload = match object.get("payload") {
+            None | Some(Value::Null) => Value::Object(Map::new()),
+            Some(payload @ Value::Object(_)) => payload.clone(),
+            Some(_) => return fault(StatusCode::BAD_REQUEST, "\"payload\" must be a JSON object"),
+        };
+        if let Err(error) = crate::trigger::validate_dispatch(registry, trigger, &mut payload) {
+            return fault(StatusCode::BAD_REQUEST, error);
+        }
+        match self.journal_all(vec![(trigger.to_string(), payload)], &trace_tag).await {
+            Ok(()) => (StatusCode::ACCEPTED, body),
+            Err(error) => fault(StatusCode::SERVICE_UNAVAILABLE, error),
+        }
+    }
+
+    /// Journals every dispatch and waits until each is on disk.
+    async fn journal_all(&self, dispatches: Vec<(String, Value)>, trace_tag: &str) -> Result<(), String> {
+        let mut waits = Vec::with_capacity(dispatches.len());
+        for (trigger, payload) in dispatches {
+            let (done, written) = oneshot::channel();
+            let reply = Box::new(move |result: Result<String, String>| {
+                let _ = done.send(result);
+            });
+            let source = Some("webhook".to_string());
+            self.journal.append(trigger, payload, source, Some(trace_tag.to_string()), reply).await;
+            waits.push(written);
+        }
+        for written in waits {
+            written.await.unwrap_or_else(|_| Err("the trigger journal stopped".to_string()))?;
+        }
+        Ok(())
+    }
+}
+
+/// The request headers as WSGI names them (`Content-Type`), and lower-cased, without the
+/// credentials; repeated headers are joined with ", ".
+fn header_maps(headers: &HeaderMap) -> (Map<String, Value>, Map<String, Value>) {
+    let mut lower: Map<String, Value> = Map::new();
+    for (name, value) in headers {
+        if HIDDEN_HEADERS.contains(&name.as_str()) {
+            continue;
+        }
+        let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
+        match lower.get_mut(name.as_str()) {
+            Some(Value::String(existing)) => {
+                existing.push_str(", ");
+                existing.push_str(&value);
+            }
+            _ => {
+                lower.insert(name.as_str().to_string(), Value::String(value));
+            }
+        }
+    }
+    let shown = lower.iter().map(|(name, value)| (title_case(name), value.clone())).collect();
+    (shown, lower)
+}
+
+fn title_case(name: &str) -> String {
+    name.split('-')
+        .map(|part| {
+            let mut chars = part.chars();
+            chars.next().map(|c| c.to_ascii_uppercase().to_string() + chars.as_str()).unwrap_or_default()
+        })
+        .collect::<Vec<_>>()
+        .join("-")
+}
+
+fn unique() -> String {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+    format!("{:x}{:04x}", nanos, NEXT.fetch_add(1, Ordering::Relaxed) & 0xffff)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn headers_are_shown_as_wsgi_names_them_without_credentials() {
+        let mut headers = HeaderMap::new();
+        headers.insert("content-type", "application/json".parse().expect("header"));
+        headers.insert("st2-api-key", "secret".parse().expect("header"));
+        headers.insert("x-github-event", "push".parse().expect("header"));
+        headers.append("x-multi", "a".parse().expect("header"));
+        headers.append("x-multi", "b".parse().expect("header"));
+        let (shown, lower) = header_maps(&headers);
+        assert_eq!(
+            Value::Object(shown),
+            json!({"Content-Type": "application/json", "X-Github-Event": "push", "X-Multi": "a, b"})
+        );
+        assert_eq!(lower["x-github-event"], "push");
+        assert!(!lower.contains_key("st2-api-key"));
+    }
+}
