@@ -1,0 +1,100 @@
+//! Benchmark of the HTTP ingress, printing figures: webhook requests per second into the
+//! journal, from a concurrent load generator on loopback (keep-alive HTTP/1.1 connections, each
+//! sending its next request when the previous 202 arrives). Every 202 means the instance is on
+//! disk; the figure counts 202s only.
+//!
+//! Run: `cargo bench -p st2d-tests --bench webhooks`.
+
+use std::time::{Duration, Instant};
+
+use st2d_tests::{Home, bins, pack_yaml, write_file};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+const CONNECTIONS: usize = 64;
+const DURATION: Duration = Duration::from_secs(10);
+
+/// Sends requests on one connection until `until`; returns how many got a 202.
+async fn load(port: u16, request: Vec<u8>, until: Instant) -> usize {
+    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.expect("connect");
+    stream.set_nodelay(true).expect("nodelay");
+    let mut accepted = 0;
+    let mut buffer = Vec::with_capacity(4096);
+    let mut chunk = [0u8; 4096];
+    while Instant::now() < until {
+        stream.write_all(&request).await.expect("write");
+        buffer.clear();
+        // Read one response: headers, then Content-Length bytes of body.
+        let (status, total) = loop {
+            let read = stream.read(&mut chunk).await.expect("read");
+            assert!(read > 0, "the server closed the connection");
+            buffer.extend_from_slice(&chunk[..read]);
+            let Some(end) = buffer.windows(4).position(|w| w == b"\r\n\r\n") else { continue };
+            let head = String::from_utf8_lossy(&buffer[..end]).to_ascii_lowercase();
+            let status: u16 = head.split_whitespace().nth(1).and_then(|s| s.parse().ok()).expect("a status");
+            let length: usize = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length:").map(|v| v.trim().parse().unwrap_or(0)))
+                .unwrap_or(0);
+            break (status, end + 4 + length);
+        };
+        while buffer.len() < total {
+            let read = stream.read(&mut chunk).await.expect("read");
+            assert!(read > 0, "the server closed the connection");
+            buffer.extend_from_slice(&chunk[..read]);
+        }
+        assert_eq!(status, 202, "{}", String::from_utf8_lossy(&buffer));
+        accepted += 1;
+    }
+    accepted
+}
+
+fn main() {
+    let home = Home::new();
+    let pack = home.packs().join("hooks");
+    write_file(&pack.join("pack.yaml"), &pack_yaml("hooks", "webhook benchmark"));
+    write_file(
+        &pack.join("rules/alert.yaml"),
+        "---\nname: alert\nenabled: true\ntrigger: {type: core.st2.webhook, parameters: {url: alert}}\ncriteria:\n  trigger.body.severity: {type: equals, pattern: never}\naction: {ref: core.noop}\n",
+    );
+    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port").local_addr().expect("addr").port();
+    let listen = format!("127.0.0.1:{port}");
+    let mut child = std::process::Command::new(&bins().st2d)
+        .arg("--home")
+        .arg(home.path())
+        .args(["serve", "--register-rules-by-default", "--http-listen", &listen])
+        .env("ST2D_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("st2d starts");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "st2d did not start listening");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let body = r#"{"severity": "warning", "host": "web-1", "check": "disk", "output": "DISK WARNING - 81% used"}"#;
+    let request = format!(
+        "POST /api/v1/webhooks/alert HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes();
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
+    let (accepted, elapsed) = runtime.block_on(async {
+        // Warm up, then measure.
+        load(port, request.clone(), Instant::now() + Duration::from_millis(500)).await;
+        let started = Instant::now();
+        let until = started + DURATION;
+        let tasks: Vec<_> = (0..CONNECTIONS).map(|_| tokio::spawn(load(port, request.clone(), until))).collect();
+        let mut accepted = 0;
+        for task in tasks {
+            accepted += task.await.expect("load task");
+        }
+        (accepted, started.elapsed())
+    });
+    println!(
+        "webhooks into the journal, {CONNECTIONS} keep-alive connections on loopback for {:.1} s: {accepted} accepted (202), {:.0} requests/s",
+        elapsed.as_secs_f64(),
+        accepted as f64 / elapsed.as_secs_f64()
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+}
