@@ -38,6 +38,12 @@ fn commit(repo: &Path, message: &str, tag: Option<&str>) {
     }
 }
 
+/// A program of git's own (`git --exec-path`), such as git-daemon.
+fn git_tool(name: &str) -> PathBuf {
+    let exec_path = Command::new("git").arg("--exec-path").output().expect("git runs");
+    Path::new(String::from_utf8_lossy(&exec_path.stdout).trim()).join(name)
+}
+
 /// `git daemon` serving `base` on a loopback port, so packs are cloned over a network protocol;
 /// stopped when dropped.
 struct GitDaemon {
@@ -49,9 +55,7 @@ impl GitDaemon {
     fn start(base: &Path) -> Self {
         let port = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port").local_addr().expect("addr").port();
         // git-daemon itself, not `git daemon`, which would leave it behind when killed.
-        let exec_path = Command::new("git").arg("--exec-path").output().expect("git runs");
-        let exec_path = String::from_utf8_lossy(&exec_path.stdout).trim().to_string();
-        let child = Command::new(Path::new(&exec_path).join("git-daemon"))
+        let child = Command::new(git_tool("git-daemon"))
             .args(["--reuseaddr", "--export-all", "--listen=127.0.0.1"])
             .arg(format!("--port={port}"))
             .arg(format!("--base-path={}", base.display()))
@@ -575,8 +579,7 @@ impl HttpsGitServer {
             .output()
             .expect("openssl runs");
         assert!(made.status.success(), "openssl req failed: {}", stderr(&made));
-        let exec_path = Command::new("git").arg("--exec-path").output().expect("git runs");
-        let backend = Path::new(String::from_utf8_lossy(&exec_path.stdout).trim()).join("git-http-backend");
+        let backend = git_tool("git-http-backend");
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("e2e/support/https_git_server.py");
         let mut child = Command::new("python3")
             .arg(script)

@@ -139,7 +139,7 @@ async fn install(manager: &PackManager, job: &Job<'_>, progress: &Progress<'_>, 
         "packs_list": refs,
         "message": format!("Successfully installed packs: {}", refs.join(", ")),
         "conflict_list": [],
-        "warning_list": report.warnings,
+        "warning_list": [],
     }))
 }
 

@@ -18,7 +18,7 @@ use super::source::{PackArg, parse};
 use super::stage::{StageOptions, StagedPack, StagingDir, stage};
 use super::venv::{self, VenvJob};
 use super::versions::same_version;
-use super::{PackManager, Progress, blocking, directly_under, swap};
+use super::{PackManager, Progress, blocking, swap};
 use crate::pack::model::{ContentKind, PackContent};
 use crate::registry::{PackInstall, Registry};
 use crate::reload::{Cause, Registration};
@@ -49,8 +49,6 @@ pub struct InstallRequest {
 pub struct Placed {
     pub ref_: String,
     pub version: String,
-    /// The version it replaced.
-    pub previous: Option<String>,
     /// The virtualenv could not be built (the pack is installed and marked with it).
     pub setup_error: Option<String>,
 }
@@ -61,7 +59,6 @@ pub struct InstallReport {
     pub placed: Vec<Placed>,
     /// Packs left at their previous version, with the reason.
     pub failures: Vec<String>,
-    pub warnings: Vec<String>,
 }
 
 /// A pack moved into the packs directory.
@@ -160,7 +157,7 @@ impl PackManager {
                     setup_error = Some(error);
                 }
             }
-            let target = target_dir(&registry, &pack.ref_, &self.paths().install_root, &self.paths().packs_dirs);
+            let target = target_dir(&registry, &pack.ref_, &self.paths().install_root);
             let had_previous = swap::install_dir(&pack.dir, &target)?;
             progress.line(&format!("Placed {} {} at {}", pack.ref_, pack.content.meta.version, target.display()));
             self.record_install(pack, setup_error.clone());
@@ -170,7 +167,6 @@ impl PackManager {
             report.placed.push(Placed {
                 ref_: pack.ref_.clone(),
                 version: pack.content.meta.version.clone(),
-                previous,
                 setup_error,
             });
             swapped.push(Swapped {
@@ -378,10 +374,10 @@ fn installed_version(registry: &Registry, name: &str) -> Option<String> {
 
 /// Where a pack goes: its current directory when that sits in the install root, else
 /// `<install root>/<ref>`.
-fn target_dir(registry: &Registry, pack: &str, install_root: &std::path::Path, roots: &[PathBuf]) -> PathBuf {
+fn target_dir(registry: &Registry, pack: &str, install_root: &std::path::Path) -> PathBuf {
     registry
         .pack(pack)
-        .filter(|e| !e.builtin && e.dir.parent() == Some(install_root) && directly_under(&e.dir, roots))
+        .filter(|e| !e.builtin && e.dir.parent() == Some(install_root))
         .map(|e| e.dir.clone())
         .unwrap_or_else(|| install_root.join(pack))
 }

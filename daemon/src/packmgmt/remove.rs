@@ -107,8 +107,7 @@ impl PackManager {
 fn remove_tree(dir: &std::path::Path, staging: &std::path::Path) -> Result<(), String> {
     let _ = std::fs::create_dir_all(staging);
     let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
-    let trash = staging.join(format!("removed-{name}-{nanos}"));
+    let trash = staging.join(format!("removed-{name}-{}", super::unique_suffix()));
     let doomed = match std::fs::rename(dir, &trash) {
         Ok(()) => trash,
         // Another filesystem (a later packs directory): deleted in place.

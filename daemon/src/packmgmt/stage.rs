@@ -8,7 +8,7 @@
 
 use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::AtomicBool;
 
 use serde_json::Value;
 
@@ -28,11 +28,8 @@ pub struct StagingDir {
 impl StagingDir {
     /// Creates `<root>/<unique>`; `root` is created 0700 when missing.
     pub fn create(root: &Path) -> Result<Self, String> {
-        static NEXT: AtomicU64 = AtomicU64::new(0);
         std::fs::create_dir_all(root).map_err(|e| format!("cannot create {}: {e}", root.display()))?;
-        let nanos =
-            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
-        let path = root.join(format!("{}-{}-{nanos}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed)));
+        let path = root.join(super::unique_suffix());
         std::fs::create_dir(&path).map_err(|e| format!("cannot create {}: {e}", path.display()))?;
         Ok(Self { path })
     }
@@ -95,9 +92,8 @@ pub fn stage(
     options: &StageOptions<'_>,
     progress: &mut dyn FnMut(String),
 ) -> Result<Vec<StagedPack>, String> {
-    static NEXT: AtomicU64 = AtomicU64::new(0);
     let started = std::time::Instant::now();
-    let work = staging.path().join(format!(".src-{}", NEXT.fetch_add(1, Ordering::Relaxed)));
+    let work = staging.path().join(format!(".src-{}", super::unique_suffix()));
     let tree = work.join("tree");
     let (source, version) = match &arg.location {
         Location::Index(name) => {

@@ -11,7 +11,6 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
@@ -53,9 +52,7 @@ pub async fn setup(job: &VenvJob<'_>) -> Result<PathBuf, String> {
         install_requirements(job, &live, deadline).await?;
         return Ok(live);
     }
-    static NEXT: AtomicU64 = AtomicU64::new(0);
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
-    let fresh = job.virtualenvs_dir.join(format!(".{}-{nanos}-{}", job.pack, NEXT.fetch_add(1, Ordering::Relaxed)));
+    let fresh = job.virtualenvs_dir.join(format!(".{}-{}", job.pack, super::unique_suffix()));
     (job.progress)(&format!("Creating the virtualenv of {} with {}", job.pack, job.python.display()));
     let built = async {
         let create = ProcessSpec::new(job.python, job.virtualenvs_dir).arg("-m").arg("venv").arg(&fresh);
