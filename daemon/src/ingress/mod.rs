@@ -14,6 +14,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Path, Request, State};
+use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderMap, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -165,7 +166,8 @@ async fn webhook(
             format!("Content type \"{content_type}\" is not supported; send application/json"),
         ));
     }
-    let body: Value = if body.iter().all(u8::is_ascii_whitespace) {
+    let empty = body.iter().all(u8::is_ascii_whitespace);
+    let parsed: Value = if empty {
         Value::Object(serde_json::Map::new())
     } else {
         match serde_json::from_slice(&body) {
@@ -175,7 +177,14 @@ async fn webhook(
             }
         }
     };
-    reply(state.webhooks.post(&hook, &headers, body).await)
+    match state.webhooks.post(&hook, &headers, parsed).await {
+        // The body is echoed as it came: it is the JSON StackStorm echoes.
+        Ok(()) => {
+            let echo = if empty { Bytes::from_static(b"{}") } else { body };
+            (StatusCode::ACCEPTED, [(CONTENT_TYPE, "application/json")], echo).into_response()
+        }
+        Err(answer) => reply(answer),
+    }
 }
 
 fn reply((status, body): Answer) -> Response {

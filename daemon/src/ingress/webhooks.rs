@@ -30,6 +30,8 @@ const HIDDEN_HEADERS: &[&str] = &["x-auth-token", "st2-api-key", "cookie", "auth
 struct HookMap {
     generation: u64,
     hooks: HashMap<String, Vec<String>>,
+    /// The payload schema of `core.st2.webhook` in that generation.
+    payload_schema: Value,
 }
 
 /// What the handlers share.
@@ -39,7 +41,7 @@ pub struct Webhooks {
     map: ArcSwap<HookMap>,
 }
 
-/// An HTTP answer: status and JSON body.
+/// An HTTP answer other than the 202: status and JSON body.
 pub type Answer = (StatusCode, Value);
 
 pub fn fault(status: StatusCode, message: impl Into<String>) -> Answer {
@@ -48,7 +50,8 @@ pub fn fault(status: StatusCode, message: impl Into<String>) -> Answer {
 
 impl Webhooks {
     pub fn new(published: Published, journal: Journal) -> Arc<Self> {
-        let map = ArcSwap::from_pointee(HookMap { generation: u64::MAX, hooks: HashMap::new() });
+        let map =
+            ArcSwap::from_pointee(HookMap { generation: u64::MAX, hooks: HashMap::new(), payload_schema: Value::Null });
         Arc::new(Self { published, journal, map })
     }
 
@@ -64,7 +67,9 @@ impl Webhooks {
                 hooks.entry(url.trim_matches('/').to_string()).or_default().push(trigger.ref_.clone());
             }
         }
-        let fresh = Arc::new(HookMap { generation: registry.generation, hooks });
+        let payload_schema =
+            registry.trigger_type(WEBHOOK_TYPE).map(|t| t.payload_schema.clone()).unwrap_or(Value::Null);
+        let fresh = Arc::new(HookMap { generation: registry.generation, hooks, payload_schema });
         self.map.store(fresh.clone());
         fresh
     }
@@ -78,8 +83,9 @@ impl Webhooks {
         hooks
     }
 
-    /// Handles `POST /api/v1/webhooks/<hook>` with a parsed JSON `body`.
-    pub async fn post(&self, hook: &str, headers: &HeaderMap, body: Value) -> Answer {
+    /// Handles `POST /api/v1/webhooks/<hook>` with a parsed JSON `body`; `Ok` once every
+    /// instance is journaled (the caller answers 202 with the body echoed).
+    pub async fn post(&self, hook: &str, headers: &HeaderMap, body: Value) -> Result<(), Answer> {
         let hook = hook.trim_matches('/');
         let trace_tag = headers
             .get("st2-trace-tag")
@@ -92,48 +98,48 @@ impl Webhooks {
         }
         let map = self.hooks(&registry);
         let Some(triggers) = map.hooks.get(hook) else {
-            return fault(StatusCode::NOT_FOUND, format!("Webhook {hook} not registered with st2"));
+            return Err(fault(StatusCode::NOT_FOUND, format!("Webhook {hook} not registered with st2")));
         };
         let (shown, lower) = header_maps(headers);
-        let payload = json!({"headers": shown, "headers_lower": lower, "body": body});
+        let mut payload = Map::with_capacity(3);
+        payload.insert("headers".to_string(), Value::Object(shown));
+        payload.insert("headers_lower".to_string(), Value::Object(lower));
+        payload.insert("body".to_string(), body);
+        let mut payload = Value::Object(payload);
+        // Every trigger of a url has the one type, so the payload is checked once.
+        if let Err(error) = crate::trigger::payload::validate(&mut payload, &map.payload_schema) {
+            return Err(fault(StatusCode::BAD_REQUEST, format!("the webhook payload is not valid: {error}")));
+        }
         let mut dispatches = Vec::with_capacity(triggers.len());
-        for trigger in triggers {
-            let mut payload = payload.clone();
-            if let Err(error) = crate::trigger::validate_dispatch(&registry, trigger, &mut payload) {
-                return fault(StatusCode::BAD_REQUEST, format!("the webhook payload is not valid: {error}"));
-            }
-            dispatches.push((trigger.clone(), payload));
+        for trigger in &triggers[1..] {
+            dispatches.push((trigger.clone(), payload.clone()));
         }
-        match self.journal_all(dispatches, &trace_tag).await {
-            Ok(()) => (StatusCode::ACCEPTED, body),
-            Err(error) => fault(StatusCode::SERVICE_UNAVAILABLE, error),
-        }
+        dispatches.push((triggers[0].clone(), payload));
+        self.journal_all(dispatches, &trace_tag).await
     }
 
     /// The generic hook: `{trigger, payload}`.
-    async fn generic(&self, registry: &Registry, body: Value, trace_tag: String) -> Answer {
-        let Value::Object(object) = &body else {
-            return fault(StatusCode::BAD_REQUEST, "the body of the st2 webhook must be a JSON object");
+    async fn generic(&self, registry: &Registry, body: Value, trace_tag: String) -> Result<(), Answer> {
+        let Value::Object(mut object) = body else {
+            return Err(fault(StatusCode::BAD_REQUEST, "the body of the st2 webhook must be a JSON object"));
         };
-        let Some(trigger) = object.get("trigger").and_then(Value::as_str).filter(|t| !t.is_empty()) else {
-            return fault(StatusCode::BAD_REQUEST, "Trigger not specified.");
+        let Some(trigger) = object.get("trigger").and_then(Value::as_str).filter(|t| !t.is_empty()).map(String::from)
+        else {
+            return Err(fault(StatusCode::BAD_REQUEST, "Trigger not specified."));
         };
-        let mut payload = match object.get("payload") {
+        let mut payload = match object.remove("payload") {
             None | Some(Value::Null) => Value::Object(Map::new()),
-            Some(payload @ Value::Object(_)) => payload.clone(),
-            Some(_) => return fault(StatusCode::BAD_REQUEST, "\"payload\" must be a JSON object"),
+            Some(payload @ Value::Object(_)) => payload,
+            Some(_) => return Err(fault(StatusCode::BAD_REQUEST, "\"payload\" must be a JSON object")),
         };
-        if let Err(error) = crate::trigger::validate_dispatch(registry, trigger, &mut payload) {
-            return fault(StatusCode::BAD_REQUEST, error);
+        if let Err(error) = crate::trigger::validate_dispatch(registry, &trigger, &mut payload) {
+            return Err(fault(StatusCode::BAD_REQUEST, error));
         }
-        match self.journal_all(vec![(trigger.to_string(), payload)], &trace_tag).await {
-            Ok(()) => (StatusCode::ACCEPTED, body),
-            Err(error) => fault(StatusCode::SERVICE_UNAVAILABLE, error),
-        }
+        self.journal_all(vec![(trigger, payload)], &trace_tag).await
     }
 
-    /// Journals every dispatch and waits until each is on disk.
-    async fn journal_all(&self, dispatches: Vec<(String, Value)>, trace_tag: &str) -> Result<(), String> {
+    /// Journals every dispatch and waits until each is on disk; a 503 when one is not.
+    async fn journal_all(&self, dispatches: Vec<(String, Value)>, trace_tag: &str) -> Result<(), Answer> {
         let mut waits = Vec::with_capacity(dispatches.len());
         for (trigger, payload) in dispatches {
             let (done, written) = oneshot::channel();
@@ -145,7 +151,10 @@ impl Webhooks {
             waits.push(written);
         }
         for written in waits {
-            written.await.unwrap_or_else(|_| Err("the trigger journal stopped".to_string()))?;
+            written
+                .await
+                .unwrap_or_else(|_| Err("the trigger journal stopped".to_string()))
+                .map_err(|error| fault(StatusCode::SERVICE_UNAVAILABLE, error))?;
         }
         Ok(())
     }
