@@ -166,8 +166,14 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     work_tasks.spawn(crate::sensor::timer::run(published.clone(), journal.clone(), timezone, work.clone()));
 
     if let Some(bound) = http {
-        tracing::info!(address = %bound.local_addr()?, "serving webhooks over HTTP");
-        tasks.spawn(crate::ingress::serve(bound, published.clone(), journal.clone(), intake.clone()));
+        tracing::info!(address = %bound.local_addr()?, "serving webhooks and metrics over HTTP");
+        let sources = crate::ingress::Sources {
+            published: published.clone(),
+            journal: journal.clone(),
+            sensors: sensors.clone(),
+            executor: executor.clone(),
+        };
+        tasks.spawn(crate::ingress::serve(bound, sources, intake.clone()));
     }
     let listener = api::bind(&paths.socket).await?;
     tasks.spawn(signal::run(signals, reload.clone(), shutdown.clone()));

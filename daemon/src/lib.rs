@@ -12,6 +12,7 @@ pub mod datastore;
 pub mod embedded;
 pub mod execution;
 pub mod ingress;
+pub mod metrics;
 pub mod pack;
 pub mod packmgmt;
 pub mod process;

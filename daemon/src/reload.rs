@@ -15,6 +15,7 @@ use chrono::{DateTime, Utc};
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
+use crate::metrics::{METRICS, Metrics};
 use crate::pack::model::ContentKind;
 use crate::registry::build::{Dirty, Scanner};
 use crate::registry::diff::{RegistryDiff, diff};
@@ -205,6 +206,9 @@ impl Reloader {
         self.published.generation.send_replace(generation);
         let previous = self.published.last_report();
         log_report(&report, previous.as_deref());
+        let outcome = if report.problems.is_empty() { &METRICS.reloads_clean } else { &METRICS.reloads_with_problems };
+        Metrics::add(outcome, 1);
+        METRICS.reload_duration.observe(report.duration);
         self.published.last_report.store(Some(Arc::new(report.clone())));
         report
     }
@@ -212,6 +216,7 @@ impl Reloader {
     /// The report of a reload that failed inside: nothing new is published.
     fn failed_report(&self, cause: Cause, message: String) -> ReloadReport {
         tracing::error!(error = %message, "internal error during reload; the previous registry stays live");
+        Metrics::add(&METRICS.reloads_failed, 1);
         let registry = self.published.registry();
         ReloadReport {
             generation: registry.generation,

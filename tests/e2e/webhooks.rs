@@ -1,7 +1,9 @@
 //! HTTP ingress end to end: a rule on a webhook url fires its action from a curl POST; the url
-//! goes away with the rule file, without a restart; the generic `st2` hook; and bad requests
-//! (oversized, malformed, wrong key, unknown hook) answered with clear errors.
+//! goes away with the rule file, without a restart; the generic `st2` hook; bad requests
+//! (oversized, malformed, wrong key, unknown hook) answered with clear errors; and the
+//! Prometheus page counting all of it.
 
+use std::collections::HashMap;
 use std::process::Command;
 
 use serde_json::Value;
@@ -38,6 +40,52 @@ fn post(port: u16, path: &str, body: &str, headers: &[&str]) -> (u16, String) {
 
 const JSON: &str = "Content-Type: application/json";
 
+/// `curl` GETs `/metrics`; returns each sample (`name{labels}`) with its value.
+fn metrics(port: u16, headers: &[&str]) -> (u16, HashMap<String, f64>) {
+    let mut command = Command::new("curl");
+    command.args(["-s", "-o", "-", "-w", "\n%{http_code}"]);
+    for header in headers {
+        command.args(["-H", header]);
+    }
+    let output =
+        command.arg(format!("http://127.0.0.1:{port}/metrics")).output().expect("curl runs (apt-get install curl)");
+    assert!(output.status.success(), "curl failed: {}", stderr(&output));
+    let text = String::from_utf8_lossy(&output.stdout).into_owned();
+    let (page, status) = text.rsplit_once('\n').expect("curl printed the status");
+    let status: u16 = status.trim().parse().expect("an HTTP status");
+    if status != 200 {
+        return (status, HashMap::new());
+    }
+    let samples = page
+        .lines()
+        .filter(|line| !line.starts_with('#') && !line.is_empty())
+        .map(|line| {
+            let (name, value) = line.rsplit_once(' ').expect("a sample is `name value`");
+            (name.to_string(), value.parse().unwrap_or_else(|_| panic!("a number in {line:?}")))
+        })
+        .collect();
+    (status, samples)
+}
+
+/// The value of one sample; the page must have it.
+fn sample(samples: &HashMap<String, f64>, name: &str) -> f64 {
+    *samples.get(name).unwrap_or_else(|| panic!("{name} is not on the metrics page: {samples:#?}"))
+}
+
+/// Polls `/metrics` until `check` holds.
+fn wait_metrics(port: u16, what: &str, check: impl Fn(&HashMap<String, f64>) -> bool) -> HashMap<String, f64> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let (status, samples) = metrics(port, &[]);
+        assert_eq!(status, 200);
+        if check(&samples) {
+            return samples;
+        }
+        assert!(std::time::Instant::now() < deadline, "{what}: {samples:#?}");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
 fn write_hook_pack(home: &Home) {
     home.write("packs/hooks/pack.yaml", &pack_yaml("hooks", "webhook rules"));
     home.write(
@@ -47,6 +95,12 @@ fn write_hook_pack(home: &Home) {
     home.write(
         "packs/hooks/triggers/build.yaml",
         "---\nname: build\npayload_schema:\n  type: object\n  required: [number]\n  properties:\n    number: {type: integer}\n",
+    );
+    // A sensor that fails at every start, for the sensor figures of the metrics page.
+    home.write("packs/hooks/sensors/flaky.yaml", "---\nclass_name: Flaky\nentry_point: flaky.py\ntrigger_types: []\n");
+    home.write(
+        "packs/hooks/sensors/flaky.py",
+        "from st2reactor.sensor.base import Sensor\n\nclass Flaky(Sensor):\n    def setup(self):\n        raise RuntimeError('no upstream')\n    def run(self):\n        pass\n    def cleanup(self):\n        pass\n    def add_trigger(self, trigger):\n        pass\n    def update_trigger(self, trigger):\n        pass\n    def remove_trigger(self, trigger):\n        pass\n",
     );
 }
 
@@ -85,10 +139,21 @@ fn a_curl_post_fires_a_webhook_rule_and_the_hook_follows_the_rule_file() {
         post(port, "/api/v1/webhooks/st2", r#"{"trigger": "hooks.build", "payload": {"number": "x"}}"#, &[JSON]);
     assert_eq!(status, 400, "{body}");
     assert!(body.contains("number"), "{body}");
+    let dropped = r#"st2d_trigger_instances_dropped_total{reason="invalid"}"#;
     let (status, body) = post(port, "/api/v1/webhooks/st2", r#"{"payload": {}}"#, &[JSON]);
     assert_eq!((status, body.contains("Trigger not specified")), (400, true), "{body}");
     let instances = daemon.ctl_json(&["trigger-instance", "list", "--trigger", "hooks.build"]);
     assert_eq!(instances.as_array().map(Vec::len), Some(1), "{instances:#}");
+
+    // Form and plain-text bodies, decoded as StackStorm decodes them.
+    let form = "Content-Type: application/x-www-form-urlencoded";
+    let (status, body) = post(port, "/api/v1/webhooks/deploy/app", "ref=feature+x&ref=y&empty=", &[form]);
+    assert_eq!(status, 202, "{body}");
+    assert_eq!(serde_json::from_str::<Value>(&body).expect("JSON"), serde_json::json!({"ref": ["feature x", "y"]}));
+    let (status, body) = post(port, "/api/v1/webhooks/deploy/app", "plain words", &["Content-Type: text/plain"]);
+    assert_eq!((status, body.as_str()), (202, "\"plain words\""));
+    let (status, body) = post(port, "/api/v1/webhooks/deploy/app", "<a/>", &["Content-Type: application/xml"]);
+    assert_eq!((status, body.contains("Unsupported Content-Type")), (415, true), "{body}");
 
     // Bad requests.
     let (status, body) = post(port, "/api/v1/webhooks/deploy/app", "{\"ref\": ", &[JSON]);
@@ -111,6 +176,44 @@ fn a_curl_post_fires_a_webhook_rule_and_the_hook_follows_the_rule_file() {
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
     assert_eq!(daemon.ctl_json(&["webhook", "list"]), Value::Array(Vec::new()));
+
+    // The metrics page counted all of it.
+    let samples = wait_metrics(port, "the flaky sensor restarted and every instance was processed", |s| {
+        s.get(r#"st2d_sensor_restarts_total{sensor="hooks.Flaky"}"#).is_some_and(|r| *r >= 1.0)
+            && s.get("st2d_trigger_journal_depth") == Some(&0.0)
+    });
+    // The deploy hook, the generic hook and the execution's action trigger.
+    assert!(sample(&samples, "st2d_trigger_instances_received_total") >= 3.0, "{samples:#?}");
+    assert_eq!(
+        sample(&samples, "st2d_trigger_instances_processed_total"),
+        sample(&samples, "st2d_trigger_instances_received_total")
+    );
+    assert_eq!(sample(&samples, dropped), 1.0, "the hooks.build payload with a string number");
+    assert_eq!(sample(&samples, "st2d_rules_matched_total"), 1.0);
+    assert_eq!(sample(&samples, r#"st2d_executions_total{status="succeeded"}"#), 1.0);
+    assert_eq!(sample(&samples, r#"st2d_executions_total{status="requested"}"#), 1.0);
+    assert_eq!(sample(&samples, "st2d_action_duration_seconds_count"), 1.0);
+    assert_eq!(sample(&samples, r#"st2d_action_duration_seconds_bucket{le="+Inf"}"#), 1.0);
+    assert!(sample(&samples, "st2d_action_duration_seconds_sum") > 0.0);
+    assert_eq!(sample(&samples, "st2d_executions_in_flight"), 0.0);
+    assert!(sample(&samples, r#"st2d_http_requests_total{code="202"}"#) >= 2.0);
+    assert_eq!(sample(&samples, r#"st2d_http_requests_total{code="413"}"#), 1.0);
+    assert!(sample(&samples, r#"st2d_http_requests_total{code="404"}"#) >= 2.0);
+    assert!(sample(&samples, r#"st2d_http_requests_total{code="400"}"#) >= 3.0);
+    let starting_or_backoff = sample(&samples, r#"st2d_sensors{state="backoff"}"#)
+        + sample(&samples, r#"st2d_sensors{state="starting"}"#)
+        + sample(&samples, r#"st2d_sensors{state="running"}"#);
+    assert_eq!(starting_or_backoff, 1.0, "{samples:#?}");
+    // The start, and the reload that took the rule away.
+    assert!(sample(&samples, r#"st2d_reloads_total{outcome="clean"}"#) >= 2.0, "{samples:#?}");
+    assert_eq!(sample(&samples, r#"st2d_reloads_total{outcome="failed"}"#), 0.0);
+    assert!(sample(&samples, "st2d_registry_generation") >= 2.0);
+
+    // A pack file that does not parse is a reload with problems.
+    home.write("packs/hooks/rules/broken.yaml", "name: [unclosed\n");
+    wait_metrics(port, "a reload with problems", |s| {
+        s.get(r#"st2d_reloads_total{outcome="problems"}"#).is_some_and(|n| *n >= 1.0)
+    });
 }
 
 #[test]
@@ -155,4 +258,9 @@ fn credentials_are_required_when_configured_and_beyond_loopback() {
     assert_eq!(post(port, path, "{}", &[JSON, "St2-Api-Key: k3y-one"]).0, 202);
     assert_eq!(post(port, &format!("{path}?st2-api-key=k3y-one"), "{}", &[JSON]).0, 202);
     assert_eq!(post(port, path, "{}", &[JSON, "Authorization: Bearer t0ken"]).0, 202);
+    // The metrics page asks for the same credentials (Prometheus sends a bearer token).
+    assert_eq!(metrics(port, &[]).0, 401);
+    let (status, samples) = metrics(port, &["Authorization: Bearer t0ken"]);
+    assert_eq!(status, 200);
+    assert_eq!(sample(&samples, r#"st2d_http_requests_total{code="401"}"#), 4.0);
 }

@@ -10,7 +10,7 @@ use crate::pack::config::mask_secrets;
 use crate::pack::model::{Action, Alias, ContentError, Policy, Rule, Sensor, TriggerType};
 use crate::registry::PackEntry;
 use crate::reload::ReloadReport;
-use crate::sensor::SensorStatus;
+use crate::sensor::Standing;
 use crate::trigger::TriggerInstance;
 
 /// JSON text of a document; `null` and absent become "".
@@ -149,35 +149,21 @@ fn tag_names(tags: &Value) -> Vec<String> {
         .collect()
 }
 
-/// A sensor with its runtime state (`status` is `None` when it is not supervised); `enabled` is
-/// the effective value (a toggle set through the API, else the file's).
-/// `selected`: the sensor is meant to run (not left out by `--sensor-ref`); when it is not
-/// supervised yet, it is about to start.
-pub fn sensor(
-    sensor: &Sensor,
-    status: Option<&SensorStatus>,
-    registered: bool,
-    enabled: bool,
-    selected: bool,
-) -> pb::Sensor {
-    let state = match status {
-        Some(status) => status.state.as_str(),
-        None if !enabled || !registered => "disabled",
-        None if selected => "starting",
-        None => "stopped",
-    };
+/// A sensor with where it stands (runtime status, effective `enabled`, registration).
+pub fn sensor(sensor: &Sensor, standing: &Standing) -> pb::Sensor {
+    let status = standing.status.as_ref();
     pb::Sensor {
         r#ref: sensor.ref_.clone(),
         pack: sensor.pack.clone(),
         class_name: sensor.class_name.clone(),
         description: sensor.description.clone(),
-        enabled,
+        enabled: standing.enabled,
         entry_point: sensor.entry_point.clone(),
         poll_interval: sensor.poll_interval.unwrap_or(0.0),
         trigger_types: sensor.trigger_types.clone(),
         metadata_file: sensor.metadata_file.clone(),
         uid: uid("sensor_type", &sensor.pack, &sensor.class_name),
-        state: state.to_string(),
+        state: standing.state().to_string(),
         pid: status.and_then(|s| s.pid).unwrap_or(0),
         restarts: status.map_or(0, |s| s.restarts),
         last_exit: status.and_then(|s| s.last_exit.clone()).unwrap_or_default(),

@@ -56,10 +56,7 @@ impl ControlService {
     }
 
     fn sensor_with(&self, sensor: &Sensor, registry: &crate::registry::Registry, selection: &Selection) -> pb::Sensor {
-        let registered = registry.pack(&sensor.pack).is_some_and(|p| p.registers(ContentKind::Sensors));
-        let selected = selection.only.as_ref().is_none_or(|only| *only == sensor.ref_);
-        let status = self.runtime.sensors.status(&sensor.ref_);
-        convert::sensor(sensor, status.as_ref(), registered, selection.enabled(sensor), selected)
+        convert::sensor(sensor, &self.runtime.sensors.standing(sensor, registry, selection))
     }
 }
 

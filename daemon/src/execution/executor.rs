@@ -9,6 +9,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use crate::metrics::METRICS;
 use chrono::Utc;
 use serde_json::{Map, Value, json};
 use tokio::sync::{Semaphore, broadcast};
@@ -304,10 +305,12 @@ impl Executor {
     ) {
         let inner = &self.inner;
         let registry = inner.published.registry();
+        let started = std::time::Instant::now();
         let outcome = match registry.action(&execution.action) {
             Some(action) => runner::run(&inner.context, &registry, action, &execution, &output, &cancel).await,
             None => Outcome::failed(format!("action \"{}\" no longer exists", execution.action)),
         };
+        METRICS.action_duration.observe(started.elapsed());
         let status = if cancel.is_cancelled() && !outcome.status.is_completed() {
             ExecutionStatus::Canceled
         } else {

@@ -29,6 +29,18 @@ pub enum ExecutionStatus {
 }
 
 impl ExecutionStatus {
+    pub const ALL: [ExecutionStatus; 9] = [
+        ExecutionStatus::Requested,
+        ExecutionStatus::Scheduled,
+        ExecutionStatus::Running,
+        ExecutionStatus::Succeeded,
+        ExecutionStatus::Failed,
+        ExecutionStatus::Timeout,
+        ExecutionStatus::Abandoned,
+        ExecutionStatus::Canceling,
+        ExecutionStatus::Canceled,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             ExecutionStatus::Requested => "requested",
@@ -118,6 +130,7 @@ impl Execution {
         let now = Utc::now();
         self.status = status;
         self.log.push(LogEntry { status, timestamp: now });
+        crate::metrics::METRICS.execution_reached(status);
         if status.is_completed() {
             self.end_timestamp = Some(now);
         }

@@ -1,6 +1,8 @@
-//! The HTTP ingress (off unless `--http-listen` is given): StackStorm's webhook endpoints, with
-//! an API key (`St2-Api-Key` header or `?st2-api-key=`) or a bearer token from a file, a body
-//! size limit, and JSON bodies only.
+//! The HTTP ingress (off unless `--http-listen` is given): StackStorm's webhook endpoints and
+//! the Prometheus page (`GET /metrics`), with an API key (`St2-Api-Key` header or
+//! `?st2-api-key=`) or a token from a file (`Authorization: Bearer`, `X-Auth-Token` or
+//! `?x-auth-token=`), a body size limit, and the body types StackStorm decodes (JSON, form,
+//! plain text).
 //!
 //! Owns: the listener, authentication and request decoding. Must not: start on a non-loopback
 //! address without credentials, or journal anything itself (webhooks do, through the journal).
@@ -18,11 +20,14 @@ use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderMap, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
+use axum::routing::{get, post};
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
+use crate::execution::executor::Executor;
+use crate::metrics::{METRICS, Snapshot};
 use crate::reload::Published;
+use crate::sensor::supervisor::Supervisor;
 use crate::trigger::journal::Journal;
 use webhooks::{Answer, Webhooks, fault};
 
@@ -70,20 +75,24 @@ impl Credentials {
         !self.api_keys.is_empty() || !self.tokens.is_empty()
     }
 
+    /// An API key from the `St2-Api-Key` header or `?st2-api-key=`, or a token from
+    /// `Authorization: Bearer`, the `X-Auth-Token` header or `?x-auth-token=`.
     fn admits(&self, headers: &HeaderMap, query: Option<&str>) -> bool {
-        let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim);
-        let key = header("st2-api-key").map(String::from).or_else(|| {
-            query.and_then(|q| q.split('&').find_map(|pair| pair.strip_prefix("st2-api-key=").map(String::from)))
-        });
-        if let Some(key) = key
-            && self.api_keys.iter().any(|k| constant_time_eq(k.as_bytes(), key.as_bytes()))
-        {
-            return true;
-        }
-        if let Some(token) = header("authorization").and_then(|a| a.strip_prefix("Bearer ")) {
-            return self.tokens.iter().any(|t| constant_time_eq(t.as_bytes(), token.trim().as_bytes()));
-        }
-        false
+        let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(|v| v.trim().to_string());
+        let parameter = |name: &str| {
+            query.and_then(|q| {
+                form_urlencoded::parse(q.as_bytes()).find(|(k, _)| k == name).map(|(_, v)| v.into_owned())
+            })
+        };
+        let known = |candidates: &[String], given: Option<String>| {
+            given.is_some_and(|given| candidates.iter().any(|c| constant_time_eq(c.as_bytes(), given.as_bytes())))
+        };
+        let bearer = header("authorization").and_then(|a| a.strip_prefix("Bearer ").map(|t| t.trim().to_string()));
+        known(&self.api_keys, header("st2-api-key"))
+            || known(&self.api_keys, parameter("st2-api-key"))
+            || known(&self.tokens, bearer)
+            || known(&self.tokens, header("x-auth-token"))
+            || known(&self.tokens, parameter("x-auth-token"))
     }
 }
 
@@ -94,6 +103,18 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 struct Ingress {
     webhooks: Arc<Webhooks>,
     credentials: Credentials,
+    published: Published,
+    sensors: Supervisor,
+    executor: Executor,
+}
+
+/// What the ingress serves from: the registry, the journal webhooks write to, and the owners
+/// of the state the metrics page shows.
+pub struct Sources {
+    pub published: Published,
+    pub journal: Journal,
+    pub sensors: Supervisor,
+    pub executor: Executor,
 }
 
 /// A bound listener, ready to serve.
@@ -126,17 +147,44 @@ pub async fn bind(config: &IngressConfig) -> Result<Bound, String> {
 }
 
 /// Serves until `shutdown`.
-pub async fn serve(bound: Bound, published: Published, journal: Journal, shutdown: CancellationToken) {
-    let state = Arc::new(Ingress { webhooks: Webhooks::new(published, journal), credentials: bound.credentials });
+pub async fn serve(bound: Bound, sources: Sources, shutdown: CancellationToken) {
+    let state = Arc::new(Ingress {
+        webhooks: Webhooks::new(sources.published.clone(), sources.journal),
+        credentials: bound.credentials,
+        published: sources.published,
+        sensors: sources.sensors,
+        executor: sources.executor,
+    });
     let router = Router::new()
         .route("/api/v1/webhooks/{*hook}", post(webhook))
+        .route("/metrics", get(metrics_page))
         .layer(middleware::from_fn_with_state(state.clone(), authenticate))
         .layer(DefaultBodyLimit::max(bound.max_body))
+        .layer(middleware::from_fn(count_answer))
         .with_state(state);
     let served = axum::serve(bound.listener, router).with_graceful_shutdown(async move { shutdown.cancelled().await });
     if let Err(error) = served.await {
         tracing::error!(error = %error, "the HTTP listener stopped");
     }
+}
+
+/// Counts every answer by status code, whichever layer gave it.
+async fn count_answer(request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    METRICS.http_answered(response.status().as_u16());
+    response
+}
+
+/// `GET /metrics`: the Prometheus text page.
+async fn metrics_page(State(state): State<Arc<Ingress>>) -> Response {
+    let registry = state.published.registry();
+    let snapshot = Snapshot {
+        registry_generation: registry.generation,
+        executions_in_flight: state.executor.in_flight(),
+        sensors: state.sensors.overview(&registry),
+    };
+    let page = crate::metrics::render(&METRICS, &snapshot);
+    (StatusCode::OK, [(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], page).into_response()
 }
 
 async fn authenticate(State(state): State<Arc<Ingress>>, request: Request, next: Next) -> Response {
@@ -159,34 +207,126 @@ async fn webhook(
         Ok(body) => body,
         Err(rejection) => return reply(fault(rejection.status(), rejection.body_text())),
     };
-    let content_type = headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("application/json");
-    if !content_type.starts_with("application/json") && !content_type.contains("+json") {
-        return reply(fault(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            format!("Content type \"{content_type}\" is not supported; send application/json"),
-        ));
-    }
-    let empty = body.iter().all(u8::is_ascii_whitespace);
-    let parsed: Value = if empty {
-        Value::Object(serde_json::Map::new())
-    } else {
-        match serde_json::from_slice(&body) {
-            Ok(value) => value,
-            Err(error) => {
-                return reply(fault(StatusCode::BAD_REQUEST, format!("Failed to parse request body: {error}")));
-            }
-        }
+    let content_type = headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("application/json");
+    let parsed = match decode_body(content_type, &body) {
+        Ok(parsed) => parsed,
+        Err(answer) => return reply(answer),
     };
+    let raw_json = matches!(parsed, Decoded::Json(_)) && !body.iter().all(u8::is_ascii_whitespace);
+    let parsed = match parsed {
+        Decoded::Json(value) | Decoded::Other(value) => value,
+    };
+    // A JSON body is echoed as it came (the JSON StackStorm echoes); any other is echoed as the
+    // JSON it was decoded to, as StackStorm does.
+    let echo = if raw_json { body } else { Bytes::from(parsed.to_string()) };
     match state.webhooks.post(&hook, &headers, parsed).await {
-        // The body is echoed as it came: it is the JSON StackStorm echoes.
-        Ok(()) => {
-            let echo = if empty { Bytes::from_static(b"{}") } else { body };
-            (StatusCode::ACCEPTED, [(CONTENT_TYPE, "application/json")], echo).into_response()
-        }
+        Ok(()) => (StatusCode::ACCEPTED, [(CONTENT_TYPE, "application/json")], echo).into_response(),
         Err(answer) => reply(answer),
     }
 }
 
+/// A request body decoded by its content type.
+enum Decoded {
+    Json(Value),
+    Other(Value),
+}
+
+/// Decodes a body as StackStorm's API router does: JSON (the default; an empty body is `{}`),
+/// a form (`application/x-www-form-urlencoded`: each field to the list of its values, blank
+/// values left out) or plain text (a string).
+fn decode_body(content_type: &str, body: &[u8]) -> Result<Decoded, Answer> {
+    let media = content_type.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+    let bad = |reason: String| fault(StatusCode::BAD_REQUEST, format!("Failed to parse request body: {reason}"));
+    match media.as_str() {
+        "application/json" | "" => {}
+        media if media.ends_with("+json") => {}
+        "application/x-www-form-urlencoded" => {
+            let mut fields = serde_json::Map::new();
+            for (name, value) in form_urlencoded::parse(body) {
+                if value.is_empty() {
+                    continue;
+                }
+                let values = fields.entry(name.into_owned()).or_insert_with(|| Value::Array(Vec::new()));
+                if let Value::Array(values) = values {
+                    values.push(Value::String(value.into_owned()));
+                }
+            }
+            return Ok(Decoded::Other(Value::Object(fields)));
+        }
+        "text/plain" => {
+            let text = std::str::from_utf8(body).map_err(|error| bad(format!("the text is not UTF-8: {error}")))?;
+            return Ok(Decoded::Other(Value::String(text.to_string())));
+        }
+        _ => {
+            return Err(fault(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                format!(
+                    "Unsupported Content-Type: \"{content_type}\"; send application/json, application/x-www-form-urlencoded or text/plain"
+                ),
+            ));
+        }
+    }
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Decoded::Json(Value::Object(serde_json::Map::new())));
+    }
+    serde_json::from_slice(body).map(Decoded::Json).map_err(|error| bad(error.to_string()))
+}
+
 fn reply((status, body): Answer) -> Response {
     (status, axum::Json(body)).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn decoded(content_type: &str, body: &str) -> Result<Value, StatusCode> {
+        match decode_body(content_type, body.as_bytes()) {
+            Ok(Decoded::Json(value) | Decoded::Other(value)) => Ok(value),
+            Err((status, _)) => Err(status),
+        }
+    }
+
+    #[test]
+    fn bodies_are_decoded_as_stackstorm_decodes_them() {
+        let cases: &[(&str, &str, Result<Value, StatusCode>)] = &[
+            ("application/json", r#"{"a": [1, 2]}"#, Ok(json!({"a": [1, 2]}))),
+            ("application/json; charset=utf-8", "  ", Ok(json!({}))),
+            ("application/vnd.github+json", r#"{"zen": "ok"}"#, Ok(json!({"zen": "ok"}))),
+            ("application/json", "{\"a\": ", Err(StatusCode::BAD_REQUEST)),
+            (
+                "application/x-www-form-urlencoded",
+                "payload=%7B%22x%22%3A1%7D&tag=a+b&tag=c&empty=",
+                Ok(json!({"payload": ["{\"x\":1}"], "tag": ["a b", "c"]})),
+            ),
+            ("text/plain; charset=utf-8", "disk full on web-1", Ok(json!("disk full on web-1"))),
+            ("application/xml", "<a/>", Err(StatusCode::UNSUPPORTED_MEDIA_TYPE)),
+        ];
+        for (content_type, body, expected) in cases {
+            assert_eq!(&decoded(content_type, body), expected, "{content_type}: {body}");
+        }
+    }
+
+    #[test]
+    fn credentials_come_from_stackstorms_headers_and_query_parameters() {
+        let credentials = Credentials { api_keys: vec!["k3y".to_string()], tokens: vec!["t0k".to_string()] };
+        let with = |name: &'static str, value: &str| {
+            let mut headers = HeaderMap::new();
+            headers.insert(name, value.parse().expect("a header value"));
+            headers
+        };
+        let none = HeaderMap::new();
+        assert!(credentials.admits(&with("st2-api-key", "k3y"), None));
+        assert!(credentials.admits(&none, Some("a=1&st2-api-key=k3y")));
+        assert!(credentials.admits(&with("authorization", "Bearer t0k"), None));
+        assert!(credentials.admits(&with("x-auth-token", "t0k"), None));
+        assert!(credentials.admits(&none, Some("x-auth-token=t0k")));
+        // A key is not a token, nor the other way round.
+        assert!(!credentials.admits(&with("x-auth-token", "k3y"), None));
+        assert!(!credentials.admits(&with("st2-api-key", "t0k"), None));
+        assert!(!credentials.admits(&with("authorization", "Basic t0k"), None));
+        assert!(!credentials.admits(&none, Some("st2-api-key=k3")));
+        assert!(!credentials.admits(&none, None));
+    }
 }

@@ -15,6 +15,7 @@ use axum::http::{HeaderMap, StatusCode};
 use serde_json::{Map, Value, json};
 use tokio::sync::oneshot;
 
+use crate::metrics::{METRICS, Metrics};
 use crate::registry::Registry;
 use crate::reload::Published;
 use crate::trigger::journal::Journal;
@@ -108,6 +109,7 @@ impl Webhooks {
         let mut payload = Value::Object(payload);
         // Every trigger of a url has the one type, so the payload is checked once.
         if let Err(error) = crate::trigger::payload::validate(&mut payload, &map.payload_schema) {
+            Metrics::add(&METRICS.trigger_instances_invalid, 1);
             return Err(fault(StatusCode::BAD_REQUEST, format!("the webhook payload is not valid: {error}")));
         }
         let mut dispatches = Vec::with_capacity(triggers.len());

@@ -18,6 +18,7 @@ use super::engine::{RuleIndex, Verdict};
 use super::matcher::PatternRenderer;
 use crate::execution::Execution;
 use crate::execution::executor::{ExecutionRequest, Executor, SYSTEM_USER, Slot};
+use crate::metrics::{METRICS, Metrics};
 use crate::reload::Published;
 use crate::store::{EnforcementBatch, Store};
 use crate::trigger::{TriggerInstance, format_id, parse_id};
@@ -80,6 +81,7 @@ impl Reactor {
         };
         if !pending.is_empty() {
             tracing::info!(count = pending.len(), "processing trigger instances journaled before the restart");
+            METRICS.journal_depth_moved(pending.len() as i64);
         }
         let mut pending = pending.into_iter().peekable();
         while pending.peek().is_some() {
@@ -166,7 +168,9 @@ impl Reactor {
                         Err(error) => enforcement.failure_reason = Some(error.to_string()),
                     }
                 }
+                Metrics::add(&METRICS.rules_matched, 1);
                 if let Some(reason) = &enforcement.failure_reason {
+                    Metrics::add(&METRICS.enforcements_failed, 1);
                     tracing::warn!(rule = %rule.ref_, trigger_instance = %instance.id, error = %reason, "rule enforcement failed");
                 }
                 commit.enforcements.push((instance_id, rule.ref_.clone(), enforcement.to_record()));
@@ -199,6 +203,8 @@ impl Reactor {
         if let Err(error) = marked {
             tracing::error!(error = %error, "cannot mark trigger instances processed");
         }
+        Metrics::add(&METRICS.trigger_instances_processed, batch.len());
+        METRICS.journal_depth_moved(-(batch.len() as i64));
         if committed.is_ok() {
             for (execution, slot) in executions {
                 self.executor.start(execution, slot);

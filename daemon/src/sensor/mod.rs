@@ -81,3 +81,37 @@ impl SensorStatus {
         self.tail.push_back(line);
     }
 }
+
+/// Where a sensor of the registry stands.
+#[derive(Debug, Clone)]
+pub struct Standing {
+    /// Its task's status, while one is supervised.
+    pub status: Option<SensorStatus>,
+    /// Whether its pack registers sensors.
+    pub registered: bool,
+    /// Its toggle, else its file's `enabled`.
+    pub enabled: bool,
+    /// False when another sensor was picked to run alone (`--sensor-ref`).
+    pub selected: bool,
+}
+
+impl Standing {
+    /// The state shown: the task's while one is supervised; otherwise `disabled` (not enabled,
+    /// or not registered), `starting` (about to be started) or `stopped` (not selected).
+    pub fn state(&self) -> &'static str {
+        match &self.status {
+            Some(status) => status.state.as_str(),
+            None if !self.enabled || !self.registered => SensorState::Disabled.as_str(),
+            None if self.selected => SensorState::Starting.as_str(),
+            None => SensorState::Stopped.as_str(),
+        }
+    }
+}
+
+/// A sensor in brief: what the metrics page shows.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SensorOverview {
+    pub ref_: String,
+    pub state: &'static str,
+    pub restarts: u32,
+}

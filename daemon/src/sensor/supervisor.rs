@@ -13,7 +13,10 @@ use tokio_util::sync::CancellationToken;
 
 use super::spec::{Selection, SensorSpec, desired};
 use super::task::{self, Command, SensorContext};
-use super::{SensorState, SensorStatus};
+use super::{SensorOverview, SensorState, SensorStatus, Standing};
+use crate::pack::model::ContentKind;
+use crate::pack::model::Sensor;
+use crate::registry::Registry;
 use crate::reload::Published;
 use crate::store::Store;
 
@@ -163,6 +166,32 @@ impl Supervisor {
         let sensors = self.sensors.lock().ok()?;
         let running = sensors.get(sensor)?;
         running.status.lock().ok().map(|s| s.clone())
+    }
+
+    /// Where `sensor` stands, under `selection` (see [`Supervisor::selection`]).
+    pub fn standing(&self, sensor: &Sensor, registry: &Registry, selection: &Selection) -> Standing {
+        Standing {
+            status: self.status(&sensor.ref_),
+            registered: registry.pack(&sensor.pack).is_some_and(|p| p.registers(ContentKind::Sensors)),
+            enabled: selection.enabled(sensor),
+            selected: selection.only.as_ref().is_none_or(|only| *only == sensor.ref_),
+        }
+    }
+
+    /// Every sensor of `registry`, with the state `st2ctl sensor list` shows and its restarts.
+    pub fn overview(&self, registry: &Registry) -> Vec<SensorOverview> {
+        let selection = self.selection();
+        registry
+            .sensors(None)
+            .map(|sensor| {
+                let standing = self.standing(sensor, registry, &selection);
+                SensorOverview {
+                    ref_: sensor.ref_.clone(),
+                    state: standing.state(),
+                    restarts: standing.status.map_or(0, |s| s.restarts),
+                }
+            })
+            .collect()
     }
 
     async fn stop_all(&self) {

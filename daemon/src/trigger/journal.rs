@@ -11,6 +11,7 @@ use tokio::sync::{broadcast, mpsc};
 use tokio_util::sync::CancellationToken;
 
 use super::{TriggerInstance, format_id};
+use crate::metrics::{METRICS, Metrics};
 use crate::store::Store;
 
 /// The most instances written in one batch.
@@ -59,7 +60,10 @@ impl Journal {
         reply: Reply,
     ) {
         let pending = Pending { trigger, payload, source, trace_tag, reply };
+        METRICS.journal_depth_moved(1);
         if let Err(mpsc::error::SendError(pending)) = self.tx.send(pending).await {
+            METRICS.journal_depth_moved(-1);
+            Metrics::add(&METRICS.trigger_instances_unwritten, 1);
             (pending.reply)(Err("the daemon is shutting down".to_string()));
         }
     }
@@ -149,8 +153,20 @@ async fn write_batch(
             Err(error) => Err(error.to_string()),
         },
     };
-    if let Err(error) = &written {
-        tracing::error!(error = %error, count = batch.len(), "cannot journal trigger instances");
+    match &written {
+        Ok(()) => {
+            Metrics::add(&METRICS.trigger_instances_received, instances.len());
+            let unwritten = batch.len() - instances.len();
+            Metrics::add(&METRICS.trigger_instances_unwritten, unwritten);
+            // Without a rules engine nothing else takes the written instances off the depth.
+            let taken = if engine.is_some() { unwritten } else { batch.len() };
+            METRICS.journal_depth_moved(-(taken as i64));
+        }
+        Err(error) => {
+            tracing::error!(error = %error, count = batch.len(), "cannot journal trigger instances");
+            Metrics::add(&METRICS.trigger_instances_unwritten, batch.len());
+            METRICS.journal_depth_moved(-(batch.len() as i64));
+        }
     }
     let watched = journaled.receiver_count() > 0;
     let mut durable = Vec::with_capacity(instances.len());

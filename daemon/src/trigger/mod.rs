@@ -42,7 +42,7 @@ pub fn parse_id(text: &str) -> Option<u64> {
 
 /// Checks a dispatch as StackStorm does: `trigger` must be a trigger type ref or the ref of an
 /// active trigger with parameters, and `payload` must fit the type's `payload_schema` (defaults
-/// are filled in). The error says which.
+/// are filled in). The error says which; a refused dispatch is counted as dropped.
 pub fn validate_dispatch(
     registry: &crate::registry::Registry,
     trigger: &str,
@@ -52,8 +52,12 @@ pub fn validate_dispatch(
         .trigger_type(trigger)
         .cloned()
         .or_else(|| triggers::find(registry, trigger).and_then(|t| registry.trigger_type(&t.type_ref).cloned()));
-    match trigger_type {
+    let checked = match trigger_type {
         None => Err(format!("trigger \"{trigger}\" does not exist")),
         Some(trigger_type) => payload::validate(payload, &trigger_type.payload_schema),
+    };
+    if checked.is_err() {
+        crate::metrics::Metrics::add(&crate::metrics::METRICS.trigger_instances_invalid, 1);
     }
+    checked
 }
