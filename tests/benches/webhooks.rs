@@ -1,7 +1,7 @@
 //! Benchmark of the HTTP ingress, printing figures: webhook requests per second into the
 //! journal, from a concurrent load generator on loopback (keep-alive HTTP/1.1 connections, each
 //! sending its next request when the previous 202 arrives). Every 202 means the instance is on
-//! disk; the figure counts 202s only.
+//! disk; the figure counts 202s only, and the daemon's own counts from `/metrics` follow it.
 //!
 //! Run: `cargo bench -p st2d-tests --bench webhooks`.
 
@@ -94,6 +94,26 @@ fn main() {
         "webhooks into the journal, {CONNECTIONS} keep-alive connections on loopback for {:.1} s: {accepted} accepted (202), {:.0} requests/s",
         elapsed.as_secs_f64(),
         accepted as f64 / elapsed.as_secs_f64()
+    );
+    // The daemon's own count, from its metrics page: every 202 is a journaled instance.
+    let page = runtime.block_on(async {
+        let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.expect("connect");
+        stream
+            .write_all(b"GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+            .await
+            .expect("write");
+        let mut page = String::new();
+        stream.read_to_string(&mut page).await.expect("read the metrics page");
+        page
+    });
+    let figure = |name: &str| {
+        page.lines().find_map(|l| l.strip_prefix(name).and_then(|v| v.trim().parse::<f64>().ok())).unwrap_or(f64::NAN)
+    };
+    println!(
+        "st2d's metrics: {} instances received, {} processed by the rules engine, {} HTTP 202s",
+        figure("st2d_trigger_instances_received_total "),
+        figure("st2d_trigger_instances_processed_total "),
+        figure("st2d_http_requests_total{code=\"202\"} "),
     );
     let _ = child.kill();
     let _ = child.wait();
