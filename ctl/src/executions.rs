@@ -121,13 +121,14 @@ async fn next_event(
 
 pub async fn execution(client: &mut Client, verb: &ExecutionVerb, as_json: bool) -> anyhow::Result<()> {
     match verb {
-        ExecutionVerb::List { action, status, trigger_instance, last } => {
+        ExecutionVerb::List { action, status, trigger_instance, last, show_all } => {
             let request = pb::ListExecutionsRequest {
                 action: action.clone().unwrap_or_default(),
                 status: status.clone().unwrap_or_default(),
                 trigger_instance: trigger_instance.clone().unwrap_or_default(),
                 rule: String::new(),
                 limit: *last,
+                include_children: *show_all,
             };
             let executions = call(client.list_executions(request)).await?.executions;
             if as_json {
@@ -185,7 +186,9 @@ fn row(execution: &pb::Execution) -> Value {
 }
 
 /// `id`, `action.ref`, `context.user`, `parameters`, `status` (with the time it took),
-/// timestamps, `rule.ref` and `trigger_instance.id` when a rule ran it, and `result`.
+/// timestamps, `rule.ref` and `trigger_instance.id` when a rule ran it, and `result`; a
+/// workflow with tasks shows, instead of its result, its error (if it failed) and the table
+/// of its task executions, nested workflows indented under their task.
 pub fn details(execution: &pb::Execution) -> String {
     let full = json::execution(execution);
     let mut text = String::new();
@@ -202,8 +205,35 @@ pub fn details(execution: &pb::Execution) -> String {
     if !execution.trigger_instance.is_empty() {
         text.push_str(&yamlish::attribute("trigger_instance.id", &Value::String(execution.trigger_instance.clone())));
     }
-    text.push_str(&yamlish::attribute("result", &full["result"]));
+    if execution.children.is_empty() {
+        text.push_str(&yamlish::attribute("result", &full["result"]));
+        return text;
+    }
+    if let Some(error) = full["result"].get("error").filter(|e| !e.is_null()) {
+        text.push_str(&yamlish::attribute("error", error));
+    }
+    let mut rows = Vec::new();
+    task_rows(&execution.children, 0, &mut rows);
+    text.push_str(&crate::table::render(TASK_COLUMNS, &rows));
     text
+}
+
+const TASK_COLUMNS: &[&str] = &["id", "status", "task", "action", "start_timestamp"];
+
+/// The task table's rows, depth first: a task that is a workflow is marked `+` and followed by
+/// its own tasks, indented.
+fn task_rows(children: &[pb::Execution], depth: usize, rows: &mut Vec<Value>) {
+    for child in children {
+        let mark = if child.children.is_empty() { "  " } else { "+ " };
+        rows.push(serde_json::json!({
+            "id": format!("{}{mark}{}", " ".repeat(depth), child.id),
+            "status": status_with_elapsed(child),
+            "task": child.task,
+            "action": child.action,
+            "start_timestamp": human_time(&child.start_timestamp),
+        }));
+        task_rows(&child.children, depth + 1, rows);
+    }
 }
 
 /// `succeeded (2s elapsed)`.
@@ -238,6 +268,31 @@ mod tests {
             context_json: r#"{"user": "stanley"}"#.into(),
             ..Default::default()
         };
+        let task = |id: &str, task: &str, children: Vec<pb::Execution>| pb::Execution {
+            id: id.into(),
+            action: "core.local".into(),
+            status: "succeeded".into(),
+            task: task.into(),
+            start_timestamp: "2026-11-25T05:20:00.500Z".into(),
+            children,
+            ..Default::default()
+        };
+        let workflow = pb::Execution {
+            action: "demo.flow".into(),
+            status: "failed".into(),
+            result_json: r#"{"error": "Failed to run task", "tasks": []}"#.into(),
+            children: vec![task("b1", "first", vec![task("c1", "inner", vec![])]), task("b2", "second", vec![])],
+            ..execution.clone()
+        };
+        let shown = details(&workflow);
+        assert!(shown.contains("status: failed (1s elapsed)\n"), "{shown}");
+        assert!(shown.contains("error: Failed to run task\n"), "{shown}");
+        assert!(!shown.contains("result:"), "{shown}");
+        let rows: Vec<&str> = shown.lines().filter(|l| l.starts_with("| ") && !l.contains("start_timestamp")).collect();
+        assert_eq!(rows.len(), 3, "{shown}");
+        assert!(rows[0].starts_with("| + b1 ") && rows[0].contains("| first "), "{shown}");
+        assert!(rows[1].starts_with("|    c1 ") && rows[1].contains("| inner "), "{shown}");
+        assert!(rows[2].starts_with("|   b2 ") && rows[2].contains("| second "), "{shown}");
         assert_eq!(
             details(&execution),
             "id: 00000000000000a1\naction.ref: core.local\ncontext.user: stanley\nparameters: \n  cmd: echo hi\nstatus: succeeded (1s elapsed)\nstart_timestamp: Wed, 25 Nov 2026 05:20:00 UTC\nend_timestamp: Wed, 25 Nov 2026 05:20:01 UTC\nresult: \n  failed: false\n  return_code: 0\n  stderr: ''\n  stdout: hi\n  succeeded: true\n"

@@ -259,6 +259,13 @@ pub fn execution(e: &pb::Execution) -> Value {
     if !e.trace_tag.is_empty() {
         pairs.push(("trace_tag", json!(e.trace_tag)));
     }
+    if !e.parent.is_empty() {
+        pairs.push(("parent", json!(e.parent)));
+        pairs.push(("task", json!(e.task)));
+    }
+    if !e.children.is_empty() {
+        pairs.push(("children", Value::Array(e.children.iter().map(execution).collect())));
+    }
     object(pairs)
 }
 

@@ -70,7 +70,7 @@ fn wrap_indented(line: &str, width: usize) -> Vec<String> {
 /// Renders rows (as JSON objects) under `columns` (field names, also the headers).
 pub fn render(columns: &[&str], rows: &[Value]) -> String {
     let cells: Vec<Vec<Vec<String>>> =
-        rows.iter().map(|row| columns.iter().map(|c| wrap(&cell(&row[*c]), MAX_WIDTH)).collect()).collect();
+        rows.iter().map(|row| columns.iter().map(|c| wrap_indented(&cell(&row[*c]), MAX_WIDTH)).collect()).collect();
     let header: Vec<Vec<String>> = columns.iter().map(|c| vec![(*c).to_string()]).collect();
     render_cells(&header, &cells)
 }

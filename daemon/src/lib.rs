@@ -29,4 +29,5 @@ pub mod telemetry;
 pub mod template;
 pub mod trigger;
 pub mod watch;
+pub mod workflow;
 pub mod yaml;

@@ -15,3 +15,4 @@ mod sensors;
 mod systemd;
 mod timers;
 mod webhooks;
+mod workflows;

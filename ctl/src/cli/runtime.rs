@@ -52,8 +52,11 @@ pub enum ExecutionVerb {
         /// How many (default 50).
         #[arg(short = 'n', long = "last", default_value_t = 50)]
         last: u32,
+        /// Workflows' task executions too (by default only top-level executions).
+        #[arg(long = "showall", visible_alias = "show-all")]
+        show_all: bool,
     },
-    /// Show one, with its result.
+    /// Show one, with its result (a workflow: with its task tree).
     Get {
         #[arg(value_name = "ID")]
         id: String,

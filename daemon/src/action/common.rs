@@ -38,6 +38,22 @@ pub struct Job<'a> {
     pub params: Map<String, Value>,
 }
 
+/// The directory of `action`'s pack.
+pub fn pack_dir(registry: &Registry, action: &Action) -> Option<PathBuf> {
+    let entry = registry.pack(&action.pack)?;
+    Some(entry.content.as_ref().map_or_else(|| entry.dir.clone(), |content| content.dir.clone()))
+}
+
+/// `action`'s entry point: relative to `<pack>/actions/`, or absolute (inside the pack).
+pub fn entry_point(registry: &Registry, action: &Action) -> Option<PathBuf> {
+    let entry_point = action.entry_point.trim();
+    if entry_point.is_empty() {
+        return None;
+    }
+    let path = PathBuf::from(entry_point);
+    if path.is_absolute() { Some(path) } else { pack_dir(registry, action).map(|dir| dir.join("actions").join(path)) }
+}
+
 impl<'a> Job<'a> {
     pub fn new(
         context: &'a RunContext,
@@ -53,18 +69,12 @@ impl<'a> Job<'a> {
 
     /// The directory of the action's pack.
     pub fn pack_dir(&self) -> Option<PathBuf> {
-        let entry = self.registry.pack(&self.action.pack)?;
-        Some(entry.content.as_ref().map_or_else(|| entry.dir.clone(), |content| content.dir.clone()))
+        pack_dir(self.registry, self.action)
     }
 
     /// The entry point: relative to `<pack>/actions/`, or absolute (inside the pack).
     pub fn entry_point(&self) -> Option<PathBuf> {
-        let entry_point = self.action.entry_point.trim();
-        if entry_point.is_empty() {
-            return None;
-        }
-        let path = PathBuf::from(entry_point);
-        if path.is_absolute() { Some(path) } else { self.pack_dir().map(|dir| dir.join("actions").join(path)) }
+        entry_point(self.registry, self.action)
     }
 
     /// A runner parameter as text (`None` when absent, null or empty).

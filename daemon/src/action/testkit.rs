@@ -121,6 +121,8 @@ impl Kit {
             rule: None,
             trigger_instance: None,
             trace_tag: None,
+            parent: None,
+            task: None,
             context: Value::Null,
             log: Vec::new(),
             resolved: Some(resolved),

@@ -260,6 +260,9 @@ pub fn execution(execution: &crate::execution::Execution, schema: &Value) -> pb:
         trace_tag: execution.trace_tag.clone().unwrap_or_default(),
         log_json: serde_json::to_string(&execution.log).unwrap_or_default(),
         context_json: json(&execution.context),
+        parent: execution.parent.clone().unwrap_or_default(),
+        task: execution.task.clone().unwrap_or_default(),
+        children: Vec::new(),
     }
 }
 

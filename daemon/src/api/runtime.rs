@@ -109,6 +109,7 @@ pub async fn run_action(
             rule: None,
             trigger_instance: None,
             trace_tag,
+            parent: None,
         })
         .await
         .map_err(|error| match error {
@@ -134,7 +135,8 @@ pub fn list_executions(
         ),
     };
     let keep = |e: &Execution| {
-        (request.action.is_empty() || e.action == request.action)
+        (request.include_children || e.parent.is_none())
+            && (request.action.is_empty() || e.action == request.action)
             && status.is_none_or(|s| e.status == s)
             && (request.rule.is_empty() || e.rule.as_deref() == Some(request.rule.as_str()))
             && (request.trigger_instance.is_empty()
@@ -149,10 +151,27 @@ pub fn list_executions(
     Ok(pb::ListExecutionsResponse { executions })
 }
 
+/// How deep `GetExecution` follows workflows within workflows.
+const TREE_DEPTH: usize = 16;
+
+/// One execution with its task tree, when it is a workflow.
 pub fn get_execution(published: &Published, runtime: &Runtime, id: &str) -> Result<pb::Execution, Status> {
     let execution =
         runtime.executor.get(id).ok_or_else(|| Status::not_found(format!("execution {id} does not exist")))?;
-    Ok(execution_message(published, &execution))
+    Ok(with_children(published, runtime, &execution, TREE_DEPTH))
+}
+
+fn with_children(published: &Published, runtime: &Runtime, execution: &Execution, depth: usize) -> pb::Execution {
+    let mut message = execution_message(published, execution);
+    if depth > 0 {
+        message.children = runtime
+            .executor
+            .children(&execution.id)
+            .iter()
+            .map(|child| with_children(published, runtime, child, depth - 1))
+            .collect();
+    }
+    message
 }
 
 pub async fn cancel_execution(published: &Published, runtime: &Runtime, id: &str) -> Result<pb::Execution, Status> {

@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use crate::metrics::METRICS;
 use chrono::Utc;
 use serde_json::{Map, Value, json};
-use tokio::sync::{Semaphore, broadcast};
+use tokio::sync::{Semaphore, broadcast, oneshot};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -41,6 +41,39 @@ pub struct ExecutionRequest {
     /// The trigger instance that fired it; its payload is `trigger` in templates.
     pub trigger_instance: Option<TriggerInstance>,
     pub trace_tag: Option<String>,
+    /// Set when a workflow requests it for one of its tasks.
+    pub parent: Option<ParentLink>,
+}
+
+/// A child execution's place in its workflow.
+#[derive(Debug, Clone, Default)]
+pub struct ParentLink {
+    /// The workflow execution's id.
+    pub execution_id: String,
+    pub task: String,
+    /// The workflow's context with its `execution_id`: the child's `context.parent`.
+    pub parent_context: Value,
+    /// Entries merged into the child's context beside `parent` (`chain: {name}`,
+    /// `orquesta: {...}`).
+    pub context: Map<String, Value>,
+}
+
+impl ParentLink {
+    /// The link of a task of `workflow` (StackStorm's `context.parent`: the workflow's own
+    /// context and its execution id).
+    pub fn of(workflow: &Execution, task: &str, context: Map<String, Value>) -> Self {
+        let mut parent_context = match &workflow.context {
+            Value::Object(map) => map.clone(),
+            _ => Map::new(),
+        };
+        parent_context.insert("execution_id".to_string(), Value::String(workflow.id.clone()));
+        Self {
+            execution_id: workflow.id.clone(),
+            task: task.to_string(),
+            parent_context: Value::Object(parent_context),
+            context,
+        }
+    }
 }
 
 /// Why nothing was created.
@@ -88,6 +121,9 @@ impl std::fmt::Debug for ExecutorConfig {
 struct Running {
     cancel: CancellationToken,
     output: Arc<LiveOutput>,
+    /// Told the completed execution (workflows waiting for a task). Dropped unanswered when
+    /// the daemon stops with the execution unfinished.
+    waiters: Vec<oneshot::Sender<Execution>>,
 }
 
 struct Inner {
@@ -107,8 +143,9 @@ struct Inner {
     tracker: TaskTracker,
 }
 
-/// A reserved execution slot (one of `--action-concurrency`).
-pub struct Slot(tokio::sync::OwnedSemaphorePermit);
+/// A reserved execution slot (one of `--action-concurrency`); workflows take none, since they
+/// only wait for their tasks, which take slots of their own.
+pub struct Slot(Option<tokio::sync::OwnedSemaphorePermit>);
 
 /// A cheap handle to the executor.
 #[derive(Clone)]
@@ -163,6 +200,12 @@ impl Executor {
         if let Some(tag) = &request.trace_tag {
             context["trace_context"] = json!({"trace_tag": tag});
         }
+        if let Some(link) = &request.parent {
+            context["parent"] = link.parent_context.clone();
+            for (key, value) in &link.context {
+                context[key.as_str()] = value.clone();
+            }
+        }
         let mut execution = Execution {
             id: crate::trigger::format_id(id),
             action: action.ref_.clone(),
@@ -176,6 +219,8 @@ impl Executor {
             rule: request.rule.clone(),
             trigger_instance: request.trigger_instance.as_ref().map(|i| i.id.clone()),
             trace_tag: request.trace_tag.clone(),
+            parent: request.parent.as_ref().map(|link| link.execution_id.clone()),
+            task: request.parent.as_ref().map(|link| link.task.clone()),
             context,
             log: Vec::new(),
             resolved: None,
@@ -195,9 +240,19 @@ impl Executor {
 
     /// Prepares, records durably and schedules one execution (the API's path).
     pub async fn request(&self, request: ExecutionRequest) -> Result<Execution, RequestError> {
+        self.request_with(request, |_| Ok(())).await
+    }
+
+    /// As `request`, with `also` written in the same flush as the new record (a workflow
+    /// records which execution runs its task, so a restart finds it).
+    pub async fn request_with(
+        &self,
+        request: ExecutionRequest,
+        also: impl FnOnce(&Execution) -> Result<(), crate::store::StoreError>,
+    ) -> Result<Execution, RequestError> {
         let registry = self.inner.published.registry();
         let mut execution = self.prepare(&registry, request)?;
-        let slot = if execution.status.is_completed() { None } else { self.reserve() };
+        let slot = if execution.status.is_completed() { None } else { self.reserve(&execution) };
         if slot.is_some() {
             Self::mark_running(&mut execution);
         }
@@ -206,6 +261,10 @@ impl Executor {
         store
             .put_execution(id, &execution.to_record(), !execution.status.is_completed())
             .map_err(|e| RequestError::Store(e.to_string()))?;
+        if let Some(parent) = execution.parent.as_deref().and_then(crate::trigger::parse_id) {
+            store.put_child(parent, id).map_err(|e| RequestError::Store(e.to_string()))?;
+        }
+        also(&execution).map_err(|e| RequestError::Store(e.to_string()))?;
         store.flush_async().await.map_err(|e| RequestError::Store(e.to_string()))?;
         self.start(execution.clone(), slot);
         Ok(execution)
@@ -214,11 +273,14 @@ impl Executor {
     /// Takes a free slot at once, if there is one, for an execution about to be recorded: the
     /// caller records it `running` (see `mark_running`) in the same write as the rest, and the
     /// process starts without another flush.
-    pub fn reserve(&self) -> Option<Slot> {
+    pub fn reserve(&self, execution: &Execution) -> Option<Slot> {
         if self.inner.draining.is_cancelled() {
             return None;
         }
-        self.inner.permits.clone().try_acquire_owned().ok().map(Slot)
+        if runner::is_conducted(execution) {
+            return Some(Slot(None));
+        }
+        self.inner.permits.clone().try_acquire_owned().ok().map(|permit| Slot(Some(permit)))
     }
 
     /// Moves a requested execution through `scheduled` to `running`, for recording with a slot.
@@ -242,7 +304,10 @@ impl Executor {
         let cancel = self.inner.shutdown.child_token();
         let output = Arc::new(LiveOutput::default());
         if let Ok(mut running) = self.inner.running.lock() {
-            running.insert(execution.id.clone(), Running { cancel: cancel.clone(), output: output.clone() });
+            running.insert(
+                execution.id.clone(),
+                Running { cancel: cancel.clone(), output: output.clone(), waiters: Vec::new() },
+            );
         }
         let _ = self.inner.updates.send(execution.clone());
         let executor = self.clone();
@@ -264,18 +329,18 @@ impl Executor {
             return self.run_recorded(execution, permit, cancel, output).await;
         }
         let permit = tokio::select! {
-            permit = inner.permits.clone().acquire_owned() => permit.ok(),
+            permit = self.acquire(&execution) => permit,
             () = cancel.cancelled() => None,
             () = inner.draining.cancelled() => None,
         };
-        let Some(permit) = permit else {
+        let Some(Slot(permit)) = permit else {
             // Cancelled by a user while queued, or the daemon is stopping (then it stays
             // requested and runs after the next start).
             if !inner.draining.is_cancelled() {
                 execution.set_status(ExecutionStatus::Canceled);
                 self.finish(execution);
             } else {
-                self.forget(&execution.id);
+                drop(self.forget(&execution.id));
             }
             return;
         };
@@ -295,11 +360,20 @@ impl Executor {
         self.run_recorded(execution, permit, cancel, output).await;
     }
 
-    /// Runs an execution recorded `running`, holding its slot until it completes.
+    /// Waits for a slot (a workflow needs none).
+    async fn acquire(&self, execution: &Execution) -> Option<Slot> {
+        if runner::is_conducted(execution) {
+            return Some(Slot(None));
+        }
+        self.inner.permits.clone().acquire_owned().await.ok().map(|permit| Slot(Some(permit)))
+    }
+
+    /// Runs an execution recorded `running`, holding its slot until it completes. A workflow
+    /// that stops because the daemon does stays `running` on disk and resumes at the next start.
     async fn run_recorded(
         &self,
         mut execution: Execution,
-        _permit: tokio::sync::OwnedSemaphorePermit,
+        _permit: Option<tokio::sync::OwnedSemaphorePermit>,
         cancel: CancellationToken,
         output: Arc<LiveOutput>,
     ) {
@@ -307,6 +381,16 @@ impl Executor {
         let registry = inner.published.registry();
         let started = std::time::Instant::now();
         let outcome = match registry.action(&execution.action) {
+            Some(action) if runner::is_conducted(&execution) => {
+                match crate::workflow::run(self, &registry, action, &execution, &cancel).await {
+                    Some(outcome) => outcome,
+                    None => {
+                        tracing::info!(execution_id = %execution.id, action = %execution.action, "workflow suspended until the next start");
+                        drop(self.forget(&execution.id));
+                        return;
+                    }
+                }
+            }
             Some(action) => runner::run(&inner.context, &registry, action, &execution, &output, &cancel).await,
             None => Outcome::failed(format!("action \"{}\" no longer exists", execution.action)),
         };
@@ -331,14 +415,63 @@ impl Executor {
         if let Err(error) = self.inner.store.put_execution(id, &execution.to_record(), false) {
             tracing::error!(execution_id = %execution.id, error = %error, "cannot record the execution's result");
         }
-        self.forget(&execution.id);
+        for waiter in self.forget(&execution.id) {
+            let _ = waiter.send(execution.clone());
+        }
         self.completed(&execution);
     }
 
-    fn forget(&self, id: &str) {
-        if let Ok(mut running) = self.inner.running.lock() {
-            running.remove(id);
+    /// Drops a running execution from the map; returns who waits for it.
+    fn forget(&self, id: &str) -> Vec<oneshot::Sender<Execution>> {
+        self.inner
+            .running
+            .lock()
+            .ok()
+            .and_then(|mut running| running.remove(id))
+            .map(|running| running.waiters)
+            .unwrap_or_default()
+    }
+
+    /// The execution once it has completed; `None` when the daemon stops first (or there is no
+    /// such execution).
+    pub async fn completion(&self, id: &str) -> Option<Execution> {
+        let waiting = self.inner.running.lock().ok().and_then(|mut running| {
+            running.get_mut(id).map(|entry| {
+                let (sender, receiver) = oneshot::channel();
+                entry.waiters.push(sender);
+                receiver
+            })
+        });
+        match waiting {
+            Some(receiver) => receiver.await.ok(),
+            // Not running: completed already (it is written before it leaves the map).
+            None => self.get(id).filter(|execution| execution.status.is_completed()),
         }
+    }
+
+    /// A workflow's task executions, in the order they were requested.
+    pub fn children(&self, id: &str) -> Vec<Execution> {
+        let Some(numeric) = crate::trigger::parse_id(id) else { return Vec::new() };
+        let children = self.inner.store.children(numeric).unwrap_or_else(|error| {
+            tracing::error!(execution_id = %id, error = %error, "cannot read a workflow's children");
+            Vec::new()
+        });
+        children.into_iter().filter_map(|child| self.get(&crate::trigger::format_id(child))).collect()
+    }
+
+    /// Where templates read the datastore from.
+    pub fn kv(&self) -> Arc<dyn KeyValueSource> {
+        self.inner.kv.clone()
+    }
+
+    /// The store, for workflow conductors' state.
+    pub(crate) fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    /// Whether the daemon has begun to stop (workflows then start no new task).
+    pub fn draining(&self) -> bool {
+        self.inner.draining.is_cancelled()
     }
 
     /// Announces a completed execution to watchers and as `core.st2.generic.actiontrigger`.
@@ -370,8 +503,7 @@ impl Executor {
         if execution.status.is_completed() {
             return Err(CancelError::Completed { id: id.to_string(), status: execution.status });
         }
-        let token = self.inner.running.lock().ok().and_then(|r| r.get(id).map(|r| r.cancel.clone()));
-        match token {
+        match self.cancel_token(id) {
             Some(token) => {
                 if execution.status == ExecutionStatus::Running {
                     execution.set_status(ExecutionStatus::Canceling);
@@ -408,7 +540,8 @@ impl Executor {
     }
 
     /// At start: executions that were running when st2d stopped are `abandoned`; those that
-    /// never started run now.
+    /// never started run now; workflows that were running resume from their last recorded
+    /// transition (children before parents, so a parent finds each child running or done).
     pub fn recover(&self) {
         let active = match self.inner.store.active_executions() {
             Ok(active) => active,
@@ -417,8 +550,15 @@ impl Executor {
                 return;
             }
         };
+        let mut workflows = Vec::new();
         for (_, record) in active {
             let Some(mut execution) = Execution::from_record(&record) else { continue };
+            if runner::is_conducted(&execution)
+                && matches!(execution.status, ExecutionStatus::Running | ExecutionStatus::Canceling)
+            {
+                workflows.push(execution);
+                continue;
+            }
             match execution.status {
                 ExecutionStatus::Requested | ExecutionStatus::Scheduled => {
                     tracing::info!(execution_id = %execution.id, action = %execution.action, "running an execution requested before the restart");
@@ -434,6 +574,19 @@ impl Executor {
                 _ => self.finish(execution),
             }
         }
+        for execution in workflows.into_iter().rev() {
+            tracing::info!(execution_id = %execution.id, action = %execution.action, "resuming a workflow that was running before the restart");
+            let canceling = execution.status == ExecutionStatus::Canceling;
+            let id = execution.id.clone();
+            self.start(execution, Some(Slot(None)));
+            if canceling && let Some(token) = self.cancel_token(&id) {
+                token.cancel();
+            }
+        }
+    }
+
+    fn cancel_token(&self, id: &str) -> Option<CancellationToken> {
+        self.inner.running.lock().ok().and_then(|r| r.get(id).map(|r| r.cancel.clone()))
     }
 
     /// How many executions are queued or running.

@@ -115,6 +115,12 @@ pub struct Execution {
     pub trigger_instance: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trace_tag: Option<String>,
+    /// The workflow execution this one is a task of.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent: Option<String>,
+    /// Its task's name in that workflow.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task: Option<String>,
     /// StackStorm's execution context: user, pack, rule, trigger_instance, trace_context.
     #[serde(default)]
     pub context: Value,

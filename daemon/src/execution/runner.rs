@@ -53,6 +53,18 @@ impl Outcome {
     }
 }
 
+/// Whether st2d does the action itself whatever runner its metadata names: `core.inject_trigger`
+/// and the built-in `packs` pack (whose `packs.install` StackStorm runs as an Orquesta workflow).
+pub fn is_native(action_ref: &str) -> bool {
+    action_ref == inject::ACTION_REF
+        || action_ref.split_once('.').is_some_and(|(pack, _)| pack == packmgmt::actions::PACK)
+}
+
+/// Whether an execution is conducted as a workflow (it then takes no execution slot).
+pub fn is_conducted(execution: &Execution) -> bool {
+    crate::workflow::is_workflow(&execution.runner) && !is_native(&execution.action)
+}
+
 /// Runs `execution` of `action`; `cancel` stops it (its process group is killed). A runner
 /// st2d does not implement fails the execution, naming the runner.
 pub async fn run(

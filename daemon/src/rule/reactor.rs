@@ -141,6 +141,7 @@ impl Reactor {
                         rule: Some(rule.ref_.clone()),
                         trigger_instance: Some(instance.clone()),
                         trace_tag: instance.trace_tag.clone(),
+                        parent: None,
                     };
                     match self.executor.prepare(&registry, request) {
                         Ok(mut execution) => {
@@ -157,7 +158,8 @@ impl Reactor {
                             }
                             // With a free slot it is recorded running in this commit and its
                             // process starts right after, without another flush.
-                            let slot = if execution.status.is_completed() { None } else { self.executor.reserve() };
+                            let slot =
+                                if execution.status.is_completed() { None } else { self.executor.reserve(&execution) };
                             if slot.is_some() {
                                 Executor::mark_running(&mut execution);
                             }

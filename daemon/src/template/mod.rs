@@ -94,12 +94,20 @@ pub struct Context {
     values: BTreeMap<String, Value>,
     kv: Arc<dyn KeyValueSource>,
     user: String,
+    /// Also offer `system.<key>`, the old name of `st2kv.system.<key>` (action-chain).
+    legacy_system: bool,
 }
 
 impl Context {
     /// `user` is whose `st2kv.user` keys are read.
     pub fn new(kv: Arc<dyn KeyValueSource>, user: &str) -> Self {
-        Self { values: BTreeMap::new(), kv, user: user.to_string() }
+        Self { values: BTreeMap::new(), kv, user: user.to_string(), legacy_system: false }
+    }
+
+    /// Offers `system.<key>` beside `st2kv.system.<key>`, as action-chain templates may use it.
+    pub fn with_legacy_system(mut self) -> Self {
+        self.legacy_system = true;
+        self
     }
 
     pub fn with(mut self, name: &str, value: Value) -> Self {
@@ -118,7 +126,11 @@ impl Context {
     fn jinja(&self) -> minijinja::Value {
         let mut map: BTreeMap<String, minijinja::Value> =
             self.values.iter().map(|(k, v)| (k.clone(), minijinja::Value::from(minijinja::value::Serde(v)))).collect();
-        map.insert("st2kv".to_string(), kv::root(self.kv.clone(), &self.user));
+        let root = kv::root(self.kv.clone(), &self.user);
+        if self.legacy_system && !self.values.contains_key("system") {
+            map.insert("system".to_string(), root.get_attr("system").unwrap_or_default());
+        }
+        map.insert("st2kv".to_string(), root);
         minijinja::Value::from(map)
     }
 }
@@ -148,6 +160,42 @@ pub fn render_value(value: &Value, context: &Context) -> Result<Value, TemplateE
                 .map_err(|error| TemplateError(format!("the rendered value is not JSON ({error}): {rendered}")))
         }
     }
+}
+
+/// A value rendered keeping types, as workflows render: a string that is one `{{ expression }}`
+/// becomes the expression's value (a number stays a number, a dict a dict); any other string
+/// with a template renders to text; lists and maps render item by item.
+pub fn render_typed(value: &Value, context: &Context) -> Result<Value, TemplateError> {
+    match value {
+        Value::String(text) => match single_expression(text) {
+            Some(expression) => {
+                let compiled = environment().compile_expression(expression)?;
+                let value = compiled.eval(context.jinja())?;
+                if value.is_undefined() {
+                    // Rendering it as text gives Jinja's own "... is undefined" error.
+                    return render(text, context).map(Value::String);
+                }
+                Ok(to_json(&value))
+            }
+            None if text.contains("{{") || text.contains("{%") => render(text, context).map(Value::String),
+            None => Ok(value.clone()),
+        },
+        Value::Array(items) => {
+            items.iter().map(|item| render_typed(item, context)).collect::<Result<_, _>>().map(Value::Array)
+        }
+        Value::Object(map) => map
+            .iter()
+            .map(|(key, item)| Ok((key.clone(), render_typed(item, context)?)))
+            .collect::<Result<_, TemplateError>>()
+            .map(Value::Object),
+        other => Ok(other.clone()),
+    }
+}
+
+/// The expression of a string that is exactly one `{{ expression }}` (blanks around allowed).
+fn single_expression(text: &str) -> Option<&str> {
+    let inner = text.trim().strip_prefix("{{")?.strip_suffix("}}")?;
+    (!inner.contains("{{") && !inner.contains("}}") && !inner.contains("{%")).then_some(inner.trim())
 }
 
 /// A criteria pattern rendered as StackStorm's rules engine does: every `{{ x }}` becomes

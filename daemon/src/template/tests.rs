@@ -146,3 +146,25 @@ fn variables_are_the_top_level_names() {
     assert!(is_template(&json!({"a": ["{{ x }}"]})));
     assert!(!is_template(&json!({"a": 1})));
 }
+
+#[test]
+fn workflow_values_keep_the_type_of_a_single_expression() {
+    let context = context().with("n", json!(3)).with("doc", json!({"tags": ["a", "b"]}));
+    let cases = [
+        (json!("{{ n }}"), json!(3)),
+        (json!(" {{ n + 1 }} "), json!(4)),
+        (json!("{{ doc }}"), json!({"tags": ["a", "b"]})),
+        (json!("{{ doc.tags | join(',') }}"), json!("a,b")),
+        (json!("n is {{ n }}"), json!("n is 3")),
+        (json!({"list": ["{{ n }}", "x{{ n }}"], "plain": true}), json!({"list": [3, "x3"], "plain": true})),
+        (json!("{{ st2kv.system.host }}"), json!("db1")),
+        (json!(7), json!(7)),
+    ];
+    for (value, expected) in cases {
+        assert_eq!(render_typed(&value, &context).expect("renders"), expected, "{value}");
+    }
+    let error = render_typed(&json!("{{ missing }}"), &context).expect_err("undefined");
+    assert!(error.0.contains("undefined"), "{error}");
+    let legacy = context.with_legacy_system();
+    assert_eq!(render_typed(&json!("{{ system.host }}"), &legacy).expect("renders"), json!("db1"));
+}

@@ -1,6 +1,6 @@
 //! The embedded store (sled): what is not in pack files: each pack's registration policy
-//! (DESIGN.md 3.2), the trigger instance journal, rule enforcements, executions, toggles and
-//! the key-value datastore.
+//! (DESIGN.md 3.2), the trigger instance journal, rule enforcements, executions and workflow
+//! states (`executions.rs`), toggles and the key-value datastore.
 //!
 //! Owns: the only use of sled, its trees and their encodings. Must not: be called on an async
 //! runtime thread for batches of size (callers use `spawn_blocking`).
@@ -9,6 +9,8 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 use crate::pack::model::ContentKind;
+
+mod executions;
 
 const REGISTRATION_TREE: &str = "pack_registration";
 /// How each installed pack was installed (JSON), and any virtualenv error.
@@ -23,6 +25,10 @@ const ACTIVE_EXECUTIONS_TREE: &str = "executions_active";
 /// Keyed by (trigger instance id, rule ref): at most one enforcement per pair, ever.
 const ENFORCEMENTS_TREE: &str = "rule_enforcements";
 const META_TREE: &str = "meta";
+/// Keyed by (workflow execution id, child execution id): the children of each workflow.
+const CHILDREN_TREE: &str = "execution_children";
+/// Keyed by workflow execution id: the conductor's state, written after every task transition.
+const WORKFLOWS_TREE: &str = "workflow_states";
 /// Every trigger instance with an id up to this one has been processed.
 const PROCESSED_THROUGH_KEY: &str = "trigger_instances_processed_through";
 
@@ -52,6 +58,8 @@ pub struct Store {
     active_executions: sled::Tree,
     enforcements: sled::Tree,
     meta: sled::Tree,
+    children: sled::Tree,
+    workflows: sled::Tree,
 }
 
 /// One tree of history records keyed by increasing ids, for retention.
@@ -97,6 +105,8 @@ impl Store {
         let active_executions = db.open_tree(ACTIVE_EXECUTIONS_TREE)?;
         let enforcements = db.open_tree(ENFORCEMENTS_TREE)?;
         let meta = db.open_tree(META_TREE)?;
+        let children = db.open_tree(CHILDREN_TREE)?;
+        let workflows = db.open_tree(WORKFLOWS_TREE)?;
         Ok(Self {
             db,
             registration,
@@ -109,6 +119,8 @@ impl Store {
             active_executions,
             enforcements,
             meta,
+            children,
+            workflows,
         })
     }
 
@@ -306,42 +318,6 @@ impl Store {
             .collect()
     }
 
-    /// Writes an execution record; `active` keeps it in the set a restart looks at.
-    pub fn put_execution(&self, id: u64, record: &[u8], active: bool) -> Result<(), StoreError> {
-        self.executions.insert(id.to_be_bytes(), record)?;
-        if active {
-            self.active_executions.insert(id.to_be_bytes(), &[])?;
-        } else {
-            self.active_executions.remove(id.to_be_bytes())?;
-        }
-        Ok(())
-    }
-
-    pub fn execution(&self, id: u64) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(self.executions.get(id.to_be_bytes())?.map(|v| v.to_vec()))
-    }
-
-    /// The records of executions not yet completed, in id order.
-    pub fn active_executions(&self) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
-        let mut found = Vec::new();
-        for entry in self.active_executions.iter() {
-            let (key, _) = entry?;
-            let id = id_of(&key)?;
-            match self.executions.get(&key)? {
-                Some(record) => found.push((id, record.to_vec())),
-                None => {
-                    self.active_executions.remove(&key)?;
-                }
-            }
-        }
-        Ok(found)
-    }
-
-    /// The newest `limit` execution records that `keep` accepts, newest first.
-    pub fn recent_executions(&self, limit: usize, keep: impl Fn(&[u8]) -> bool) -> Result<Vec<Vec<u8>>, StoreError> {
-        recent(&self.executions, limit, keep)
-    }
-
     /// Deletes the oldest records of `history`: beyond the newest `keep_newest`, and those that
     /// `expired` says are too old (records are in time order, so the scan stops at the first
     /// one kept). Active executions are never deleted. Returns how many were deleted.
@@ -375,8 +351,11 @@ impl Store {
         let mut batch = sled::Batch::default();
         let mut deleted = 0;
         for key in doomed {
-            if history == History::Executions && self.active_executions.contains_key(&key)? {
-                continue;
+            if history == History::Executions {
+                if self.active_executions.contains_key(&key)? {
+                    continue;
+                }
+                self.forget_workflow(&key)?;
             }
             batch.remove(key);
             deleted += 1;
@@ -413,7 +392,11 @@ fn toggles(tree: &sled::Tree) -> Result<std::collections::HashMap<String, bool>,
         .collect()
 }
 
-fn recent(tree: &sled::Tree, limit: usize, keep: impl Fn(&[u8]) -> bool) -> Result<Vec<Vec<u8>>, StoreError> {
+pub(super) fn recent(
+    tree: &sled::Tree,
+    limit: usize,
+    keep: impl Fn(&[u8]) -> bool,
+) -> Result<Vec<Vec<u8>>, StoreError> {
     let mut found = Vec::new();
     for entry in tree.iter().rev() {
         let (_, value) = entry?;
@@ -427,7 +410,7 @@ fn recent(tree: &sled::Tree, limit: usize, keep: impl Fn(&[u8]) -> bool) -> Resu
     Ok(found)
 }
 
-fn id_of(key: &[u8]) -> Result<u64, StoreError> {
+pub(super) fn id_of(key: &[u8]) -> Result<u64, StoreError> {
     <[u8; 8]>::try_from(key.get(..8).unwrap_or_default())
         .map(u64::from_be_bytes)
         .map_err(|_| StoreError::Corrupt { key: format!("{key:?}"), message: "not an 8-byte id".to_string() })
