@@ -1,0 +1,86 @@
+//! Benchmark of workflows, printing figures: a 3-task sequential action-chain of `core.noop`
+//! tasks, from the RunAction request to the workflow's `succeeded` (as WatchExecution reports
+//! it), one workflow at a time; p50, p90, p99 and the mean over the measured runs.
+//!
+//! Run: `cargo bench -p st2d-tests --bench workflows`.
+
+use std::time::{Duration, Instant};
+
+use st2d_proto::v1 as pb;
+use st2d_tests::{Client, Home, bins, control, pack_yaml, write_file};
+
+const WARM_UP: usize = 20;
+const RUNS: usize = 300;
+
+fn main() {
+    let home = Home::new();
+    let pack = home.packs().join("bench");
+    write_file(&pack.join("pack.yaml"), &pack_yaml("bench", "workflow benchmark"));
+    write_file(
+        &pack.join("actions/three.yaml"),
+        "---\nname: three\nrunner_type: action-chain\nentry_point: chains/three.yaml\n",
+    );
+    write_file(
+        &pack.join("actions/chains/three.yaml"),
+        "---\nchain:\n  - {name: one, ref: core.noop, on-success: two}\n  - {name: two, ref: core.noop, on-success: three}\n  - {name: three, ref: core.noop}\n",
+    );
+    let mut child = std::process::Command::new(&bins().st2d)
+        .arg("--home")
+        .arg(home.path())
+        .arg("serve")
+        .env("ST2D_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("st2d starts");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !home.socket().exists() {
+        assert!(Instant::now() < deadline, "st2d did not start");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
+    let mut times = runtime.block_on(async {
+        let mut client = control(&home.socket()).await;
+        for _ in 0..WARM_UP {
+            run_once(&mut client).await;
+        }
+        let mut times = Vec::with_capacity(RUNS);
+        for _ in 0..RUNS {
+            times.push(run_once(&mut client).await);
+        }
+        times
+    });
+    times.sort();
+    let at = |quantile: f64| times[((times.len() as f64 * quantile) as usize).min(times.len() - 1)];
+    let mean = times.iter().sum::<Duration>() / times.len() as u32;
+    println!(
+        "3-task sequential action-chain of core.noop, request to succeeded, {RUNS} runs one at a time: p50 {:.2} ms, p90 {:.2} ms, p99 {:.2} ms, mean {:.2} ms",
+        ms(at(0.5)),
+        ms(at(0.9)),
+        ms(at(0.99)),
+        ms(mean)
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+/// One workflow: request, then follow it until it completes; it must succeed.
+async fn run_once(client: &mut Client) -> Duration {
+    let started = Instant::now();
+    let request = pb::RunActionRequest { action: "bench.three".to_string(), ..Default::default() };
+    let execution = client.run_action(request).await.expect("run").into_inner();
+    let mut events =
+        client.watch_execution(pb::GetRequest { r#ref: execution.id.clone() }).await.expect("watch").into_inner();
+    loop {
+        let event = events.message().await.expect("a watch event").expect("the watch ends after completion");
+        if let Some(pb::execution_event::Event::Execution(state)) = event.event
+            && ["succeeded", "failed", "timeout", "canceled", "abandoned"].contains(&state.status.as_str())
+        {
+            assert_eq!(state.status, "succeeded", "{}", state.result_json);
+            return started.elapsed();
+        }
+    }
+}
+
+fn ms(duration: Duration) -> f64 {
+    duration.as_secs_f64() * 1000.0
+}
