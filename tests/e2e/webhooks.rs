@@ -181,6 +181,7 @@ fn a_curl_post_fires_a_webhook_rule_and_the_hook_follows_the_rule_file() {
     let samples = wait_metrics(port, "the flaky sensor restarted and every instance was processed", |s| {
         s.get(r#"st2d_sensor_restarts_total{sensor="hooks.Flaky"}"#).is_some_and(|r| *r >= 1.0)
             && s.get("st2d_trigger_journal_depth") == Some(&0.0)
+            && s.get("st2d_trigger_instances_processed_total") == s.get("st2d_trigger_instances_received_total")
     });
     // The deploy hook, the generic hook and the execution's action trigger.
     assert!(sample(&samples, "st2d_trigger_instances_received_total") >= 3.0, "{samples:#?}");
