@@ -159,6 +159,18 @@ pub async fn execution(client: &mut Client, verb: &ExecutionVerb, as_json: bool)
                 }
             }
         }
+        ExecutionVerb::Pause { ids } => {
+            for id in ids {
+                let execution = call(client.pause_execution(get_request(id))).await?;
+                print_execution(&execution, as_json);
+            }
+        }
+        ExecutionVerb::Resume { ids } => {
+            for id in ids {
+                let execution = call(client.resume_execution(get_request(id))).await?;
+                print_execution(&execution, as_json);
+            }
+        }
     }
     Ok(())
 }

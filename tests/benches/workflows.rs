@@ -1,6 +1,7 @@
-//! Benchmark of workflows, printing figures: a 3-task sequential action-chain of `core.noop`
-//! tasks, from the RunAction request to the workflow's `succeeded` (as WatchExecution reports
-//! it), one workflow at a time; p50, p90, p99 and the mean over the measured runs.
+//! Benchmark of workflows, printing figures: a 3-task sequential Orquesta workflow and a 3-task
+//! action-chain of `core.noop` tasks, from the RunAction request to the workflow's `succeeded`
+//! (as WatchExecution reports it), one workflow at a time; p50, p90, p99 and the mean over the
+//! measured runs.
 //!
 //! Run: `cargo bench -p st2d-tests --bench workflows`.
 
@@ -24,6 +25,14 @@ fn main() {
         &pack.join("actions/chains/three.yaml"),
         "---\nchain:\n  - {name: one, ref: core.noop, on-success: two}\n  - {name: two, ref: core.noop, on-success: three}\n  - {name: three, ref: core.noop}\n",
     );
+    write_file(
+        &pack.join("actions/sequence.yaml"),
+        "---\nname: sequence\nrunner_type: orquesta\nentry_point: workflows/sequence.yaml\n",
+    );
+    write_file(
+        &pack.join("actions/workflows/sequence.yaml"),
+        "version: 1.0\ntasks:\n  one:\n    action: core.noop\n    next:\n      - when: <% succeeded() %>\n        do: two\n  two:\n    action: core.noop\n    next:\n      - when: <% succeeded() %>\n        do: three\n  three:\n    action: core.noop\n",
+    );
     let mut child = std::process::Command::new(&bins().st2d)
         .arg("--home")
         .arg(home.path())
@@ -38,35 +47,39 @@ fn main() {
         std::thread::sleep(Duration::from_millis(10));
     }
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
-    let mut times = runtime.block_on(async {
-        let mut client = control(&home.socket()).await;
-        for _ in 0..WARM_UP {
-            run_once(&mut client).await;
-        }
-        let mut times = Vec::with_capacity(RUNS);
-        for _ in 0..RUNS {
-            times.push(run_once(&mut client).await);
-        }
-        times
-    });
-    times.sort();
-    let at = |quantile: f64| times[((times.len() as f64 * quantile) as usize).min(times.len() - 1)];
-    let mean = times.iter().sum::<Duration>() / times.len() as u32;
-    println!(
-        "3-task sequential action-chain of core.noop, request to succeeded, {RUNS} runs one at a time: p50 {:.2} ms, p90 {:.2} ms, p99 {:.2} ms, mean {:.2} ms",
-        ms(at(0.5)),
-        ms(at(0.9)),
-        ms(at(0.99)),
-        ms(mean)
-    );
+    for (action, what) in
+        [("bench.sequence", "3-task sequential Orquesta workflow"), ("bench.three", "3-task sequential action-chain")]
+    {
+        let mut times = runtime.block_on(async {
+            let mut client = control(&home.socket()).await;
+            for _ in 0..WARM_UP {
+                run_once(&mut client, action).await;
+            }
+            let mut times = Vec::with_capacity(RUNS);
+            for _ in 0..RUNS {
+                times.push(run_once(&mut client, action).await);
+            }
+            times
+        });
+        times.sort();
+        let at = |quantile: f64| times[((times.len() as f64 * quantile) as usize).min(times.len() - 1)];
+        let mean = times.iter().sum::<Duration>() / times.len() as u32;
+        println!(
+            "{what} of core.noop, request to succeeded, {RUNS} runs one at a time: p50 {:.2} ms, p90 {:.2} ms, p99 {:.2} ms, mean {:.2} ms",
+            ms(at(0.5)),
+            ms(at(0.9)),
+            ms(at(0.99)),
+            ms(mean)
+        );
+    }
     let _ = child.kill();
     let _ = child.wait();
 }
 
 /// One workflow: request, then follow it until it completes; it must succeed.
-async fn run_once(client: &mut Client) -> Duration {
+async fn run_once(client: &mut Client, action: &str) -> Duration {
     let started = Instant::now();
-    let request = pb::RunActionRequest { action: "bench.three".to_string(), ..Default::default() };
+    let request = pb::RunActionRequest { action: action.to_string(), ..Default::default() };
     let execution = client.run_action(request).await.expect("run").into_inner();
     let mut events =
         client.watch_execution(pb::GetRequest { r#ref: execution.id.clone() }).await.expect("watch").into_inner();

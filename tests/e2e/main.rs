@@ -8,6 +8,7 @@ mod executions;
 mod grpc;
 mod lifecycle;
 mod live_reload;
+mod orquesta;
 mod packs;
 mod registration;
 mod rules;

@@ -7,36 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use serde_json::Value;
-use st2d_tests::{Daemon, Home, require_python, stderr, stdout, write_file};
-
-/// Fails with how to get git when it is missing (the tests build their repositories with it).
-fn require_git() {
-    let found = Command::new("git").arg("--version").output().is_ok_and(|o| o.status.success());
-    assert!(found, "git is needed to build the test repositories: install it with `apt-get install git`");
-}
-
-fn git(repo: &Path, args: &[&str]) {
-    let output = Command::new("git")
-        .arg("-C")
-        .arg(repo)
-        .args(["-c", "user.email=tests@st2d", "-c", "user.name=st2d tests", "-c", "commit.gpgsign=false"])
-        .args(args)
-        .output()
-        .expect("git runs");
-    assert!(output.status.success(), "git {args:?} failed: {}", stderr(&output));
-}
-
-/// Commits everything in `repo` (initialising it the first time) and tags the commit.
-fn commit(repo: &Path, message: &str, tag: Option<&str>) {
-    if !repo.join(".git").exists() {
-        git(repo, &["init", "-q", "-b", "main"]);
-    }
-    git(repo, &["add", "-A"]);
-    git(repo, &["commit", "-q", "-m", message]);
-    if let Some(tag) = tag {
-        git(repo, &["tag", tag]);
-    }
-}
+use st2d_tests::{Daemon, Home, commit, require_git, require_python, stderr, stdout, write_file};
 
 /// A program of git's own (`git --exec-path`), such as git-daemon.
 fn git_tool(name: &str) -> PathBuf {

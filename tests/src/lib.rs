@@ -111,6 +111,35 @@ pub fn require_python() {
     assert!(found, "python3 is needed to run sensors and python actions: install it with `apt-get install python3`");
 }
 
+/// Fails with how to get git when it is missing (the tests build their repositories with it).
+pub fn require_git() {
+    let found = Command::new("git").arg("--version").output().is_ok_and(|o| o.status.success());
+    assert!(found, "git is needed to build the test repositories: install it with `apt-get install git`");
+}
+
+pub fn git(repo: &Path, args: &[&str]) {
+    let output = Command::new("git")
+        .arg("-C")
+        .arg(repo)
+        .args(["-c", "user.email=tests@st2d", "-c", "user.name=st2d tests", "-c", "commit.gpgsign=false"])
+        .args(args)
+        .output()
+        .expect("git runs");
+    assert!(output.status.success(), "git {args:?} failed: {}", stderr(&output));
+}
+
+/// Commits everything in `repo` (initialising it the first time) and tags the commit.
+pub fn commit(repo: &Path, message: &str, tag: Option<&str>) {
+    if !repo.join(".git").exists() {
+        git(repo, &["init", "-q", "-b", "main"]);
+    }
+    git(repo, &["add", "-A"]);
+    git(repo, &["commit", "-q", "-m", message]);
+    if let Some(tag) = tag {
+        git(repo, &["tag", tag]);
+    }
+}
+
 /// A temporary st2d home with helpers to write packs and configs.
 pub struct Home {
     dir: tempfile::TempDir,

@@ -66,8 +66,19 @@ pub enum ExecutionVerb {
         #[arg(value_name = "ID")]
         id: String,
     },
-    /// Cancel queued or running executions (their process groups are killed).
+    /// Cancel queued or running executions (their process groups are killed; a workflow's
+    /// running tasks are canceled with it).
     Cancel {
+        #[arg(value_name = "ID", required = true)]
+        ids: Vec<String>,
+    },
+    /// Pause Orquesta workflows: running tasks finish, nothing new starts.
+    Pause {
+        #[arg(value_name = "ID", required = true)]
+        ids: Vec<String>,
+    },
+    /// Resume paused Orquesta workflows.
+    Resume {
         #[arg(value_name = "ID", required = true)]
         ids: Vec<String>,
     },

@@ -11,7 +11,7 @@ use tonic::Status;
 
 use super::convert;
 use super::service::Runtime;
-use crate::execution::executor::{CancelError, ExecutionRequest, RequestError};
+use crate::execution::executor::{CancelError, ExecutionRequest, PauseError, RequestError};
 use crate::execution::{Execution, ExecutionStatus};
 use crate::reload::Published;
 use crate::rule::enforcement::Enforcement;
@@ -179,6 +179,23 @@ pub async fn cancel_execution(published: &Published, runtime: &Runtime, id: &str
         CancelError::NotFound(_) => Status::not_found(error.to_string()),
         CancelError::Completed { .. } => Status::failed_precondition(error.to_string()),
         CancelError::Store(_) => Status::internal(error.to_string()),
+    })?;
+    Ok(execution_message(published, &execution))
+}
+
+/// Pauses (`pause`) or resumes an Orquesta workflow.
+pub fn pause_execution(
+    published: &Published,
+    runtime: &Runtime,
+    id: &str,
+    pause: bool,
+) -> Result<pb::Execution, Status> {
+    let changed = if pause { runtime.executor.pause(id) } else { runtime.executor.resume(id) };
+    let execution = changed.map_err(|error| match error {
+        PauseError::NotFound(_) => Status::not_found(error.to_string()),
+        PauseError::NotPausable { .. } => Status::invalid_argument(error.to_string()),
+        PauseError::Status { .. } => Status::failed_precondition(error.to_string()),
+        PauseError::Store(_) => Status::internal(error.to_string()),
     })?;
     Ok(execution_message(published, &execution))
 }

@@ -447,6 +447,16 @@ impl Control for ControlService {
         runtime::cancel_execution(&self.published, &self.runtime, id).await.map(Response::new)
     }
 
+    async fn pause_execution(&self, request: Request<pb::GetRequest>) -> Result<Response<pb::Execution>, Status> {
+        let id = required_ref(request.get_ref())?;
+        runtime::pause_execution(&self.published, &self.runtime, id, true).map(Response::new)
+    }
+
+    async fn resume_execution(&self, request: Request<pb::GetRequest>) -> Result<Response<pb::Execution>, Status> {
+        let id = required_ref(request.get_ref())?;
+        runtime::pause_execution(&self.published, &self.runtime, id, false).map(Response::new)
+    }
+
     async fn get_key(&self, request: Request<pb::KeyRequest>) -> Result<Response<pb::KeyValuePair>, Status> {
         super::keys::get_key(&self.runtime, request.get_ref()).map(Response::new)
     }

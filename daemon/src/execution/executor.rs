@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use crate::metrics::METRICS;
 use chrono::Utc;
 use serde_json::{Map, Value, json};
-use tokio::sync::{Semaphore, broadcast, oneshot};
+use tokio::sync::{Semaphore, broadcast, oneshot, watch};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -25,6 +25,7 @@ use crate::store::Store;
 use crate::template::KeyValueSource;
 use crate::trigger::TriggerInstance;
 use crate::trigger::journal::Journal;
+use crate::workflow::Signals;
 
 /// The user executions run for when nobody else is named (StackStorm's system user).
 pub const SYSTEM_USER: &str = "stanley";
@@ -89,6 +90,19 @@ pub enum RequestError {
     Store(String),
 }
 
+/// Why a workflow cannot be paused or resumed.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum PauseError {
+    #[error("execution {0} does not exist")]
+    NotFound(String),
+    #[error("execution {id} is a {runner} execution; only orquesta workflows pause")]
+    NotPausable { id: String, runner: String },
+    #[error("execution {id} is {status}; it must be {expected}")]
+    Status { id: String, status: ExecutionStatus, expected: &'static str },
+    #[error("cannot record the change: {0}")]
+    Store(String),
+}
+
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum CancelError {
     #[error("execution {0} does not exist")]
@@ -124,6 +138,8 @@ struct Running {
     /// Told the completed execution (workflows waiting for a task). Dropped unanswered when
     /// the daemon stops with the execution unfinished.
     waiters: Vec<oneshot::Sender<Execution>>,
+    /// Pause (true) or resume (false), for a workflow.
+    pause: watch::Sender<bool>,
 }
 
 struct Inner {
@@ -303,30 +319,28 @@ impl Executor {
         }
         let cancel = self.inner.shutdown.child_token();
         let output = Arc::new(LiveOutput::default());
+        let paused = matches!(execution.status, ExecutionStatus::Pausing | ExecutionStatus::Paused);
+        let (pause, pause_signal) = watch::channel(paused);
         if let Ok(mut running) = self.inner.running.lock() {
             running.insert(
                 execution.id.clone(),
-                Running { cancel: cancel.clone(), output: output.clone(), waiters: Vec::new() },
+                Running { cancel: cancel.clone(), output: output.clone(), waiters: Vec::new(), pause },
             );
         }
         let _ = self.inner.updates.send(execution.clone());
         let executor = self.clone();
-        self.inner.tracker.spawn(async move { executor.drive(execution, slot, cancel, output).await });
+        let signals = Signals { cancel, pause: pause_signal };
+        self.inner.tracker.spawn(async move { executor.drive(execution, slot, signals, output).await });
     }
 
-    async fn drive(
-        self,
-        mut execution: Execution,
-        slot: Option<Slot>,
-        cancel: CancellationToken,
-        output: Arc<LiveOutput>,
-    ) {
+    async fn drive(self, mut execution: Execution, slot: Option<Slot>, signals: Signals, output: Arc<LiveOutput>) {
+        let cancel = &signals.cancel;
         let inner = &self.inner;
         if let Some(Slot(permit)) = slot
             && execution.status == ExecutionStatus::Running
         {
             let _ = inner.updates.send(execution.clone());
-            return self.run_recorded(execution, permit, cancel, output).await;
+            return self.run_recorded(execution, permit, &signals, output).await;
         }
         let permit = tokio::select! {
             permit = self.acquire(&execution) => permit,
@@ -357,7 +371,7 @@ impl Executor {
             tracing::error!(execution_id = %execution.id, error = %error, "cannot record the execution as running");
         }
         let _ = inner.updates.send(execution.clone());
-        self.run_recorded(execution, permit, cancel, output).await;
+        self.run_recorded(execution, permit, &signals, output).await;
     }
 
     /// Waits for a slot (a workflow needs none).
@@ -374,15 +388,22 @@ impl Executor {
         &self,
         mut execution: Execution,
         _permit: Option<tokio::sync::OwnedSemaphorePermit>,
-        cancel: CancellationToken,
+        signals: &Signals,
         output: Arc<LiveOutput>,
     ) {
         let inner = &self.inner;
+        let cancel = &signals.cancel;
         let registry = inner.published.registry();
         let started = std::time::Instant::now();
         let outcome = match registry.action(&execution.action) {
             Some(action) if runner::is_conducted(&execution) => {
-                match crate::workflow::run(self, &registry, action, &execution, &cancel).await {
+                let conducted = crate::workflow::run(self, &registry, action, &execution, signals).await;
+                // Pause and resume changed the record on disk meanwhile.
+                if let Some(stored) = self.get(&execution.id) {
+                    execution.status = stored.status;
+                    execution.log = stored.log;
+                }
+                match conducted {
                     Some(outcome) => outcome,
                     None => {
                         tracing::info!(execution_id = %execution.id, action = %execution.action, "workflow suspended until the next start");
@@ -391,7 +412,7 @@ impl Executor {
                     }
                 }
             }
-            Some(action) => runner::run(&inner.context, &registry, action, &execution, &output, &cancel).await,
+            Some(action) => runner::run(&inner.context, &registry, action, &execution, &output, cancel).await,
             None => Outcome::failed(format!("action \"{}\" no longer exists", execution.action)),
         };
         METRICS.action_duration.observe(started.elapsed());
@@ -505,7 +526,13 @@ impl Executor {
         }
         match self.cancel_token(id) {
             Some(token) => {
-                if execution.status == ExecutionStatus::Running {
+                if matches!(
+                    execution.status,
+                    ExecutionStatus::Running
+                        | ExecutionStatus::Pausing
+                        | ExecutionStatus::Paused
+                        | ExecutionStatus::Resuming
+                ) {
                     execution.set_status(ExecutionStatus::Canceling);
                     let numeric = execution.numeric_id().unwrap_or_default();
                     self.inner
@@ -554,7 +581,14 @@ impl Executor {
         for (_, record) in active {
             let Some(mut execution) = Execution::from_record(&record) else { continue };
             if runner::is_conducted(&execution)
-                && matches!(execution.status, ExecutionStatus::Running | ExecutionStatus::Canceling)
+                && matches!(
+                    execution.status,
+                    ExecutionStatus::Running
+                        | ExecutionStatus::Canceling
+                        | ExecutionStatus::Pausing
+                        | ExecutionStatus::Paused
+                        | ExecutionStatus::Resuming
+                )
             {
                 workflows.push(execution);
                 continue;
@@ -583,6 +617,67 @@ impl Executor {
                 token.cancel();
             }
         }
+    }
+
+    /// Asks a running Orquesta workflow to pause: it is `pausing` until its running tasks
+    /// have finished, then `paused`; it starts nothing new until resumed.
+    pub fn pause(&self, id: &str) -> Result<Execution, PauseError> {
+        self.pause_or_resume(id, true)
+    }
+
+    /// Resumes a paused (or pausing) workflow.
+    pub fn resume(&self, id: &str) -> Result<Execution, PauseError> {
+        self.pause_or_resume(id, false)
+    }
+
+    fn pause_or_resume(&self, id: &str, pause: bool) -> Result<Execution, PauseError> {
+        let mut execution = self.get(id).ok_or_else(|| PauseError::NotFound(id.to_string()))?;
+        if execution.runner != "orquesta" || !runner::is_conducted(&execution) {
+            return Err(PauseError::NotPausable { id: id.to_string(), runner: execution.runner.clone() });
+        }
+        let (allowed, expected): (&[ExecutionStatus], _) = if pause {
+            (&[ExecutionStatus::Running, ExecutionStatus::Resuming], "running")
+        } else {
+            (&[ExecutionStatus::Paused, ExecutionStatus::Pausing], "paused or pausing")
+        };
+        let sender = self.inner.running.lock().ok().and_then(|r| r.get(id).map(|r| r.pause.clone()));
+        let (true, Some(sender)) = (allowed.contains(&execution.status), sender) else {
+            return Err(PauseError::Status { id: id.to_string(), status: execution.status, expected });
+        };
+        if pause {
+            execution.set_status(ExecutionStatus::Pausing);
+        } else {
+            execution.set_status(ExecutionStatus::Resuming);
+            execution.set_status(ExecutionStatus::Running);
+        }
+        self.record_active(&execution).map_err(PauseError::Store)?;
+        let _ = sender.send(pause);
+        Ok(execution)
+    }
+
+    /// Told by a pausing workflow's conductor that none of its tasks runs any more.
+    pub fn workflow_paused(&self, id: &str) {
+        let Some(mut execution) = self.get(id) else { return };
+        if execution.status != ExecutionStatus::Pausing {
+            return;
+        }
+        execution.set_status(ExecutionStatus::Paused);
+        if let Err(error) = self.record_active(&execution) {
+            tracing::error!(execution_id = %id, error = %error, "cannot record the workflow as paused");
+        }
+    }
+
+    /// Writes an execution that is still active and announces the change.
+    fn record_active(&self, execution: &Execution) -> Result<(), String> {
+        let numeric = execution.numeric_id().unwrap_or_default();
+        self.inner.store.put_execution(numeric, &execution.to_record(), true).map_err(|e| e.to_string())?;
+        let _ = self.inner.updates.send(execution.clone());
+        Ok(())
+    }
+
+    /// Resolves when the daemon begins to stop.
+    pub async fn drained(&self) {
+        self.inner.draining.cancelled().await;
     }
 
     fn cancel_token(&self, id: &str) -> Option<CancellationToken> {

@@ -26,10 +26,14 @@ pub enum ExecutionStatus {
     Abandoned,
     Canceling,
     Canceled,
+    /// A workflow asked to pause, waiting for its running tasks.
+    Pausing,
+    Paused,
+    Resuming,
 }
 
 impl ExecutionStatus {
-    pub const ALL: [ExecutionStatus; 9] = [
+    pub const ALL: [ExecutionStatus; 12] = [
         ExecutionStatus::Requested,
         ExecutionStatus::Scheduled,
         ExecutionStatus::Running,
@@ -39,6 +43,9 @@ impl ExecutionStatus {
         ExecutionStatus::Abandoned,
         ExecutionStatus::Canceling,
         ExecutionStatus::Canceled,
+        ExecutionStatus::Pausing,
+        ExecutionStatus::Paused,
+        ExecutionStatus::Resuming,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -52,6 +59,9 @@ impl ExecutionStatus {
             ExecutionStatus::Abandoned => "abandoned",
             ExecutionStatus::Canceling => "canceling",
             ExecutionStatus::Canceled => "canceled",
+            ExecutionStatus::Pausing => "pausing",
+            ExecutionStatus::Paused => "paused",
+            ExecutionStatus::Resuming => "resuming",
         }
     }
 

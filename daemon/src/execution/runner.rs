@@ -103,15 +103,9 @@ mod tests {
 
     #[tokio::test]
     async fn runners_st2d_does_not_implement_fail_with_their_name() {
-        let kit = Kit::new(&[
-            ("packs/demo/actions/flow.yaml", "---\nname: flow\nrunner_type: orquesta\nentry_point: flow.yaml\n"),
-            ("packs/demo/actions/remote.yaml", "---\nname: remote\nrunner_type: remote-shell-cmd\n"),
-        ])
-        .await;
-        let cases = [
-            ("demo.flow", "runner orquesta is not supported"),
-            ("demo.remote", "runner remote-shell-cmd is not supported"),
-        ];
+        let kit =
+            Kit::new(&[("packs/demo/actions/remote.yaml", "---\nname: remote\nrunner_type: remote-shell-cmd\n")]).await;
+        let cases = [("demo.remote", "runner remote-shell-cmd is not supported")];
         for (action, error) in cases {
             let (outcome, _) = kit.run(action, json!({"hosts": "h"}), json!({})).await;
             assert_eq!(outcome, Outcome::failed(error), "{action}");

@@ -134,6 +134,9 @@ pub struct Action {
     pub tags: Value,
     pub notify: Value,
     pub metadata_file: String,
+    /// An Orquesta action's workflow definition, as read and checked with the action (so the
+    /// last good definition stays with the last good action).
+    pub workflow: Option<std::sync::Arc<Value>>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -52,7 +52,13 @@ pub fn is_template(value: &Value) -> bool {
 
 fn environment() -> &'static Environment<'static> {
     static ENVIRONMENT: OnceLock<Environment<'static>> = OnceLock::new();
-    ENVIRONMENT.get_or_init(|| {
+    ENVIRONMENT.get_or_init(build_environment)
+}
+
+/// A new environment as StackStorm's: strict undefined, trim/lstrip blocks, Python printing,
+/// StackStorm's filters (workflows add their functions to one of their own).
+pub(crate) fn build_environment() -> Environment<'static> {
+    {
         let mut env = Environment::new();
         env.set_undefined_behavior(UndefinedBehavior::Strict);
         let syntax = minijinja::syntax::SyntaxConfig::builder().trim_blocks(true).lstrip_blocks(true).build();
@@ -66,7 +72,7 @@ fn environment() -> &'static Environment<'static> {
         });
         filters::register(&mut env);
         env
-    })
+    }
 }
 
 /// A value printed as Python's `str()` prints it (`True`, `None`, `{'a': 1}`).

@@ -8,10 +8,12 @@
 //! executor does).
 
 pub mod chain;
+pub mod orquesta;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
+use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use crate::execution::Execution;
@@ -36,17 +38,24 @@ pub enum Conduct {
     Suspended,
 }
 
+/// What a running workflow is told: cancel, and pause (true) or resume (false).
+pub struct Signals {
+    pub cancel: CancellationToken,
+    pub pause: watch::Receiver<bool>,
+}
+
 /// Conducts `execution` to its end; `None` when the daemon stops first.
 pub async fn run(
     executor: &Executor,
     registry: &Registry,
     action: &Action,
     execution: &Execution,
-    cancel: &CancellationToken,
+    signals: &Signals,
 ) -> Option<Outcome> {
     let entry_point = crate::action::common::entry_point(registry, action);
     let conducted = match action.runner_type.as_str() {
-        "action-chain" => chain::run(executor, registry, action, execution, entry_point, cancel).await,
+        "action-chain" => chain::run(executor, registry, action, execution, entry_point, &signals.cancel).await,
+        "orquesta" => orquesta::run(executor, action, execution, entry_point, signals).await,
         other => Conduct::Done(Outcome::failed(format!("runner {other} is not supported"))),
     };
     match conducted {

@@ -4,6 +4,8 @@
 //! Owns: what makes an action file valid and its effective parameter schema.
 //! Must not: run or render anything.
 
+use std::sync::Arc;
+
 use serde_json::{Map, Value};
 
 use super::{FileCtx, check_pack_field};
@@ -101,6 +103,7 @@ pub fn action(doc: &Value, ctx: &FileCtx<'_>, warnings: &mut Vec<String>) -> Res
             format!("entry_point \"{entry_point}\" is outside the pack directory"),
         ));
     }
+    let workflow = if runner.name == "orquesta" { check_workflow(ctx.pack_dir, &entry_point)? } else { None };
     let declared = fields.mapping("parameters")?;
     check_parameters(&declared)?;
     check_positions(&declared)?;
@@ -118,7 +121,25 @@ pub fn action(doc: &Value, ctx: &FileCtx<'_>, warnings: &mut Vec<String>) -> Res
         tags: fields.get("tags").cloned().unwrap_or(Value::Null),
         notify: fields.get("notify").cloned().unwrap_or(Value::Null),
         metadata_file: ctx.file.to_string(),
+        workflow,
     })
+}
+
+/// An Orquesta workflow's definition is checked with its action, so a broken workflow keeps
+/// the last good version of the action and says where it is broken. A definition file that is
+/// not there yet is left for the run to report.
+fn check_workflow(pack_dir: &std::path::Path, entry_point: &str) -> Result<Option<Arc<Value>>, FieldError> {
+    let path = pack_dir.join("actions").join(entry_point);
+    if entry_point.is_empty() || !path.is_file() {
+        return Ok(None);
+    }
+    crate::workflow::orquesta::spec::WorkflowSpec::read(&path).map(|(document, _)| Some(Arc::new(document))).map_err(
+        |error| {
+            let shown = path.display().to_string();
+            let relative = path.strip_prefix(pack_dir).map(|p| p.display().to_string()).unwrap_or(shown.clone());
+            FieldError::new("entry_point", error.replacen(&shown, &relative, 1))
+        },
+    )
 }
 
 fn is_word(name: &str) -> bool {

@@ -1,0 +1,263 @@
+//! Expressions in workflow values, as Orquesta evaluates them: `<% YAQL %>` and `{{ Jinja }}`
+//! (or `{% %}` blocks). A string that is one expression gives the expression's value with its
+//! type; a string with text around expressions gives text (each value printed as Python
+//! prints it); mappings and lists are evaluated item by item (keys too). One string uses one
+//! language: a string with Jinja in it is rendered by Jinja.
+//!
+//! Owns: finding expressions, compiling them for the load-time check, and evaluating them
+//! against a `Scope`. Must not: decide what a scope holds (the conductor does).
+
+use std::sync::{Arc, OnceLock};
+
+use minijinja::value::{Kwargs, Object, Rest};
+use minijinja::{Environment, Error, ErrorKind, State};
+use serde_json::{Map, Value};
+
+use super::functions::{FUNCTIONS, Scope};
+use super::yaql;
+use crate::action::pyfmt::py_str;
+
+/// Whether `text` holds an expression.
+pub fn has_expression(text: &str) -> bool {
+    text.contains("<%") || is_jinja(text)
+}
+
+fn is_jinja(text: &str) -> bool {
+    text.contains("{{") || text.contains("{%")
+}
+
+/// Compiles every expression in `value`; the error quotes the expression.
+pub fn check(value: &Value) -> Result<(), String> {
+    match value {
+        Value::String(text) if is_jinja(text) => {
+            jinja().template_from_str(text).map(drop).map_err(|e| format!("Jinja in \"{text}\": {}", jinja_message(e)))
+        }
+        Value::String(text) => {
+            for source in yaql_sources(text)? {
+                let parsed = yaql::parse(source).map_err(|e| format!("YAQL in \"<%{source}%>\": {e}"))?;
+                if let Some(unknown) = parsed
+                    .functions()
+                    .into_iter()
+                    .find(|name| !yaql::is_library_function(name) && !FUNCTIONS.contains(&name.as_str()))
+                {
+                    return Err(format!("YAQL in \"<%{source}%>\": unknown function \"{unknown}\""));
+                }
+            }
+            Ok(())
+        }
+        Value::Array(items) => items.iter().try_for_each(check),
+        Value::Object(map) => map.iter().try_for_each(|(key, item)| {
+            check(&Value::String(key.clone()))?;
+            check(item)
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// `value` with every expression evaluated.
+pub fn evaluate(value: &Value, scope: &Scope) -> Result<Value, String> {
+    match value {
+        Value::String(text) if is_jinja(text) => evaluate_jinja(text, scope),
+        Value::String(text) if text.contains("<%") => evaluate_yaql(text, scope),
+        Value::Array(items) => {
+            items.iter().map(|item| evaluate(item, scope)).collect::<Result<_, _>>().map(Value::Array)
+        }
+        Value::Object(map) => {
+            let mut evaluated = Map::new();
+            for (key, item) in map {
+                let key = match evaluate(&Value::String(key.clone()), scope)? {
+                    Value::String(text) => text,
+                    other => py_str(&other),
+                };
+                evaluated.insert(key, evaluate(item, scope)?);
+            }
+            Ok(Value::Object(evaluated))
+        }
+        other => Ok(other.clone()),
+    }
+}
+
+/// The sources between `<%` and `%>` in `text`.
+fn yaql_sources(text: &str) -> Result<Vec<&str>, String> {
+    let mut sources = Vec::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("<%") {
+        let after = &rest[start + 2..];
+        let end = after.find("%>").ok_or_else(|| format!("unterminated YAQL expression in \"{text}\""))?;
+        sources.push(&after[..end]);
+        rest = &after[end + 2..];
+    }
+    Ok(sources)
+}
+
+fn evaluate_yaql(text: &str, scope: &Scope) -> Result<Value, String> {
+    let sources = yaql_sources(text)?;
+    let one = |source: &str| -> Result<Value, String> {
+        let parsed = yaql::parse(source).map_err(|e| yaql_failure(source, &e.to_string()))?;
+        let root = Value::Object(scope.ctx.clone());
+        parsed.evaluate(&root, &Host(scope)).map_err(|e| yaql_failure(source, &e.message))
+    };
+    let trimmed = text.trim();
+    if sources.len() == 1 && trimmed.starts_with("<%") && trimmed.ends_with("%>") {
+        return one(sources[0]);
+    }
+    let mut out = String::new();
+    let mut rest = text;
+    for source in sources {
+        let start = rest.find("<%").unwrap_or(rest.len());
+        out.push_str(&rest[..start]);
+        out.push_str(&py_str(&one(source)?));
+        rest = &rest[start + 2 + source.len() + 2..];
+    }
+    out.push_str(rest);
+    Ok(Value::String(out))
+}
+
+fn yaql_failure(source: &str, message: &str) -> String {
+    format!("YaqlEvaluationException: Unable to evaluate expression '<%{source}%>'. {message}")
+}
+
+struct Host<'a>(&'a Scope);
+
+impl yaql::Host for Host<'_> {
+    fn call(&self, name: &str, args: &[Value], named: &Map<String, Value>) -> Option<Result<Value, String>> {
+        self.0.call(name, args, named)
+    }
+}
+
+fn evaluate_jinja(text: &str, scope: &Scope) -> Result<Value, String> {
+    let failure =
+        |e: Error| format!("JinjaEvaluationException: Unable to render expression '{text}'. {}", jinja_message(e));
+    let context =
+        minijinja::context! { __orquesta => minijinja::Value::from_object(ScopeObject(Arc::new(scope.clone()))) };
+    if let Some(expression) = single_expression(text) {
+        let compiled = jinja().compile_expression(expression).map_err(failure)?;
+        let value = compiled.eval(context).map_err(failure)?;
+        return Ok(if value.is_undefined() { Value::Null } else { crate::template::to_json(&value) });
+    }
+    jinja().render_str(text, context).map(Value::String).map_err(failure)
+}
+
+fn jinja_message(error: Error) -> String {
+    crate::template::TemplateError::from(error).0
+}
+
+/// The expression of a string that is exactly one `{{ expression }}`.
+fn single_expression(text: &str) -> Option<&str> {
+    let inner = text.trim().strip_prefix("{{")?.strip_suffix("}}")?;
+    (!inner.contains("{{") && !inner.contains("}}") && !inner.contains("{%")).then_some(inner.trim())
+}
+
+/// The scope, handed to the Jinja functions through the render context.
+#[derive(Clone)]
+struct ScopeObject(Arc<Scope>);
+
+impl std::fmt::Debug for ScopeObject {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("orquesta scope")
+    }
+}
+
+impl Object for ScopeObject {}
+
+/// StackStorm's Jinja environment with Orquesta's functions added.
+fn jinja() -> &'static Environment<'static> {
+    static ENVIRONMENT: OnceLock<Environment<'static>> = OnceLock::new();
+    ENVIRONMENT.get_or_init(|| {
+        let mut env = crate::template::build_environment();
+        for name in FUNCTIONS {
+            env.add_function(name, move |state: &State, args: Rest<minijinja::Value>| call_jinja(name, state, args));
+        }
+        env
+    })
+}
+
+fn call_jinja(name: &str, state: &State, args: Rest<minijinja::Value>) -> Result<minijinja::Value, Error> {
+    let scope = state
+        .lookup("__orquesta")
+        .and_then(|value| value.downcast_object::<ScopeObject>())
+        .ok_or_else(|| Error::new(ErrorKind::InvalidOperation, format!("{name}() is only defined in workflows")))?;
+    let mut positional = Vec::new();
+    let mut named = Map::new();
+    for arg in args.0 {
+        if arg.is_kwargs() {
+            let kwargs = Kwargs::try_from(arg.clone())?;
+            for key in kwargs.args() {
+                let value: minijinja::Value = kwargs.get(key)?;
+                named.insert(key.to_string(), crate::template::to_json(&value));
+            }
+        } else {
+            positional.push(crate::template::to_json(&arg));
+        }
+    }
+    match scope.0.call(name, &positional, &named) {
+        Some(Ok(value)) => Ok(minijinja::Value::from(minijinja::value::Serde(&value))),
+        Some(Err(message)) => Err(Error::new(ErrorKind::InvalidOperation, message)),
+        None => Err(Error::new(ErrorKind::UnknownFunction, name.to_string())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::template::NoKeyValues;
+    use crate::workflow::orquesta::functions::Current;
+    use serde_json::json;
+
+    fn scope() -> Scope {
+        let ctx = json!({"a": 1, "name": "x", "list": [1, 2], "d": {"k": "v"}});
+        let mut scope = Scope::new(ctx.as_object().cloned().unwrap_or_default(), Arc::new(NoKeyValues), "u");
+        scope.current = Some(Current { name: "t".into(), status: "succeeded".into(), result: json!({"stdout": "hi"}) });
+        scope
+    }
+
+    #[test]
+    fn expressions_evaluate_with_their_types_or_as_text() {
+        let cases = [
+            (json!("<% ctx(a) %>"), json!(1)),
+            (json!(" <% ctx().list %> "), json!([1, 2])),
+            (json!("n=<% ctx(a) %>, <% ctx(name) %>"), json!("n=1, x")),
+            (json!("<% ctx(d) %> and <% succeeded() %>"), json!("{'k': 'v'} and True")),
+            (json!("{{ ctx('a') }}"), json!(1)),
+            (json!("{{ ctx().list }}"), json!([1, 2])),
+            (json!("{{ result().stdout }} there"), json!("hi there")),
+            (json!("{% if succeeded() %}ok{% endif %}"), json!("ok")),
+            (json!({"k": "<% ctx(a) %>", "<% ctx(name) %>": ["{{ ctx('name') }}"]}), json!({"k": 1, "x": ["x"]})),
+            (json!("plain"), json!("plain")),
+            (json!(3), json!(3)),
+        ];
+        for (value, expected) in cases {
+            assert_eq!(evaluate(&value, &scope()), Ok(expected), "{value}");
+        }
+    }
+
+    #[test]
+    fn failures_name_the_expression() {
+        let cases = [
+            (
+                json!("<% ctx(nope) %>"),
+                "Unable to evaluate expression '<% ctx(nope) %>'. The variable \"nope\" is undefined.",
+            ),
+            (json!("{{ ctx('nope') }}"), "Unable to render expression '{{ ctx('nope') }}'"),
+            (json!("<% ctx(a"), "unterminated YAQL expression"),
+        ];
+        for (value, expected) in cases {
+            let error = evaluate(&value, &scope()).expect_err("fails");
+            assert!(error.contains(expected), "{value}: {error}");
+        }
+    }
+
+    #[test]
+    fn the_load_check_finds_syntax_errors_and_unknown_functions() {
+        assert_eq!(check(&json!({"a": ["<% ctx(x).select($.y) %>", "{{ ctx('x') | to_json_string }}"]})), Ok(()));
+        let cases = [
+            (json!("<% ctx( %>"), "YAQL in \"<% ctx( %>\""),
+            (json!("<% frobnicate(1) %>"), "unknown function \"frobnicate\""),
+            (json!(["{{ ctx( }}"]), "Jinja in \"{{ ctx( }}\""),
+        ];
+        for (value, expected) in cases {
+            let error = check(&value).expect_err("fails");
+            assert!(error.contains(expected), "{value}: {error}");
+        }
+    }
+}

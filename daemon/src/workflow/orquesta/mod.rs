@@ -1,0 +1,703 @@
+//! The Orquesta conductor: runs a workflow graph (the StackStorm/orquesta language) as child
+//! executions. Start tasks run at once; each completed task evaluates its transitions in
+//! order, publishes into its branch's context and stages the tasks of every transition whose
+//! `when` holds; a task without `join` runs once per arrival, a join runs once when enough
+//! branches have arrived, with their contexts merged. with-items tasks run one execution per
+//! item (within `concurrency`), `retry` and `delay` wait on timers, and the engine commands
+//! `continue`, `fail`, `noop` and `retry` act as Orquesta's do. A failure no transition
+//! remediates fails the workflow: nothing new starts, running tasks finish, and the output is
+//! still rendered. The result is `{output}` plus `errors` when there are any.
+//!
+//! Owns: the workflow's state machine and its persisted state (`state`), written with each
+//! task's request and after every transition. Must not: run processes, take execution slots
+//! or change an execution's status itself (the executor does).
+
+mod expr;
+mod functions;
+mod inline;
+pub mod spec;
+mod state;
+pub mod yaql;
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use futures_util::StreamExt;
+use futures_util::stream::FuturesUnordered;
+use serde_json::{Map, Value, json};
+
+use super::{Conduct, Signals, Tasks};
+use crate::execution::executor::{ExecutionRequest, Executor, ParentLink, RequestError};
+use crate::execution::runner::Outcome;
+use crate::execution::{Execution, ExecutionStatus};
+use crate::pack::model::Action;
+use functions::{Current, Scope};
+use spec::{TaskSpec, WorkflowSpec};
+use state::{FlowState, Phase, Slot, TaskRun};
+
+/// Retries the `retry` command allows.
+const RETRY_COMMAND_COUNT: u32 = 3;
+
+/// Conducts an Orquesta execution.
+pub async fn run(
+    executor: &Executor,
+    action: &Action,
+    workflow: &Execution,
+    entry_point: Option<std::path::PathBuf>,
+    signals: &Signals,
+) -> Conduct {
+    let spec = match (&action.workflow, entry_point) {
+        // The definition read and checked with the action: the last good one.
+        (Some(document), _) => WorkflowSpec::parse(document).map_err(|e| e.to_string()),
+        // Not there when the action loaded: read it now.
+        (None, Some(path)) => match tokio::task::spawn_blocking(move || WorkflowSpec::load(&path)).await {
+            Ok(read) => read,
+            Err(error) => Err(format!("cannot read the workflow: {error}")),
+        },
+        (None, None) => Err("entry_point is required by the orquesta runner".to_string()),
+    };
+    let spec = match spec {
+        Ok(spec) => spec,
+        Err(error) => {
+            return Conduct::Done(Outcome { status: ExecutionStatus::Failed, result: failed_to_load(&error) });
+        }
+    };
+    let conductor = Conductor { executor, action, workflow, spec: &spec, tasks: Tasks::new(executor, workflow) };
+    let mut state = match conductor.tasks.load::<FlowState>() {
+        Some(state) => state,
+        None => match conductor.start() {
+            Ok(state) => state,
+            Err(error) => {
+                return Conduct::Done(Outcome {
+                    status: ExecutionStatus::Failed,
+                    result: json!({"output": null, "errors": [{"type": "error", "message": error}]}),
+                });
+            }
+        },
+    };
+    match conductor.conduct(&mut state, signals).await {
+        Some(suspended) => suspended,
+        None => Conduct::Done(conductor.finish(&mut state)),
+    }
+}
+
+fn failed_to_load(error: &str) -> Value {
+    json!({"output": null, "errors": [{"type": "error", "message": error}]})
+}
+
+type Completion = Pin<Box<dyn Future<Output = (usize, usize, Option<Execution>)> + Send>>;
+
+struct Conductor<'a> {
+    executor: &'a Executor,
+    action: &'a Action,
+    workflow: &'a Execution,
+    spec: &'a WorkflowSpec,
+    tasks: Tasks<'a>,
+}
+
+impl Conductor<'_> {
+    /// The state of a workflow about to start: input and vars assigned in order, start tasks staged.
+    fn start(&self) -> Result<FlowState, String> {
+        let resolved = self.workflow.resolved.clone().unwrap_or_default();
+        let mut given = resolved.runner.clone();
+        given.extend(resolved.action.clone());
+        let mut ctx = Map::new();
+        for (name, default) in &self.spec.input {
+            let value = match (given.get(name), default) {
+                (Some(value), _) if !value.is_null() => value.clone(),
+                (_, Some(default)) => expr::evaluate(default, &self.scope(&ctx))?,
+                (given, None) => given.cloned().unwrap_or(Value::Null),
+            };
+            ctx.insert(name.clone(), value);
+        }
+        // Parameters the input list does not name are offered too, as StackStorm passes
+        // every parameter of the action.
+        for (name, value) in given {
+            ctx.entry(name).or_insert(value);
+        }
+        ctx.insert("st2".to_string(), self.st2_context());
+        for (name, value) in &self.spec.vars {
+            let value = expr::evaluate(value, &self.scope(&ctx))?;
+            ctx.insert(name.clone(), value);
+        }
+        let mut state = FlowState { terminal: ctx.clone(), ..FlowState::default() };
+        for name in &self.spec.starts {
+            self.stage(&mut state, None, name, ctx.clone());
+        }
+        Ok(state)
+    }
+
+    /// StackStorm's runtime context, `ctx(st2)`.
+    fn st2_context(&self) -> Value {
+        json!({
+            "action_execution_id": self.workflow.id,
+            "user": self.workflow.user,
+            "pack": self.action.pack,
+            "action": self.action.ref_,
+            "runner": self.action.runner_type,
+            "api_url": "",
+        })
+    }
+
+    fn scope(&self, ctx: &Map<String, Value>) -> Scope {
+        Scope::new(ctx.clone(), self.executor.kv(), &self.workflow.user)
+    }
+
+    /// Runs the workflow until nothing is staged or running (`None`), or the daemon stops.
+    async fn conduct(&self, state: &mut FlowState, signals: &Signals) -> Option<Conduct> {
+        let mut pause = signals.pause.clone();
+        state.paused = *pause.borrow();
+        let mut waits: FuturesUnordered<Completion> = FuturesUnordered::new();
+        // After a restart, wait again for every execution the saved state has in flight.
+        for (index, run) in state.runs.iter().enumerate().filter(|(_, run)| run.phase == Phase::Running) {
+            for (slot, entry) in run.slots.iter().enumerate() {
+                if let (Some(id), None) = (&entry.execution_id, &entry.status) {
+                    waits.push(self.wait(index, slot, id.clone()));
+                }
+            }
+        }
+        let mut reported_paused = false;
+        loop {
+            if signals.cancel.is_cancelled() && !state.canceling {
+                self.cancel(state).await;
+            }
+            if !state.paused && !state.canceling {
+                self.advance(state, &mut waits).await;
+            }
+            self.tasks.save(state);
+            if !state.active() {
+                return None;
+            }
+            if state.paused && state.in_flight() == 0 && !reported_paused {
+                self.executor.workflow_paused(&self.workflow.id);
+                reported_paused = true;
+            }
+            let wakeup = if state.paused || state.canceling { None } else { state.next_wakeup() };
+            let sleep = async {
+                match wakeup {
+                    Some(at) => tokio::time::sleep((at - Utc::now()).to_std().unwrap_or_default()).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                Some((run, slot, completed)) = waits.next(), if !waits.is_empty() => {
+                    let Some(execution) = completed else {
+                        self.tasks.save(state);
+                        return Some(Conduct::Suspended);
+                    };
+                    self.slot_completed(state, run, slot, &execution);
+                }
+                () = sleep => {}
+                () = signals.cancel.cancelled(), if !state.canceling => {}
+                changed = pause.changed() => {
+                    if changed.is_err() {
+                        // The executor dropped the control channel: it is stopping.
+                        self.tasks.save(state);
+                        return Some(Conduct::Suspended);
+                    }
+                    state.paused = *pause.borrow();
+                    reported_paused = false;
+                }
+                () = self.executor.drained(), if waits.is_empty() => {
+                    self.tasks.save(state);
+                    return Some(Conduct::Suspended);
+                }
+            }
+        }
+    }
+
+    fn wait(&self, run: usize, slot: usize, id: String) -> Completion {
+        let executor = self.executor.clone();
+        Box::pin(async move {
+            let completed = executor.completion(&id).await;
+            (run, slot, completed)
+        })
+    }
+
+    /// Cancels every running task; staged ones are dropped.
+    async fn cancel(&self, state: &mut FlowState) {
+        state.canceling = true;
+        for run in state.runs.iter_mut() {
+            if run.phase == Phase::Staged {
+                run.phase = Phase::Skipped;
+            }
+        }
+        let running: Vec<String> = state
+            .runs
+            .iter()
+            .filter(|run| run.phase == Phase::Running)
+            .flat_map(|run| run.slots.iter())
+            .filter(|slot| slot.status.is_none())
+            .filter_map(|slot| slot.execution_id.clone())
+            .collect();
+        for id in running {
+            let _ = self.executor.cancel(&id).await;
+        }
+        for run in state.runs.iter_mut().filter(|run| run.phase == Phase::Running && run.in_flight() == 0) {
+            // Nothing of it runs: unrequested items are dropped.
+            run.phase = Phase::Done;
+            run.status = Some("canceled".to_string());
+        }
+    }
+
+    /// Starts every staged run that is due and requests the executions runs can take, until
+    /// nothing more can start now.
+    async fn advance(&self, state: &mut FlowState, waits: &mut FuturesUnordered<Completion>) {
+        loop {
+            let now = Utc::now();
+            let due = state
+                .runs
+                .iter()
+                .position(|run| run.phase == Phase::Staged && run.not_before.is_none_or(|at| at <= now));
+            if let Some(index) = due {
+                self.begin(state, index);
+                continue;
+            }
+            // A failing workflow still starts the tasks staged with the failure (`do: [log,
+            // fail]`), but no further items of tasks under way.
+            let requestable = state.runs.iter().enumerate().find_map(|(index, run)| {
+                (run.phase == Phase::Running && (!state.failing || !run.started()))
+                    .then(|| run.next_slot().map(|slot| (index, slot)))
+                    .flatten()
+            });
+            let Some((index, slot)) = requestable else { break };
+            if self.executor.draining() {
+                break;
+            }
+            self.request(state, index, slot, waits).await;
+        }
+        // A failing workflow requests no more items: runs with nothing in flight end.
+        if state.failing {
+            for index in 0..state.runs.len() {
+                let run = &state.runs[index];
+                if run.phase == Phase::Running && run.started() && run.in_flight() == 0 {
+                    self.run_completed(state, index);
+                }
+            }
+        }
+    }
+
+    /// Moves a staged run to running: its items are evaluated; a task with no action, or no
+    /// items, completes at once.
+    fn begin(&self, state: &mut FlowState, index: usize) {
+        let task = &self.spec.tasks[&state.runs[index].name];
+        let scope = self.scope(&state.runs[index].ctx);
+        let run = &mut state.runs[index];
+        run.phase = Phase::Running;
+        run.status = None;
+        if let Some(with) = &task.with {
+            let items = expr::evaluate(&with.items, &scope).and_then(|items| match items {
+                Value::Array(items) => Ok(items),
+                other => Err(format!("the items of task \"{}\" are not a list: {other}", task.name)),
+            });
+            let concurrency = with
+                .concurrency
+                .as_ref()
+                .map(|c| expr::evaluate(c, &scope).map(|c| c.as_u64().map(|n| n.max(1) as usize)))
+                .transpose()
+                .map(Option::flatten);
+            match (items, concurrency) {
+                (Ok(items), Ok(concurrency)) => {
+                    run.slots = vec![Slot::default(); items.len()];
+                    run.items = Some(items);
+                    run.concurrency = concurrency;
+                }
+                (Err(error), _) | (_, Err(error)) => {
+                    run.slots = vec![Slot { status: Some("failed".into()), ..Slot::default() }];
+                    state.failing = true;
+                    state.error(Some(&task.name), error, None);
+                    self.run_completed(state, index);
+                    return;
+                }
+            }
+        } else {
+            run.slots = vec![Slot::default()];
+        }
+        if task.action.is_none() {
+            run.slots = vec![Slot { status: Some("succeeded".into()), ..Slot::default() }];
+            run.items = None;
+        }
+        if run.slots.is_empty() || task.action.is_none() {
+            self.run_completed(state, index);
+        }
+    }
+
+    /// Requests the execution of one slot of a run, recording it in the same flush.
+    async fn request(
+        &self,
+        state: &mut FlowState,
+        index: usize,
+        slot: usize,
+        waits: &mut FuturesUnordered<Completion>,
+    ) {
+        let task = &self.spec.tasks[&state.runs[index].name];
+        let run = &state.runs[index];
+        let mut scope = self.scope(&run.ctx);
+        scope.tasks = Arc::new(state.views());
+        scope.item = run.items.as_ref().map(|items| item_value(task, &items[slot]));
+        let rendered = task
+            .action
+            .as_ref()
+            .map(|action| expr::evaluate(action, &scope))
+            .transpose()
+            .and_then(|action| Ok((action, expr::evaluate(&task.input, &scope)?)));
+        let (action, input) = match rendered {
+            Ok((Some(Value::String(action)), Value::Object(input))) => (action, input),
+            Ok((action, input)) => {
+                let problem = match input {
+                    Value::Object(_) => format!("the action of task \"{}\" is not a reference: {action:?}", task.name),
+                    other => format!("the input of task \"{}\" is not a mapping: {other}", task.name),
+                };
+                return self.slot_failed(state, index, slot, problem);
+            }
+            Err(error) => return self.slot_failed(state, index, slot, error),
+        };
+        let mut orquesta = json!({"task_name": task.name, "task_id": task.name, "route": 0});
+        if run.items.is_some() {
+            orquesta["item_id"] = json!(slot);
+        }
+        let link = ParentLink::of(self.workflow, &task.name, Map::from_iter([("orquesta".to_string(), orquesta)]));
+        let request = ExecutionRequest {
+            action: action.clone(),
+            parameters: input,
+            user: self.workflow.user.clone(),
+            trace_tag: self.workflow.trace_tag.clone(),
+            parent: Some(link),
+            ..ExecutionRequest::default()
+        };
+        let requested = self
+            .executor
+            .request_with(request, |child| {
+                state.runs[index].slots[slot].execution_id = Some(child.id.clone());
+                self.tasks.write(state)
+            })
+            .await;
+        match requested {
+            Ok(child) => waits.push(self.wait(index, slot, child.id)),
+            Err(RequestError::ActionNotFound(action)) => {
+                let problem = format!("The action \"{action}\" of task \"{}\" is not registered.", task.name);
+                self.slot_failed(state, index, slot, problem);
+            }
+            Err(error) => {
+                let problem = format!("Failed to request the execution of task \"{}\": {error}", task.name);
+                self.slot_failed(state, index, slot, problem);
+            }
+        }
+    }
+
+    /// A slot that could not be requested fails its task and the workflow.
+    fn slot_failed(&self, state: &mut FlowState, index: usize, slot: usize, problem: String) {
+        let name = state.runs[index].name.clone();
+        let entry = &mut state.runs[index].slots[slot];
+        entry.execution_id = None;
+        entry.status = Some("failed".to_string());
+        entry.result = json!({"error": problem});
+        state.failing = true;
+        state.error(Some(&name), problem, None);
+        if state.runs[index].in_flight() == 0 {
+            self.run_completed(state, index);
+        }
+    }
+
+    /// Records a completed execution; a run whose executions are all done completes.
+    fn slot_completed(&self, state: &mut FlowState, index: usize, slot: usize, execution: &Execution) {
+        let Some(entry) = state.runs.get_mut(index).and_then(|run| run.slots.get_mut(slot)) else { return };
+        entry.status = Some(execution.status.as_str().to_string());
+        entry.result = execution.result.clone().unwrap_or(Value::Null);
+        let run = &state.runs[index];
+        let more = !state.failing && !state.canceling && run.slots.iter().any(|s| s.status.is_none());
+        if run.phase == Phase::Running && run.in_flight() == 0 && !more {
+            self.run_completed(state, index);
+        }
+    }
+
+    /// A run whose executions are done: retried if its `retry` says so, else completed and its
+    /// transitions followed.
+    fn run_completed(&self, state: &mut FlowState, index: usize) {
+        let task = &self.spec.tasks[&state.runs[index].name];
+        let (status, result) = state.runs[index].outcome();
+        let current = Current { name: task.name.clone(), status: status.clone(), result: result.clone() };
+        let mut scope = self.scope(&state.runs[index].ctx);
+        scope.tasks = Arc::new(state.views());
+        scope.current = Some(current);
+        if !state.canceling
+            && let Some(retry) = &task.retry
+        {
+            match self.retry_due(retry, &scope, state.runs[index].retries) {
+                Ok(Some(delay)) => return self.retry(state, index, delay),
+                Ok(None) => {}
+                Err(error) => {
+                    state.failing = true;
+                    state.error(Some(&task.name), error, None);
+                }
+            }
+        }
+        let run = &mut state.runs[index];
+        run.phase = Phase::Done;
+        run.status = Some(status.clone());
+        run.result = result.clone();
+        if state.canceling {
+            return;
+        }
+        self.transitions(state, index, task, &scope, &status, result);
+    }
+
+    /// The delay before a retry, when `retry` asks for one now.
+    fn retry_due(&self, retry: &spec::Retry, scope: &Scope, used: u32) -> Result<Option<f64>, String> {
+        let count = expr::evaluate(&retry.count, scope)?.as_u64().unwrap_or(0);
+        if u64::from(used) >= count {
+            return Ok(None);
+        }
+        let wanted = match &retry.when {
+            Some(when) => truthy(&expr::evaluate(when, scope)?),
+            None => scope.call("failed", &[], &Map::new()).and_then(Result::ok) == Some(Value::Bool(true)),
+        };
+        if !wanted {
+            return Ok(None);
+        }
+        let delay = match &retry.delay {
+            Some(delay) => {
+                seconds(&expr::evaluate(delay, scope)?).ok_or("the retry delay is not a number of seconds")?
+            }
+            None => 0.0,
+        };
+        Ok(Some(delay))
+    }
+
+    fn retry(&self, state: &mut FlowState, index: usize, delay: f64) {
+        let run = &mut state.runs[index];
+        run.retries += 1;
+        run.phase = Phase::Staged;
+        run.slots.clear();
+        run.items = None;
+        run.not_before = Some(after(delay));
+        tracing::info!(execution_id = %self.workflow.id, task = %run.name, retry = run.retries, "retrying a workflow task");
+    }
+
+    /// Follows the transitions of a completed run.
+    fn transitions(
+        &self,
+        state: &mut FlowState,
+        index: usize,
+        task: &TaskSpec,
+        scope: &Scope,
+        status: &str,
+        result: Value,
+    ) {
+        let first_new = state.runs.len();
+        let mut matched = false;
+        let mut remediated = false;
+        let mut retried = false;
+        for transition in &task.next {
+            let holds = match &transition.when {
+                None => Ok(true),
+                Some(when) => expr::evaluate(when, scope).map(|v| truthy(&v)),
+            };
+            let holds = match holds {
+                Ok(holds) => holds,
+                Err(error) => {
+                    self.fail(state, first_new, Some(&task.name), error);
+                    return;
+                }
+            };
+            if !holds {
+                continue;
+            }
+            matched = true;
+            let mut ctx = state.runs[index].ctx.clone();
+            for (name, value) in &transition.publish {
+                let mut publish_scope = scope.clone();
+                publish_scope.ctx = ctx.clone();
+                match expr::evaluate(value, &publish_scope) {
+                    Ok(value) => {
+                        ctx.insert(name.clone(), value);
+                    }
+                    Err(error) => {
+                        self.fail(state, first_new, Some(&task.name), error);
+                        return;
+                    }
+                }
+            }
+            let mut led_to_task = false;
+            for target in &transition.next {
+                match target.as_str() {
+                    "continue" => {}
+                    "noop" => remediated = true,
+                    "fail" => {
+                        self.fail(state, first_new, Some(&task.name), "Execution failed by the fail command.".into())
+                    }
+                    "retry" if state.runs[index].retries < RETRY_COMMAND_COUNT => retried = true,
+                    "retry" => {}
+                    name => {
+                        remediated = true;
+                        led_to_task = true;
+                        if !state.failing {
+                            self.stage(state, Some(&task.name), name, ctx.clone());
+                        }
+                    }
+                }
+            }
+            if !led_to_task {
+                state.terminal.extend(ctx);
+            }
+        }
+        if retried && !state.failing {
+            return self.retry(state, index, 0.0);
+        }
+        if !matched {
+            let ctx = state.runs[index].ctx.clone();
+            state.terminal.extend(ctx);
+        }
+        let failed = ["failed", "timeout", "abandoned", "canceled", "expired"].contains(&status);
+        if failed && !remediated && !state.failing {
+            self.fail(state, first_new, Some(&task.name), "Execution failed. See result for details.".into());
+            if let Some(last) = state.errors.last_mut() {
+                last["result"] = result;
+            }
+        }
+    }
+
+    /// Fails the workflow: runs staged before `first_new` (earlier transitions) are dropped.
+    fn fail(&self, state: &mut FlowState, first_new: usize, task: Option<&str>, message: String) {
+        state.failing = true;
+        state.error(task, message, None);
+        let earlier = first_new.min(state.runs.len());
+        for run in state.runs[..earlier].iter_mut() {
+            if run.phase == Phase::Staged {
+                run.phase = Phase::Skipped;
+            }
+        }
+    }
+
+    /// Stages `name` from `from` with the branch's context; a join waits for its arrivals.
+    fn stage(&self, state: &mut FlowState, from: Option<&str>, name: &str, ctx: Map<String, Value>) {
+        let task = &self.spec.tasks[name];
+        let ctx = match self.spec.join_needs(task) {
+            Some(needed) => {
+                let join = state.joins.entry(name.to_string()).or_default();
+                if join.fired {
+                    return;
+                }
+                join.arrived.insert(from.unwrap_or_default().to_string());
+                join.ctx.extend(ctx);
+                if join.arrived.len() < needed {
+                    return;
+                }
+                join.fired = true;
+                join.ctx.clone()
+            }
+            None => ctx,
+        };
+        let not_before = match &task.delay {
+            Some(delay) => match expr::evaluate(delay, &self.scope(&ctx)).map(|d| seconds(&d)) {
+                Ok(Some(delay)) => Some(after(delay)),
+                Ok(None) => {
+                    state.failing = true;
+                    state.error(Some(name), format!("the delay of task \"{name}\" is not a number of seconds"), None);
+                    return;
+                }
+                Err(error) => {
+                    state.failing = true;
+                    state.error(Some(name), error, None);
+                    return;
+                }
+            },
+            None => None,
+        };
+        state.runs.push(TaskRun::new(name, ctx, not_before));
+    }
+
+    /// The workflow's outcome once nothing runs: the output rendered from the terminal context.
+    fn finish(&self, state: &mut FlowState) -> Outcome {
+        if state.canceling {
+            return Outcome { status: ExecutionStatus::Canceled, result: json!({"output": null}) };
+        }
+        let mut ctx = state.terminal.clone();
+        let mut output = Map::new();
+        for (name, value) in &self.spec.output {
+            let mut scope = self.scope(&ctx);
+            scope.tasks = Arc::new(state.views());
+            match expr::evaluate(value, &scope) {
+                Ok(value) => {
+                    ctx.insert(name.clone(), value.clone());
+                    output.insert(name.clone(), value);
+                }
+                Err(error) => {
+                    state.failing = true;
+                    state.error(None, error, None);
+                    break;
+                }
+            }
+        }
+        let mut result = json!({"output": output});
+        if !state.errors.is_empty() {
+            result["errors"] = Value::Array(state.errors.clone());
+        }
+        let status = if state.failing { ExecutionStatus::Failed } else { ExecutionStatus::Succeeded };
+        self.tasks.save(state);
+        Outcome { status, result }
+    }
+}
+
+/// What `item()` gives for one item: the item, or with named items a mapping of the names.
+fn item_value(task: &TaskSpec, item: &Value) -> Value {
+    let names = task.with.as_ref().map(|w| w.names.as_slice()).unwrap_or_default();
+    match names {
+        [] => item.clone(),
+        [one] => Value::Object(Map::from_iter([(one.clone(), item.clone())])),
+        many => {
+            let parts = item.as_array().cloned().unwrap_or_default();
+            Value::Object(
+                many.iter()
+                    .enumerate()
+                    .map(|(i, name)| (name.clone(), parts.get(i).cloned().unwrap_or(Value::Null)))
+                    .collect(),
+            )
+        }
+    }
+}
+
+/// Python's truthiness.
+fn truthy(value: &Value) -> bool {
+    match value {
+        Value::Null => false,
+        Value::Bool(b) => *b,
+        Value::Number(n) => n.as_f64().is_some_and(|n| n != 0.0),
+        Value::String(s) => !s.is_empty(),
+        Value::Array(items) => !items.is_empty(),
+        Value::Object(map) => !map.is_empty(),
+    }
+}
+
+/// A number of seconds (a number, or text holding one).
+fn seconds(value: &Value) -> Option<f64> {
+    let seconds = match value {
+        Value::Number(n) => n.as_f64(),
+        Value::String(text) => text.trim().parse().ok(),
+        _ => None,
+    }?;
+    (seconds.is_finite() && seconds >= 0.0).then_some(seconds.min(366.0 * 86_400.0))
+}
+
+fn after(seconds: f64) -> DateTime<Utc> {
+    Utc::now() + chrono::Duration::milliseconds((seconds * 1000.0) as i64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn delays_and_truthiness_read_as_orquesta_reads_them() {
+        assert_eq!(seconds(&json!(2)), Some(2.0));
+        assert_eq!(seconds(&json!("0.5")), Some(0.5));
+        assert_eq!(seconds(&json!(-1)), None);
+        assert_eq!(seconds(&json!("soon")), None);
+        for (value, expected) in [(json!(null), false), (json!(0), false), (json!(""), false), (json!([]), false)] {
+            assert_eq!(truthy(&value), expected, "{value}");
+        }
+        assert!(truthy(&json!({"a": 1})) && truthy(&json!("x")) && truthy(&json!(0.1)));
+    }
+}
