@@ -533,3 +533,58 @@ fn a_broken_workflow_is_reported_with_its_file_and_line_and_the_last_good_versio
     daemon.wait_json("the fixed workflow to load", &["pack", "get", "flows"], |pack| errors(pack).is_empty());
     eventually("the daemon still answers", || daemon.ctl(&["status"]).status.success().then_some(()));
 }
+
+#[test]
+fn workflow_functions_read_the_datastore_json_and_completion() {
+    let home = Home::new();
+    flows_pack(&home);
+    workflow(
+        &home,
+        "functions",
+        "{key_name: {type: string, required: true}, decrypt: {type: boolean, default: false}}",
+        r#"version: 1.0
+input:
+  - key_name
+  - decrypt
+  - default: null
+tasks:
+  parse:
+    action: core.local cmd="exit 3"
+    next:
+      - when: <% completed() and not succeeded() %>
+        publish:
+          - parsed: '<% json(''{"k": [1, 2, 3]}'') %>'
+          - code: <% result().return_code %>
+        do: noop
+output:
+  - value_from_yaql: <% st2kv(ctx().key_name, decrypt => ctx().decrypt, default => ctx().default) %>
+  - value_from_jinja: "{{ st2kv(ctx().key_name, decrypt=ctx().decrypt, default=ctx().default) }}"
+  - missing: <% st2kv('system.nothing', default => 'fallback') %>
+  - user_key: <% st2kv('mine') %>
+  - sum: <% ctx(parsed).k.sum() %>
+  - code: <% ctx(code) %>
+  - status: <% task_status(parse) %>
+"#,
+    );
+    let daemon = Daemon::start(&home, &["serve"]);
+    assert!(daemon.ctl(&["key", "set", "greeting", "hey"]).status.success());
+    assert!(daemon.ctl(&["key", "set", "token", "s3cret", "--encrypt"]).status.success());
+    assert!(daemon.ctl(&["key", "set", "mine", "user value", "--scope", "user", "--user", "stanley"]).status.success());
+
+    let flow = run_json(&daemon, &["flows.functions", "key_name=system.greeting"]);
+    assert_eq!(flow["status"], "succeeded", "{:#}\n{}", flow["result"], daemon.log());
+    let output = &flow["result"]["output"];
+    assert_eq!(
+        output,
+        &json!({"value_from_yaql": "hey", "value_from_jinja": "hey", "missing": "fallback", "user_key": "user value", "sum": 6, "code": 3, "status": "failed"}),
+        "{flow:#}"
+    );
+
+    // A secret reads as stored unless decrypted; a missing key gives the default (null here).
+    let secret = run_json(&daemon, &["flows.functions", "key_name=system.token", "decrypt=true"]);
+    assert_eq!(secret["result"]["output"]["value_from_yaql"], "s3cret", "{secret:#}");
+    let stored = run_json(&daemon, &["flows.functions", "key_name=system.token"]);
+    assert_ne!(stored["result"]["output"]["value_from_yaql"], "s3cret", "{stored:#}");
+    let missing = run_json(&daemon, &["flows.functions", "key_name=system.absent"]);
+    assert_eq!(missing["result"]["output"]["value_from_yaql"], Value::Null, "{missing:#}");
+}

@@ -166,29 +166,29 @@ fn jinja() -> &'static Environment<'static> {
     ENVIRONMENT.get_or_init(|| {
         let mut env = crate::template::build_environment();
         for name in FUNCTIONS {
-            env.add_function(name, move |state: &State, args: Rest<minijinja::Value>| call_jinja(name, state, args));
+            env.add_function(name, move |state: &State, args: Rest<minijinja::Value>, kwargs: Kwargs| {
+                call_jinja(name, state, args, kwargs)
+            });
         }
         env
     })
 }
 
-fn call_jinja(name: &str, state: &State, args: Rest<minijinja::Value>) -> Result<minijinja::Value, Error> {
+fn call_jinja(
+    name: &str,
+    state: &State,
+    args: Rest<minijinja::Value>,
+    kwargs: Kwargs,
+) -> Result<minijinja::Value, Error> {
     let scope = state
         .lookup("__orquesta")
         .and_then(|value| value.downcast_object::<ScopeObject>())
         .ok_or_else(|| Error::new(ErrorKind::InvalidOperation, format!("{name}() is only defined in workflows")))?;
-    let mut positional = Vec::new();
+    let positional: Vec<Value> = args.0.iter().map(crate::template::to_json).collect();
     let mut named = Map::new();
-    for arg in args.0 {
-        if arg.is_kwargs() {
-            let kwargs = Kwargs::try_from(arg.clone())?;
-            for key in kwargs.args() {
-                let value: minijinja::Value = kwargs.get(key)?;
-                named.insert(key.to_string(), crate::template::to_json(&value));
-            }
-        } else {
-            positional.push(crate::template::to_json(&arg));
-        }
+    for key in kwargs.args() {
+        let value: minijinja::Value = kwargs.get(key)?;
+        named.insert(key.to_string(), crate::template::to_json(&value));
     }
     match scope.0.call(name, &positional, &named) {
         Some(Ok(value)) => Ok(minijinja::Value::from(minijinja::value::Serde(&value))),

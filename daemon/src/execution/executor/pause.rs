@@ -1,0 +1,79 @@
+//! Pausing and resuming Orquesta workflows: the executor writes `pausing` and tells the
+//! conductor (a `watch` channel per conducted execution); the conductor reports when none of
+//! its tasks runs any more, and the executor writes `paused`; resuming writes `resuming` and
+//! `running` and tells the conductor to go on.
+//!
+//! Owns: those status changes. Must not: decide what a paused workflow runs (its conductor does).
+
+use super::{Execution, ExecutionStatus, Executor, runner};
+
+/// Why a workflow cannot be paused or resumed.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum PauseError {
+    #[error("execution {0} does not exist")]
+    NotFound(String),
+    #[error("execution {id} is a {runner} execution; only orquesta workflows pause")]
+    NotPausable { id: String, runner: String },
+    #[error("execution {id} is {status}; it must be {expected}")]
+    Status { id: String, status: ExecutionStatus, expected: &'static str },
+    #[error("cannot record the change: {0}")]
+    Store(String),
+}
+
+impl Executor {
+    /// Asks a running Orquesta workflow to pause: it is `pausing` until its running tasks
+    /// have finished, then `paused`; it starts nothing new until resumed.
+    pub fn pause(&self, id: &str) -> Result<Execution, PauseError> {
+        self.pause_or_resume(id, true)
+    }
+
+    /// Resumes a paused (or pausing) workflow.
+    pub fn resume(&self, id: &str) -> Result<Execution, PauseError> {
+        self.pause_or_resume(id, false)
+    }
+
+    fn pause_or_resume(&self, id: &str, pause: bool) -> Result<Execution, PauseError> {
+        let mut execution = self.get(id).ok_or_else(|| PauseError::NotFound(id.to_string()))?;
+        if execution.runner != "orquesta" || !runner::is_conducted(&execution) {
+            return Err(PauseError::NotPausable { id: id.to_string(), runner: execution.runner.clone() });
+        }
+        let (allowed, expected): (&[ExecutionStatus], _) = if pause {
+            (&[ExecutionStatus::Running, ExecutionStatus::Resuming], "running")
+        } else {
+            (&[ExecutionStatus::Paused, ExecutionStatus::Pausing], "paused or pausing")
+        };
+        let sender = self.inner.running.lock().ok().and_then(|r| r.get(id).map(|r| r.pause.clone()));
+        let (true, Some(sender)) = (allowed.contains(&execution.status), sender) else {
+            return Err(PauseError::Status { id: id.to_string(), status: execution.status, expected });
+        };
+        if pause {
+            execution.set_status(ExecutionStatus::Pausing);
+        } else {
+            execution.set_status(ExecutionStatus::Resuming);
+            execution.set_status(ExecutionStatus::Running);
+        }
+        self.record_active(&execution).map_err(PauseError::Store)?;
+        let _ = sender.send(pause);
+        Ok(execution)
+    }
+
+    /// Told by a pausing workflow's conductor that none of its tasks runs any more.
+    pub fn workflow_paused(&self, id: &str) {
+        let Some(mut execution) = self.get(id) else { return };
+        if execution.status != ExecutionStatus::Pausing {
+            return;
+        }
+        execution.set_status(ExecutionStatus::Paused);
+        if let Err(error) = self.record_active(&execution) {
+            tracing::error!(execution_id = %id, error = %error, "cannot record the workflow as paused");
+        }
+    }
+
+    /// Writes an execution that is still active and announces the change.
+    fn record_active(&self, execution: &Execution) -> Result<(), String> {
+        let numeric = execution.numeric_id().unwrap_or_default();
+        self.inner.store.put_execution(numeric, &execution.to_record(), true).map_err(|e| e.to_string())?;
+        let _ = self.inner.updates.send(execution.clone());
+        Ok(())
+    }
+}
