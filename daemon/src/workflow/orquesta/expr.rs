@@ -94,8 +94,8 @@ fn evaluate_yaql(text: &str, scope: &Scope) -> Result<Value, String> {
     let sources = yaql_sources(text)?;
     let one = |source: &str| -> Result<Value, String> {
         let parsed = yaql::parse(source).map_err(|e| yaql_failure(source, &e.to_string()))?;
-        let root = Value::Object(scope.ctx.clone());
-        parsed.evaluate(&root, &Host(scope)).map_err(|e| yaql_failure(source, &e.message))
+        // As in Orquesta, variables are read through ctx(), not `$`.
+        parsed.evaluate(&Value::Null, &Host(scope)).map_err(|e| yaql_failure(source, &e.message))
     };
     let trimmed = text.trim();
     if sources.len() == 1 && trimmed.starts_with("<%") && trimmed.ends_with("%>") {

@@ -117,7 +117,7 @@ impl TaskRun {
             }
             None => self.result.clone(),
         };
-        json!({"id": self.name, "route": 0, "status": self.status, "result": result, "ctx": self.ctx})
+        json!({"id": self.name, "route": 0, "status": self.status, "result": result})
     }
 }
 
