@@ -62,14 +62,19 @@ fn number_text(number: &Number) -> String {
     if number.is_i64() || number.is_u64() {
         return number.to_string();
     }
-    let Some(float) = number.as_f64() else {
-        return number.to_string();
-    };
+    match number.as_f64() {
+        Some(float) => float_repr(float),
+        None => number.to_string(),
+    }
+}
+
+/// Python's `repr(float)`: shortest round-trip digits, scientific below 1e-4 and from 1e16.
+pub fn float_repr(float: f64) -> String {
     if float.is_nan() {
         return "nan".to_string();
     }
     if float.is_infinite() {
-        return if float > 0.0 { "inf".to_string() } else { "-inf".to_string() };
+        return if float > 0.0 { "inf" } else { "-inf" }.to_string();
     }
     let scientific = format!("{float:e}");
     let (mantissa, exponent) = scientific.split_once('e').unwrap_or((&scientific, "0"));
@@ -83,7 +88,9 @@ fn number_text(number: &Number) -> String {
     }
 }
 
-fn string_repr(text: &str) -> String {
+/// Python's `repr(str)`: single quotes unless the text has one and no double quote; control
+/// characters (C0, DEL and C1) as `\xNN`.
+pub fn string_repr(text: &str) -> String {
     let quote = if text.contains('\'') && !text.contains('"') { '"' } else { '\'' };
     let mut out = String::with_capacity(text.len() + 2);
     out.push(quote);
@@ -97,7 +104,9 @@ fn string_repr(text: &str) -> String {
                 out.push('\\');
                 out.push(c);
             }
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => out.push_str(&format!("\\x{:02x}", c as u32)),
+            c if (c as u32) < 0x20 || (0x7f..0xa0).contains(&(c as u32)) => {
+                out.push_str(&format!("\\x{:02x}", c as u32));
+            }
             c => out.push(c),
         }
     }

@@ -10,6 +10,7 @@ use std::cmp::Ordering;
 use serde_json::{Number, Value};
 
 use super::EvalError;
+pub(crate) use crate::action::pyfmt::{float_repr, string_repr};
 
 /// Builds an evaluation error.
 pub(crate) fn err(message: impl Into<String>) -> EvalError {
@@ -180,51 +181,6 @@ pub(crate) fn py_repr(value: &Value) -> String {
             format!("{{{}}}", parts.join(", "))
         }
     }
-}
-
-/// Python's `repr(float)`: shortest round-trip digits, scientific below 1e-4 and from 1e16.
-pub(crate) fn float_repr(f: f64) -> String {
-    if f.is_nan() {
-        return "nan".to_string();
-    }
-    if f.is_infinite() {
-        return if f > 0.0 { "inf" } else { "-inf" }.to_string();
-    }
-    let scientific = format!("{f:e}");
-    let (mantissa, exponent) = scientific.split_once('e').unwrap_or((&scientific, "0"));
-    let exponent: i32 = exponent.parse().unwrap_or(0);
-    if f == 0.0 || (-4..16).contains(&exponent) {
-        let plain = format!("{f}");
-        if plain.contains('.') { plain } else { format!("{plain}.0") }
-    } else {
-        let sign = if exponent < 0 { '-' } else { '+' };
-        format!("{mantissa}e{sign}{:02}", exponent.abs())
-    }
-}
-
-/// Python's `repr(str)`: single quotes unless the text has one and no double quote.
-fn string_repr(s: &str) -> String {
-    let quote = if s.contains('\'') && !s.contains('"') { '"' } else { '\'' };
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push(quote);
-    for c in s.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if c == quote => {
-                out.push('\\');
-                out.push(c);
-            }
-            c if (c as u32) < 0x20 || (0x7f..0xa0).contains(&(c as u32)) => {
-                out.push_str(&format!("\\x{:02x}", c as u32));
-            }
-            c => out.push(c),
-        }
-    }
-    out.push(quote);
-    out
 }
 
 /// The work a value stands for, for the step budget: one per value, and one per 8 bytes of
