@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 
 use crate::metrics::METRICS;
 use chrono::Utc;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 use tokio::sync::{Semaphore, broadcast, oneshot, watch};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -23,85 +23,19 @@ use crate::registry::Registry;
 use crate::reload::Published;
 use crate::store::Store;
 use crate::template::KeyValueSource;
-use crate::trigger::TriggerInstance;
 use crate::trigger::journal::Journal;
 use crate::workflow::Signals;
 
+mod cancel;
 mod pause;
+mod recover;
+mod request;
+pub use cancel::CancelError;
 pub use pause::PauseError;
+pub use request::{ExecutionRequest, ParentLink, RequestError};
 
 /// The user executions run for when nobody else is named (StackStorm's system user).
 pub const SYSTEM_USER: &str = "stanley";
-
-/// What to execute, and why.
-#[derive(Debug, Clone, Default)]
-pub struct ExecutionRequest {
-    pub action: String,
-    pub parameters: Map<String, Value>,
-    /// Empty means the system user.
-    pub user: String,
-    /// The rule that fired, for rule-driven executions.
-    pub rule: Option<String>,
-    /// The trigger instance that fired it; its payload is `trigger` in templates.
-    pub trigger_instance: Option<TriggerInstance>,
-    pub trace_tag: Option<String>,
-    /// Set when a workflow requests it for one of its tasks.
-    pub parent: Option<ParentLink>,
-}
-
-/// A child execution's place in its workflow.
-#[derive(Debug, Clone, Default)]
-pub struct ParentLink {
-    /// The workflow execution's id.
-    pub execution_id: String,
-    pub task: String,
-    /// The workflow's context with its `execution_id`: the child's `context.parent`.
-    pub parent_context: Value,
-    /// Entries merged into the child's context beside `parent` (`chain: {name}`,
-    /// `orquesta: {...}`).
-    pub context: Map<String, Value>,
-}
-
-impl ParentLink {
-    /// The link of a task of `workflow` (StackStorm's `context.parent`: the workflow's own
-    /// context and its execution id).
-    pub fn of(workflow: &Execution, task: &str, context: Map<String, Value>) -> Self {
-        let mut parent_context = match &workflow.context {
-            Value::Object(map) => map.clone(),
-            _ => Map::new(),
-        };
-        parent_context.insert("execution_id".to_string(), Value::String(workflow.id.clone()));
-        Self {
-            execution_id: workflow.id.clone(),
-            task: task.to_string(),
-            parent_context: Value::Object(parent_context),
-            context,
-        }
-    }
-}
-
-/// Why nothing was created.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum RequestError {
-    #[error("Action \"{0}\" doesn't exist")]
-    ActionNotFound(String),
-    #[error("Unable to execute. Action {0} is disabled.")]
-    Disabled(String),
-    #[error("{0}")]
-    Invalid(String),
-    #[error("cannot record the execution: {0}")]
-    Store(String),
-}
-
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum CancelError {
-    #[error("execution {0} does not exist")]
-    NotFound(String),
-    #[error("execution {id} is already {status}")]
-    Completed { id: String, status: ExecutionStatus },
-    #[error("cannot record the cancellation: {0}")]
-    Store(String),
-}
 
 /// How the executor is set up.
 #[derive(Clone)]
@@ -507,40 +441,6 @@ impl Executor {
         });
     }
 
-    /// Cancels a queued or running execution: a queued one is canceled at once, a running one
-    /// is `canceling` until its process group is gone.
-    pub async fn cancel(&self, id: &str) -> Result<Execution, CancelError> {
-        let mut execution = self.get(id).ok_or_else(|| CancelError::NotFound(id.to_string()))?;
-        if execution.status.is_completed() {
-            return Err(CancelError::Completed { id: id.to_string(), status: execution.status });
-        }
-        match self.cancel_token(id) {
-            Some(token) => {
-                if matches!(
-                    execution.status,
-                    ExecutionStatus::Running
-                        | ExecutionStatus::Pausing
-                        | ExecutionStatus::Paused
-                        | ExecutionStatus::Resuming
-                ) {
-                    execution.set_status(ExecutionStatus::Canceling);
-                    let numeric = execution.numeric_id().unwrap_or_default();
-                    self.inner
-                        .store
-                        .put_execution(numeric, &execution.to_record(), true)
-                        .map_err(|e| CancelError::Store(e.to_string()))?;
-                    let _ = self.inner.updates.send(execution.clone());
-                }
-                token.cancel();
-            }
-            None => {
-                execution.set_status(ExecutionStatus::Canceled);
-                self.finish(execution.clone());
-            }
-        }
-        Ok(execution)
-    }
-
     pub fn get(&self, id: &str) -> Option<Execution> {
         let numeric = crate::trigger::parse_id(id)?;
         self.inner.store.execution(numeric).ok().flatten().and_then(|record| Execution::from_record(&record))
@@ -554,59 +454,6 @@ impl Executor {
     /// Every status change from now on.
     pub fn subscribe(&self) -> broadcast::Receiver<Execution> {
         self.inner.updates.subscribe()
-    }
-
-    /// At start: executions that were running when st2d stopped are `abandoned`; those that
-    /// never started run now; workflows that were running resume from their last recorded
-    /// transition (children before parents, so a parent finds each child running or done).
-    pub fn recover(&self) {
-        let active = match self.inner.store.active_executions() {
-            Ok(active) => active,
-            Err(error) => {
-                tracing::error!(error = %error, "cannot read unfinished executions");
-                return;
-            }
-        };
-        let mut workflows = Vec::new();
-        for (_, record) in active {
-            let Some(mut execution) = Execution::from_record(&record) else { continue };
-            if runner::is_conducted(&execution)
-                && matches!(
-                    execution.status,
-                    ExecutionStatus::Running
-                        | ExecutionStatus::Canceling
-                        | ExecutionStatus::Pausing
-                        | ExecutionStatus::Paused
-                        | ExecutionStatus::Resuming
-                )
-            {
-                workflows.push(execution);
-                continue;
-            }
-            match execution.status {
-                ExecutionStatus::Requested | ExecutionStatus::Scheduled => {
-                    tracing::info!(execution_id = %execution.id, action = %execution.action, "running an execution requested before the restart");
-                    execution.status = ExecutionStatus::Requested;
-                    self.schedule(execution);
-                }
-                status if !status.is_completed() => {
-                    execution.result = Some(json!({"error": "st2d stopped while the execution was running"}));
-                    execution.set_status(ExecutionStatus::Abandoned);
-                    tracing::warn!(execution_id = %execution.id, action = %execution.action, "execution abandoned: st2d stopped while it ran");
-                    self.finish(execution);
-                }
-                _ => self.finish(execution),
-            }
-        }
-        for execution in workflows.into_iter().rev() {
-            tracing::info!(execution_id = %execution.id, action = %execution.action, "resuming a workflow that was running before the restart");
-            let canceling = execution.status == ExecutionStatus::Canceling;
-            let id = execution.id.clone();
-            self.start(execution, Some(Slot(None)));
-            if canceling && let Some(token) = self.cancel_token(&id) {
-                token.cancel();
-            }
-        }
     }
 
     /// Resolves when the daemon begins to stop.

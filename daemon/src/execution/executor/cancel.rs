@@ -1,0 +1,53 @@
+//! Canceling an execution: a queued one is canceled at once; a running one (or a workflow,
+//! whose conductor cancels its children) is `canceling` until it has stopped.
+//!
+//! Owns: that status change and the signal to the running task. Must not: kill processes
+//! itself (the runner does, when its token is canceled).
+
+use super::{Execution, ExecutionStatus, Executor};
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum CancelError {
+    #[error("execution {0} does not exist")]
+    NotFound(String),
+    #[error("execution {id} is already {status}")]
+    Completed { id: String, status: ExecutionStatus },
+    #[error("cannot record the cancellation: {0}")]
+    Store(String),
+}
+
+impl Executor {
+    /// Cancels a queued or running execution: a queued one is canceled at once, a running one
+    /// is `canceling` until its process group is gone.
+    pub async fn cancel(&self, id: &str) -> Result<Execution, CancelError> {
+        let mut execution = self.get(id).ok_or_else(|| CancelError::NotFound(id.to_string()))?;
+        if execution.status.is_completed() {
+            return Err(CancelError::Completed { id: id.to_string(), status: execution.status });
+        }
+        match self.cancel_token(id) {
+            Some(token) => {
+                if matches!(
+                    execution.status,
+                    ExecutionStatus::Running
+                        | ExecutionStatus::Pausing
+                        | ExecutionStatus::Paused
+                        | ExecutionStatus::Resuming
+                ) {
+                    execution.set_status(ExecutionStatus::Canceling);
+                    let numeric = execution.numeric_id().unwrap_or_default();
+                    self.inner
+                        .store
+                        .put_execution(numeric, &execution.to_record(), true)
+                        .map_err(|e| CancelError::Store(e.to_string()))?;
+                    let _ = self.inner.updates.send(execution.clone());
+                }
+                token.cancel();
+            }
+            None => {
+                execution.set_status(ExecutionStatus::Canceled);
+                self.finish(execution.clone());
+            }
+        }
+        Ok(execution)
+    }
+}
