@@ -167,6 +167,30 @@ output:
   - x: <% ctx(x) %>
 "#,
     );
+    workflow(
+        &home,
+        "half_joined",
+        "{}",
+        r#"version: 1.0
+tasks:
+  start:
+    action: core.noop
+    next:
+      - do: [reaches, skips]
+  reaches:
+    action: core.noop
+    next:
+      - do: barrier
+  skips:
+    action: core.noop
+    next:
+      - when: <% failed() %>
+        do: barrier
+  barrier:
+    join: all
+    action: core.noop
+"#,
+    );
     let daemon = Daemon::start(&home, &["serve"]);
     let flow = run_json(&daemon, &["flows.branches"]);
     assert_eq!(flow["status"], "succeeded", "{flow:#}\n{}", daemon.log());
@@ -179,6 +203,19 @@ output:
     let barrier = tasks.iter().find(|t| t["task"] == "barrier").expect("the barrier ran");
     let left = tasks.iter().find(|t| t["task"] == "left").expect("left ran");
     assert!(time(&barrier["start_timestamp"]) >= time(&left["end_timestamp"]), "the barrier waited for left");
+
+    // A join that one branch reached and the other never will fails the workflow once nothing
+    // runs, as Orquesta's UnreachableJoinError does, instead of succeeding without it.
+    let flow = run_json(&daemon, &["flows.half_joined"]);
+    assert_eq!(flow["status"], "failed", "{flow:#}");
+    assert_eq!(
+        errors(&flow["result"]),
+        "UnreachableJoinError: The join task|route \"barrier|0\" is partially satisfied but unreachable.",
+        "{flow:#}"
+    );
+    assert_eq!(flow["result"]["errors"][0]["task_id"], "barrier", "{flow:#}");
+    let tasks = children(&daemon, flow["id"].as_str().expect("an id"));
+    assert!(!task_names(&tasks).contains(&"barrier".to_string()), "{:?}", task_names(&tasks));
 }
 
 #[test]
@@ -493,7 +530,7 @@ output:
     assert_eq!(hello["result"]["stdout"], "hello from greeter", "{hello:#}");
 }
 
-/// The messages of a pack's load errors, one a line.
+/// The messages of the errors a pack's load or a workflow's result lists, one a line.
 fn errors(pack: &Value) -> String {
     let errors = pack["errors"].as_array().cloned().unwrap_or_default();
     errors.iter().map(|e| e["message"].as_str().unwrap_or_default().to_string()).collect::<Vec<_>>().join("\n")

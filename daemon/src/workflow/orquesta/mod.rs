@@ -2,7 +2,8 @@
 //! executions. Start tasks run at once; each completed task evaluates its transitions in
 //! order, publishes into its branch's context and stages the tasks of every transition whose
 //! `when` holds; a task without `join` runs once per arrival, a join runs once when enough
-//! branches have arrived, with their contexts merged. with-items tasks run one execution per
+//! branches have arrived, with their contexts merged (one that can no longer fire when nothing
+//! runs fails the workflow). with-items tasks run one execution per
 //! item (within `concurrency`), `retry` and `delay` wait on timers, and the engine commands
 //! `continue`, `fail`, `noop` and `retry` act as Orquesta's do. A failure no transition
 //! remediates fails the workflow: nothing new starts, running tasks finish, and the output is
@@ -416,6 +417,9 @@ impl Conductor<'_> {
         if state.canceling {
             return Outcome { status: ExecutionStatus::Canceled, result: json!({"output": null}) };
         }
+        if !state.failing {
+            fail_unreachable_joins(state);
+        }
         let mut ctx = state.terminal.clone();
         let mut output = Map::new();
         for (name, value) in &self.spec.output {
@@ -440,6 +444,23 @@ impl Conductor<'_> {
         let status = if state.failing { ExecutionStatus::Failed } else { ExecutionStatus::Succeeded };
         self.tasks.save(state);
         Outcome { status, result }
+    }
+}
+
+/// A join some branches reached but that can no longer fire, now that nothing runs, fails the
+/// workflow (Orquesta's `UnreachableJoinError`) rather than letting it succeed without it.
+fn fail_unreachable_joins(state: &mut FlowState) {
+    let unreachable: Vec<String> = state
+        .joins
+        .iter()
+        .filter(|(_, join)| !join.fired && !join.arrived.is_empty())
+        .map(|(name, _)| name.clone())
+        .collect();
+    for name in unreachable {
+        state.failing = true;
+        let message =
+            format!("UnreachableJoinError: The join task|route \"{name}|0\" is partially satisfied but unreachable.");
+        state.error(Some(&name), message, None);
     }
 }
 
