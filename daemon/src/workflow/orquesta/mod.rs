@@ -3,9 +3,9 @@
 //! order, publishes into its branch's context and stages the tasks of every transition whose
 //! `when` holds; a task without `join` runs once per arrival, a join runs once when enough
 //! branches have arrived, with their contexts merged (one that can no longer fire when nothing
-//! runs fails the workflow). with-items tasks run one execution per
-//! item (within `concurrency`), `retry` and `delay` wait on timers, and the engine commands
-//! `continue`, `fail`, `noop` and `retry` act as Orquesta's do. A failure no transition
+//! runs fails the workflow). with-items tasks run one execution per item (within
+//! `concurrency`), `retry` and `delay` wait on timers, and the engine commands `continue`,
+//! `fail`, `noop` and `retry` act as Orquesta's do. A failure no transition
 //! remediates fails the workflow: nothing new starts, running tasks finish, and the output is
 //! still rendered. The result is `{output}` plus `errors` when there are any.
 //!
