@@ -1,19 +1,21 @@
 //! The verbs: each issues its RPC and prints the answer as a table or JSON.
 //!
-//! Owns: which RPC each verb calls and which columns each listing shows. Must not: build JSON
-//! itself (`json` does), choose between JSON and tables (`output` does) or word the status and
-//! reload reports (`report` does).
+//! Owns: which RPC each verb calls, which columns each listing shows, and how a failed call
+//! reads (the daemon's words; refused credentials and broken connections name the target).
+//! Must not: build JSON itself (`json` does), choose between JSON and tables (`output` does),
+//! word the status and reload reports (`report` does) or classify transport errors (`connect`
+//! does).
 
 use std::future::Future;
 
 use st2d_proto::v1 as pb;
-use tonic::{Response, Status};
+use tonic::{Code, Response, Status};
 
 use crate::cli::{
     ActionVerb, Cli, Command, ListArgs, ListVerb, ReloadArgs, RuleEnforcementVerb, RuleVerb, RunArgs, SensorVerb,
     TriggerInstanceVerb, TriggerVerb,
 };
-use crate::connect::{self, Client};
+use crate::connect::{self, Client, Settings};
 use crate::output::{print_json, print_list, print_one};
 use crate::{executions, json, keys, packs, report};
 
@@ -33,8 +35,13 @@ pub async fn run(cli: &Cli) -> anyhow::Result<()> {
     if let Command::RuleTester { rule, trigger_instance } = &cli.command {
         return rule_tester(rule, trigger_instance);
     }
-    let target = connect::target(&cli.global, |key| std::env::var(key).ok());
-    let mut client = connect::connect(&target, cli.global.token.as_deref()).await?;
+    let settings = connect::settings(&cli.global, |key| std::env::var(key).ok())?;
+    let mut client = connect::connect(&settings).await?;
+    verb(cli, &mut client).await.map_err(|error| explain(&settings, error))
+}
+
+/// Runs the verb with a connected client.
+async fn verb(cli: &Cli, client: &mut Client) -> anyhow::Result<()> {
     let as_json = cli.global.json;
     match &cli.command {
         Command::Status => {
@@ -45,7 +52,7 @@ pub async fn run(cli: &Cli) -> anyhow::Result<()> {
             let reload = call(client.reload(reload_request(args))).await?;
             report::print_reload(&reload, as_json);
         }
-        Command::Pack(noun) => packs::pack(&mut client, &noun.verb, as_json).await?,
+        Command::Pack(noun) => packs::pack(client, &noun.verb, as_json).await?,
         Command::Action(noun) => match &noun.verb {
             ActionVerb::List(list) => {
                 let items = call(client.list_actions(list_request(list))).await?;
@@ -59,11 +66,11 @@ pub async fn run(cli: &Cli) -> anyhow::Result<()> {
             ActionVerb::Execute(args) => {
                 // As in StackStorm, `action execute` does not wait.
                 let args = RunArgs { run_async: true, ..args.clone() };
-                executions::run(&mut client, &args, as_json).await?;
+                executions::run(client, &args, as_json).await?;
             }
         },
-        Command::Run(args) => executions::run(&mut client, args, as_json).await?,
-        Command::Execution(noun) => executions::execution(&mut client, &noun.verb, as_json).await?,
+        Command::Run(args) => executions::run(client, args, as_json).await?,
+        Command::Execution(noun) => executions::execution(client, &noun.verb, as_json).await?,
         Command::Trigger(noun) => match &noun.verb {
             TriggerVerb::List(list) => {
                 let items = call(client.list_trigger_types(list_request(list))).await?;
@@ -120,7 +127,7 @@ pub async fn run(cli: &Cli) -> anyhow::Result<()> {
                 print_list("rule enforcements", RULE_ENFORCEMENT_COLUMNS, rows, false);
             }
         }
-        Command::Sensor(noun) => sensor(&mut client, &noun.verb, as_json).await?,
+        Command::Sensor(noun) => sensor(client, &noun.verb, as_json).await?,
         Command::RestartComponent { name } => {
             let request = pb::RestartComponentRequest { name: name.clone() };
             let reply = call(client.restart_component(request)).await?;
@@ -144,7 +151,7 @@ pub async fn run(cli: &Cli) -> anyhow::Result<()> {
             }
         },
         Command::RuleTester { rule, trigger_instance } => rule_tester(rule, trigger_instance)?,
-        Command::Key(noun) => keys::key(&mut client, &noun.verb, as_json).await?,
+        Command::Key(noun) => keys::key(client, &noun.verb, as_json).await?,
         Command::Alias(noun) => {
             let ListVerb::List(list) = &noun.verb;
             let items = call(client.list_aliases(list_request(list))).await?;
@@ -217,14 +224,50 @@ async fn sensor(client: &mut Client, verb: &SensorVerb, as_json: bool) -> anyhow
     Ok(())
 }
 
+/// A call that failed, as the daemon answered it; it reads as `status_text`. The status stays
+/// whole so that `explain` can tell refused credentials and broken connections.
+#[derive(Debug)]
+pub(crate) struct Failed(pub Status);
+
+impl std::fmt::Display for Failed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&status_text(&self.0))
+    }
+}
+
+// No `source()`: the printed error is one line, the daemon's words.
+impl std::error::Error for Failed {}
+
 /// Awaits one RPC; a failure reads as the daemon worded it (`action x.y not found`).
 pub(crate) async fn call<T>(rpc: impl Future<Output = Result<Response<T>, Status>>) -> anyhow::Result<T> {
-    rpc.await.map(Response::into_inner).map_err(|status| anyhow::anyhow!("{}", status_text(&status)))
+    rpc.await.map(Response::into_inner).map_err(|status| Failed(status).into())
 }
 
 /// A failed call's message, or its code's description when the daemon gave none.
 pub(crate) fn status_text(status: &Status) -> String {
     if status.message().is_empty() { status.code().description().to_string() } else { status.message().to_string() }
+}
+
+/// A command's error, with a failed call that is about the connection rather than the verb
+/// reworded: refused credentials, or a transport error (a refused connection, an untrusted
+/// certificate: tonic may report those at the first call rather than at connect).
+pub(crate) fn explain(settings: &Settings, error: anyhow::Error) -> anyhow::Error {
+    match error.downcast_ref::<Failed>().and_then(|Failed(status)| connection_text(settings, status)) {
+        Some(text) => anyhow::Error::msg(text),
+        None => error,
+    }
+}
+
+/// The words for a status that is about the connection, if it is one.
+fn connection_text(settings: &Settings, status: &Status) -> Option<String> {
+    if status.code() == Code::Unauthenticated {
+        let hint =
+            if settings.token.is_none() { " (no token given: pass --token, --token-file or ST2D_TOKEN)" } else { "" };
+        return Some(format!("st2d at {} refused the credentials: {}{hint}", settings.target, status_text(status)));
+    }
+    // A status the daemon sent has no source; one made from a transport error has it.
+    let source = std::error::Error::source(status)?;
+    Some(connect::connect_error(settings, source).to_string())
 }
 
 pub fn list_request(args: &ListArgs) -> pb::ListRequest {
@@ -275,5 +318,51 @@ mod tests {
     fn failures_read_as_the_daemon_worded_them() {
         assert_eq!(status_text(&Status::not_found("action x.y not found")), "action x.y not found");
         assert_eq!(status_text(&Status::unavailable("")), Status::unavailable("").code().description());
+    }
+
+    fn tcp(token: Option<&str>) -> Settings {
+        let target = connect::Target::Tcp("https://127.0.0.1:9443".into());
+        Settings { target, token: token.map(str::to_string), tls: Some(connect::Tls::default()) }
+    }
+
+    fn explained(settings: &Settings, status: Status) -> String {
+        explain(settings, Failed(status).into()).to_string()
+    }
+
+    #[test]
+    fn refused_credentials_name_the_daemon_and_say_what_to_pass() {
+        assert_eq!(
+            explained(&tcp(None), Status::unauthenticated("missing bearer token")),
+            "st2d at https://127.0.0.1:9443 refused the credentials: missing bearer token \
+             (no token given: pass --token, --token-file or ST2D_TOKEN)"
+        );
+        assert_eq!(
+            explained(&tcp(Some("guess")), Status::unauthenticated("invalid token")),
+            "st2d at https://127.0.0.1:9443 refused the credentials: invalid token"
+        );
+    }
+
+    #[test]
+    fn other_failures_keep_the_daemons_words() {
+        assert_eq!(explained(&tcp(None), Status::not_found("action x.y not found")), "action x.y not found");
+        assert_eq!(explained(&tcp(None), Status::unavailable("shutting down")), "shutting down");
+        let other = anyhow::anyhow!("Action \"x.y\" cannot be found.");
+        assert_eq!(explain(&tcp(None), other).to_string(), "Action \"x.y\" cannot be found.");
+    }
+
+    #[test]
+    fn transport_failures_at_a_call_read_as_connection_errors() {
+        // What tonic makes of a connection refused when it reconnects for a call.
+        let refused = Status::from_error(Box::new(std::io::Error::from(std::io::ErrorKind::ConnectionRefused)));
+        assert_eq!(explained(&tcp(None), refused), "no st2d daemon at https://127.0.0.1:9443 (connection refused)");
+        let untrusted = std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer),
+        );
+        assert_eq!(
+            explained(&tcp(None), Status::from_error(Box::new(untrusted))),
+            "cannot connect to st2d at https://127.0.0.1:9443: the server's certificate is not trusted \
+             (invalid peer certificate: UnknownIssuer); pass --ca FILE with the CA that signed it"
+        );
     }
 }

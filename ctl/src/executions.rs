@@ -32,7 +32,7 @@ pub async fn run(client: &mut Client, args: &RunArgs, as_json: bool) -> anyhow::
         Err(status) if status.code() == tonic::Code::NotFound => {
             anyhow::bail!("Action \"{}\" cannot be found.", args.action)
         }
-        Err(status) => anyhow::bail!("{}", commands::status_text(&status)),
+        Err(status) => return Err(commands::Failed(status).into()),
     };
     let schema = match serde_json::from_str(&action.parameters_json) {
         Ok(Value::Object(schema)) => schema,

@@ -14,6 +14,8 @@ mod packs;
 mod params;
 mod report;
 mod table;
+#[cfg(test)]
+mod tls_check;
 mod yamlish;
 
 /// Ends the command with this exit status, printing nothing more (a `failed` execution exits 1,
@@ -36,7 +38,8 @@ use clap::FromArgMatches;
 /// Runs the CLI as `program` (`st2ctl` or `st2`, the name its help and errors show) on the
 /// process's arguments. Exit status: 0 on success, 1 when the daemon is unreachable or a call
 /// fails (one line `PROGRAM: message` on stderr) or an execution run by `run` ends `failed`, 2 for
-/// a bad command line.
+/// a bad command line (clap's own, or `PROGRAM: message` for flags that do not fit together, such
+/// as `--ca` without an https url).
 pub async fn run(program: &'static str) -> ExitCode {
     let cli = match cli::command(program)
         .try_get_matches_from(std::env::args_os())
@@ -53,6 +56,10 @@ pub async fn run(program: &'static str) -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => match error.downcast_ref::<Exit>() {
             Some(Exit(code)) => ExitCode::from(*code),
+            None if error.downcast_ref::<connect::Usage>().is_some() => {
+                eprintln!("{program}: {error}");
+                ExitCode::from(2)
+            }
             None => {
                 eprintln!("{program}: {error:#}");
                 ExitCode::FAILURE

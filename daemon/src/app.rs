@@ -11,7 +11,7 @@ use anyhow::Context;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::api::{self, ControlService, DaemonInfo, Runtime};
+use crate::api::{self, ControlService, DaemonInfo, Runtime, TcpDoors};
 use crate::config::Config;
 use crate::datastore::Datastore;
 use crate::execution::executor::{Executor, ExecutorConfig};
@@ -41,6 +41,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
         Some(ingress) => Some(crate::ingress::bind(ingress).await.map_err(anyhow::Error::msg)?),
         None => None,
     };
+    let grpc_tcp = api::tcp::bind(&config.grpc).await?;
     for dir in [&paths.packs_dirs[0], &paths.config_dir, &paths.data_dir] {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }
@@ -114,7 +115,9 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
             packs_dirs: paths.packs_dirs.clone(),
             config_dir: paths.config_dir.clone(),
             virtualenvs_dir: paths.virtualenvs_dir.clone(),
-            python: crate::sensor::spec::resolve_interpreter(&config.python),
+            // As given: `python -m venv` records the real interpreter behind a version manager's
+            // shim by itself, and resolving it here would run Python before READY.
+            python: config.python.clone(),
             index_files: config.index_files.clone(),
         },
         reload.clone(),
@@ -172,11 +175,18 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
             journal: journal.clone(),
             sensors: sensors.clone(),
             executor: executor.clone(),
+            store: store.clone(),
         };
         tasks.spawn(crate::ingress::serve(bound, sources, intake.clone()));
     }
     let listener = api::bind(&paths.socket).await?;
-    tasks.spawn(signal::run(signals, reload.clone(), shutdown.clone()));
+    let rereads = grpc_tcp.as_ref().map(TcpDoors::rereads).unwrap_or_default();
+    if let Some(tcp) = &grpc_tcp {
+        for address in tcp.local_addrs() {
+            tracing::info!(address = %address, tls = tcp.tls(), "serving the control plane over TCP");
+        }
+    }
+    tasks.spawn(signal::run(signals, reload.clone(), rereads, shutdown.clone()));
     tasks.spawn(systemd::watchdog(intake.clone()));
     let info = DaemonInfo { started, packs_dirs: paths.packs_dirs.clone(), socket: paths.socket.clone() };
     let service = ControlService::new(
@@ -185,8 +195,14 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
         info,
         Runtime { sensors, shim, store, journal, executor: executor.clone(), datastore: datastore.clone(), packs },
     );
-    let server =
-        tokio::spawn(api::serve(listener, paths.socket.clone(), service, shutdown.clone(), api_shutdown.clone()));
+    let server = tokio::spawn(api::serve(
+        listener,
+        paths.socket.clone(),
+        grpc_tcp,
+        service,
+        shutdown.clone(),
+        api_shutdown.clone(),
+    ));
 
     let status = format!(
         "ready: {} packs, {} actions, {} problems",

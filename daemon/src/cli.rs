@@ -20,6 +20,10 @@ pub struct Cli {
     #[command(flatten)]
     pub paths: PathArgs,
 
+    /// The daemon's flags; `serve` is the default, so they work with or without it.
+    #[command(flatten)]
+    pub serve: ServeArgs,
+
     /// Log format.
     #[arg(long, value_enum, default_value_t = LogFormat::Text, env = "ST2D_LOG_FORMAT", global = true)]
     pub log_format: LogFormat,
@@ -34,8 +38,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run the daemon (the default).
-    Serve(Box<ServeArgs>),
+    /// Run the daemon (the default; every flag of the daemon works with or without it).
+    Serve,
     /// Load the packs directories once, print a report per pack and exit: non-zero when any
     /// pack or file failed.
     Check,
@@ -45,64 +49,109 @@ pub enum Command {
 pub struct ServeArgs {
     /// Register the rules of newly discovered packs too (by default rules wait for
     /// `st2ctl reload --register-rules`, as StackStorm's documentation describes).
-    #[arg(long, env = "ST2D_REGISTER_RULES_BY_DEFAULT")]
+    #[arg(long, env = "ST2D_REGISTER_RULES_BY_DEFAULT", global = true)]
     pub register_rules_by_default: bool,
 
     /// Debounce of file-system events before a reload, in milliseconds.
-    #[arg(long, default_value_t = 100, value_name = "MS")]
+    #[arg(long, default_value_t = 100, value_name = "MS", global = true)]
     pub watch_debounce_ms: u64,
 
     /// The Python interpreter for sensors of packs without a virtualenv.
-    #[arg(long, env = "ST2D_PYTHON", default_value = "python3", value_name = "PATH")]
+    #[arg(long, env = "ST2D_PYTHON", default_value = "python3", value_name = "PATH", global = true)]
     pub python: PathBuf,
 
     /// Serve StackStorm's webhooks over HTTP on this address (`127.0.0.1:9101`); off when not
     /// given. Beyond loopback it needs --http-api-keys or --http-token-file.
-    #[arg(long = "http-listen", env = "ST2D_HTTP_LISTEN", value_name = "ADDR")]
+    #[arg(long = "http-listen", env = "ST2D_HTTP_LISTEN", value_name = "ADDR", global = true)]
     pub http_listen: Option<std::net::SocketAddr>,
 
     /// A file of API keys, one per line, accepted in the `St2-Api-Key` header (or the
     /// `st2-api-key` query parameter).
-    #[arg(long = "http-api-keys", value_name = "FILE")]
+    #[arg(long = "http-api-keys", value_name = "FILE", global = true)]
     pub http_api_keys: Option<PathBuf>,
 
     /// A file holding a token accepted as `Authorization: Bearer TOKEN`.
-    #[arg(long = "http-token-file", value_name = "FILE")]
+    #[arg(long = "http-token-file", value_name = "FILE", global = true)]
     pub http_token_file: Option<PathBuf>,
 
     /// The largest HTTP request body accepted, in bytes.
-    #[arg(long = "http-max-body", default_value_t = 1024 * 1024, value_name = "BYTES")]
+    #[arg(long = "http-max-body", default_value_t = 1024 * 1024, value_name = "BYTES", global = true)]
     pub http_max_body: usize,
 
     /// A pack index in StackStorm's index.json format, for installing packs by bare name
     /// (repeatable; the first index that names a pack wins).
-    #[arg(long = "index", value_name = "FILE")]
+    #[arg(long = "index", value_name = "FILE", global = true)]
     pub index: Vec<PathBuf>,
 
     /// Time zone of timer rules that give none (StackStorm's `[timersengine] local_timezone`).
-    #[arg(long, default_value = "America/Los_Angeles", value_name = "TZ")]
+    #[arg(long, default_value = "America/Los_Angeles", value_name = "TZ", global = true)]
     pub timers_timezone: String,
 
     /// Run only this sensor (`pack.Class`), as StackStorm's `--sensor-ref`.
-    #[arg(long, value_name = "REF")]
+    #[arg(long, value_name = "REF", global = true)]
     pub sensor_ref: Option<String>,
 
     /// Do not watch the packs directories (reload only on SIGHUP or `st2ctl reload`).
-    #[arg(long)]
+    #[arg(long, global = true)]
     pub no_watch: bool,
 
     /// Executions that run at once; the others wait, `requested`, in order.
-    #[arg(long, env = "ST2D_ACTION_CONCURRENCY", default_value_t = 16, value_name = "N")]
+    #[arg(long, env = "ST2D_ACTION_CONCURRENCY", default_value_t = 16, value_name = "N", global = true)]
     pub action_concurrency: usize,
 
     /// Keep trigger instances, rule enforcements and executions this many days (0: no age limit).
-    #[arg(long, env = "ST2D_HISTORY_DAYS", default_value_t = 30, value_name = "DAYS")]
+    #[arg(long, env = "ST2D_HISTORY_DAYS", default_value_t = 30, value_name = "DAYS", global = true)]
     pub history_days: u64,
 
     /// Keep at most this many of each: trigger instances, rule enforcements, executions (0: no
     /// count limit).
-    #[arg(long, env = "ST2D_HISTORY_MAX", default_value_t = 100_000, value_name = "N")]
+    #[arg(long, env = "ST2D_HISTORY_MAX", default_value_t = 100_000, value_name = "N", global = true)]
     pub history_max: usize,
+
+    /// Serve the control plane over TCP too, on this address (repeatable; `ST2D_GRPC_LISTEN`
+    /// takes a comma-separated list). Needs --grpc-token-file; beyond loopback also
+    /// --grpc-tls-cert and --grpc-tls-key.
+    #[arg(long = "grpc-listen", env = "ST2D_GRPC_LISTEN", value_delimiter = ',', value_name = "ADDR", global = true)]
+    pub grpc_listen: Vec<std::net::SocketAddr>,
+
+    /// Tokens accepted as `authorization: Bearer TOKEN` on the TCP listeners, one per line
+    /// (re-read on SIGHUP).
+    #[arg(long = "grpc-token-file", env = "ST2D_GRPC_TOKEN_FILE", value_name = "FILE", global = true)]
+    pub grpc_token_file: Option<PathBuf>,
+
+    /// The TLS certificate chain (PEM) of the TCP listeners (re-read on SIGHUP).
+    #[arg(
+        long = "grpc-tls-cert",
+        env = "ST2D_GRPC_TLS_CERT",
+        value_name = "FILE",
+        requires = "grpc_tls_key",
+        global = true
+    )]
+    pub grpc_tls_cert: Option<PathBuf>,
+
+    /// The TLS private key (PEM) of the TCP listeners (re-read on SIGHUP).
+    #[arg(
+        long = "grpc-tls-key",
+        env = "ST2D_GRPC_TLS_KEY",
+        value_name = "FILE",
+        requires = "grpc_tls_cert",
+        global = true
+    )]
+    pub grpc_tls_key: Option<PathBuf>,
+
+    /// Require client certificates signed by these CAs (PEM) on the TCP listeners.
+    #[arg(
+        long = "grpc-tls-client-ca",
+        env = "ST2D_GRPC_TLS_CLIENT_CA",
+        value_name = "FILE",
+        requires = "grpc_tls_cert",
+        global = true
+    )]
+    pub grpc_tls_client_ca: Option<PathBuf>,
+
+    /// Answer the gRPC health service on the TCP listeners without a token (for probes).
+    #[arg(long = "grpc-health-open", global = true)]
+    pub grpc_health_open: bool,
 }
 
 /// Where everything lives (DESIGN.md 3.9).
@@ -141,21 +190,9 @@ pub enum LogFormat {
 }
 
 impl Cli {
-    /// The subcommand's serve flags, or the defaults for `check`.
+    /// The daemon's flags, given before or after `serve`, or without it.
     pub fn serve_args(&self) -> ServeArgs {
-        match &self.command {
-            Some(Command::Serve(args)) => (**args).clone(),
-            // Without the subcommand, serve's flags take their defaults (and environment).
-            _ => {
-                use clap::FromArgMatches;
-                let command = ServeArgs::augment_args(clap::Command::new("serve"));
-                command
-                    .try_get_matches_from(["serve"])
-                    .ok()
-                    .and_then(|matches| ServeArgs::from_arg_matches(&matches).ok())
-                    .unwrap_or_default()
-            }
-        }
+        self.serve.clone()
     }
 }
 
@@ -182,5 +219,24 @@ mod tests {
         let cli = Cli::try_parse_from(["st2d", "--home", "/h"]).expect("valid");
         assert_eq!(cli.serve_args().watch_debounce_ms, 100, "defaults without the subcommand");
         assert_eq!(cli.serve_args().python, PathBuf::from("python3"));
+    }
+
+    #[test]
+    fn serve_flags_work_without_the_subcommand() {
+        for words in [
+            &["st2d", "--home", "X", "--register-rules-by-default", "--http-listen", "127.0.0.1:9101"][..],
+            &["st2d", "serve", "--home", "X", "--register-rules-by-default", "--http-listen", "127.0.0.1:9101"],
+            &["st2d", "--register-rules-by-default", "serve", "--http-listen", "127.0.0.1:9101"],
+        ] {
+            let cli = Cli::try_parse_from(words).unwrap_or_else(|e| panic!("{words:?}: {e}"));
+            let serve = cli.serve_args();
+            assert!(serve.register_rules_by_default, "{words:?}");
+            assert_eq!(serve.http_listen, Some("127.0.0.1:9101".parse().expect("an address")), "{words:?}");
+        }
+        let cli =
+            Cli::try_parse_from(["st2d", "--grpc-listen", "127.0.0.1:1", "--grpc-listen", "[::1]:2"]).expect("valid");
+        assert_eq!(cli.serve_args().grpc_listen.len(), 2);
+        let error = Cli::try_parse_from(["st2d", "--grpc-tls-cert", "c.pem"]).expect_err("a cert needs a key");
+        assert!(error.to_string().contains("--grpc-tls-key"), "{error}");
     }
 }

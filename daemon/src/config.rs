@@ -1,7 +1,8 @@
 //! The daemon's resolved configuration: paths (DESIGN.md 3.9) and behaviour switches.
 //!
 //! Owns: turning flags and `--home` into concrete paths, with StackStorm's system defaults.
-//! Must not: create directories or read anything from disk.
+//! Must not: create directories or read anything from disk (making a relative path absolute
+//! reads only the working directory).
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -20,7 +21,21 @@ pub struct Paths {
 }
 
 impl Paths {
+    /// Every path absolute (relative ones against the working directory at start), so what the
+    /// watcher reports, which is always absolute, is found under them.
     pub fn resolve(args: &PathArgs) -> Self {
+        let absolute = |path: PathBuf| std::path::absolute(&path).unwrap_or(path);
+        let relative = Self::resolve_as_given(args);
+        Self {
+            packs_dirs: relative.packs_dirs.into_iter().map(absolute).collect(),
+            config_dir: absolute(relative.config_dir),
+            virtualenvs_dir: absolute(relative.virtualenvs_dir),
+            data_dir: absolute(relative.data_dir),
+            socket: absolute(relative.socket),
+        }
+    }
+
+    fn resolve_as_given(args: &PathArgs) -> Self {
         let under_home = |leaf: &str, system: &str| -> PathBuf {
             match &args.home {
                 Some(home) => home.join(leaf),
@@ -81,6 +96,8 @@ pub struct Config {
     pub python: PathBuf,
     /// The HTTP ingress, when `--http-listen` is given.
     pub ingress: Option<crate::ingress::IngressConfig>,
+    /// The control plane's TCP listeners (`--grpc-listen`).
+    pub grpc: crate::api::TcpConfig,
     /// Pack index files (`--index`).
     pub index_files: Vec<PathBuf>,
     /// Run only this sensor (`--sensor-ref`).
@@ -105,6 +122,19 @@ impl Config {
                 token_file: serve.http_token_file.clone(),
                 max_body: serve.http_max_body,
             }),
+            grpc: crate::api::TcpConfig {
+                listen: serve.grpc_listen.clone(),
+                token_file: serve.grpc_token_file.clone(),
+                tls: match (&serve.grpc_tls_cert, &serve.grpc_tls_key) {
+                    (Some(cert), Some(key)) => Some(crate::api::tls::TlsFiles {
+                        cert: cert.clone(),
+                        key: key.clone(),
+                        client_ca: serve.grpc_tls_client_ca.clone(),
+                    }),
+                    _ => None,
+                },
+                health_open: serve.grpc_health_open,
+            },
             index_files: serve.index.clone(),
             sensor_ref: serve.sensor_ref.clone(),
             timers_timezone: serve.timers_timezone.clone(),
@@ -153,5 +183,17 @@ mod tests {
         assert_eq!(paths.packs_dirs, [PathBuf::from("/a"), PathBuf::from("/b")]);
         assert_eq!(paths.socket, PathBuf::from("/s.sock"));
         assert_eq!(paths.config_dir, PathBuf::from("/h/configs"));
+    }
+
+    #[test]
+    fn relative_paths_are_made_absolute() {
+        let cwd = std::env::current_dir().expect("a working directory");
+        let args =
+            PathArgs { home: Some("./st2d-home".into()), packs_dirs: vec!["more/packs".into()], ..PathArgs::default() };
+        let paths = Paths::resolve(&args);
+        assert_eq!(paths.packs_dirs, [cwd.join("more/packs")]);
+        assert_eq!(paths.config_dir, cwd.join("st2d-home/configs"));
+        assert_eq!(paths.socket, cwd.join("st2d-home/st2d.sock"));
+        assert!(paths.data_dir.is_absolute() && paths.virtualenvs_dir.is_absolute());
     }
 }

@@ -8,6 +8,7 @@ pub mod app;
 pub mod check;
 pub mod cli;
 pub mod config;
+pub mod credentials;
 pub mod datastore;
 pub mod embedded;
 pub mod execution;

@@ -41,6 +41,8 @@ pub struct Metrics {
     pub reload_duration: Histogram,
     /// HTTP answers of the ingress, indexed as [`HTTP_CODES`] (the last slot counts any other).
     http_answers: [AtomicU64; HTTP_CODES.len() + 1],
+    /// gRPC calls on a TCP listener refused for a missing or wrong bearer token.
+    pub grpc_unauthenticated: AtomicU64,
 }
 
 /// The process-wide metrics.
@@ -114,6 +116,7 @@ impl Metrics {
             reloads_failed: AtomicU64::new(0),
             reload_duration: Histogram::new(&RELOAD_BUCKETS),
             http_answers: [const { AtomicU64::new(0) }; HTTP_CODES.len() + 1],
+            grpc_unauthenticated: AtomicU64::new(0),
         }
     }
 
@@ -258,6 +261,12 @@ pub fn render(metrics: &Metrics, snapshot: &Snapshot) -> String {
         page.labelled("st2d_http_requests_total", "code", &code.to_string(), load(&metrics.http_answers[slot]));
     }
     page.labelled("st2d_http_requests_total", "code", "other", load(&metrics.http_answers[HTTP_CODES.len()]));
+    page.single(
+        "st2d_grpc_unauthenticated_total",
+        "gRPC calls on a TCP listener refused (UNAUTHENTICATED) for a missing or wrong bearer token.",
+        "counter",
+        load(&metrics.grpc_unauthenticated),
+    );
     render_process(&mut page);
     page.text
 }

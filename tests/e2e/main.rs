@@ -3,6 +3,7 @@
 mod actions;
 mod check;
 mod cli;
+mod control_plane;
 mod datastore;
 mod executions;
 mod grpc;

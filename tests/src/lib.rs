@@ -5,6 +5,9 @@
 //! Owns: process management of daemons under test and polling with deadlines. Must not: sleep
 //! to synchronise (poll a condition with a deadline instead) or assert on timings.
 
+pub mod pki;
+pub mod pyenv;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::sync::OnceLock;
@@ -264,6 +267,25 @@ impl Daemon {
         }
         let child = command.spawn().expect("st2d starts");
         Self { child, home: home.path().to_path_buf(), log }
+    }
+
+    /// Starts `st2d ARGS...` with `cwd` as its working directory and no `--home` of the
+    /// harness (the args say where home is, relative to `cwd` if they like); `home` is where
+    /// `ctl` finds it.
+    pub fn spawn_in(cwd: &Path, home: &Path, args: &[&str]) -> Self {
+        let log = cwd.join("st2d.log");
+        let log_file = std::fs::File::create(&log).expect("log file");
+        let child = Command::new(&bins().st2d)
+            .args(args)
+            .current_dir(cwd)
+            .env_remove("ST2D_HOME")
+            .env("ST2D_LOG", "info,st2d=debug")
+            .stdin(Stdio::null())
+            .stdout(log_file.try_clone().expect("log file handle"))
+            .stderr(log_file)
+            .spawn()
+            .expect("st2d starts");
+        Self { child, home: home.to_path_buf(), log }
     }
 
     pub fn pid(&self) -> u32 {

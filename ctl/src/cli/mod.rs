@@ -1,6 +1,7 @@
 //! The command line of st2ctl and st2: global flags and the verbs.
 //!
-//! Owns: clap definitions. Must not: connect or print anything.
+//! Owns: clap definitions. Must not: connect or print anything, or read the environment for the
+//! connection flags (`connect` does, so that a flag wins over a variable instead of clashing).
 
 use std::path::PathBuf;
 
@@ -34,13 +35,34 @@ pub struct Global {
     #[arg(long, global = true, value_name = "DIR")]
     pub home: Option<PathBuf>,
 
-    /// Connect over TCP to this URL (`http://host:port`) instead of the Unix socket.
+    /// Connect over TCP to this URL (`https://host:port`, or `http://` where a token goes in
+    /// clear only to loopback) instead of the Unix socket [env: ST2D_URL; `--socket` and
+    /// `--home` win over it].
     #[arg(long, global = true, value_name = "URL", conflicts_with_all = ["socket", "home"])]
     pub url: Option<String>,
 
-    /// Send `authorization: Bearer TOKEN` with every call.
-    #[arg(long, global = true, value_name = "TOKEN", env = "ST2D_TOKEN", hide_env_values = true)]
+    /// Send `authorization: Bearer TOKEN` with every call [env: ST2D_TOKEN].
+    #[arg(long, global = true, value_name = "TOKEN", conflicts_with = "token_file")]
     pub token: Option<String>,
+
+    /// Read the token from FILE, its first line that is not blank or a `#` comment [env: ST2D_TOKEN_FILE; either flag
+    /// wins over both variables, ST2D_TOKEN over ST2D_TOKEN_FILE].
+    #[arg(long, global = true, value_name = "FILE")]
+    pub token_file: Option<PathBuf>,
+
+    /// Trust only this PEM CA for the server's certificate, not the system's roots [env:
+    /// ST2D_CA; https urls only].
+    #[arg(long, global = true, value_name = "FILE")]
+    pub ca: Option<PathBuf>,
+
+    /// Present this PEM client certificate (with `--key`) to a server that requires one [env:
+    /// ST2D_CERT; https urls only].
+    #[arg(long, global = true, value_name = "FILE")]
+    pub cert: Option<PathBuf>,
+
+    /// The PEM private key of `--cert` [env: ST2D_KEY; https urls only].
+    #[arg(long, global = true, value_name = "FILE")]
+    pub key: Option<PathBuf>,
 }
 
 /// The command line as `program` (`st2ctl` or `st2`) shows it in its help, usage and version.
@@ -380,7 +402,7 @@ mod tests {
     }
 
     #[test]
-    fn url_and_token_are_global() {
+    fn connection_flags_are_global() {
         let matches = command("st2ctl")
             .try_get_matches_from(["st2ctl", "status", "--url", "http://127.0.0.1:9101", "--token", "t"])
             .expect("valid");
@@ -390,6 +412,28 @@ mod tests {
         assert!(
             Cli::try_parse_from(["st2ctl", "--url", "http://h:1", "--home", "/h", "status"]).is_err(),
             "a url and a socket exclude each other"
+        );
+        let cli = Cli::try_parse_from([
+            "st2ctl",
+            "status",
+            "--token-file",
+            "/t",
+            "--ca",
+            "/ca.pem",
+            "--cert",
+            "/c.pem",
+            "--key",
+            "/k.pem",
+        ])
+        .expect("valid");
+        assert_eq!(cli.global.token_file, Some(PathBuf::from("/t")));
+        assert_eq!(
+            (cli.global.ca, cli.global.cert, cli.global.key),
+            (Some(PathBuf::from("/ca.pem")), Some(PathBuf::from("/c.pem")), Some(PathBuf::from("/k.pem")))
+        );
+        assert!(
+            Cli::try_parse_from(["st2ctl", "--token", "t", "--token-file", "/t", "status"]).is_err(),
+            "a token and a token file exclude each other"
         );
     }
 

@@ -1,23 +1,36 @@
-//! The gRPC control plane on a Unix socket (DESIGN.md 3.8): the Control service, the standard
-//! health service and server reflection (v1 and v1alpha).
+//! The gRPC control plane (DESIGN.md 3.8): the Control service, the standard health service
+//! and server reflection (v1 and v1alpha), on the Unix socket and on the TCP listeners.
 //!
-//! Owns: the socket file (stale-socket detection, mode 0660, removal at exit) and the tonic
-//! server. Must not: let proto types leak out of `api`.
+//! Owns: the socket file (stale-socket detection, mode 0660, removal at exit), the routes every
+//! door serves and the tonic servers. Must not: let proto types leak out of `api`, or serve a
+//! TCP listener without its gate.
 
 mod convert;
+mod gate;
 mod keys;
 mod runtime;
 mod service;
+pub mod tcp;
+pub mod tls;
 
 pub use service::{ControlService, DaemonInfo, Runtime};
+pub use tcp::{TcpConfig, TcpDoors};
 
+use std::net::SocketAddr;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
+use gate::Gate;
 use st2d_proto::v1::control_server::ControlServer;
 use tokio::net::UnixListener;
+use tokio::task::JoinSet;
 use tokio_stream::wrappers::UnixListenerStream;
 use tokio_util::sync::CancellationToken;
+use tonic::service::interceptor::InterceptedService;
+use tonic::transport::server::Router;
+use tonic_health::pb::health_server::HealthServer;
+use tonic_health::server::{HealthReporter, HealthService};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -29,6 +42,19 @@ pub enum ApiError {
     Serve(#[from] tonic::transport::Error),
     #[error("cannot build the reflection service: {0}")]
     Reflection(#[from] tonic_reflection::server::Error),
+    #[error("--grpc-listen {0}: every call over TCP needs a bearer token; add --grpc-token-file FILE")]
+    NoTokens(SocketAddr),
+    #[error(
+        "--grpc-listen {0} is beyond loopback: add --grpc-tls-cert FILE and --grpc-tls-key FILE \
+         (plain TCP is served on loopback only)"
+    )]
+    PlainBeyondLoopback(SocketAddr),
+    #[error("--grpc-token-file: {0}")]
+    Tokens(#[from] crate::credentials::CredentialsError),
+    #[error(transparent)]
+    Tls(#[from] tls::TlsError),
+    #[error("--grpc-listen {addr}: cannot listen: {source}")]
+    BindTcp { addr: SocketAddr, source: std::io::Error },
 }
 
 /// Binds the control socket at `path`, replacing a stale socket file left by a daemon that died.
@@ -49,25 +75,46 @@ pub async fn bind(path: &Path) -> Result<UnixListener, ApiError> {
     Ok(listener)
 }
 
-/// Serves until `shutdown` is cancelled, then removes the socket file. Health turns NOT_SERVING
-/// as soon as `draining` is cancelled (the daemon started to stop), while the API still answers.
+/// The services every door serves: Control, health (one set of statuses for every door) and
+/// reflection.
+pub(crate) struct Routes {
+    health: HealthReporter,
+    control: Arc<ControlService>,
+}
+
+impl Routes {
+    /// A router whose Control and reflection calls pass `gate`, and health calls `health_gate`.
+    fn router(&self, gate: Gate, health_gate: Gate) -> Result<Router, ApiError> {
+        let health = HealthServer::new(HealthService::from_health_reporter(self.health.clone()));
+        let reflection_v1 = tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(st2d_proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .build_v1()?;
+        let reflection_v1alpha = tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(st2d_proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .build_v1alpha()?;
+        Ok(tonic::transport::Server::builder()
+            .add_service(InterceptedService::new(health, health_gate))
+            .add_service(InterceptedService::new(reflection_v1, gate.clone()))
+            .add_service(InterceptedService::new(reflection_v1alpha, gate.clone()))
+            .add_service(InterceptedService::new(ControlServer::from_arc(self.control.clone()), gate)))
+    }
+}
+
+/// Serves the socket and the TCP listeners until `shutdown` is cancelled, then removes the
+/// socket file. Health turns NOT_SERVING on every door as soon as `draining` is cancelled (the
+/// daemon started to stop), while the API still answers.
 pub async fn serve(
     listener: UnixListener,
     socket: PathBuf,
+    tcp: Option<TcpDoors>,
     service: ControlService,
     draining: CancellationToken,
     shutdown: CancellationToken,
 ) -> Result<(), ApiError> {
-    let (health_reporter, health_service) = tonic_health::server::health_reporter();
+    let health_reporter = HealthReporter::default();
     health_reporter.set_serving::<ControlServer<ControlService>>().await;
-    let reflection_v1 = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(st2d_proto::FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-        .build_v1()?;
-    let reflection_v1alpha = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(st2d_proto::FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-        .build_v1alpha()?;
     let not_serving = {
         let health_reporter = health_reporter.clone();
         let shutdown = shutdown.clone();
@@ -81,14 +128,20 @@ pub async fn serve(
         }
     };
     let health_task = tokio::spawn(not_serving);
-    let stopping = async move { shutdown.cancelled().await };
-    let result = tonic::transport::Server::builder()
-        .add_service(health_service)
-        .add_service(reflection_v1)
-        .add_service(reflection_v1alpha)
-        .add_service(ControlServer::new(service))
-        .serve_with_incoming_shutdown(UnixListenerStream::new(listener), stopping)
+    let routes = Routes { health: health_reporter, control: Arc::new(service) };
+    let mut servers = JoinSet::new();
+    if let Some(tcp) = tcp {
+        tcp.serve(&routes, &shutdown, &mut servers)?;
+    }
+    let result = routes
+        .router(Gate::Open, Gate::Open)?
+        .serve_with_incoming_shutdown(UnixListenerStream::new(listener), shutdown.clone().cancelled_owned())
         .await;
+    while let Some(joined) = servers.join_next().await {
+        if let Ok(Err(error)) = joined {
+            tracing::error!(error = %error, "a TCP control-plane listener failed");
+        }
+    }
     health_task.abort();
     if let Err(error) = std::fs::remove_file(&socket)
         && error.kind() != std::io::ErrorKind::NotFound

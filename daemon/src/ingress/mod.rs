@@ -4,9 +4,12 @@
 //! `?x-auth-token=`), a body size limit, and the body types StackStorm decodes (JSON, form,
 //! plain text).
 //!
+//! Probes (`GET /healthz`, `GET /readyz`) answer without credentials.
+//!
 //! Owns: the listener, authentication and request decoding. Must not: start on a non-loopback
 //! address without credentials, or journal anything itself (webhooks do, through the journal).
 
+mod probes;
 pub mod webhooks;
 
 use std::net::SocketAddr;
@@ -24,10 +27,12 @@ use axum::routing::{get, post};
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
+use crate::credentials::Secrets;
 use crate::execution::executor::Executor;
 use crate::metrics::{METRICS, Snapshot};
 use crate::reload::Published;
 use crate::sensor::supervisor::Supervisor;
+use crate::store::Store;
 use crate::trigger::journal::Journal;
 use webhooks::{Answer, Webhooks, fault};
 
@@ -46,25 +51,13 @@ pub struct IngressConfig {
 /// Credentials a request may carry; empty means none are asked for.
 #[derive(Debug, Default)]
 struct Credentials {
-    api_keys: Vec<String>,
-    tokens: Vec<String>,
+    api_keys: Secrets,
+    tokens: Secrets,
 }
 
 impl Credentials {
     fn load(config: &IngressConfig) -> Result<Self, String> {
-        let read = |path: &PathBuf| -> Result<Vec<String>, String> {
-            let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-            let lines: Vec<String> = text
-                .lines()
-                .map(str::trim)
-                .filter(|l| !l.is_empty() && !l.starts_with('#'))
-                .map(String::from)
-                .collect();
-            if lines.is_empty() {
-                return Err(format!("{} holds no credential", path.display()));
-            }
-            Ok(lines)
-        };
+        let read = |path: &PathBuf| Secrets::read(path).map_err(|e| e.to_string());
         Ok(Self {
             api_keys: config.api_keys_file.as_ref().map(read).transpose()?.unwrap_or_default(),
             tokens: config.token_file.as_ref().map(read).transpose()?.unwrap_or_default(),
@@ -84,9 +77,7 @@ impl Credentials {
                 form_urlencoded::parse(q.as_bytes()).find(|(k, _)| k == name).map(|(_, v)| v.into_owned())
             })
         };
-        let known = |candidates: &[String], given: Option<String>| {
-            given.is_some_and(|given| candidates.iter().any(|c| constant_time_eq(c.as_bytes(), given.as_bytes())))
-        };
+        let known = |secrets: &Secrets, given: Option<String>| given.is_some_and(|given| secrets.admits(&given));
         let bearer = header("authorization").and_then(|a| a.strip_prefix("Bearer ").map(|t| t.trim().to_string()));
         known(&self.api_keys, header("st2-api-key"))
             || known(&self.api_keys, parameter("st2-api-key"))
@@ -96,16 +87,14 @@ impl Credentials {
     }
 }
 
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
 struct Ingress {
     webhooks: Arc<Webhooks>,
     credentials: Credentials,
     published: Published,
     sensors: Supervisor,
     executor: Executor,
+    journal: Journal,
+    store: Store,
 }
 
 /// What the ingress serves from: the registry, the journal webhooks write to, and the owners
@@ -115,6 +104,7 @@ pub struct Sources {
     pub journal: Journal,
     pub sensors: Supervisor,
     pub executor: Executor,
+    pub store: Store,
 }
 
 /// A bound listener, ready to serve.
@@ -149,16 +139,21 @@ pub async fn bind(config: &IngressConfig) -> Result<Bound, String> {
 /// Serves until `shutdown`.
 pub async fn serve(bound: Bound, sources: Sources, shutdown: CancellationToken) {
     let state = Arc::new(Ingress {
-        webhooks: Webhooks::new(sources.published.clone(), sources.journal),
+        webhooks: Webhooks::new(sources.published.clone(), sources.journal.clone()),
         credentials: bound.credentials,
         published: sources.published,
         sensors: sources.sensors,
         executor: sources.executor,
+        journal: sources.journal,
+        store: sources.store,
     });
     let router = Router::new()
         .route("/api/v1/webhooks/{*hook}", post(webhook))
         .route("/metrics", get(metrics_page))
         .layer(middleware::from_fn_with_state(state.clone(), authenticate))
+        // Probes answer without credentials (a supervisor's probe carries none).
+        .route("/healthz", get(probes::healthz))
+        .route("/readyz", get(probes::readyz))
         .layer(DefaultBodyLimit::max(bound.max_body))
         .layer(middleware::from_fn(count_answer))
         .with_state(state);
@@ -310,7 +305,7 @@ mod tests {
 
     #[test]
     fn credentials_come_from_stackstorms_headers_and_query_parameters() {
-        let credentials = Credentials { api_keys: vec!["k3y".to_string()], tokens: vec!["t0k".to_string()] };
+        let credentials = Credentials { api_keys: Secrets::from_text("k3y"), tokens: Secrets::from_text("t0k") };
         let with = |name: &'static str, value: &str| {
             let mut headers = HeaderMap::new();
             headers.insert(name, value.parse().expect("a header value"));

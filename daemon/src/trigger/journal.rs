@@ -5,6 +5,9 @@
 //! broadcast of journaled instances. Must not: validate payloads (the dispatcher does, against
 //! the registry) or block the runtime on a flush.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use chrono::Utc;
 use serde_json::Value;
 use tokio::sync::{broadcast, mpsc};
@@ -33,6 +36,8 @@ struct Pending {
 pub struct Journal {
     tx: mpsc::Sender<Pending>,
     journaled: broadcast::Sender<TriggerInstance>,
+    /// Whether the last batch was written (readiness).
+    last_write_ok: Arc<AtomicBool>,
 }
 
 impl Journal {
@@ -46,8 +51,14 @@ impl Journal {
     ) -> Self {
         let (tx, rx) = mpsc::channel(BATCH * 4);
         let (journaled, _) = broadcast::channel(BATCH);
-        tracker.spawn(writer(store, rx, journaled.clone(), engine, shutdown));
-        Self { tx, journaled }
+        let last_write_ok = Arc::new(AtomicBool::new(true));
+        tracker.spawn(writer(store, rx, journaled.clone(), engine, last_write_ok.clone(), shutdown));
+        Self { tx, journaled, last_write_ok }
+    }
+
+    /// Whether the writer runs and its last batch reached the disk.
+    pub fn writable(&self) -> bool {
+        !self.tx.is_closed() && self.last_write_ok.load(Ordering::Relaxed)
     }
 
     /// Queues an instance; `reply` is called when it is on disk. Waits when the queue is full.
@@ -79,6 +90,7 @@ async fn writer(
     mut rx: mpsc::Receiver<Pending>,
     journaled: broadcast::Sender<TriggerInstance>,
     engine: Option<mpsc::Sender<Vec<TriggerInstance>>>,
+    last_write_ok: Arc<AtomicBool>,
     shutdown: CancellationToken,
 ) {
     let mut batch: Vec<Pending> = Vec::with_capacity(BATCH);
@@ -95,7 +107,7 @@ async fn writer(
                 Err(_) => break,
             }
         }
-        let (durable, handed_over) = write_batch(&store, &mut batch, &journaled, engine.as_ref()).await;
+        let (durable, handed_over) = write_batch(&store, &mut batch, &journaled, engine.as_ref(), &last_write_ok).await;
         if let Some(engine) = &engine
             && !handed_over
             && !durable.is_empty()
@@ -117,6 +129,7 @@ async fn write_batch(
     batch: &mut Vec<Pending>,
     journaled: &broadcast::Sender<TriggerInstance>,
     engine: Option<&mpsc::Sender<Vec<TriggerInstance>>>,
+    last_write_ok: &AtomicBool,
 ) -> (Vec<TriggerInstance>, bool) {
     let now = Utc::now();
     let mut instances = Vec::with_capacity(batch.len());
@@ -153,6 +166,7 @@ async fn write_batch(
             Err(error) => Err(error.to_string()),
         },
     };
+    last_write_ok.store(written.is_ok(), Ordering::Relaxed);
     match &written {
         Ok(()) => {
             Metrics::add(&METRICS.trigger_instances_received, instances.len());

@@ -1,0 +1,41 @@
+//! Probes for supervisors and load balancers, answered without credentials: `GET /healthz`
+//! (the daemon answers) and `GET /readyz` (the registry is loaded, the store answers, the
+//! journal writes).
+//!
+//! Owns: what "ready" means and the probe answers. Must not: change anything, or reveal more
+//! than which check failed.
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::http::header::CONTENT_TYPE;
+use axum::response::{IntoResponse, Response};
+
+use super::Ingress;
+
+/// `GET /healthz`: the process is alive and its runtime answers.
+pub(super) async fn healthz() -> Response {
+    (StatusCode::OK, [(CONTENT_TYPE, "text/plain; charset=utf-8")], "ok\n").into_response()
+}
+
+/// `GET /readyz`: 200 when every check passes, else 503 naming the checks that failed.
+pub(super) async fn readyz(State(state): State<Arc<Ingress>>) -> Response {
+    let mut failed = Vec::new();
+    if state.published.registry().generation == 0 {
+        failed.push("registry: the packs are not loaded yet");
+    }
+    if let Err(error) = state.store.processed_through() {
+        tracing::warn!(error = %error, "readiness: the store does not answer");
+        failed.push("store: the store does not answer");
+    }
+    if !state.journal.writable() {
+        failed.push("journal: trigger instances cannot be written");
+    }
+    let (status, text) = if failed.is_empty() {
+        (StatusCode::OK, "ready\n".to_string())
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, format!("not ready\n{}\n", failed.join("\n")))
+    };
+    (status, [(CONTENT_TYPE, "text/plain; charset=utf-8")], text).into_response()
+}
