@@ -168,6 +168,8 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     work_tasks.spawn(crate::datastore::sweep_expired(datastore.clone(), work.clone()));
     work_tasks.spawn(crate::sensor::timer::run(published.clone(), journal.clone(), timezone, work.clone()));
 
+    let mut rereads = http.as_ref().map(crate::ingress::Bound::rereads).unwrap_or_default();
+    rereads.extend(grpc_tcp.as_ref().map(TcpDoors::rereads).unwrap_or_default());
     if let Some(bound) = http {
         tracing::info!(address = %bound.local_addr()?, "serving webhooks and metrics over HTTP");
         let sources = crate::ingress::Sources {
@@ -180,7 +182,6 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
         tasks.spawn(crate::ingress::serve(bound, sources, intake.clone()));
     }
     let listener = api::bind(&paths.socket).await?;
-    let rereads = grpc_tcp.as_ref().map(TcpDoors::rereads).unwrap_or_default();
     if let Some(tcp) = &grpc_tcp {
         for address in tcp.local_addrs() {
             tracing::info!(address = %address, tls = tcp.tls(), "serving the control plane over TCP");

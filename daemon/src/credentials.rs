@@ -31,14 +31,14 @@ impl Secrets {
         let text = std::fs::read_to_string(path)
             .map_err(|source| CredentialsError::Read { path: path.to_path_buf(), source })?;
         let secrets = Self::from_text(&text);
-        if secrets.digests.is_empty() {
+        if secrets.is_empty() {
             return Err(CredentialsError::Empty { path: path.to_path_buf() });
         }
         Ok(secrets)
     }
 
     /// The secrets of a file's text.
-    pub fn from_text(text: &str) -> Self {
+    fn from_text(text: &str) -> Self {
         let digests = text
             .lines()
             .map(str::trim)
@@ -98,6 +98,12 @@ impl SecretsFile {
                 tracing::error!(error = %error, "credentials not re-read; the previous ones stay in force");
             }
         }
+    }
+}
+
+impl crate::signal::Reread for SecretsFile {
+    fn reread(&self) {
+        SecretsFile::reread(self);
     }
 }
 

@@ -7,15 +7,11 @@
 use std::time::{Duration, Instant};
 
 use st2d_proto::v1 as pb;
-use st2d_tests::{Home, bins, pki};
+use st2d_tests::{Home, bins, free_port, pki};
 use tonic::transport::{Certificate, ClientTlsConfig, Endpoint};
 
 const CALLS: usize = 2000;
 const WARM_UP: usize = 200;
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").expect("a free port").local_addr().expect("addr").port()
-}
 
 async fn round_trips(
     mut client: pb::control_client::ControlClient<tonic::transport::Channel>,

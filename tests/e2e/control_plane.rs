@@ -8,12 +8,8 @@ use std::process::Command;
 
 use st2d_proto::v1 as pb;
 use st2d_tests::pki::{self, Pki};
-use st2d_tests::{Daemon, Home, bins, eventually, pyenv, stderr, stdout, until, write_sample_pack};
+use st2d_tests::{Daemon, Home, bins, eventually, free_port, pyenv, stderr, stdout, until, write_sample_pack};
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").expect("a free port").local_addr().expect("addr").port()
-}
 
 /// Starts st2d with a TLS TCP listener on a free port and `token` in its token file.
 fn start_tls(home: &Home, token: &str, extra: &[&str]) -> (Daemon, Pki, u16, PathBuf) {
@@ -330,6 +326,20 @@ async fn probes_answer_without_credentials_and_health_drains_on_sigterm() {
     assert_eq!(get("/healthz"), ("200".to_string(), "ok\n".to_string()));
     assert_eq!(get("/readyz"), ("200".to_string(), "ready\n".to_string()));
     assert_eq!(get("/metrics").0, "401", "the metrics page still needs the token");
+    // The HTTP token file is re-read on SIGHUP too.
+    let metrics_with = |token: &str| {
+        let output = Command::new("curl")
+            .args(["-s", "-o", "/dev/null", "-w", "%{http_code}", "-H", &format!("Authorization: Bearer {token}")])
+            .arg(format!("http://{http}/metrics"))
+            .output()
+            .expect("curl runs (apt-get install curl)");
+        stdout(&output)
+    };
+    assert_eq!(metrics_with("web"), "200");
+    std::fs::write(&tokens, "renewed\n").expect("token file");
+    daemon.signal(1);
+    eventually("the renewed HTTP token to be accepted", || (metrics_with("renewed") == "200").then_some(()));
+    assert_eq!(metrics_with("web"), "401");
 
     // A running action holds the drain open; health turns NOT_SERVING meanwhile.
     let run = daemon.ctl(&["run", "-a", "core.local", "cmd=sleep 30"]);

@@ -527,29 +527,16 @@ fn st2ctl_pack_verbs_follow_dependencies_configs_and_one_install_at_a_time() {
 struct HttpsGitServer {
     child: std::process::Child,
     port: u16,
-    cert: PathBuf,
+    /// The CA that signed the server's certificate.
+    ca: PathBuf,
 }
 
 impl HttpsGitServer {
-    /// Serves `repos` with a new self-signed certificate made in `dir`.
+    /// Serves `repos` with a certificate for 127.0.0.1 from a new CA made in `dir`; `cert` is
+    /// that CA.
     fn start(dir: &Path, repos: &Path) -> Self {
-        std::fs::create_dir_all(dir).expect("mkdir");
-        let found = Command::new("openssl").arg("version").output().is_ok_and(|o| o.status.success());
-        assert!(
-            found,
-            "openssl is needed to make the test server's certificate: install it with `apt-get install openssl`"
-        );
-        let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
-        let made = Command::new("openssl")
-            .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1"])
-            .args(["-addext", "subjectAltName=IP:127.0.0.1"])
-            .arg("-keyout")
-            .arg(&key)
-            .arg("-out")
-            .arg(&cert)
-            .output()
-            .expect("openssl runs");
-        assert!(made.status.success(), "openssl req failed: {}", stderr(&made));
+        let pki = st2d_tests::pki::make(dir);
+        let (cert, key) = (pki.server_cert, pki.server_key);
         let backend = git_tool("git-http-backend");
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("e2e/support/https_git_server.py");
         let mut child = Command::new("python3")
@@ -568,7 +555,7 @@ impl HttpsGitServer {
         )
         .expect("the server prints its port");
         let port = line.trim().parse().unwrap_or_else(|_| panic!("the server printed {line:?}, not a port"));
-        Self { child, port, cert }
+        Self { child, port, ca: pki.ca }
     }
 
     fn url(&self, repo: &str) -> String {
@@ -602,7 +589,7 @@ fn packs_install_over_https_with_the_certificate_checked() {
     let trusted = HttpsGitServer::start(&home.path().join("trusted"), &repos);
     let untrusted = HttpsGitServer::start(&home.path().join("untrusted"), &repos);
     // The daemon trusts the first server's certificate through OpenSSL's usual SSL_CERT_FILE.
-    let daemon = Daemon::start_with(&home, &[], &[("SSL_CERT_FILE", trusted.cert.as_path())]);
+    let daemon = Daemon::start_with(&home, &[], &[("SSL_CERT_FILE", trusted.ca.as_path())]);
 
     let installed = run_ok(&daemon, &["packs.install", &format!("packs={}=1.0.0", trusted.url("secure.git"))]);
     let progress = installed["result"]["stdout"].as_str().unwrap_or_default();

@@ -7,11 +7,7 @@ use std::collections::HashMap;
 use std::process::Command;
 
 use serde_json::Value;
-use st2d_tests::{Daemon, Home, pack_yaml, stderr};
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").expect("a free port").local_addr().expect("addr").port()
-}
+use st2d_tests::{Daemon, Home, free_port, pack_yaml, stderr};
 
 /// `curl` POSTs `body` to `path`; returns (status, response body).
 fn post(port: u16, path: &str, body: &str, headers: &[&str]) -> (u16, String) {

@@ -57,6 +57,11 @@ pub fn bins() -> &'static Bins {
     })
 }
 
+/// A TCP port on loopback that was free a moment ago.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").expect("a free port").local_addr().expect("addr").port()
+}
+
 /// Polls `check` until it gives `Some`, failing the test after `DEADLINE` with `what`.
 pub fn eventually<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
     let deadline = Instant::now() + DEADLINE;

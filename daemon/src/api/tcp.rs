@@ -153,12 +153,6 @@ fn handshakes(
     ReceiverStream::new(receiver)
 }
 
-impl Reread for SecretsFile {
-    fn reread(&self) {
-        SecretsFile::reread(self);
-    }
-}
-
 impl Reread for LiveTls {
     fn reread(&self) {
         LiveTls::reread(self);

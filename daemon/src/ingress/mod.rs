@@ -27,11 +27,12 @@ use axum::routing::{get, post};
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
-use crate::credentials::Secrets;
+use crate::credentials::SecretsFile;
 use crate::execution::executor::Executor;
 use crate::metrics::{METRICS, Snapshot};
 use crate::reload::Published;
 use crate::sensor::supervisor::Supervisor;
+use crate::signal::Reread;
 use crate::store::Store;
 use crate::trigger::journal::Journal;
 use webhooks::{Answer, Webhooks, fault};
@@ -48,24 +49,24 @@ pub struct IngressConfig {
     pub max_body: usize,
 }
 
-/// Credentials a request may carry; empty means none are asked for.
+/// Credentials a request may carry (re-read on SIGHUP); none means none are asked for.
 #[derive(Debug, Default)]
 struct Credentials {
-    api_keys: Secrets,
-    tokens: Secrets,
+    api_keys: Option<Arc<SecretsFile>>,
+    tokens: Option<Arc<SecretsFile>>,
 }
 
 impl Credentials {
     fn load(config: &IngressConfig) -> Result<Self, String> {
-        let read = |path: &PathBuf| Secrets::read(path).map_err(|e| e.to_string());
+        let open = |path: &PathBuf| SecretsFile::open(path).map_err(|e| e.to_string());
         Ok(Self {
-            api_keys: config.api_keys_file.as_ref().map(read).transpose()?.unwrap_or_default(),
-            tokens: config.token_file.as_ref().map(read).transpose()?.unwrap_or_default(),
+            api_keys: config.api_keys_file.as_ref().map(open).transpose()?,
+            tokens: config.token_file.as_ref().map(open).transpose()?,
         })
     }
 
     fn required(&self) -> bool {
-        !self.api_keys.is_empty() || !self.tokens.is_empty()
+        self.api_keys.is_some() || self.tokens.is_some()
     }
 
     /// An API key from the `St2-Api-Key` header or `?st2-api-key=`, or a token from
@@ -77,7 +78,9 @@ impl Credentials {
                 form_urlencoded::parse(q.as_bytes()).find(|(k, _)| k == name).map(|(_, v)| v.into_owned())
             })
         };
-        let known = |secrets: &Secrets, given: Option<String>| given.is_some_and(|given| secrets.admits(&given));
+        let known = |file: &Option<Arc<SecretsFile>>, given: Option<String>| {
+            given.is_some_and(|given| file.as_ref().is_some_and(|file| file.admits(&given)))
+        };
         let bearer = header("authorization").and_then(|a| a.strip_prefix("Bearer ").map(|t| t.trim().to_string()));
         known(&self.api_keys, header("st2-api-key"))
             || known(&self.api_keys, parameter("st2-api-key"))
@@ -117,6 +120,12 @@ pub struct Bound {
 impl Bound {
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
         self.listener.local_addr()
+    }
+
+    /// What SIGHUP re-reads: the key and token files.
+    pub fn rereads(&self) -> Vec<Arc<dyn Reread>> {
+        let files = [&self.credentials.api_keys, &self.credentials.tokens];
+        files.into_iter().flatten().map(|file| file.clone() as Arc<dyn Reread>).collect()
     }
 }
 
@@ -305,7 +314,13 @@ mod tests {
 
     #[test]
     fn credentials_come_from_stackstorms_headers_and_query_parameters() {
-        let credentials = Credentials { api_keys: Secrets::from_text("k3y"), tokens: Secrets::from_text("t0k") };
+        let dir = tempfile::tempdir().expect("temp dir");
+        let file = |name: &str, secret: &str| {
+            let path = dir.path().join(name);
+            std::fs::write(&path, secret).expect("write");
+            Some(SecretsFile::open(&path).expect("readable"))
+        };
+        let credentials = Credentials { api_keys: file("keys", "k3y"), tokens: file("tokens", "t0k") };
         let with = |name: &'static str, value: &str| {
             let mut headers = HeaderMap::new();
             headers.insert(name, value.parse().expect("a header value"));
