@@ -9,13 +9,12 @@ use st2d::cli::{Cli, Command};
 use st2d::config::{Config, Paths};
 use tokio_util::sync::CancellationToken;
 
-/// mimalloc rather than glibc's malloc: under load the daemon's threads (runtime workers, sled's
-/// flushers) allocate concurrently, and glibc's arena locks and consolidation cost a fifth of
-/// the CPU of the webhook benchmark.
+/// mimalloc, tuned in `st2d_alloc` (which says why).
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: st2d_alloc::Allocator = st2d_alloc::Allocator;
 
 fn main() -> ExitCode {
+    st2d_alloc::tune();
     // mimalloc commits its arenas eagerly; with transparent huge pages each touched 2 MiB of
     // them becomes resident, which tripled idle memory. Off for this process (and, inherited,
     // for its children) before anything sizeable is allocated.

@@ -87,7 +87,7 @@ pub fn action(action: &Action) -> pb::Action {
         runner_type: action.runner_type.clone(),
         enabled: action.enabled,
         entry_point: action.entry_point.clone(),
-        parameters_json: action.parameters.as_str().to_string(),
+        parameters_json: action.parameters.to_json_text(),
         output_schema_json: json(&action.output_schema),
         tags_json: json(&action.tags),
         notify_json: json(&action.notify),

@@ -74,13 +74,25 @@ struct Inner {
     kv: Arc<dyn KeyValueSource>,
     permits: Arc<Semaphore>,
     running: Mutex<HashMap<String, Running>>,
-    updates: broadcast::Sender<Execution>,
+    updates: broadcast::Sender<Arc<Execution>>,
     /// Cancelled when the daemon starts to stop: queued executions stop waiting (they stay
     /// `requested` and run after the next start).
     draining: CancellationToken,
     /// Cancelled when the grace period is over: running executions are killed and `abandoned`.
     shutdown: CancellationToken,
     tracker: TaskTracker,
+}
+
+/// How many status changes a slow watcher may fall behind by before it is told it lagged.
+const UPDATES_BUFFERED: usize = 4096;
+
+impl Inner {
+    /// Tells watchers of a status change; with none, nothing is copied.
+    fn announce(&self, execution: &Execution) {
+        if self.updates.receiver_count() > 0 {
+            let _ = self.updates.send(Arc::new(execution.clone()));
+        }
+    }
 }
 
 /// A reserved execution slot (one of `--action-concurrency`); workflows take none, since they
@@ -111,7 +123,7 @@ impl Executor {
             kv: config.kv,
             permits: Arc::new(Semaphore::new(config.concurrency.max(1))),
             running: Mutex::new(HashMap::new()),
-            updates: broadcast::channel(4096).0,
+            updates: broadcast::channel(UPDATES_BUFFERED).0,
             draining,
             shutdown,
             tracker,
@@ -251,7 +263,7 @@ impl Executor {
                 Running { cancel: cancel.clone(), output: output.clone(), waiters: Vec::new(), pause },
             );
         }
-        let _ = self.inner.updates.send(execution.clone());
+        self.inner.announce(&execution);
         let executor = self.clone();
         let signals = Signals { cancel, pause: pause_signal };
         self.inner.tracker.spawn(async move { executor.drive(execution, slot, signals, output).await });
@@ -263,7 +275,7 @@ impl Executor {
         if let Some(Slot(permit)) = slot
             && execution.status == ExecutionStatus::Running
         {
-            let _ = inner.updates.send(execution.clone());
+            inner.announce(&execution);
             return self.run_recorded(execution, permit, &signals, output).await;
         }
         let permit = tokio::select! {
@@ -294,7 +306,7 @@ impl Executor {
         if let Err(error) = durable {
             tracing::error!(execution_id = %execution.id, error = %error, "cannot record the execution as running");
         }
-        let _ = inner.updates.send(execution.clone());
+        inner.announce(&execution);
         self.run_recorded(execution, permit, &signals, output).await;
     }
 
@@ -422,7 +434,7 @@ impl Executor {
     /// Announces a completed execution to watchers and as `core.st2.generic.actiontrigger`.
     fn completed(&self, execution: &Execution) {
         tracing::info!(execution_id = %execution.id, action = %execution.action, status = %execution.status, "execution completed");
-        let _ = self.inner.updates.send(execution.clone());
+        self.inner.announce(execution);
         let registry = self.inner.published.registry();
         let schema = registry.action(&execution.action).map(|a| a.parameters.parse()).unwrap_or(Value::Null);
         let payload = json!({
@@ -452,7 +464,7 @@ impl Executor {
     }
 
     /// Every status change from now on.
-    pub fn subscribe(&self) -> broadcast::Receiver<Execution> {
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Execution>> {
         self.inner.updates.subscribe()
     }
 

@@ -4,7 +4,7 @@
 //! Owns: the per-execution line buffer and broadcast. Must not: decide what the result is (the
 //! runner keeps its own capped copy of each stream for the result).
 
-use std::sync::Mutex;
+use std::sync::{Mutex, PoisonError};
 
 use tokio::sync::broadcast;
 
@@ -33,36 +33,39 @@ pub struct OutputLine {
 }
 
 /// One execution's output so far; shared by the runner (writer) and watchers.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct LiveOutput {
-    kept: Mutex<Vec<OutputLine>>,
-    tx: broadcast::Sender<OutputLine>,
+    shared: Mutex<Shared>,
 }
 
-impl Default for LiveOutput {
-    fn default() -> Self {
-        Self { kept: Mutex::new(Vec::new()), tx: broadcast::channel(1024).0 }
-    }
+#[derive(Debug, Default)]
+struct Shared {
+    kept: Vec<OutputLine>,
+    /// Made by the first watcher: most executions are never watched live.
+    watchers: Option<broadcast::Sender<OutputLine>>,
 }
+
+/// How many lines a slow watcher may fall behind by.
+const WATCHER_BUFFER: usize = 1024;
 
 impl LiveOutput {
     pub fn push(&self, stream: Stream, line: &str) {
         let line = OutputLine { stream, line: line.to_string() };
-        if let Ok(mut kept) = self.kept.lock()
-            && kept.len() < KEPT_LINES
-        {
-            kept.push(line.clone());
+        let mut shared = self.shared.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(watchers) = &shared.watchers {
+            // Nobody watching any more is fine.
+            let _ = watchers.send(line.clone());
         }
-        // Nobody watching is fine.
-        let _ = self.tx.send(line);
+        if shared.kept.len() < KEPT_LINES {
+            shared.kept.push(line);
+        }
     }
 
     /// The lines so far and a receiver for the next ones, taken together so none is missed or
     /// seen twice.
     pub fn subscribe(&self) -> (Vec<OutputLine>, broadcast::Receiver<OutputLine>) {
-        match self.kept.lock() {
-            Ok(kept) => (kept.clone(), self.tx.subscribe()),
-            Err(_) => (Vec::new(), self.tx.subscribe()),
-        }
+        let mut shared = self.shared.lock().unwrap_or_else(PoisonError::into_inner);
+        let receiver = shared.watchers.get_or_insert_with(|| broadcast::channel(WATCHER_BUFFER).0).subscribe();
+        (shared.kept.clone(), receiver)
     }
 }

@@ -127,9 +127,8 @@ pub struct Action {
     pub runner_type: String,
     pub enabled: bool,
     pub entry_point: String,
-    /// Effective parameters: the runner's merged with the action's (runner first), kept as
-    /// compact JSON text (thousands of actions stay small; parse on use).
-    pub parameters: JsonText,
+    /// Effective parameters: the runner's merged with the action's (runner first).
+    pub parameters: ActionParameters,
     pub output_schema: Value,
     pub tags: Value,
     pub notify: Value,
@@ -283,6 +282,48 @@ impl JsonText {
     /// The document; text made by `new` always parses.
     pub fn parse(&self) -> Value {
         serde_json::from_str(&self.0).unwrap_or(Value::Null)
+    }
+}
+
+/// An action's effective parameters: its runner's, with the action's own declarations merged in
+/// (runner first, then the action's new ones). Only the action's part is kept, as compact text;
+/// the runner's is shared by every action of that runner, so thousands of actions stay small.
+/// `parse` when the structure is needed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ActionParameters {
+    runner: &'static Map<String, Value>,
+    /// The entries of the merged parameters that are not the runner's unchanged.
+    own: JsonText,
+}
+
+impl ActionParameters {
+    pub fn new(runner: &'static Map<String, Value>, merged: &Map<String, Value>) -> Self {
+        let own: Map<String, Value> = merged
+            .iter()
+            .filter(|(name, schema)| runner.get(*name) != Some(*schema))
+            .map(|(n, s)| (n.clone(), s.clone()))
+            .collect();
+        Self { runner, own: JsonText::from_map(&own) }
+    }
+
+    /// The merged parameters as one object.
+    pub fn parse(&self) -> Value {
+        let mut own = match self.own.parse() {
+            Value::Object(own) => own,
+            _ => Map::new(),
+        };
+        let mut merged = Map::with_capacity(self.runner.len() + own.len());
+        for (name, schema) in self.runner {
+            let schema = own.shift_remove(name).unwrap_or_else(|| schema.clone());
+            merged.insert(name.clone(), schema);
+        }
+        merged.extend(own);
+        Value::Object(merged)
+    }
+
+    /// The merged parameters as compact JSON text, as the API sends them.
+    pub fn to_json_text(&self) -> String {
+        self.parse().to_string()
     }
 }
 

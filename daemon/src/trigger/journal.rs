@@ -35,7 +35,7 @@ struct Pending {
 #[derive(Clone)]
 pub struct Journal {
     tx: mpsc::Sender<Pending>,
-    journaled: broadcast::Sender<TriggerInstance>,
+    journaled: broadcast::Sender<Arc<TriggerInstance>>,
     /// Whether the last batch was written (readiness).
     last_write_ok: Arc<AtomicBool>,
 }
@@ -80,7 +80,7 @@ impl Journal {
     }
 
     /// Every instance journaled from now on.
-    pub fn subscribe(&self) -> broadcast::Receiver<TriggerInstance> {
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<TriggerInstance>> {
         self.journaled.subscribe()
     }
 }
@@ -88,7 +88,7 @@ impl Journal {
 async fn writer(
     store: Store,
     mut rx: mpsc::Receiver<Pending>,
-    journaled: broadcast::Sender<TriggerInstance>,
+    journaled: broadcast::Sender<Arc<TriggerInstance>>,
     engine: Option<mpsc::Sender<Vec<TriggerInstance>>>,
     last_write_ok: Arc<AtomicBool>,
     shutdown: CancellationToken,
@@ -127,7 +127,7 @@ async fn writer(
 async fn write_batch(
     store: &Store,
     batch: &mut Vec<Pending>,
-    journaled: &broadcast::Sender<TriggerInstance>,
+    journaled: &broadcast::Sender<Arc<TriggerInstance>>,
     engine: Option<&mpsc::Sender<Vec<TriggerInstance>>>,
     last_write_ok: &AtomicBool,
 ) -> (Vec<TriggerInstance>, bool) {
@@ -192,7 +192,7 @@ async fn write_batch(
                 let id = instance.id.clone();
                 if watched {
                     // Nobody listening is fine.
-                    let _ = journaled.send(instance.clone());
+                    let _ = journaled.send(Arc::new(instance.clone()));
                 }
                 (pending.reply)(Ok(id));
                 durable.push(instance);

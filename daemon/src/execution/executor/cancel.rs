@@ -39,7 +39,7 @@ impl Executor {
                         .store
                         .put_execution(numeric, &execution.to_record(), true)
                         .map_err(|e| CancelError::Store(e.to_string()))?;
-                    let _ = self.inner.updates.send(execution.clone());
+                    self.inner.announce(&execution);
                 }
                 token.cancel();
             }

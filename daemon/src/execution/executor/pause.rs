@@ -73,7 +73,7 @@ impl Executor {
     fn record_active(&self, execution: &Execution) -> Result<(), String> {
         let numeric = execution.numeric_id().unwrap_or_default();
         self.inner.store.put_execution(numeric, &execution.to_record(), true).map_err(|e| e.to_string())?;
-        let _ = self.inner.updates.send(execution.clone());
+        self.inner.announce(execution);
         Ok(())
     }
 }

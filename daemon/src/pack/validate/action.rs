@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 
 use super::{FileCtx, check_pack_field};
 use crate::pack::fields::{FieldError, Fields, type_name};
-use crate::pack::model::{Action, JsonText, resource_ref};
+use crate::pack::model::{Action, ActionParameters, resource_ref};
 use crate::pack::runners::{self, Resolved};
 
 const FIELDS: &[&str] = &[
@@ -116,7 +116,7 @@ pub fn action(doc: &Value, ctx: &FileCtx<'_>, warnings: &mut Vec<String>) -> Res
         runner_type: runner.name.clone(),
         enabled: fields.bool_or("enabled", true)?,
         entry_point,
-        parameters: JsonText::from_map(&parameters),
+        parameters: ActionParameters::new(&runner.parameters, &parameters),
         output_schema: fields.get("output_schema").cloned().unwrap_or(Value::Null),
         tags: fields.get("tags").cloned().unwrap_or(Value::Null),
         notify: fields.get("notify").cloned().unwrap_or(Value::Null),
