@@ -31,6 +31,7 @@ fn certificate(dir: &Path, name: &str, subject_alt_name: &str) -> (PathBuf, Path
 
 /// `openssl req -x509` as a one-line self-signed certificate: without `CA:FALSE` it is a CA
 /// certificate, which rustls refuses as a server's (`CaUsedAsEndEntity`).
+#[allow(clippy::disallowed_methods)] // a test making its certificates with the real openssl
 fn openssl_req(dir: &Path, name: &str, subject_alt_name: &str, extra: &[&str]) -> (PathBuf, PathBuf) {
     let (cert, key) = (dir.join(format!("{name}.pem")), dir.join(format!("{name}.key")));
     let output = Command::new("openssl")

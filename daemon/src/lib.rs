@@ -17,6 +17,7 @@ pub mod metrics;
 pub mod pack;
 pub mod packmgmt;
 pub mod process;
+pub mod random;
 pub mod registry;
 pub mod reload;
 pub mod retention;

@@ -80,6 +80,7 @@ impl ProcessSpec {
     /// A bare program name is looked up in the child's `PATH` here, so the child is started with
     /// an absolute path: the standard library then uses `posix_spawn` (a vfork) instead of
     /// forking the whole daemon, which costs a millisecond or more per spawn in a large process.
+    #[allow(clippy::disallowed_methods)] // the one place (clippy.toml)
     pub fn command(&self) -> tokio::process::Command {
         let mut command = tokio::process::Command::new(self.resolved_program());
         command
@@ -117,20 +118,33 @@ fn is_executable(path: &std::path::Path) -> bool {
     std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
 }
 
+/// A signal to a child's process group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GroupSignal {
+    Terminate,
+    Kill,
+}
+
 /// Sends `signal` to the process group led by `pid` (a child built by `ProcessSpec::command`).
 /// Returns false when the group no longer exists.
-#[allow(unsafe_code)]
-pub fn signal_group(pid: u32, signal: i32) -> bool {
-    let Ok(pgid) = libc::pid_t::try_from(pid) else {
-        return false;
+pub fn signal_group(pid: u32, signal: GroupSignal) -> bool {
+    let Some(group) = group_of(pid) else { return false };
+    let signal = match signal {
+        GroupSignal::Terminate => rustix::process::Signal::TERM,
+        GroupSignal::Kill => rustix::process::Signal::KILL,
     };
-    if pgid <= 1 {
-        return false;
-    }
-    // SAFETY: kill(2) takes plain integers and has no memory effects; a negative pid addresses
-    // the process group our child leads (it was started with process_group(0)).
-    let result = unsafe { libc::kill(-pgid, signal) };
-    result == 0
+    rustix::process::kill_process_group(group, signal).is_ok()
+}
+
+/// Whether the process group led by `pid` still has a member.
+pub fn group_exists(pid: u32) -> bool {
+    group_of(pid).is_some_and(|group| rustix::process::test_kill_process_group(group).is_ok())
+}
+
+/// The group a child leads; never st2d's own group or init's.
+fn group_of(pid: u32) -> Option<rustix::process::Pid> {
+    let pid = i32::try_from(pid).ok().filter(|pid| *pid > 1)?;
+    rustix::process::Pid::from_raw(pid)
 }
 
 #[cfg(test)]
@@ -156,6 +170,6 @@ mod tests {
         let pid = child.id().expect("a pid");
         let output = child.wait_with_output().await.expect("output");
         assert_eq!(String::from_utf8_lossy(&output.stdout).trim(), pid.to_string());
-        assert!(!signal_group(pid, 0), "the group is gone once the child exited");
+        assert!(!group_exists(pid), "the group is gone once the child exited");
     }
 }

@@ -120,7 +120,7 @@ impl ShimServer {
 
     /// Makes a token for a process about to start.
     pub fn register(&self, registration: Registration) -> (String, TokenGuard) {
-        let token = random_token();
+        let token = crate::random::token();
         if let Ok(mut sessions) = self.inner.sessions.lock() {
             sessions.insert(token.clone(), registration);
         }
@@ -131,19 +131,6 @@ impl ShimServer {
     pub fn dispatch_counts(&self) -> (u64, u64) {
         (self.inner.accepted.load(Ordering::Relaxed), self.inner.dropped.load(Ordering::Relaxed))
     }
-}
-
-fn random_token() -> String {
-    use std::hash::{BuildHasher, Hasher};
-    let mut text = String::new();
-    for _ in 0..2 {
-        let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-        hasher.write_u128(
-            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0),
-        );
-        text.push_str(&format!("{:016x}", hasher.finish()));
-    }
-    text
 }
 
 async fn session(stream: UnixStream, inner: Arc<Inner>, shutdown: CancellationToken) {

@@ -6,6 +6,9 @@
 //! beside the checkout, or `ST2D_CORPUS=DIR`; without one, a synthetic corpus of the same size
 //! is generated).
 
+// The test harness starts real processes of its own (clippy.toml keeps the daemon to `process`).
+#![allow(clippy::disallowed_methods)]
+
 use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};

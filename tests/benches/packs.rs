@@ -7,6 +7,9 @@
 //!
 //! Run: `cargo bench -p st2d-tests --bench packs`.
 
+// The test harness starts real processes of its own (clippy.toml keeps the daemon to `process`).
+#![allow(clippy::disallowed_methods)]
+
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};

@@ -10,6 +10,9 @@
 //! Run: `cargo bench -p st2d-tests --bench rules` (or `-- engine journal latency shell` for
 //! some stages).
 
+// The test harness starts real processes of its own (clippy.toml keeps the daemon to `process`).
+#![allow(clippy::disallowed_methods)]
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 

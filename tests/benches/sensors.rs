@@ -3,6 +3,9 @@
 //!
 //! Run: `cargo bench -p st2d-tests --bench sensors` (needs python3).
 
+// The test harness starts real processes of its own (clippy.toml keeps the daemon to `process`).
+#![allow(clippy::disallowed_methods)]
+
 use std::time::{Duration, Instant};
 
 use st2d_proto::v1 as pb;

@@ -5,6 +5,9 @@
 //!
 //! Run: `cargo bench -p st2d-tests --bench webhooks`.
 
+// The test harness starts real processes of its own (clippy.toml keeps the daemon to `process`).
+#![allow(clippy::disallowed_methods)]
+
 use std::time::{Duration, Instant};
 
 use st2d_tests::{Home, bins, pack_yaml, write_file};

@@ -79,7 +79,7 @@ impl Kit {
         )
         .expect("shim socket");
         let context = RunContext {
-            python: crate::sensor::spec::resolve_interpreter(Path::new("python3")),
+            python: crate::sensor::spec::resolve_interpreter(Path::new("python3")).await,
             virtualenvs_dir: home.path().join("virtualenvs"),
             python_dir: home.path().join("python"),
             pycache_dir: home.path().join("pycache"),

@@ -8,7 +8,6 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use arc_swap::ArcSwap;
 use axum::http::{HeaderMap, StatusCode};
@@ -92,7 +91,7 @@ impl Webhooks {
             .get("st2-trace-tag")
             .and_then(|v| v.to_str().ok())
             .map(String::from)
-            .unwrap_or_else(|| format!("webhook-{hook}-{}", unique()));
+            .unwrap_or_else(|| format!("webhook-{hook}-{}", crate::random::unique_name()));
         let registry = self.published.registry();
         if hook == "st2" {
             return self.generic(&registry, body, trace_tag).await;
@@ -193,12 +192,6 @@ fn title_case(name: &str) -> String {
         })
         .collect::<Vec<_>>()
         .join("-")
-}
-
-fn unique() -> String {
-    static NEXT: AtomicU64 = AtomicU64::new(0);
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
-    format!("{:x}{:04x}", nanos, NEXT.fetch_add(1, Ordering::Relaxed) & 0xffff)
 }
 
 #[cfg(test)]

@@ -189,15 +189,6 @@ pub async fn blocking<T: Send + 'static>(
     handle.await.map_err(|e| format!("a pack management task failed: {e}"))
 }
 
-/// A suffix no other file name made by this process (or an earlier one) has: pid, time and a
-/// counter; for staging, virtualenv and trash directories.
-fn unique_suffix() -> String {
-    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
-    let count = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    format!("{}-{nanos}-{count}", std::process::id())
-}
-
 /// Whether `dir` sits directly in one of `roots`.
 fn directly_under(dir: &Path, roots: &[PathBuf]) -> bool {
     dir.parent().is_some_and(|parent| roots.iter().any(|root| root == parent))

@@ -29,7 +29,7 @@ impl StagingDir {
     /// Creates `<root>/<unique>`; `root` is created 0700 when missing.
     pub fn create(root: &Path) -> Result<Self, String> {
         std::fs::create_dir_all(root).map_err(|e| format!("cannot create {}: {e}", root.display()))?;
-        let path = root.join(super::unique_suffix());
+        let path = root.join(crate::random::unique_name());
         std::fs::create_dir(&path).map_err(|e| format!("cannot create {}: {e}", path.display()))?;
         Ok(Self { path })
     }
@@ -93,7 +93,7 @@ pub fn stage(
     progress: &mut dyn FnMut(String),
 ) -> Result<Vec<StagedPack>, String> {
     let started = std::time::Instant::now();
-    let work = staging.path().join(format!(".src-{}", super::unique_suffix()));
+    let work = staging.path().join(format!(".src-{}", crate::random::unique_name()));
     let tree = work.join("tree");
     let (source, version) = match &arg.location {
         Location::Index(name) => {

@@ -13,7 +13,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::{ProcessSpec, signal_group};
+use super::{GroupSignal, ProcessSpec, signal_group};
 
 /// SIGTERM to the group, then this long for it to go, then SIGKILL.
 pub const KILL_GRACE: Duration = Duration::from_secs(5);
@@ -211,12 +211,12 @@ pub async fn terminate_group(
     pid: u32,
     grace: Duration,
 ) -> Option<std::process::ExitStatus> {
-    signal_group(pid, libc::SIGTERM);
+    signal_group(pid, GroupSignal::Terminate);
     let status = match tokio::time::timeout(grace, child.wait()).await {
         Ok(status) => status.ok(),
         Err(_) => None,
     };
-    signal_group(pid, libc::SIGKILL);
+    signal_group(pid, GroupSignal::Kill);
     match status {
         Some(status) => Some(status),
         None => child.wait().await.ok(),

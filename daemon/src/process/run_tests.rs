@@ -77,7 +77,7 @@ async fn a_timeout_kills_the_whole_group() {
     let started = Instant::now();
     let (captured, lines) = run_collecting(&sh(script), limits(500)).await;
     assert_eq!(captured.ending, Ending::TimedOut);
-    assert_eq!(captured.exit_code, Some(-libc::SIGTERM));
+    assert_eq!(captured.exit_code, Some(-rustix::process::Signal::TERM.as_raw()));
     assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
     let pids: Vec<&str> = lines.iter().map(|(_, line)| line.as_str()).collect();
     assert_eq!(pids.len(), 2, "{lines:?}");
@@ -107,7 +107,7 @@ async fn cancel_kills_the_group_and_sigkill_follows_an_ignored_sigterm() {
     let on_line = |_: Pipe, line: &str| lines.lock().expect("not poisoned").push(line.to_string());
     let captured = run(&spec, limits, &cancel, &on_line).await.expect("sh starts");
     assert_eq!(captured.ending, Ending::Cancelled);
-    assert_eq!(captured.exit_code, Some(-libc::SIGKILL));
+    assert_eq!(captured.exit_code, Some(-rustix::process::Signal::KILL.as_raw()));
     for pid in lines.into_inner().expect("not poisoned") {
         assert!(!alive(&pid), "{pid} survived");
     }

@@ -49,13 +49,9 @@ impl SensorSpec {
 
 /// The real executable behind `python` (version managers such as pyenv put a slow shell script
 /// on PATH; starting the interpreter directly halves sensor start time). Falls back to `python`.
-pub fn resolve_interpreter(python: &Path) -> PathBuf {
-    let output = std::process::Command::new(python)
-        .args(["-c", "import sys; print(sys.executable)"])
-        .stdin(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .output();
-    match output {
+pub async fn resolve_interpreter(python: &Path) -> PathBuf {
+    let spec = crate::process::ProcessSpec::new(python, "/").arg("-c").arg("import sys; print(sys.executable)");
+    match spec.command().output().await {
         Ok(output) if output.status.success() => {
             let text = String::from_utf8_lossy(&output.stdout).trim().to_string();
             if text.is_empty() { python.to_path_buf() } else { PathBuf::from(text) }

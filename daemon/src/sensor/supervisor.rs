@@ -76,11 +76,8 @@ impl Supervisor {
     /// Follows the published registry until `shutdown`, then stops every sensor.
     pub async fn run(mut self, published: Published, shutdown: CancellationToken) {
         // Resolved here, not before READY: it runs the interpreter once.
-        let given = self.python.clone();
-        if let Ok(resolved) = tokio::task::spawn_blocking(move || super::spec::resolve_interpreter(&given)).await {
-            tracing::info!(python = %resolved.display(), "python interpreter for sensors");
-            self.python = resolved;
-        }
+        self.python = super::spec::resolve_interpreter(&self.python).await;
+        tracing::info!(python = %self.python.display(), "python interpreter for sensors");
         let mut generations = published.subscribe();
         loop {
             let registry = published.registry();

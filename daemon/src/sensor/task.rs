@@ -16,7 +16,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::spec::SensorSpec;
 use super::{SensorState, SensorStatus};
-use crate::process::{ProcessSpec, signal_group};
+use crate::process::{ProcessSpec, terminate_group};
 use crate::shim::{Registration, ShimServer, line};
 use crate::trigger::journal::Journal;
 
@@ -49,8 +49,7 @@ pub enum Command {
 /// The delay before the next start after `failures` consecutive crashes, with ±10 % jitter.
 pub fn backoff(failures: u32) -> Duration {
     let base = FIRST_BACKOFF.saturating_mul(1u32 << failures.saturating_sub(1).min(16)).min(MAX_BACKOFF);
-    let nanos = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
-    let jitter = (f64::from(nanos % 2001) / 1000.0 - 1.0) * 0.1;
+    let jitter = ((crate::random::next_u64() % 2001) as f64 / 1000.0 - 1.0) * 0.1;
     base.mul_f64(1.0 + jitter)
 }
 
@@ -125,7 +124,7 @@ pub async fn run(
         let exit = match outcome {
             Outcome::Exited(exit) => exit.ok(),
             Outcome::Command(command) => {
-                let exit = stop_child(&mut child, pid).await;
+                let exit = terminate_group(&mut child, pid, STOP_GRACE).await;
                 for task in output {
                     let _ = task.await;
                 }
@@ -259,21 +258,6 @@ fn record_exit(status: &Mutex<SensorStatus>, exit: Option<ExitStatus>) {
         s.last_exit = Some(text);
         s.pid = None;
     });
-}
-
-/// SIGTERM to the group, then SIGKILL after the grace period.
-async fn stop_child(child: &mut tokio::process::Child, pid: u32) -> Option<ExitStatus> {
-    signal_group(pid, libc::SIGTERM);
-    match tokio::time::timeout(STOP_GRACE, child.wait()).await {
-        Ok(exit) => {
-            signal_group(pid, libc::SIGKILL);
-            exit.ok()
-        }
-        Err(_) => {
-            signal_group(pid, libc::SIGKILL);
-            child.wait().await.ok()
-        }
-    }
 }
 
 fn process_spec(spec: &SensorSpec, ctx: &SensorContext, token: &str) -> ProcessSpec {

@@ -5,9 +5,6 @@
 //! half to even), and the random generator (xorshift, seeded from the clock; not for
 //! secrets). Must not: evaluate expressions or call the host.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use serde_json::Value;
 
 use super::EvalError;
@@ -145,33 +142,17 @@ pub(crate) fn sign(_: &Evaluator, a: &Args) -> Result<Value, EvalError> {
     }))
 }
 
-static RANDOM_STATE: AtomicU64 = AtomicU64::new(0);
-
-/// The next 64 random bits (xorshift64*), seeding from the clock on first use.
-fn next_random() -> u64 {
-    let mut state = RANDOM_STATE.load(Ordering::Relaxed);
-    if state == 0 {
-        let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos());
-        state = (nanos as u64) ^ ((nanos >> 64) as u64) ^ 0x9e37_79b9_7f4a_7c15;
-    }
-    state ^= state >> 12;
-    state ^= state << 25;
-    state ^= state >> 27;
-    RANDOM_STATE.store(state, Ordering::Relaxed);
-    state.wrapping_mul(0x2545_f491_4f6c_dd1d)
-}
-
 /// `random()`: a float in [0, 1); `random(from, to)`: an integer in [from, to].
 pub(crate) fn random(_: &Evaluator, a: &Args) -> Result<Value, EvalError> {
     match a.exactly(0, 2)? {
-        [] => float_value((next_random() >> 11) as f64 / (1u64 << 53) as f64),
+        [] => float_value((crate::random::next_u64() >> 11) as f64 / (1u64 << 53) as f64),
         [from, to] => {
             let (from, to) = (Param(a.name, "from").int(from)?, Param(a.name, "to").int(to)?);
             if from > to {
                 return Err(err(format!("random() has an empty range: {from} > {to}")));
             }
             let span = (i128::from(to) - i128::from(from) + 1) as u128;
-            let offset = i128::try_from(u128::from(next_random()) % span).unwrap_or(0);
+            let offset = i128::try_from(u128::from(crate::random::next_u64()) % span).unwrap_or(0);
             Ok(Value::from(i64::try_from(i128::from(from) + offset).unwrap_or(from)))
         }
         _ => Err(err("random() takes no arguments, or from and to")),
