@@ -22,6 +22,7 @@ pub mod registry;
 pub mod reload;
 pub mod retention;
 pub mod rule;
+pub mod schema;
 pub mod sensor;
 pub mod shim;
 pub mod signal;

@@ -231,7 +231,7 @@ fn type_names(spec: &Value) -> String {
 }
 
 fn type_matches(declared: Option<&Value>, value: &Value) -> bool {
-    declared.is_none_or(|kind| crate::pack::config::matches_type(value, kind))
+    declared.is_none_or(|kind| crate::schema::matches_type(value, kind))
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@ use std::sync::atomic::Ordering;
 
 use tonic::{Request, Status};
 
+use super::status;
 use crate::credentials::SecretsFile;
 use crate::metrics::METRICS;
 
@@ -33,7 +34,7 @@ impl tonic::service::Interceptor for Gate {
         METRICS.grpc_unauthenticated.fetch_add(1, Ordering::Relaxed);
         let peer = request.remote_addr().map(|addr| addr.to_string()).unwrap_or_default();
         tracing::debug!(peer, "{refusal}");
-        Err(Status::unauthenticated(refusal))
+        Err(status::unauthenticated(refusal))
     }
 }
 

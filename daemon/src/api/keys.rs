@@ -6,21 +6,14 @@
 use tonic::Status;
 
 use super::service::Runtime;
-use crate::datastore::{DatastoreError, Item, Scope};
+use super::status;
+use crate::datastore::{Item, Scope};
 use crate::execution::executor::SYSTEM_USER;
 use st2d_proto::v1 as pb;
 
-fn status(error: DatastoreError) -> Status {
-    match error {
-        DatastoreError::Invalid(message) => Status::invalid_argument(message),
-        DatastoreError::Decrypt(_) => Status::failed_precondition(error.to_string()),
-        DatastoreError::Key(_) | DatastoreError::Store(_) => Status::internal(error.to_string()),
-    }
-}
-
 fn scope(scope: &str, user: &str) -> Result<Scope, Status> {
     let user = if user.is_empty() { SYSTEM_USER } else { user };
-    Scope::parse(scope, user).map_err(status)
+    Scope::parse(scope, user).map_err(Status::from)
 }
 
 fn message(item: &Item) -> pb::KeyValuePair {
@@ -42,15 +35,15 @@ fn message(item: &Item) -> pb::KeyValuePair {
 }
 
 fn required_name(name: &str) -> Result<&str, Status> {
-    if name.is_empty() { Err(Status::invalid_argument("field \"name\" is required")) } else { Ok(name) }
+    if name.is_empty() { Err(status::invalid_argument("field \"name\" is required")) } else { Ok(name) }
 }
 
 pub fn get_key(runtime: &Runtime, request: &pb::KeyRequest) -> Result<pb::KeyValuePair, Status> {
     let name = required_name(&request.name)?;
     let scope = scope(&request.scope, &request.user)?;
-    match runtime.datastore.get(&scope, name, request.decrypt).map_err(status)? {
+    match runtime.datastore.get(&scope, name, request.decrypt).map_err(Status::from)? {
         Some(item) => Ok(message(&item)),
-        None => Err(Status::not_found(format!("Resource with a name \"{name}\" not found"))),
+        None => Err(status::not_found(format!("Resource with a name \"{name}\" not found"))),
     }
 }
 
@@ -61,7 +54,7 @@ pub fn list_keys(runtime: &Runtime, request: &pb::ListKeysRequest) -> Result<pb:
     };
     let mut keys = Vec::new();
     for scope in scopes {
-        for item in runtime.datastore.list(&scope, &request.prefix, request.decrypt).map_err(status)? {
+        for item in runtime.datastore.list(&scope, &request.prefix, request.decrypt).map_err(Status::from)? {
             keys.push(message(&item));
         }
     }
@@ -72,16 +65,16 @@ pub fn set_key(runtime: &Runtime, request: &pb::SetKeyRequest) -> Result<pb::Key
     let name = required_name(&request.name)?;
     let scope = scope(&request.scope, &request.user)?;
     let ttl = (request.ttl_seconds > 0).then_some(request.ttl_seconds);
-    let item = runtime.datastore.set(&scope, name, &request.value, request.encrypt, ttl).map_err(status)?;
+    let item = runtime.datastore.set(&scope, name, &request.value, request.encrypt, ttl).map_err(Status::from)?;
     Ok(message(&item))
 }
 
 pub fn delete_key(runtime: &Runtime, request: &pb::KeyRequest) -> Result<pb::DeleteKeyReply, Status> {
     let name = required_name(&request.name)?;
     let scope = scope(&request.scope, &request.user)?;
-    if runtime.datastore.delete(&scope, name).map_err(status)? {
+    if runtime.datastore.delete(&scope, name).map_err(Status::from)? {
         Ok(pb::DeleteKeyReply { deleted: true })
     } else {
-        Err(Status::not_found(format!("Resource with a name \"{name}\" not found")))
+        Err(status::not_found(format!("Resource with a name \"{name}\" not found")))
     }
 }

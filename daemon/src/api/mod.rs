@@ -10,6 +10,7 @@ mod gate;
 mod keys;
 mod runtime;
 mod service;
+mod status;
 pub mod tcp;
 pub mod tls;
 

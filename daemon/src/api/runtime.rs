@@ -11,15 +11,12 @@ use tonic::Status;
 
 use super::convert;
 use super::service::Runtime;
-use crate::execution::executor::{CancelError, ExecutionRequest, PauseError, RequestError};
+use super::status::{self, internal};
+use crate::execution::executor::ExecutionRequest;
 use crate::execution::{Execution, ExecutionStatus};
 use crate::reload::Published;
 use crate::rule::enforcement::Enforcement;
 use crate::trigger::{TriggerInstance, parse_id};
-
-fn internal(error: impl std::fmt::Display) -> Status {
-    Status::internal(error.to_string())
-}
 
 /// A JSON object from a `*_json` field ("" is an empty object); the error names the field.
 pub fn object_field(text: &str, field: &str) -> Result<Map<String, Value>, Status> {
@@ -28,8 +25,8 @@ pub fn object_field(text: &str, field: &str) -> Result<Map<String, Value>, Statu
     }
     match serde_json::from_str::<Value>(text) {
         Ok(Value::Object(map)) => Ok(map),
-        Ok(other) => Err(Status::invalid_argument(format!("{field} must be a JSON object, not {other}"))),
-        Err(error) => Err(Status::invalid_argument(format!("{field} is not valid JSON: {error}"))),
+        Ok(other) => Err(status::invalid_argument(format!("{field} must be a JSON object, not {other}"))),
+        Err(error) => Err(status::invalid_argument(format!("{field} is not valid JSON: {error}"))),
     }
 }
 
@@ -48,18 +45,18 @@ pub async fn fire_trigger(
 ) -> Result<pb::TriggerInstance, Status> {
     let trigger = request.trigger.trim().to_string();
     if trigger.is_empty() {
-        return Err(Status::invalid_argument("trigger is required"));
+        return Err(status::invalid_argument("trigger is required"));
     }
     let mut payload = Value::Object(object_field(&request.payload_json, "payload_json")?);
     crate::trigger::validate_dispatch(&published.registry(), &trigger, &mut payload)
-        .map_err(Status::invalid_argument)?;
+        .map_err(status::invalid_argument)?;
     let (tx, rx) = oneshot::channel();
     let trace_tag = (!request.trace_tag.is_empty()).then_some(request.trace_tag);
     let reply = Box::new(move |result| {
         let _ = tx.send(result);
     });
     runtime.journal.append(trigger, payload, Some("api".to_string()), trace_tag, reply).await;
-    let id = rx.await.map_err(|_| Status::unavailable("the daemon is shutting down"))?.map_err(Status::unavailable)?;
+    let id = rx.await.map_err(|_| status::unavailable("the daemon is shutting down"))?.map_err(status::unavailable)?;
     let numeric = parse_id(&id).ok_or_else(|| internal("journal returned a bad id"))?;
     let record = runtime.store.trigger_instance(numeric).map_err(internal)?.ok_or_else(|| internal("instance lost"))?;
     let instance: TriggerInstance = serde_json::from_slice(&record).map_err(internal)?;
@@ -96,7 +93,7 @@ pub async fn run_action(
 ) -> Result<pb::Execution, Status> {
     let action = request.action.trim().to_string();
     if action.is_empty() {
-        return Err(Status::invalid_argument("action is required"));
+        return Err(status::invalid_argument("action is required"));
     }
     let parameters = object_field(&request.parameters_json, "parameters_json")?;
     let trace_tag = (!request.trace_tag.is_empty()).then_some(request.trace_tag);
@@ -112,12 +109,7 @@ pub async fn run_action(
             parent: None,
         })
         .await
-        .map_err(|error| match error {
-            RequestError::ActionNotFound(_) => Status::not_found(error.to_string()),
-            RequestError::Disabled(_) => Status::failed_precondition(error.to_string()),
-            RequestError::Invalid(_) => Status::invalid_argument(error.to_string()),
-            RequestError::Store(_) => Status::internal(error.to_string()),
-        })?;
+        .map_err(Status::from)?;
     Ok(execution_message(published, &execution))
 }
 
@@ -131,7 +123,7 @@ pub fn list_executions(
         "" => None,
         text => Some(
             ExecutionStatus::parse(text)
-                .ok_or_else(|| Status::invalid_argument(format!("\"{text}\" is not an execution status")))?,
+                .ok_or_else(|| status::invalid_argument(format!("\"{text}\" is not an execution status")))?,
         ),
     };
     let keep = |e: &Execution| {
@@ -157,7 +149,7 @@ const TREE_DEPTH: usize = 16;
 /// One execution with its task tree, when it is a workflow.
 pub fn get_execution(published: &Published, runtime: &Runtime, id: &str) -> Result<pb::Execution, Status> {
     let execution =
-        runtime.executor.get(id).ok_or_else(|| Status::not_found(format!("execution {id} does not exist")))?;
+        runtime.executor.get(id).ok_or_else(|| status::not_found(format!("execution {id} does not exist")))?;
     Ok(with_children(published, runtime, &execution, TREE_DEPTH))
 }
 
@@ -175,11 +167,7 @@ fn with_children(published: &Published, runtime: &Runtime, execution: &Execution
 }
 
 pub async fn cancel_execution(published: &Published, runtime: &Runtime, id: &str) -> Result<pb::Execution, Status> {
-    let execution = runtime.executor.cancel(id).await.map_err(|error| match error {
-        CancelError::NotFound(_) => Status::not_found(error.to_string()),
-        CancelError::Completed { .. } => Status::failed_precondition(error.to_string()),
-        CancelError::Store(_) => Status::internal(error.to_string()),
-    })?;
+    let execution = runtime.executor.cancel(id).await?;
     Ok(execution_message(published, &execution))
 }
 
@@ -191,12 +179,7 @@ pub fn pause_execution(
     pause: bool,
 ) -> Result<pb::Execution, Status> {
     let changed = if pause { runtime.executor.pause(id) } else { runtime.executor.resume(id) };
-    let execution = changed.map_err(|error| match error {
-        PauseError::NotFound(_) => Status::not_found(error.to_string()),
-        PauseError::NotPausable { .. } => Status::invalid_argument(error.to_string()),
-        PauseError::Status { .. } => Status::failed_precondition(error.to_string()),
-        PauseError::Store(_) => Status::internal(error.to_string()),
-    })?;
+    let execution = changed?;
     Ok(execution_message(published, &execution))
 }
 
@@ -210,7 +193,7 @@ pub fn watch_execution(published: &Published, runtime: &Runtime, id: &str) -> Re
     let mut updates = runtime.executor.subscribe();
     let output = runtime.executor.output(id);
     let current =
-        runtime.executor.get(id).ok_or_else(|| Status::not_found(format!("execution {id} does not exist")))?;
+        runtime.executor.get(id).ok_or_else(|| status::not_found(format!("execution {id} does not exist")))?;
     let published = published.clone();
     let id = id.to_string();
     let (tx, rx) = tokio::sync::mpsc::channel(256);

@@ -10,7 +10,7 @@ use st2d_proto::v1 as pb;
 use st2d_proto::v1::control_server::Control;
 use tonic::{Request, Response, Status};
 
-use super::{convert, runtime};
+use super::{convert, runtime, status};
 use crate::pack::model::ContentKind;
 use crate::pack::model::Sensor;
 use crate::reload::{Cause, Published, Registration, ReloadHandle};
@@ -67,13 +67,13 @@ fn filter(request: &pb::ListRequest) -> Option<&str> {
 fn required_ref(request: &pb::GetRequest) -> Result<&str, Status> {
     let ref_ = request.r#ref.trim();
     if ref_.is_empty() {
-        return Err(Status::invalid_argument("ref is required"));
+        return Err(status::invalid_argument("ref is required"));
     }
     Ok(ref_)
 }
 
 fn not_found(kind: &str, ref_: &str) -> Status {
-    Status::not_found(format!("{kind} \"{ref_}\" not found"))
+    status::not_found(format!("{kind} \"{ref_}\" not found"))
 }
 
 fn content_kind(kind: i32) -> Result<ContentKind, Status> {
@@ -86,7 +86,7 @@ fn content_kind(kind: i32) -> Result<ContentKind, Status> {
         Ok(pb::ContentKind::Aliases) => ContentKind::Aliases,
         Ok(pb::ContentKind::Policies) => ContentKind::Policies,
         Ok(pb::ContentKind::Unspecified) | Err(_) => {
-            return Err(Status::invalid_argument(format!("register: unknown content kind {kind}")));
+            return Err(status::invalid_argument(format!("register: unknown content kind {kind}")));
         }
     })
 }
@@ -132,12 +132,12 @@ impl Control for ControlService {
         }
         let registry = self.published.registry();
         if let Some(unknown) = request.packs.iter().find(|p| registry.pack(p).is_none()) {
-            return Err(Status::invalid_argument(format!("packs: no pack \"{unknown}\" is loaded")));
+            return Err(status::invalid_argument(format!("packs: no pack \"{unknown}\" is loaded")));
         }
         let registration =
             (!kinds.is_empty()).then_some(Registration { kinds, packs: request.packs, ..Registration::default() });
         let report =
-            self.reload.reload(Cause::Rpc, registration).await.map_err(|e| Status::unavailable(e.to_string()))?;
+            self.reload.reload(Cause::Rpc, registration).await.map_err(|e| status::unavailable(e.to_string()))?;
         Ok(Response::new(convert::reload_report(&report)))
     }
 
@@ -186,7 +186,7 @@ impl Control for ControlService {
             .packs
             .set_config(&request.pack, values, request.replace)
             .await
-            .map_err(Status::invalid_argument)?;
+            .map_err(status::invalid_argument)?;
         let registry = self.published.registry();
         let entry = registry.pack(&request.pack).ok_or_else(|| not_found("pack", &request.pack))?;
         Ok(Response::new(convert::pack(entry)))
@@ -279,7 +279,7 @@ impl Control for ControlService {
         let registry = self.published.registry();
         let sensor = registry.sensor(ref_).ok_or_else(|| not_found("sensor", ref_))?;
         if !self.runtime.sensors.restart(ref_) {
-            return Err(Status::failed_precondition(format!(
+            return Err(status::failed_precondition(format!(
                 "sensor \"{ref_}\" is not supervised: it is disabled, or its pack does not register sensors"
             )));
         }
@@ -292,7 +292,7 @@ impl Control for ControlService {
     ) -> Result<Response<pb::RestartComponentReply>, Status> {
         let name = request.get_ref().name.trim().to_ascii_lowercase();
         if !crate::packmgmt::actions::SENSOR_CONTAINER.contains(&name.as_str()) {
-            return Err(Status::invalid_argument(format!(
+            return Err(status::invalid_argument(format!(
                 "unknown component \"{name}\"; valid components: {}",
                 crate::packmgmt::actions::SENSOR_CONTAINER.join(", ")
             )));
@@ -315,7 +315,7 @@ impl Control for ControlService {
                 wanted.is_empty()
                     || serde_json::from_slice::<TriggerInstance>(record).is_ok_and(|i| i.trigger == wanted)
             })
-            .map_err(|e| Status::internal(e.to_string()))?;
+            .map_err(|e| status::internal(e.to_string()))?;
         let instances = records
             .iter()
             .filter_map(|record| serde_json::from_slice::<TriggerInstance>(record).ok())
@@ -330,15 +330,15 @@ impl Control for ControlService {
     ) -> Result<Response<pb::TriggerInstance>, Status> {
         let text = required_ref(request.get_ref())?;
         let id = parse_id(text)
-            .ok_or_else(|| Status::invalid_argument(format!("\"{text}\" is not a trigger instance id")))?;
+            .ok_or_else(|| status::invalid_argument(format!("\"{text}\" is not a trigger instance id")))?;
         let record = self
             .runtime
             .store
             .trigger_instance(id)
-            .map_err(|e| Status::internal(e.to_string()))?
+            .map_err(|e| status::internal(e.to_string()))?
             .ok_or_else(|| not_found("trigger instance", text))?;
         let instance: TriggerInstance = serde_json::from_slice(&record)
-            .map_err(|e| Status::internal(format!("corrupt trigger instance {text}: {e}")))?;
+            .map_err(|e| status::internal(format!("corrupt trigger instance {text}: {e}")))?;
         Ok(Response::new(convert::trigger_instance(&instance)))
     }
 
@@ -349,14 +349,14 @@ impl Control for ControlService {
         let request = request.into_inner();
         let ref_ = request.r#ref.trim();
         if ref_.is_empty() {
-            return Err(Status::invalid_argument("ref is required"));
+            return Err(status::invalid_argument("ref is required"));
         }
         let registry = self.published.registry();
         let sensor = registry.sensor(ref_).ok_or_else(|| not_found("sensor", ref_))?;
         self.runtime
             .sensors
             .set_enabled(ref_, request.enabled, sensor.enabled)
-            .map_err(|e| Status::internal(e.to_string()))?;
+            .map_err(|e| status::internal(e.to_string()))?;
         Ok(Response::new(self.sensor(sensor, &registry)))
     }
 
@@ -377,7 +377,7 @@ impl Control for ControlService {
                     }
                     Ok(_) => None,
                     Err(tokio_stream::wrappers::errors::BroadcastStreamRecvError::Lagged(missed)) => {
-                        Some(Err(Status::data_loss(format!(
+                        Some(Err(status::data_loss(format!(
                             "the watcher fell behind and missed {missed} instances; list them with ListTriggerInstances"
                         ))))
                     }
@@ -397,13 +397,13 @@ impl Control for ControlService {
         let request = request.into_inner();
         let ref_ = request.r#ref.trim();
         if ref_.is_empty() {
-            return Err(Status::invalid_argument("ref is required"));
+            return Err(status::invalid_argument("ref is required"));
         }
         if self.published.registry().rule(ref_).is_none() {
             return Err(not_found("rule", ref_));
         }
-        self.runtime.store.set_rule_toggle(ref_, request.enabled).map_err(|e| Status::internal(e.to_string()))?;
-        self.reload.refresh().await.map_err(|e| Status::unavailable(e.to_string()))?;
+        self.runtime.store.set_rule_toggle(ref_, request.enabled).map_err(|e| status::internal(e.to_string()))?;
+        self.reload.refresh().await.map_err(|e| status::unavailable(e.to_string()))?;
         let registry = self.published.registry();
         let rule = registry.rule(ref_).ok_or_else(|| not_found("rule", ref_))?;
         Ok(Response::new(convert::rule(rule, &registry)))

@@ -75,7 +75,7 @@ fn check_value(value: &Value, item: &Value, field: &str) -> Result<(), FieldErro
         return Ok(());
     }
     if let Some(kind) = item.get("type")
-        && !matches_type(value, kind)
+        && !crate::schema::matches_type(value, kind)
     {
         return Err(FieldError::new(
             field,
@@ -94,25 +94,6 @@ fn check_value(value: &Value, item: &Value, field: &str) -> Result<(), FieldErro
         check_object(values, properties, field)?;
     }
     Ok(())
-}
-
-/// Whether `value` is of the JSON-schema `type` `kind` (a name or a list of names).
-pub(crate) fn matches_type(value: &Value, kind: &Value) -> bool {
-    let one = |t: &str| match t {
-        "string" => value.is_string(),
-        "integer" => value.is_i64() || value.is_u64(),
-        "number" => value.is_number(),
-        "boolean" => value.is_boolean(),
-        "array" => value.is_array(),
-        "object" => value.is_object(),
-        "null" => value.is_null(),
-        _ => true,
-    };
-    match kind {
-        Value::String(t) => one(t),
-        Value::Array(ts) => ts.iter().filter_map(Value::as_str).any(one),
-        _ => true,
-    }
 }
 
 /// Fills `default`s for absent keys, recursing into objects (given or defaulted).
