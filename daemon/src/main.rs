@@ -27,7 +27,11 @@ fn main() -> ExitCode {
         return if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS };
     }
     let config = Config::new(&cli.paths, &cli.serve_args());
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .on_thread_park(st2d_alloc::collect_when_idle)
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("st2d: cannot start the async runtime: {error}");
