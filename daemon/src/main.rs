@@ -14,7 +14,6 @@ use tokio_util::sync::CancellationToken;
 static ALLOCATOR: st2d_alloc::Allocator = st2d_alloc::Allocator;
 
 fn main() -> ExitCode {
-    st2d_alloc::tune();
     // mimalloc commits its arenas eagerly; with transparent huge pages each touched 2 MiB of
     // them becomes resident, which tripled idle memory. Off for this process (and, inherited,
     // for its children) before anything sizeable is allocated.
