@@ -211,7 +211,7 @@ async fn handle(message: &Value, registration: &Registration, inner: &Arc<Inner>
             if let Err(error) = checked {
                 inner.dropped.fetch_add(1, Ordering::Relaxed);
                 tracing::warn!(sensor = %registration.source, trigger = %trigger, error = %error, "dispatch dropped");
-                let _ = out.send(line(&json!({"op": "ack", "id": id, "accepted": false, "error": error})));
+                let _ = out.send(line(&json!({"op": "ack", "id": id, "accepted": false, "error": error.to_string()})));
                 return;
             }
             let out = out.clone();

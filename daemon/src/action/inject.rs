@@ -26,7 +26,7 @@ pub async fn run(job: &Job<'_>) -> Outcome {
         Some(payload) => payload.clone(),
     };
     if let Err(error) = crate::trigger::validate_dispatch(job.registry, &trigger, &mut payload) {
-        return Outcome::failed(error);
+        return Outcome::failed(error.to_string());
     }
     let (done, journaled) = oneshot::channel();
     let reply = Box::new(move |result: Result<String, String>| {

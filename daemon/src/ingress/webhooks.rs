@@ -134,7 +134,7 @@ impl Webhooks {
             Some(_) => return Err(fault(StatusCode::BAD_REQUEST, "\"payload\" must be a JSON object")),
         };
         if let Err(error) = crate::trigger::validate_dispatch(registry, &trigger, &mut payload) {
-            return Err(fault(StatusCode::BAD_REQUEST, error));
+            return Err(fault(StatusCode::BAD_REQUEST, error.to_string()));
         }
         self.journal_all(vec![(trigger, payload)], &trace_tag).await
     }

@@ -40,6 +40,15 @@ pub fn parse_id(text: &str) -> Option<u64> {
     u64::from_str_radix(text.trim(), 16).ok()
 }
 
+/// Why a dispatch is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DispatchError {
+    #[error("trigger \"{0}\" does not exist")]
+    UnknownTrigger(String),
+    #[error(transparent)]
+    Payload(#[from] payload::PayloadError),
+}
+
 /// Checks a dispatch as StackStorm does: `trigger` must be a trigger type ref or the ref of an
 /// active trigger with parameters, and `payload` must fit the type's `payload_schema` (defaults
 /// are filled in). The error says which; a refused dispatch is counted as dropped.
@@ -47,14 +56,14 @@ pub fn validate_dispatch(
     registry: &crate::registry::Registry,
     trigger: &str,
     payload: &mut Value,
-) -> Result<(), String> {
+) -> Result<(), DispatchError> {
     let trigger_type = registry
         .trigger_type(trigger)
         .cloned()
         .or_else(|| triggers::find(registry, trigger).and_then(|t| registry.trigger_type(&t.type_ref).cloned()));
     let checked = match trigger_type {
-        None => Err(format!("trigger \"{trigger}\" does not exist")),
-        Some(trigger_type) => payload::validate(payload, &trigger_type.payload_schema),
+        None => Err(DispatchError::UnknownTrigger(trigger.to_string())),
+        Some(trigger_type) => payload::validate(payload, &trigger_type.payload_schema).map_err(DispatchError::from),
     };
     if checked.is_err() {
         crate::metrics::Metrics::add(&crate::metrics::METRICS.trigger_instances_invalid, 1);

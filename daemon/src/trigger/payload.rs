@@ -7,33 +7,48 @@
 
 use serde_json::{Map, Value};
 
+/// Why a payload does not fit its schema; each names the field (`payload.a.b[2]`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PayloadError {
+    #[error("{path} must be of type {kind}")]
+    Type { path: String, kind: String },
+    #[error("{path} must be one of the types {kinds}")]
+    Types { path: String, kinds: Value },
+    #[error("{path} must be one of {options}")]
+    NotAllowedValue { path: String, options: Value },
+    #[error("{path} is required")]
+    Missing { path: String },
+    #[error("{path} is not allowed")]
+    Unexpected { path: String },
+}
+
 /// Checks `payload` against `schema`, filling in defaults; the error names the field.
-pub fn validate(payload: &mut Value, schema: &Value) -> Result<(), String> {
+pub fn validate(payload: &mut Value, schema: &Value) -> Result<(), PayloadError> {
     if payload.is_null() && schema.get("type").and_then(Value::as_str) == Some("object") {
         *payload = Value::Object(Map::new());
     }
     check(payload, schema, "payload")
 }
 
-fn check(value: &mut Value, schema: &Value, path: &str) -> Result<(), String> {
+fn check(value: &mut Value, schema: &Value, path: &str) -> Result<(), PayloadError> {
     let Some(schema) = schema.as_object() else {
         return Ok(());
     };
     match schema.get("type") {
         Some(Value::String(kind)) if !crate::schema::is_of_type(value, kind) => {
-            return Err(format!("{path} must be of type {kind}"));
+            return Err(PayloadError::Type { path: path.to_string(), kind: kind.clone() });
         }
         Some(Value::Array(kinds))
             if !kinds.iter().filter_map(Value::as_str).any(|k| crate::schema::is_of_type(value, k)) =>
         {
-            return Err(format!("{path} must be one of the types {}", Value::Array(kinds.clone())));
+            return Err(PayloadError::Types { path: path.to_string(), kinds: Value::Array(kinds.clone()) });
         }
         _ => {}
     }
     if let Some(options) = schema.get("enum").and_then(Value::as_array)
         && !options.contains(value)
     {
-        return Err(format!("{path} must be one of {}", Value::Array(options.clone())));
+        return Err(PayloadError::NotAllowedValue { path: path.to_string(), options: Value::Array(options.clone()) });
     }
     if let Value::Array(items) = value
         && let Some(item_schema) = schema.get("items")
@@ -64,12 +79,12 @@ fn check(value: &mut Value, schema: &Value, path: &str) -> Result<(), String> {
         }
     }
     if let Some(missing) = required.iter().find(|name| !object.contains_key(**name)) {
-        return Err(format!("{path}.{missing} is required"));
+        return Err(PayloadError::Missing { path: format!("{path}.{missing}") });
     }
     if schema.get("additionalProperties") == Some(&Value::Bool(false)) {
         let known = |key: &str| properties.is_some_and(|p| p.contains_key(key));
         if let Some(extra) = object.keys().find(|key| !known(key)) {
-            return Err(format!("{path}.{extra} is not allowed"));
+            return Err(PayloadError::Unexpected { path: format!("{path}.{extra}") });
         }
     }
     Ok(())
@@ -101,7 +116,7 @@ mod tests {
         ];
         for (mut payload, expected) in cases {
             let input = payload.clone();
-            let result = validate(&mut payload, &schema).map(|()| payload);
+            let result = validate(&mut payload, &schema).map(|()| payload).map_err(|e| e.to_string());
             assert_eq!(result, expected.map_err(String::from), "{input}");
         }
     }
@@ -110,7 +125,7 @@ mod tests {
     fn draft_4_required_lists_and_null_payloads() {
         let schema = json!({"type": "object", "required": ["a"]});
         assert!(validate(&mut json!({"a": 1}), &schema).is_ok());
-        assert_eq!(validate(&mut Value::Null, &schema), Err("payload.a is required".to_string()));
+        assert_eq!(validate(&mut Value::Null, &schema), Err(PayloadError::Missing { path: "payload.a".to_string() }));
         let mut empty = Value::Null;
         assert!(validate(&mut empty, &json!({"type": "object"})).is_ok());
         assert_eq!(empty, json!({}));
