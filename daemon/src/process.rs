@@ -68,6 +68,13 @@ impl ProcessSpec {
         self
     }
 
+    /// Every variable of st2d's own environment, for a probe that must see a program as the
+    /// operator's shell does (version managers read `PYENV_VERSION` and the like).
+    pub fn inherit_environment(mut self) -> Self {
+        self.env.extend(std::env::vars_os().filter_map(|(key, value)| key.into_string().ok().map(|key| (key, value))));
+        self
+    }
+
     pub fn stdin(mut self, data: impl Into<Vec<u8>>) -> Self {
         self.stdin = Some(data.into());
         self
