@@ -177,7 +177,7 @@ async fn verb(cli: &Cli, client: &mut Client) -> anyhow::Result<()> {
 /// st2-rule-tester's verdict: `=== RULE MATCHES ===` (exit 0) or `=== RULE DOES NOT MATCH ===`
 /// (exit 1), after the reason it does not.
 fn rule_tester(rule: &std::path::Path, instance: &std::path::Path) -> anyhow::Result<()> {
-    use st2d::rule::tester::{Verdict, test_files};
+    use crate::rule_tester::{Verdict, test_files};
     match test_files(rule, instance).map_err(anyhow::Error::msg)? {
         Verdict::Matches => {
             println!("=== RULE MATCHES ===");

@@ -91,7 +91,7 @@ fn key_json(k: &pb::KeyValuePair) -> Value {
 /// is not a string is refused unless `convert`, which stores it as JSON.
 pub fn load_file(path: &Path, convert: bool) -> Result<Vec<pb::SetKeyRequest>, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    let document = st2d::yaml::parse(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+    let document = st2d_core::yaml::parse(&text).map_err(|e| format!("{}: {e}", path.display()))?;
     let items = match document {
         Value::Array(items) => items,
         object @ Value::Object(_) => vec![object],

@@ -13,6 +13,7 @@ mod output;
 mod packs;
 mod params;
 mod report;
+mod rule_tester;
 mod table;
 #[cfg(test)]
 mod tls_check;

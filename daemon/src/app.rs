@@ -153,9 +153,10 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     );
     executor.recover();
     let rules_tasks = TaskTracker::new();
-    let patterns_kv: std::sync::Arc<dyn crate::template::KeyValueSource> = std::sync::Arc::new(datastore.clone());
-    let renderer: crate::rule::reactor::RendererFactory =
-        std::sync::Arc::new(move || Box::new(crate::rule::patterns::TemplatePatterns::new(patterns_kv.clone())));
+    let patterns_kv: std::sync::Arc<dyn st2d_core::template::KeyValueSource> = std::sync::Arc::new(datastore.clone());
+    let renderer: crate::rule::reactor::RendererFactory = std::sync::Arc::new(move || {
+        Box::new(st2d_core::criteria::patterns::TemplatePatterns::new(patterns_kv.clone()))
+    });
     let reactor = Reactor::new(store.clone(), published.clone(), executor.clone(), renderer);
     // The reactor stops when the journal, drained, closes its channel.
     rules_tasks.spawn(reactor.run(engine_rx, CancellationToken::new()));

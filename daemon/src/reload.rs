@@ -16,11 +16,11 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 use crate::metrics::{METRICS, Metrics};
-use crate::pack::model::ContentKind;
 use crate::registry::build::{Dirty, Scanner};
 use crate::registry::diff::{RegistryDiff, diff};
 use crate::registry::{Counts, PackEntry, PackInstall, Registry};
 use crate::store::Store;
+use st2d_core::pack::model::ContentKind;
 
 /// What asked for a reload.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -120,7 +120,7 @@ impl ShimServer {
 
     /// Makes a token for a process about to start.
     pub fn register(&self, registration: Registration) -> (String, TokenGuard) {
-        let token = crate::random::token();
+        let token = st2d_core::random::token();
         if let Ok(mut sessions) = self.inner.sessions.lock() {
             sessions.insert(token.clone(), registration);
         }
@@ -258,7 +258,7 @@ async fn handle(message: &Value, registration: &Registration, inner: &Arc<Inner>
 fn datastore_op(datastore: &Datastore, op: &str, message: &Value) -> Result<Value, crate::datastore::DatastoreError> {
     let text = |key: &str| message.get(key).and_then(Value::as_str).unwrap_or_default().to_string();
     let flag = |key: &str| message.get(key).and_then(Value::as_bool).unwrap_or(false);
-    let scope = Scope::parse(&text("scope"), crate::execution::executor::SYSTEM_USER)?;
+    let scope = Scope::parse(&text("scope"), st2d_core::template::SYSTEM_USER)?;
     let name = text("name");
     match op {
         "kv.get" => Ok(datastore.get(&scope, &name, flag("decrypt"))?.map_or(Value::Null, |item| json!(item.value))),

@@ -20,8 +20,8 @@ use serde_json::{Value, json};
 use st2d::registry::build::{Dirty, Scanner};
 use st2d::reload::{Cause, Reloader};
 use st2d::rule::engine::RuleIndex;
-use st2d::rule::matcher::Literal;
 use st2d::store::Store;
+use st2d_core::criteria::matcher::Literal;
 use st2d_proto::v1 as pb;
 use st2d_tests::{Home, bins, control, pack_yaml, write_file};
 

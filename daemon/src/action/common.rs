@@ -11,13 +11,13 @@ use std::time::Duration;
 use serde_json::{Map, Value};
 use tokio_util::sync::CancellationToken;
 
-use super::pyfmt::py_str;
 use crate::execution::output::{LiveOutput, Stream};
 use crate::execution::runner::RunContext;
 use crate::execution::{Execution, ExecutionStatus};
-use crate::pack::model::Action;
 use crate::process::{Pipe, ProcessSpec, RunLimits};
 use crate::registry::Registry;
+use st2d_core::pack::model::Action;
+use st2d_core::pyfmt::py_str;
 
 /// The most bytes of each stream kept for the result. StackStorm keeps everything; st2d stores
 /// results in its database and sends them over gRPC (4 MiB per message by default), so each

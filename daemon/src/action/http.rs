@@ -15,9 +15,9 @@ use reqwest::{Method, Url};
 use serde_json::{Map, Value, json};
 
 use super::common::Job;
-use super::pyfmt::{json_dumps, py_str};
 use crate::execution::ExecutionStatus;
 use crate::execution::runner::Outcome;
+use st2d_core::pyfmt::{json_dumps, py_str};
 
 /// The most bytes of a response body kept (results are stored and sent over gRPC).
 pub const BODY_CAP: usize = 2 * 1024 * 1024;

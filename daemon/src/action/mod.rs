@@ -5,7 +5,6 @@ pub mod common;
 pub mod http;
 pub mod inject;
 pub mod params;
-pub mod pyfmt;
 pub mod python;
 pub mod shell;
 

@@ -11,9 +11,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{Map, Value};
 
-use crate::action::pyfmt::py_repr;
 use crate::execution::Resolved;
-use crate::template::{self, Context, NONE_MAGIC};
+use st2d_core::pyfmt::py_repr;
+use st2d_core::template::{self, Context, NONE_MAGIC};
 
 /// Why parameters could not be resolved.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -184,7 +184,7 @@ pub fn cast_value(name: &str, declared: Option<&str>, value: Value) -> Result<Va
         },
         (Some("object" | "array"), Value::String(text)) => serde_json::from_str(text)
             .or_else(|_| {
-                crate::yaml::parse(text).map_err(|_| ()).and_then(|v| if v.is_string() { Err(()) } else { Ok(v) })
+                st2d_core::yaml::parse(text).map_err(|_| ()).and_then(|v| if v.is_string() { Err(()) } else { Ok(v) })
             })
             .map_err(|_| fail(declared.unwrap_or_default())),
         _ => Ok(value),
@@ -231,7 +231,7 @@ fn type_names(spec: &Value) -> String {
 }
 
 fn type_matches(declared: Option<&Value>, value: &Value) -> bool {
-    declared.is_none_or(|kind| crate::schema::matches_type(value, kind))
+    declared.is_none_or(|kind| st2d_core::schema::matches_type(value, kind))
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use serde_json::json;
 
 use super::*;
-use crate::template::NoKeyValues;
+use st2d_core::template::NoKeyValues;
 
 fn map(value: Value) -> Map<String, Value> {
     match value {

@@ -7,11 +7,11 @@ use serde_json::Value;
 use st2d_proto::v1 as pb;
 
 use crate::pack::config::mask_secrets;
-use crate::pack::model::{Action, Alias, ContentError, Policy, Rule, Sensor, TriggerType};
 use crate::registry::PackEntry;
 use crate::reload::ReloadReport;
 use crate::sensor::Standing;
 use crate::trigger::TriggerInstance;
+use st2d_core::pack::model::{Action, Alias, ContentError, Policy, Rule, Sensor, TriggerType};
 
 /// JSON text of a document; `null` and absent become "".
 fn json(value: &Value) -> String {
@@ -38,8 +38,8 @@ pub fn content_error(error: &ContentError) -> pb::ContentError {
 pub fn pack(entry: &PackEntry) -> pb::Pack {
     let content = entry.content.as_deref();
     let meta = content.map(|c| &c.meta);
-    let text = |f: fn(&crate::pack::model::PackMeta) -> &String| meta.map(f).cloned().unwrap_or_default();
-    let count = |f: fn(&crate::pack::model::PackContent) -> usize| content.map(f).unwrap_or(0) as u32;
+    let text = |f: fn(&st2d_core::pack::model::PackMeta) -> &String| meta.map(f).cloned().unwrap_or_default();
+    let count = |f: fn(&st2d_core::pack::model::PackContent) -> usize| content.map(f).unwrap_or(0) as u32;
     let schema = content.and_then(|c| c.config_schema.as_ref()).and_then(Value::as_object);
     let install = entry.install.as_ref();
     pb::Pack {

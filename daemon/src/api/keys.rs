@@ -8,7 +8,7 @@ use tonic::Status;
 use super::service::Runtime;
 use super::status;
 use crate::datastore::{Item, Scope};
-use crate::execution::executor::SYSTEM_USER;
+use st2d_core::template::SYSTEM_USER;
 use st2d_proto::v1 as pb;
 
 fn scope(scope: &str, user: &str) -> Result<Scope, Status> {

@@ -11,14 +11,14 @@ use st2d_proto::v1::control_server::Control;
 use tonic::{Request, Response, Status};
 
 use super::{convert, runtime, status};
-use crate::pack::model::ContentKind;
-use crate::pack::model::Sensor;
 use crate::reload::{Cause, Published, Registration, ReloadHandle};
 use crate::sensor::spec::Selection;
 use crate::sensor::supervisor::Supervisor;
 use crate::shim::ShimServer;
 use crate::store::Store;
 use crate::trigger::{TriggerInstance, parse_id};
+use st2d_core::pack::model::ContentKind;
+use st2d_core::pack::model::Sensor;
 
 /// Facts about the running daemon that status reports.
 #[derive(Debug, Clone)]

@@ -334,14 +334,18 @@ fn check_name(name: &str) -> Result<(), DatastoreError> {
 }
 
 /// `st2kv` in templates reads the datastore (secrets stay encrypted unless `decrypt_kv`).
-impl crate::template::KeyValueSource for Datastore {
-    fn get(&self, scope: &crate::template::KvScope, name: &str) -> Result<Option<crate::template::KvValue>, String> {
+impl st2d_core::template::KeyValueSource for Datastore {
+    fn get(
+        &self,
+        scope: &st2d_core::template::KvScope,
+        name: &str,
+    ) -> Result<Option<st2d_core::template::KvValue>, String> {
         let scope = match scope {
-            crate::template::KvScope::System => Scope::System,
-            crate::template::KvScope::User(user) => Scope::User(user.clone()),
+            st2d_core::template::KvScope::System => Scope::System,
+            st2d_core::template::KvScope::User(user) => Scope::User(user.clone()),
         };
         Datastore::get(self, &scope, name, false)
-            .map(|found| found.map(|item| crate::template::KvValue { value: item.value, secret: item.secret }))
+            .map(|found| found.map(|item| st2d_core::template::KvValue { value: item.value, secret: item.secret }))
             .map_err(|e| e.to_string())
     }
 

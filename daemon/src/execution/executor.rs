@@ -22,9 +22,9 @@ use super::{Execution, ExecutionStatus, mask_secrets};
 use crate::registry::Registry;
 use crate::reload::Published;
 use crate::store::Store;
-use crate::template::KeyValueSource;
 use crate::trigger::journal::Journal;
 use crate::workflow::Signals;
+use st2d_core::template::KeyValueSource;
 
 mod cancel;
 mod pause;
@@ -34,8 +34,7 @@ pub use cancel::CancelError;
 pub use pause::PauseError;
 pub use request::{ExecutionRequest, ParentLink, RequestError};
 
-/// The user executions run for when nobody else is named (StackStorm's system user).
-pub const SYSTEM_USER: &str = "stanley";
+use st2d_core::template::SYSTEM_USER;
 
 /// How the executor is set up.
 #[derive(Clone)]

@@ -11,10 +11,10 @@ use serde_json::{Map, Value};
 
 use super::{Execution, Resolved};
 use crate::action::params::{self, ParamError, ParamInput};
-use crate::pack::model::Action;
 use crate::registry::Registry;
-use crate::template::{Context, KeyValueSource};
 use crate::trigger::TriggerInstance;
+use st2d_core::pack::model::Action;
+use st2d_core::template::{Context, KeyValueSource};
 
 /// Why parameters could not be resolved.
 pub enum Failure {
@@ -26,10 +26,10 @@ pub enum Failure {
 
 /// The names of the parameters the action's runner declares.
 pub fn runner_parameter_names(action: &Action) -> BTreeSet<String> {
-    match crate::pack::runners::resolve(&action.runner_type) {
-        Some(crate::pack::runners::Resolved::Current(runner) | crate::pack::runners::Resolved::Legacy(runner)) => {
-            runner.parameters.keys().cloned().collect()
-        }
+    match st2d_core::pack::runners::resolve(&action.runner_type) {
+        Some(
+            st2d_core::pack::runners::Resolved::Current(runner) | st2d_core::pack::runners::Resolved::Legacy(runner),
+        ) => runner.parameters.keys().cloned().collect(),
         None => BTreeSet::new(),
     }
 }

@@ -13,11 +13,11 @@ use super::output::LiveOutput;
 use super::{Execution, ExecutionStatus};
 use crate::action::common::Job;
 use crate::action::{http, inject, python, shell};
-use crate::pack::model::Action;
 use crate::packmgmt::{self, PackManager};
 use crate::registry::Registry;
 use crate::shim::ShimServer;
 use crate::trigger::journal::Journal;
+use st2d_core::pack::model::Action;
 
 /// What runners need from the daemon.
 #[derive(Clone)]

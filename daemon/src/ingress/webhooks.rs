@@ -91,7 +91,7 @@ impl Webhooks {
             .get("st2-trace-tag")
             .and_then(|v| v.to_str().ok())
             .map(String::from)
-            .unwrap_or_else(|| format!("webhook-{hook}-{}", crate::random::unique_name()));
+            .unwrap_or_else(|| format!("webhook-{hook}-{}", st2d_core::random::unique_name()));
         let registry = self.published.registry();
         if hook == "st2" {
             return self.generic(&registry, body, trace_tag).await;

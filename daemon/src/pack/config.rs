@@ -6,7 +6,7 @@
 
 use serde_json::{Map, Value};
 
-use super::fields::{FieldError, type_name};
+use st2d_core::pack::fields::{FieldError, type_name};
 
 /// Validates a parsed `config.schema.yaml`: a non-empty mapping of key to schema.
 pub fn schema(doc: &Value) -> Result<Map<String, Value>, FieldError> {
@@ -75,7 +75,7 @@ fn check_value(value: &Value, item: &Value, field: &str) -> Result<(), FieldErro
         return Ok(());
     }
     if let Some(kind) = item.get("type")
-        && !crate::schema::matches_type(value, kind)
+        && !st2d_core::schema::matches_type(value, kind)
     {
         return Err(FieldError::new(
             field,

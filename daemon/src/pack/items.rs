@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use super::model::{Action, Alias, ContentError, PackContent, Policy, Rule, Sensor, TriggerType};
+use st2d_core::pack::model::{Action, Alias, ContentError, PackContent, Policy, Rule, Sensor, TriggerType};
 
 /// Resources defined by one or more files.
 #[derive(Debug, Default)]

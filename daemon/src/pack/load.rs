@@ -11,11 +11,12 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
-use super::fields::FieldError;
+use super::config;
 use super::items::Items;
-use super::model::{ContentError, PackConfig, PackContent, PackMeta};
-use super::{config, validate};
-use crate::yaml;
+use st2d_core::pack::fields::FieldError;
+use st2d_core::pack::model::{ContentError, PackConfig, PackContent, PackMeta};
+use st2d_core::pack::validate;
+use st2d_core::yaml;
 
 /// Files at or above this count are parsed on every core.
 const PARALLEL_THRESHOLD: usize = 64;

@@ -5,9 +5,5 @@
 
 pub mod builtin;
 pub mod config;
-pub mod fields;
 mod items;
 pub mod load;
-pub mod model;
-pub mod runners;
-pub mod validate;

@@ -18,8 +18,8 @@ use super::{PackManager, Progress};
 use crate::action::common::Job;
 use crate::execution::ExecutionStatus;
 use crate::execution::runner::Outcome;
-use crate::pack::model::ContentKind;
 use crate::reload::{Cause, Registration};
+use st2d_core::pack::model::ContentKind;
 
 /// The pack whose actions are handled here.
 pub const PACK: &str = "packs";

@@ -45,7 +45,7 @@ fn read_values(path: &std::path::Path) -> Result<Map<String, Value>, String> {
     match std::fs::read_to_string(path) {
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(Map::new()),
         Err(error) => Err(format!("cannot read {}: {error}", path.display())),
-        Ok(text) => match crate::yaml::parse(&text) {
+        Ok(text) => match st2d_core::yaml::parse(&text) {
             Ok(Value::Object(map)) => Ok(map),
             Ok(Value::Null) => Ok(Map::new()),
             Ok(_) => Err(format!("{} does not hold a mapping; pass --replace to overwrite it", path.display())),

@@ -19,9 +19,9 @@ use super::stage::{StageOptions, StagedPack, StagingDir, stage};
 use super::venv::{self, VenvJob};
 use super::versions::same_version;
 use super::{PackManager, Progress, blocking, swap};
-use crate::pack::model::{ContentKind, PackContent};
 use crate::registry::{PackInstall, Registry};
 use crate::reload::{Cause, Registration};
+use st2d_core::pack::model::{ContentKind, PackContent};
 
 /// How many levels of dependencies are followed, as StackStorm's install workflow does.
 const DEPENDENCY_LEVELS: usize = 10;

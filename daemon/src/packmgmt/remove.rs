@@ -107,7 +107,7 @@ impl PackManager {
 fn remove_tree(dir: &std::path::Path, staging: &std::path::Path) -> Result<(), String> {
     let _ = std::fs::create_dir_all(staging);
     let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let trash = staging.join(format!("removed-{name}-{}", crate::random::unique_name()));
+    let trash = staging.join(format!("removed-{name}-{}", st2d_core::random::unique_name()));
     let doomed = match std::fs::rename(dir, &trash) {
         Ok(()) => trash,
         // Another filesystem (a later packs directory): deleted in place.

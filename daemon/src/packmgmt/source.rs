@@ -7,7 +7,7 @@
 use std::path::PathBuf;
 
 use crate::pack::builtin::BUILTIN_PACKS;
-use crate::pack::validate::meta::is_valid_ref;
+use st2d_core::pack::validate::meta::is_valid_ref;
 
 /// Where a pack comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]

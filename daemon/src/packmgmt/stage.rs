@@ -17,7 +17,7 @@ use super::index;
 use super::source::{Location, PackArg, check_installable_ref};
 use super::versions::{check_python_versions, check_stackstorm_version};
 use crate::pack::load::{PackLoad, load_pack};
-use crate::pack::model::PackContent;
+use st2d_core::pack::model::PackContent;
 
 /// A fresh directory for one job's downloads; removed when dropped.
 #[derive(Debug)]
@@ -29,7 +29,7 @@ impl StagingDir {
     /// Creates `<root>/<unique>`; `root` is created 0700 when missing.
     pub fn create(root: &Path) -> Result<Self, String> {
         std::fs::create_dir_all(root).map_err(|e| format!("cannot create {}: {e}", root.display()))?;
-        let path = root.join(crate::random::unique_name());
+        let path = root.join(st2d_core::random::unique_name());
         std::fs::create_dir(&path).map_err(|e| format!("cannot create {}: {e}", path.display()))?;
         Ok(Self { path })
     }
@@ -93,7 +93,7 @@ pub fn stage(
     progress: &mut dyn FnMut(String),
 ) -> Result<Vec<StagedPack>, String> {
     let started = std::time::Instant::now();
-    let work = staging.path().join(format!(".src-{}", crate::random::unique_name()));
+    let work = staging.path().join(format!(".src-{}", st2d_core::random::unique_name()));
     let tree = work.join("tree");
     let (source, version) = match &arg.location {
         Location::Index(name) => {
@@ -205,7 +205,7 @@ fn pick_packs(tree: &Path, source: &str, names: Option<&[String]>) -> Result<Vec
 /// directory name).
 fn install_ref(dir: &Path) -> Result<String, String> {
     let text = std::fs::read_to_string(dir.join("pack.yaml")).map_err(|e| format!("cannot read pack.yaml: {e}"))?;
-    let doc = crate::yaml::parse(&text).map_err(|e| format!("pack.yaml: {e}"))?;
+    let doc = st2d_core::yaml::parse(&text).map_err(|e| format!("pack.yaml: {e}"))?;
     let field = |name: &str| doc.get(name).and_then(Value::as_str).map(str::trim).filter(|t| !t.is_empty());
     let Some(ref_) = field("ref").or_else(|| field("name")) else {
         return Err("pack.yaml has neither \"ref\" nor \"name\"".to_string());

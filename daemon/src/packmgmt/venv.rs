@@ -52,7 +52,7 @@ pub async fn setup(job: &VenvJob<'_>) -> Result<PathBuf, String> {
         install_requirements(job, &live, deadline).await?;
         return Ok(live);
     }
-    let fresh = job.virtualenvs_dir.join(format!(".{}-{}", job.pack, crate::random::unique_name()));
+    let fresh = job.virtualenvs_dir.join(format!(".{}-{}", job.pack, st2d_core::random::unique_name()));
     (job.progress)(&format!("Creating the virtualenv of {} with {}", job.pack, job.python.display()));
     let built = async {
         let create = ProcessSpec::new(job.python, job.virtualenvs_dir).arg("-m").arg("venv").arg(&fresh);

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::pack::load::{PackLoad, is_pack_dir, load_pack};
-use crate::pack::model::{ContentError, PackContent};
+use st2d_core::pack::model::{ContentError, PackContent};
 
 /// Which pack directories must be read again.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -11,7 +11,9 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use crate::pack::model::{Action, Alias, ContentError, ContentKind, PackContent, Policy, Rule, Sensor, TriggerType};
+use st2d_core::pack::model::{
+    Action, Alias, ContentError, ContentKind, PackContent, Policy, Rule, Sensor, TriggerType,
+};
 
 /// One pack as the registry knows it.
 #[derive(Debug, Clone, PartialEq)]

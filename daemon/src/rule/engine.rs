@@ -11,9 +11,9 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use super::matcher::{Criteria, PatternRenderer};
-use crate::pack::model::{Rule, RuleType};
 use crate::registry::Registry;
+use st2d_core::criteria::matcher::{Criteria, PatternRenderer};
+use st2d_core::pack::model::{Rule, RuleType};
 
 struct IndexedRule {
     rule: Arc<Rule>,

@@ -3,10 +3,6 @@
 //!
 //! Owns: rule evaluation. Must not: run actions itself (the executor does).
 
-pub mod criteria;
 pub mod enforcement;
 pub mod engine;
-pub mod matcher;
-pub mod patterns;
 pub mod reactor;
-pub mod tester;

@@ -15,13 +15,14 @@ use tokio_util::sync::CancellationToken;
 
 use super::enforcement::Enforcement;
 use super::engine::{RuleIndex, Verdict};
-use super::matcher::PatternRenderer;
 use crate::execution::Execution;
-use crate::execution::executor::{ExecutionRequest, Executor, SYSTEM_USER, Slot};
+use crate::execution::executor::{ExecutionRequest, Executor, Slot};
 use crate::metrics::{METRICS, Metrics};
 use crate::reload::Published;
 use crate::store::{EnforcementBatch, Store};
 use crate::trigger::{TriggerInstance, format_id, parse_id};
+use st2d_core::criteria::matcher::PatternRenderer;
+use st2d_core::template::SYSTEM_USER;
 
 /// Instances replayed at start are processed in chunks of this size.
 const REPLAY_CHUNK: usize = 1024;

@@ -10,8 +10,8 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value, json};
 
-use crate::pack::model::Sensor;
 use crate::registry::Registry;
+use st2d_core::pack::model::Sensor;
 
 #[derive(Debug, Clone)]
 pub struct SensorSpec {
@@ -101,7 +101,7 @@ pub fn desired(
 ) -> Vec<SensorSpec> {
     registry
         .packs()
-        .filter(|entry| entry.registers(crate::pack::model::ContentKind::Sensors))
+        .filter(|entry| entry.registers(st2d_core::pack::model::ContentKind::Sensors))
         .filter_map(|entry| entry.content.as_ref())
         .flat_map(|content| {
             content.sensors.iter().filter(|s| selection.runs(s)).map(move |sensor| {

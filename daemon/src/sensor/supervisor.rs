@@ -14,11 +14,11 @@ use tokio_util::sync::CancellationToken;
 use super::spec::{Selection, SensorSpec, desired};
 use super::task::{self, Command, SensorContext};
 use super::{SensorOverview, SensorState, SensorStatus, Standing};
-use crate::pack::model::ContentKind;
-use crate::pack::model::Sensor;
 use crate::registry::Registry;
 use crate::reload::Published;
 use crate::store::Store;
+use st2d_core::pack::model::ContentKind;
+use st2d_core::pack::model::Sensor;
 
 struct Running {
     fingerprint: u64,

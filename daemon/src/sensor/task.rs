@@ -49,7 +49,7 @@ pub enum Command {
 /// The delay before the next start after `failures` consecutive crashes, with ±10 % jitter.
 pub fn backoff(failures: u32) -> Duration {
     let base = FIRST_BACKOFF.saturating_mul(1u32 << failures.saturating_sub(1).min(16)).min(MAX_BACKOFF);
-    let jitter = ((crate::random::next_u64() % 2001) as f64 / 1000.0 - 1.0) * 0.1;
+    let jitter = ((st2d_core::random::next_u64() % 2001) as f64 / 1000.0 - 1.0) * 0.1;
     base.mul_f64(1.0 + jitter)
 }
 

@@ -11,7 +11,7 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use crate::pack::model::ContentKind;
+use st2d_core::pack::model::ContentKind;
 
 mod executions;
 

@@ -35,11 +35,11 @@ fn check(value: &mut Value, schema: &Value, path: &str) -> Result<(), PayloadErr
         return Ok(());
     };
     match schema.get("type") {
-        Some(Value::String(kind)) if !crate::schema::is_of_type(value, kind) => {
+        Some(Value::String(kind)) if !st2d_core::schema::is_of_type(value, kind) => {
             return Err(PayloadError::Type { path: path.to_string(), kind: kind.clone() });
         }
         Some(Value::Array(kinds))
-            if !kinds.iter().filter_map(Value::as_str).any(|k| crate::schema::is_of_type(value, k)) =>
+            if !kinds.iter().filter_map(Value::as_str).any(|k| st2d_core::schema::is_of_type(value, k)) =>
         {
             return Err(PayloadError::Types { path: path.to_string(), kinds: Value::Array(kinds.clone()) });
         }

@@ -9,8 +9,8 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value};
 
-use crate::pack::model::Rule;
 use crate::registry::Registry;
+use st2d_core::pack::model::Rule;
 
 /// A trigger type with parameters.
 #[derive(Debug, Clone, PartialEq)]
@@ -102,8 +102,8 @@ fn fnv1a(bytes: &[u8]) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pack::model::RuleType;
     use serde_json::json;
+    use st2d_core::pack::model::RuleType;
 
     fn rule(parameters: Value) -> Rule {
         Rule {

@@ -19,9 +19,9 @@ use tokio_util::sync::CancellationToken;
 use crate::execution::Execution;
 use crate::execution::executor::Executor;
 use crate::execution::runner::Outcome;
-use crate::pack::model::Action;
 use crate::registry::Registry;
 use crate::store::StoreError;
+use st2d_core::pack::model::Action;
 
 /// The runners st2d conducts as workflows.
 pub const WORKFLOW_RUNNERS: [&str; 2] = ["action-chain", "orquesta"];

@@ -6,7 +6,7 @@
 
 use serde_json::{Map, Value};
 
-use crate::action::pyfmt::{json_dumps, py_str, shell_quote};
+use st2d_core::pyfmt::{json_dumps, py_str, shell_quote};
 
 /// A positional argument as StackStorm serialises it, by the parameter's declared `type`.
 pub fn positional_value(param_type: Option<&str>, value: &Value) -> String {

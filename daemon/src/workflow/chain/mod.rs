@@ -12,8 +12,6 @@
 //! published values), written with each task's request. Must not: run processes or wait for a
 //! slot (tasks are executions).
 
-pub mod spec;
-
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
@@ -23,10 +21,10 @@ use super::{Conduct, Tasks};
 use crate::execution::executor::{ExecutionRequest, Executor, ParentLink, RequestError};
 use crate::execution::runner::Outcome;
 use crate::execution::{Execution, ExecutionStatus};
-use crate::pack::model::Action;
 use crate::registry::Registry;
-use crate::template::{self, Context};
-use spec::{ChainNode, ChainSpec};
+use st2d_core::chain::{ChainNode, ChainSpec};
+use st2d_core::pack::model::Action;
+use st2d_core::template::{self, Context};
 
 /// The chain's state between tasks, persisted after each transition.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -236,7 +234,7 @@ impl Chain<'_> {
                     "Failed to run task \"{}\". Parameter rendering failed.. Failed rendering value for action parameter \"{name}\" in task \"{}\" (template string={}): {e}",
                     node.name,
                     node.name,
-                    crate::action::pyfmt::py_str(value)
+                    st2d_core::pyfmt::py_str(value)
                 ))
             })?;
             parameters.insert(name.clone(), rendered);
@@ -282,7 +280,7 @@ impl Chain<'_> {
                 format!(
                     "Failed rendering value for publish parameter \"{name}\" in task \"{}\" (template string={}): {e}",
                     node.name,
-                    crate::action::pyfmt::py_str(value)
+                    st2d_core::pyfmt::py_str(value)
                 )
             })?;
             published.insert(name.clone(), rendered);

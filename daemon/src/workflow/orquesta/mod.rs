@@ -13,13 +13,8 @@
 //! task's request and after every transition. Must not: run processes, take execution slots
 //! or change an execution's status itself (the executor does).
 
-mod expr;
-mod functions;
-mod inline;
-pub mod spec;
 mod state;
 mod transitions;
-pub mod yaql;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -34,9 +29,10 @@ use super::{Conduct, Signals, Tasks};
 use crate::execution::executor::{ExecutionRequest, Executor, ParentLink, RequestError};
 use crate::execution::runner::Outcome;
 use crate::execution::{Execution, ExecutionStatus};
-use crate::pack::model::Action;
-use functions::Scope;
-use spec::{TaskSpec, WorkflowSpec};
+use st2d_core::orquesta::expr;
+use st2d_core::orquesta::functions::Scope;
+use st2d_core::orquesta::spec::{TaskSpec, WorkflowSpec};
+use st2d_core::pack::model::Action;
 use state::{FlowState, Phase, Slot};
 
 /// Conducts an Orquesta execution.

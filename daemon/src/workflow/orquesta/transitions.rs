@@ -10,10 +10,11 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
-use super::functions::{Current, Scope};
-use super::spec::{self, TaskSpec};
+use super::Conductor;
 use super::state::{FlowState, Phase, TaskRun};
-use super::{Conductor, expr};
+use st2d_core::orquesta::expr;
+use st2d_core::orquesta::functions::{Current, Scope};
+use st2d_core::orquesta::spec::{self, TaskSpec};
 
 /// Retries the `retry` command allows.
 const RETRY_COMMAND_COUNT: u32 = 3;

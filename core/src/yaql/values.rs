@@ -10,7 +10,7 @@ use std::cmp::Ordering;
 use serde_json::{Number, Value};
 
 use super::EvalError;
-use crate::action::pyfmt::{float_repr, string_repr};
+use crate::pyfmt::{float_repr, string_repr};
 
 /// Builds an evaluation error.
 pub(crate) fn err(message: impl Into<String>) -> EvalError {

@@ -14,8 +14,8 @@ use minijinja::{Environment, Error, ErrorKind, State};
 use serde_json::{Map, Value};
 
 use super::functions::{FUNCTIONS, Scope};
-use super::yaql;
-use crate::action::pyfmt::py_str;
+use crate::pyfmt::py_str;
+use crate::yaql;
 
 /// Whether `text` holds an expression.
 pub fn has_expression(text: &str) -> bool {
@@ -200,8 +200,8 @@ fn call_jinja(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::orquesta::functions::Current;
     use crate::template::NoKeyValues;
-    use crate::workflow::orquesta::functions::Current;
     use serde_json::json;
 
     fn scope() -> Scope {

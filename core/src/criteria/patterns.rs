@@ -7,8 +7,8 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use super::criteria::EvalError;
 use super::matcher::PatternRenderer;
+use super::operators::EvalError;
 use crate::template::{self, Context, KeyValueSource};
 
 /// Renders templated patterns, reading `st2kv` from `kv`.
@@ -24,8 +24,7 @@ impl TemplatePatterns {
 
 impl PatternRenderer for TemplatePatterns {
     fn render(&self, source: &str, payload: &Value) -> Result<Value, EvalError> {
-        let context =
-            Context::new(self.kv.clone(), crate::execution::executor::SYSTEM_USER).with("trigger", payload.clone());
+        let context = Context::new(self.kv.clone(), crate::template::SYSTEM_USER).with("trigger", payload.clone());
         template::render_pattern(&Value::String(source.to_string()), &context).map_err(|e| e.to_string())
     }
 }
@@ -35,7 +34,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::rule::matcher::Criteria;
+    use crate::criteria::matcher::Criteria;
     use crate::template::NoKeyValues;
 
     #[test]

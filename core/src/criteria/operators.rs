@@ -330,5 +330,5 @@ pub fn apply_op(
 }
 
 #[cfg(test)]
-#[path = "criteria_tests.rs"]
+#[path = "operators_tests.rs"]
 mod tests;

@@ -9,7 +9,7 @@
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
-use super::criteria::{EvalError, Operator, Segment, apply_op, follow, operator_regex, path_segments};
+use super::operators::{EvalError, Operator, Segment, apply_op, follow, operator_regex, path_segments};
 
 /// Renders a criterion's templated pattern (one with `{{` or `{%`) for one payload, typed as
 /// StackStorm types it (`to_complex`, then JSON when it decodes).

@@ -9,10 +9,10 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use super::matcher::Criteria;
-use super::patterns::TemplatePatterns;
-use crate::pack::validate::{FileCtx, rule as validate_rule};
-use crate::template::NoKeyValues;
+use st2d_core::criteria::matcher::Criteria;
+use st2d_core::criteria::patterns::TemplatePatterns;
+use st2d_core::pack::validate::{FileCtx, rule as validate_rule};
+use st2d_core::template::NoKeyValues;
 
 /// What the tester found.
 #[derive(Debug, Clone, PartialEq)]
@@ -61,7 +61,7 @@ pub fn test_files(rule_file: &Path, instance_file: &Path) -> Result<Verdict, Str
 
 fn read(path: &Path) -> Result<Value, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    crate::yaml::parse(&text).map_err(|e| format!("{}: {e}", path.display()))
+    st2d_core::yaml::parse(&text).map_err(|e| format!("{}: {e}", path.display()))
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@ use minijinja::{Environment, Error, ErrorKind, State};
 use serde_json::Value;
 
 use super::{NONE_MAGIC, kv::Lookup, to_json};
-use crate::action::pyfmt;
+use crate::pyfmt;
 
 pub(super) fn register(env: &mut Environment<'static>) {
     env.add_filter("to_complex", |v: Jinja| pyfmt::json_dumps(&to_json(&v)));

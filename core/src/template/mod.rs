@@ -17,6 +17,10 @@ use serde_json::Value;
 
 pub use kv::{KeyValueSource, KvScope, KvValue, NoKeyValues};
 
+/// The user executions run for when nobody else is named (StackStorm's system user), and
+/// whose `st2kv.user` scope templates read then.
+pub const SYSTEM_USER: &str = "stanley";
+
 /// What `use_none` renders; casting turns it into null.
 pub const NONE_MAGIC: &str = "%*****__%NONE%__*****%";
 
@@ -82,7 +86,7 @@ pub(crate) fn python_text(value: &minijinja::Value) -> String {
         ValueKind::Undefined => String::new(),
         ValueKind::String => value.as_str().unwrap_or_default().to_string(),
         ValueKind::Plain if value.as_object().is_some() => value.to_string(),
-        _ => crate::action::pyfmt::py_str(&to_json(value)),
+        _ => crate::pyfmt::py_str(&to_json(value)),
     }
 }
 
