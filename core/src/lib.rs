@@ -13,6 +13,7 @@ pub mod pack;
 pub mod pyfmt;
 pub mod random;
 pub mod schema;
+pub mod status;
 pub mod template;
 pub mod yaml;
 pub mod yaql;

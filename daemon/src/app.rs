@@ -14,13 +14,13 @@ use tokio_util::task::TaskTracker;
 use crate::api::{self, ControlService, DaemonInfo, Runtime, TcpDoors};
 use crate::config::Config;
 use crate::datastore::Datastore;
-use crate::execution::executor::{Executor, ExecutorConfig};
-use crate::execution::runner::RunContext;
+use crate::executor::{Executor, ExecutorConfig};
 use crate::pack::builtin;
 use crate::packmgmt::{PackManager, PackPaths};
 use crate::registry::build::Scanner;
 use crate::reload::{self, Cause, Reloader};
 use crate::rule::reactor::Reactor;
+use crate::runner::RunContext;
 use crate::sensor::supervisor::Supervisor;
 use crate::sensor::task::{STOP_GRACE, SensorContext};
 use crate::shim::ShimServer;
@@ -140,8 +140,8 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
                 pycache_dir: paths.data_dir.join("pycache"),
                 shim: shim.clone(),
                 journal: journal.clone(),
-                packs: Some(packs.clone()),
             },
+            packs: Some(packs.clone()),
             kv: std::sync::Arc::new(datastore.clone()),
         },
         store.clone(),

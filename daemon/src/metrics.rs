@@ -12,8 +12,7 @@ use std::fmt::Write as _;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::Duration;
 
-use crate::execution::ExecutionStatus;
-use crate::sensor::SensorOverview;
+use st2d_core::status::ExecutionStatus;
 
 /// Every metric of the daemon; one instance, [`METRICS`].
 pub struct Metrics {
@@ -142,6 +141,14 @@ impl Metrics {
     pub fn journal_depth_moved(&self, delta: i64) {
         self.journal_depth.fetch_add(delta, Ordering::Relaxed);
     }
+}
+
+/// A sensor in brief, as the sensor container reports it for the page.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SensorOverview {
+    pub ref_: String,
+    pub state: &'static str,
+    pub restarts: u32,
 }
 
 /// The figures read from their owners when the page is rendered.

@@ -1,99 +1,26 @@
-//! What the process runners (local shell, python) share: the job they run, the ST2_ACTION_*
+//! What the process runners (local shell, python) share beyond the runner contract: the ST2_ACTION_*
 //! environment and the user's `env`, the timeout, the captured-output cap, StackStorm's
 //! trimming and JSON reading of streams, and exit code → status.
 //!
 //! Owns: those conventions (ST2-COMPAT.md 2.4, 2.5). Must not: build or start processes
-//! (`crate::process` does) or pick a runner (`execution::runner` does).
+//! (`crate::process` does) or pick a runner (the executor does).
 
 use std::path::PathBuf;
 use std::time::Duration;
 
-use serde_json::{Map, Value};
-use tokio_util::sync::CancellationToken;
+use serde_json::Value;
 
-use crate::execution::output::{LiveOutput, Stream};
-use crate::execution::runner::RunContext;
-use crate::execution::{Execution, ExecutionStatus};
-use crate::process::{Pipe, ProcessSpec, RunLimits};
-use crate::registry::Registry;
-use st2d_core::pack::model::Action;
+use crate::process::{ProcessSpec, RunLimits};
+use crate::runner::Job;
 use st2d_core::pyfmt::py_str;
+use st2d_core::status::ExecutionStatus;
 
 /// The most bytes of each stream kept for the result. StackStorm keeps everything; st2d stores
 /// results in its database and sends them over gRPC (4 MiB per message by default), so each
 /// stream is cut at 1 MiB. The live output (`st2 execution tail`) still sees every line.
 pub const CAPTURE_CAP: usize = 1024 * 1024;
 
-/// One execution as a runner sees it.
-pub struct Job<'a> {
-    pub context: &'a RunContext,
-    pub registry: &'a Registry,
-    pub action: &'a Action,
-    pub execution: &'a Execution,
-    pub output: &'a LiveOutput,
-    pub cancel: &'a CancellationToken,
-    /// Runner parameters, resolved.
-    pub runner: Map<String, Value>,
-    /// Action parameters, resolved, in the order the pipeline gives them.
-    pub params: Map<String, Value>,
-}
-
-/// The directory of `action`'s pack.
-pub fn pack_dir(registry: &Registry, action: &Action) -> Option<PathBuf> {
-    let entry = registry.pack(&action.pack)?;
-    Some(entry.content.as_ref().map_or_else(|| entry.dir.clone(), |content| content.dir.clone()))
-}
-
-/// `action`'s entry point: relative to `<pack>/actions/`, or absolute (inside the pack).
-pub fn entry_point(registry: &Registry, action: &Action) -> Option<PathBuf> {
-    let entry_point = action.entry_point.trim();
-    if entry_point.is_empty() {
-        return None;
-    }
-    let path = PathBuf::from(entry_point);
-    if path.is_absolute() { Some(path) } else { pack_dir(registry, action).map(|dir| dir.join("actions").join(path)) }
-}
-
-impl<'a> Job<'a> {
-    pub fn new(
-        context: &'a RunContext,
-        registry: &'a Registry,
-        action: &'a Action,
-        execution: &'a Execution,
-        output: &'a LiveOutput,
-        cancel: &'a CancellationToken,
-    ) -> Self {
-        let resolved = execution.resolved.clone().unwrap_or_default();
-        Self { context, registry, action, execution, output, cancel, runner: resolved.runner, params: resolved.action }
-    }
-
-    /// The directory of the action's pack.
-    pub fn pack_dir(&self) -> Option<PathBuf> {
-        pack_dir(self.registry, self.action)
-    }
-
-    /// The entry point: relative to `<pack>/actions/`, or absolute (inside the pack).
-    pub fn entry_point(&self) -> Option<PathBuf> {
-        entry_point(self.registry, self.action)
-    }
-
-    /// A runner parameter as text (`None` when absent, null or empty).
-    pub fn runner_text(&self, name: &str) -> Option<String> {
-        match self.runner.get(name) {
-            None | Some(Value::Null) => None,
-            Some(value) => Some(py_str(value)).filter(|text| !text.is_empty()),
-        }
-    }
-
-    pub fn runner_flag(&self, name: &str) -> bool {
-        match self.runner.get(name) {
-            Some(Value::Bool(flag)) => *flag,
-            Some(Value::String(text)) => matches!(text.to_ascii_lowercase().as_str(), "true" | "1" | "yes"),
-            Some(Value::Number(number)) => number.as_f64().is_some_and(|n| n != 0.0),
-            _ => false,
-        }
-    }
-
+impl Job<'_> {
     /// The `timeout` runner parameter in seconds, or `default`.
     pub fn timeout_seconds(&self, default: u64) -> f64 {
         match self.runner.get("timeout") {
@@ -134,15 +61,6 @@ impl<'a> Job<'a> {
             .env("ST2_ACTION_EXECUTION_ID", &self.execution.id)
             .env("ST2_ACTION_API_URL", "")
             .env("ST2_ACTION_DEBUG", if self.runner_flag("debug") { "True" } else { "False" })
-    }
-
-    /// Pushes an output line to the live output.
-    pub fn line(&self, pipe: Pipe, line: &str) {
-        let stream = match pipe {
-            Pipe::Stdout => Stream::Stdout,
-            Pipe::Stderr => Stream::Stderr,
-        };
-        self.output.push(stream, line);
     }
 }
 

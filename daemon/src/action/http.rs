@@ -14,10 +14,10 @@ use std::time::Duration;
 use reqwest::{Method, Url};
 use serde_json::{Map, Value, json};
 
-use super::common::Job;
-use crate::execution::ExecutionStatus;
-use crate::execution::runner::Outcome;
+use crate::runner::Job;
+use crate::runner::Outcome;
 use st2d_core::pyfmt::{json_dumps, py_str};
+use st2d_core::status::ExecutionStatus;
 
 /// The most bytes of a response body kept (results are stored and sent over gRPC).
 pub const BODY_CAP: usize = 2 * 1024 * 1024;

@@ -8,9 +8,9 @@
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
 
-use super::common::Job;
-use crate::execution::ExecutionStatus;
-use crate::execution::runner::Outcome;
+use crate::runner::Job;
+use crate::runner::Outcome;
+use st2d_core::status::ExecutionStatus;
 
 /// The action handled here instead of by its python-script entry point.
 pub const ACTION_REF: &str = "core.inject_trigger";

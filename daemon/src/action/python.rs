@@ -12,11 +12,12 @@ use std::sync::{Arc, Mutex};
 
 use serde_json::{Value, json};
 
-use super::common::{Job, timeout_error};
-use crate::execution::ExecutionStatus;
-use crate::execution::runner::Outcome;
+use super::common::timeout_error;
 use crate::process::{Ending, ProcessSpec};
+use crate::runner::Job;
+use crate::runner::Outcome;
 use crate::shim::Registration;
+use st2d_core::status::ExecutionStatus;
 
 /// StackStorm's default `timeout` of python-script actions, in seconds.
 pub const DEFAULT_TIMEOUT: u64 = 600;

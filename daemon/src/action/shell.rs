@@ -17,10 +17,11 @@ use std::path::Path;
 
 use serde_json::{Value, json};
 
-use super::common::{Job, json_or_text, status_for_exit_code, strip_shell_chars, timeout_error};
-use crate::execution::ExecutionStatus;
-use crate::execution::runner::Outcome;
+use super::common::{json_or_text, status_for_exit_code, strip_shell_chars, timeout_error};
 use crate::process::{Captured, Ending, ProcessSpec};
+use crate::runner::Job;
+use crate::runner::Outcome;
+use st2d_core::status::ExecutionStatus;
 
 /// StackStorm's default `timeout` of the local runners, in seconds.
 pub const DEFAULT_TIMEOUT: u64 = 60;

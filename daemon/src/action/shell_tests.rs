@@ -7,7 +7,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::*;
 use crate::action::testkit::Kit;
-use crate::execution::output::Stream;
+use crate::runner::output::Stream;
 
 const SCRIPT_ACTION: &str = "---
 name: script

@@ -12,15 +12,17 @@ use serde_json::{Map, Value};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::execution::output::{LiveOutput, OutputLine};
-use crate::execution::runner::{self, Outcome, RunContext};
-use crate::execution::{Execution, ExecutionStatus, Resolved};
+use crate::execution::{Execution, Resolved};
+use crate::executor::dispatch;
 use crate::registry::Registry;
 use crate::registry::build::{Dirty, Scanner};
 use crate::reload::{Cause, Reloader};
+use crate::runner::output::{LiveOutput, OutputLine};
+use crate::runner::{Outcome, RunContext};
 use crate::shim::ShimServer;
 use crate::store::Store;
 use crate::trigger::journal::Journal;
+use st2d_core::status::ExecutionStatus;
 
 pub struct Kit {
     pub home: tempfile::TempDir,
@@ -85,7 +87,6 @@ impl Kit {
             pycache_dir: home.path().join("pycache"),
             shim,
             journal,
-            packs: None,
         };
         Self { registry: published.registry(), home, context, datastore, shutdown }
     }
@@ -128,7 +129,7 @@ impl Kit {
             resolved: Some(resolved),
         };
         let output = LiveOutput::default();
-        let outcome = runner::run(&self.context, &self.registry, found, &execution, &output, cancel).await;
+        let outcome = dispatch::run(&self.context, None, &self.registry, found, &execution, &output, cancel).await;
         (outcome, output.subscribe().0)
     }
 }

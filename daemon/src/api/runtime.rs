@@ -12,11 +12,12 @@ use tonic::Status;
 use super::convert;
 use super::service::Runtime;
 use super::status::{self, internal};
-use crate::execution::executor::ExecutionRequest;
-use crate::execution::{Execution, ExecutionStatus};
+use crate::execution::Execution;
+use crate::execution::ExecutionRequest;
 use crate::reload::Published;
 use crate::rule::enforcement::Enforcement;
 use crate::trigger::{TriggerInstance, parse_id};
+use st2d_core::status::ExecutionStatus;
 
 /// A JSON object from a `*_json` field ("" is an empty object); the error names the field.
 pub fn object_field(text: &str, field: &str) -> Result<Map<String, Value>, Status> {

@@ -34,7 +34,7 @@ pub struct Runtime {
     pub shim: ShimServer,
     pub store: Store,
     pub journal: crate::trigger::journal::Journal,
-    pub executor: crate::execution::executor::Executor,
+    pub executor: crate::executor::Executor,
     pub datastore: crate::datastore::Datastore,
     pub packs: crate::packmgmt::PackManager,
 }

@@ -9,7 +9,8 @@ use std::fmt::Display;
 use tonic::Status;
 
 use crate::datastore::DatastoreError;
-use crate::execution::executor::{CancelError, PauseError, RequestError};
+use crate::execution::RequestError;
+use crate::executor::{CancelError, PauseError};
 
 pub fn invalid_argument(message: impl Display) -> Status {
     Status::invalid_argument(message.to_string())

@@ -4,89 +4,13 @@
 //! Owns: the execution record and its status rules. Must not: run processes (the runners do)
 //! or decide what to run (the executor and the rules engine do).
 
-pub mod executor;
-pub mod output;
-pub mod parameters;
-pub mod runner;
+mod request;
+pub use request::{ExecutionRequest, ParentLink, RequestError};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
-
-/// StackStorm's execution statuses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ExecutionStatus {
-    Requested,
-    Scheduled,
-    Running,
-    Succeeded,
-    Failed,
-    Timeout,
-    Abandoned,
-    Canceling,
-    Canceled,
-    /// A workflow asked to pause, waiting for its running tasks.
-    Pausing,
-    Paused,
-    Resuming,
-}
-
-impl ExecutionStatus {
-    pub const ALL: [ExecutionStatus; 12] = [
-        ExecutionStatus::Requested,
-        ExecutionStatus::Scheduled,
-        ExecutionStatus::Running,
-        ExecutionStatus::Succeeded,
-        ExecutionStatus::Failed,
-        ExecutionStatus::Timeout,
-        ExecutionStatus::Abandoned,
-        ExecutionStatus::Canceling,
-        ExecutionStatus::Canceled,
-        ExecutionStatus::Pausing,
-        ExecutionStatus::Paused,
-        ExecutionStatus::Resuming,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ExecutionStatus::Requested => "requested",
-            ExecutionStatus::Scheduled => "scheduled",
-            ExecutionStatus::Running => "running",
-            ExecutionStatus::Succeeded => "succeeded",
-            ExecutionStatus::Failed => "failed",
-            ExecutionStatus::Timeout => "timeout",
-            ExecutionStatus::Abandoned => "abandoned",
-            ExecutionStatus::Canceling => "canceling",
-            ExecutionStatus::Canceled => "canceled",
-            ExecutionStatus::Pausing => "pausing",
-            ExecutionStatus::Paused => "paused",
-            ExecutionStatus::Resuming => "resuming",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<Self> {
-        serde_json::from_value(Value::String(text.to_ascii_lowercase())).ok()
-    }
-
-    /// succeeded, failed, timeout, abandoned, canceled: nothing changes afterwards.
-    pub fn is_completed(self) -> bool {
-        matches!(
-            self,
-            ExecutionStatus::Succeeded
-                | ExecutionStatus::Failed
-                | ExecutionStatus::Timeout
-                | ExecutionStatus::Abandoned
-                | ExecutionStatus::Canceled
-        )
-    }
-}
-
-impl std::fmt::Display for ExecutionStatus {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+use st2d_core::status::ExecutionStatus;
 
 /// A status and when it was reached.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -146,7 +70,6 @@ impl Execution {
         let now = Utc::now();
         self.status = status;
         self.log.push(LogEntry { status, timestamp: now });
-        crate::metrics::METRICS.execution_reached(status);
         if status.is_completed() {
             self.end_timestamp = Some(now);
         }

@@ -28,7 +28,7 @@ use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
 use crate::credentials::SecretsFile;
-use crate::execution::executor::Executor;
+use crate::executor::Executor;
 use crate::metrics::{METRICS, Snapshot};
 use crate::reload::Published;
 use crate::sensor::supervisor::Supervisor;

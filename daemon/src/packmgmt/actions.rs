@@ -15,11 +15,11 @@ use super::install::InstallRequest;
 use super::source::{Location, check_ref, parse};
 use super::venv::{self, VenvJob};
 use super::{PackManager, Progress};
-use crate::action::common::Job;
-use crate::execution::ExecutionStatus;
-use crate::execution::runner::Outcome;
 use crate::reload::{Cause, Registration};
+use crate::runner::Job;
+use crate::runner::Outcome;
 use st2d_core::pack::model::ContentKind;
+use st2d_core::status::ExecutionStatus;
 
 /// The pack whose actions are handled here.
 pub const PACK: &str = "packs";

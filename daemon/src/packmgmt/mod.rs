@@ -24,8 +24,8 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::OwnedMutexGuard;
 
-use crate::execution::output::{LiveOutput, Stream};
 use crate::reload::{Published, ReloadHandle};
+use crate::runner::output::{LiveOutput, Stream};
 use crate::sensor::supervisor::Supervisor;
 use crate::store::Store;
 

@@ -107,11 +107,3 @@ impl Standing {
         }
     }
 }
-
-/// A sensor in brief: what the metrics page shows.
-#[derive(Debug, Clone, PartialEq)]
-pub struct SensorOverview {
-    pub ref_: String,
-    pub state: &'static str,
-    pub restarts: u32,
-}

@@ -13,7 +13,8 @@ use tokio_util::sync::CancellationToken;
 
 use super::spec::{Selection, SensorSpec, desired};
 use super::task::{self, Command, SensorContext};
-use super::{SensorOverview, SensorState, SensorStatus, Standing};
+use super::{SensorState, SensorStatus, Standing};
+use crate::metrics::SensorOverview;
 use crate::registry::Registry;
 use crate::reload::Published;
 use crate::store::Store;

@@ -8,6 +8,7 @@
 //! executor does).
 
 pub mod chain;
+pub mod children;
 pub mod orquesta;
 
 use serde::Serialize;
@@ -17,10 +18,10 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use crate::execution::Execution;
-use crate::execution::executor::Executor;
-use crate::execution::runner::Outcome;
 use crate::registry::Registry;
+use crate::runner::Outcome;
 use crate::store::StoreError;
+use children::ChildExecutions;
 use st2d_core::pack::model::Action;
 
 /// The runners st2d conducts as workflows.
@@ -46,13 +47,13 @@ pub struct Signals {
 
 /// Conducts `execution` to its end; `None` when the daemon stops first.
 pub async fn run(
-    executor: &Executor,
+    executor: &dyn ChildExecutions,
     registry: &Registry,
     action: &Action,
     execution: &Execution,
     signals: &Signals,
 ) -> Option<Outcome> {
-    let entry_point = crate::action::common::entry_point(registry, action);
+    let entry_point = crate::runner::entry_point(registry, action);
     let conducted = match action.runner_type.as_str() {
         "action-chain" => chain::run(executor, registry, action, execution, entry_point, &signals.cancel).await,
         "orquesta" => orquesta::run(executor, action, execution, entry_point, signals).await,
@@ -66,19 +67,19 @@ pub async fn run(
 
 /// A workflow's view of the store: its conductor state and its children.
 pub struct Tasks<'a> {
-    executor: &'a Executor,
+    executor: &'a dyn ChildExecutions,
     workflow: &'a Execution,
     id: u64,
 }
 
 impl<'a> Tasks<'a> {
-    pub fn new(executor: &'a Executor, workflow: &'a Execution) -> Self {
+    pub fn new(executor: &'a dyn ChildExecutions, workflow: &'a Execution) -> Self {
         Self { executor, workflow, id: workflow.numeric_id().unwrap_or_default() }
     }
 
     /// The state persisted by an earlier run of this workflow (before a restart).
     pub fn load<T: DeserializeOwned>(&self) -> Option<T> {
-        let record = self.executor.store().workflow_state(self.id).ok().flatten()?;
+        let record = self.executor.load_state(self.id).ok().flatten()?;
         match serde_json::from_slice(&record) {
             Ok(state) => Some(state),
             Err(error) => {
@@ -91,7 +92,7 @@ impl<'a> Tasks<'a> {
     /// Writes the state (flushed with the next request or record).
     pub fn write<T: Serialize>(&self, state: &T) -> Result<(), StoreError> {
         let record = serde_json::to_vec(state).unwrap_or_default();
-        self.executor.store().put_workflow_state(self.id, &record)
+        self.executor.save_state(self.id, &record)
     }
 
     /// Writes the state, logging a failure.
@@ -107,7 +108,7 @@ impl<'a> Tasks<'a> {
     pub fn adopt(&self, task: &str, entries: &[Value]) -> Option<String> {
         let known = |id: &str| entries.iter().any(|entry| entry["execution_id"].as_str() == Some(id));
         self.executor
-            .children(&self.workflow.id)
+            .children_of(&self.workflow.id)
             .into_iter()
             .find(|child| child.task.as_deref() == Some(task) && !known(&child.id))
             .map(|child| child.id)

@@ -18,12 +18,14 @@ use serde_json::{Map, Value, json};
 use tokio_util::sync::CancellationToken;
 
 use super::{Conduct, Tasks};
-use crate::execution::executor::{ExecutionRequest, Executor, ParentLink, RequestError};
-use crate::execution::runner::Outcome;
-use crate::execution::{Execution, ExecutionStatus};
+use crate::execution::Execution;
+use crate::execution::{ExecutionRequest, ParentLink, RequestError};
 use crate::registry::Registry;
+use crate::runner::Outcome;
+use crate::workflow::children::ChildExecutions;
 use st2d_core::chain::{ChainNode, ChainSpec};
 use st2d_core::pack::model::Action;
+use st2d_core::status::ExecutionStatus;
 use st2d_core::template::{self, Context};
 
 /// The chain's state between tasks, persisted after each transition.
@@ -53,7 +55,7 @@ struct Current {
 
 /// Conducts an action-chain execution.
 pub async fn run(
-    executor: &Executor,
+    executor: &dyn ChildExecutions,
     registry: &Registry,
     action: &Action,
     workflow: &Execution,
@@ -104,7 +106,7 @@ pub async fn run(
 }
 
 struct Chain<'a> {
-    executor: &'a Executor,
+    executor: &'a dyn ChildExecutions,
     registry: &'a Registry,
     action: &'a Action,
     workflow: &'a Execution,
@@ -123,7 +125,7 @@ enum Resumed {
 impl Chain<'_> {
     /// The state of a chain about to start: `vars` rendered with the chain's parameters.
     fn start(&self) -> Result<ChainState, String> {
-        let mut context = Context::new(self.executor.kv(), &self.workflow.user);
+        let mut context = Context::new(self.executor.datastore(), &self.workflow.user);
         for (name, value) in &self.parameters {
             context.set(name, value.clone());
         }
@@ -160,7 +162,7 @@ impl Chain<'_> {
                         state.status = Some(ExecutionStatus::Canceled);
                         break;
                     }
-                    if self.executor.draining() {
+                    if self.executor.stopping() {
                         return Some(Conduct::Suspended);
                     }
                     match self.request(node, state).await {
@@ -178,11 +180,11 @@ impl Chain<'_> {
                 }
             };
             let child = tokio::select! {
-                child = self.executor.completion(&child_id) => child,
+                child = self.executor.completion_of(child_id.clone()) => child,
                 () = cancel.cancelled() => {
                     // Cancelling a chain cancels the task it waits for.
-                    let _ = self.executor.cancel(&child_id).await;
-                    self.executor.completion(&child_id).await
+                    self.executor.cancel_child(&child_id).await;
+                    self.executor.completion_of(child_id.clone()).await
                 }
             };
             let Some(child) = child else { return Some(Conduct::Suspended) };
@@ -250,12 +252,15 @@ impl Chain<'_> {
         };
         let requested = self
             .executor
-            .request_with(request, |child| {
-                if let Some(current) = state.current.as_mut() {
-                    current.execution_id = Some(child.id.clone());
-                }
-                self.tasks.write(state)
-            })
+            .request_child(
+                request,
+                Box::new(|child| {
+                    if let Some(current) = state.current.as_mut() {
+                        current.execution_id = Some(child.id.clone());
+                    }
+                    self.tasks.write(state)
+                }),
+            )
             .await;
         match requested {
             Ok(child) => Ok(child.id),
@@ -292,7 +297,7 @@ impl Chain<'_> {
 
     /// The template context of a task's parameters (`for_parameters`) or of a publish.
     fn context(&self, state: &ChainState, for_parameters: bool) -> Context {
-        let mut context = Context::new(self.executor.kv(), &self.workflow.user).with_legacy_system();
+        let mut context = Context::new(self.executor.datastore(), &self.workflow.user).with_legacy_system();
         for (name, value) in self.parameters.iter().chain(&state.results).chain(&state.vars) {
             context.set(name, value.clone());
         }

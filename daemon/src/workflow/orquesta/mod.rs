@@ -26,18 +26,20 @@ use futures_util::stream::FuturesUnordered;
 use serde_json::{Map, Value, json};
 
 use super::{Conduct, Signals, Tasks};
-use crate::execution::executor::{ExecutionRequest, Executor, ParentLink, RequestError};
-use crate::execution::runner::Outcome;
-use crate::execution::{Execution, ExecutionStatus};
+use crate::execution::Execution;
+use crate::execution::{ExecutionRequest, ParentLink, RequestError};
+use crate::runner::Outcome;
+use crate::workflow::children::ChildExecutions;
 use st2d_core::orquesta::expr;
 use st2d_core::orquesta::functions::Scope;
 use st2d_core::orquesta::spec::{TaskSpec, WorkflowSpec};
 use st2d_core::pack::model::Action;
+use st2d_core::status::ExecutionStatus;
 use state::{FlowState, Phase, Slot};
 
 /// Conducts an Orquesta execution.
 pub async fn run(
-    executor: &Executor,
+    executor: &dyn ChildExecutions,
     action: &Action,
     workflow: &Execution,
     entry_point: Option<std::path::PathBuf>,
@@ -85,7 +87,7 @@ fn failed_to_load(error: &str) -> Value {
 type Completion = Pin<Box<dyn Future<Output = (usize, usize, Option<Execution>)> + Send>>;
 
 struct Conductor<'a> {
-    executor: &'a Executor,
+    executor: &'a dyn ChildExecutions,
     action: &'a Action,
     workflow: &'a Execution,
     spec: &'a WorkflowSpec,
@@ -137,7 +139,7 @@ impl Conductor<'_> {
     }
 
     fn scope(&self, ctx: &Map<String, Value>) -> Scope {
-        Scope::new(ctx.clone(), self.executor.kv(), &self.workflow.user)
+        Scope::new(ctx.clone(), self.executor.datastore(), &self.workflow.user)
     }
 
     /// Runs the workflow until nothing is staged or running (`None`), or the daemon stops.
@@ -166,7 +168,7 @@ impl Conductor<'_> {
                 return None;
             }
             if state.paused && state.in_flight() == 0 && !reported_paused {
-                self.executor.workflow_paused(&self.workflow.id);
+                self.executor.report_paused(&self.workflow.id);
                 reported_paused = true;
             }
             let wakeup = if state.paused || state.canceling { None } else { state.next_wakeup() };
@@ -195,7 +197,7 @@ impl Conductor<'_> {
                     state.paused = *pause.borrow();
                     reported_paused = false;
                 }
-                () = self.executor.drained(), if waits.is_empty() => {
+                () = self.executor.until_stopping(), if waits.is_empty() => {
                     self.tasks.save(state);
                     return Some(Conduct::Suspended);
                 }
@@ -204,9 +206,9 @@ impl Conductor<'_> {
     }
 
     fn wait(&self, run: usize, slot: usize, id: String) -> Completion {
-        let executor = self.executor.clone();
+        let completion = self.executor.completion_of(id);
         Box::pin(async move {
-            let completed = executor.completion(&id).await;
+            let completed = completion.await;
             (run, slot, completed)
         })
     }
@@ -228,7 +230,7 @@ impl Conductor<'_> {
             .filter_map(|slot| slot.execution_id.clone())
             .collect();
         for id in running {
-            let _ = self.executor.cancel(&id).await;
+            self.executor.cancel_child(&id).await;
         }
         for run in state.runs.iter_mut().filter(|run| run.phase == Phase::Running && run.in_flight() == 0) {
             // Nothing of it runs: unrequested items are dropped.
@@ -258,7 +260,7 @@ impl Conductor<'_> {
                     .flatten()
             });
             let Some((index, slot)) = requestable else { break };
-            if self.executor.draining() {
+            if self.executor.stopping() {
                 break;
             }
             self.request(state, index, slot, waits).await;
@@ -364,10 +366,13 @@ impl Conductor<'_> {
         };
         let requested = self
             .executor
-            .request_with(request, |child| {
-                state.runs[index].slots[slot].execution_id = Some(child.id.clone());
-                self.tasks.write(state)
-            })
+            .request_child(
+                request,
+                Box::new(|child| {
+                    state.runs[index].slots[slot].execution_id = Some(child.id.clone());
+                    self.tasks.write(state)
+                }),
+            )
             .await;
         match requested {
             Ok(child) => waits.push(self.wait(index, slot, child.id)),

@@ -5,7 +5,9 @@
 //!
 //! Owns: those status changes. Must not: decide what a paused workflow runs (its conductor does).
 
-use super::{Execution, ExecutionStatus, Executor, runner};
+use super::{Executor, dispatch, reach};
+use crate::execution::Execution;
+use st2d_core::status::ExecutionStatus;
 
 /// Why a workflow cannot be paused or resumed.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -34,7 +36,7 @@ impl Executor {
 
     fn pause_or_resume(&self, id: &str, pause: bool) -> Result<Execution, PauseError> {
         let mut execution = self.get(id).ok_or_else(|| PauseError::NotFound(id.to_string()))?;
-        if execution.runner != "orquesta" || !runner::is_conducted(&execution) {
+        if execution.runner != "orquesta" || !dispatch::is_conducted(&execution) {
             return Err(PauseError::NotPausable { id: id.to_string(), runner: execution.runner.clone() });
         }
         let (allowed, expected): (&[ExecutionStatus], _) = if pause {
@@ -47,10 +49,10 @@ impl Executor {
             return Err(PauseError::Status { id: id.to_string(), status: execution.status, expected });
         };
         if pause {
-            execution.set_status(ExecutionStatus::Pausing);
+            reach(&mut execution, ExecutionStatus::Pausing);
         } else {
-            execution.set_status(ExecutionStatus::Resuming);
-            execution.set_status(ExecutionStatus::Running);
+            reach(&mut execution, ExecutionStatus::Resuming);
+            reach(&mut execution, ExecutionStatus::Running);
         }
         self.record_active(&execution).map_err(PauseError::Store)?;
         let _ = sender.send(pause);
@@ -63,7 +65,7 @@ impl Executor {
         if execution.status != ExecutionStatus::Pausing {
             return;
         }
-        execution.set_status(ExecutionStatus::Paused);
+        reach(&mut execution, ExecutionStatus::Paused);
         if let Err(error) = self.record_active(&execution) {
             tracing::error!(execution_id = %id, error = %error, "cannot record the workflow as paused");
         }

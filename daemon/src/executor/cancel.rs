@@ -4,7 +4,9 @@
 //! Owns: that status change and the signal to the running task. Must not: kill processes
 //! itself (the runner does, when its token is canceled).
 
-use super::{Execution, ExecutionStatus, Executor};
+use super::{Executor, reach};
+use crate::execution::Execution;
+use st2d_core::status::ExecutionStatus;
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum CancelError {
@@ -33,7 +35,7 @@ impl Executor {
                         | ExecutionStatus::Paused
                         | ExecutionStatus::Resuming
                 ) {
-                    execution.set_status(ExecutionStatus::Canceling);
+                    reach(&mut execution, ExecutionStatus::Canceling);
                     let numeric = execution.numeric_id().unwrap_or_default();
                     self.inner
                         .store
@@ -44,7 +46,7 @@ impl Executor {
                 token.cancel();
             }
             None => {
-                execution.set_status(ExecutionStatus::Canceled);
+                reach(&mut execution, ExecutionStatus::Canceled);
                 self.finish(execution.clone());
             }
         }

@@ -9,8 +9,8 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
-use super::{Execution, Resolved};
 use crate::action::params::{self, ParamError, ParamInput};
+use crate::execution::{Execution, Resolved};
 use crate::registry::Registry;
 use crate::trigger::TriggerInstance;
 use st2d_core::pack::model::Action;

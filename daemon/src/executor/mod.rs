@@ -16,23 +16,26 @@ use tokio::sync::{Semaphore, broadcast, oneshot, watch};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use super::output::LiveOutput;
-use super::runner::{self, Outcome, RunContext};
-use super::{Execution, ExecutionStatus, mask_secrets};
+use crate::execution::{Execution, ExecutionRequest, RequestError, mask_secrets};
+use crate::packmgmt::PackManager;
 use crate::registry::Registry;
 use crate::reload::Published;
+use crate::runner::output::LiveOutput;
+use crate::runner::{Outcome, RunContext};
 use crate::store::Store;
 use crate::trigger::journal::Journal;
 use crate::workflow::Signals;
+use st2d_core::status::ExecutionStatus;
 use st2d_core::template::KeyValueSource;
 
 mod cancel;
+mod children;
+pub mod dispatch;
+pub mod parameters;
 mod pause;
 mod recover;
-mod request;
 pub use cancel::CancelError;
 pub use pause::PauseError;
-pub use request::{ExecutionRequest, ParentLink, RequestError};
 
 use st2d_core::template::SYSTEM_USER;
 
@@ -42,6 +45,8 @@ pub struct ExecutorConfig {
     /// Executions running at once; the rest wait in `requested`.
     pub concurrency: usize,
     pub run: RunContext,
+    /// Runs the built-in `packs` pack's actions; `None` where packs cannot be managed.
+    pub packs: Option<PackManager>,
     /// Where `st2kv` in parameter templates reads.
     pub kv: Arc<dyn KeyValueSource>,
 }
@@ -70,6 +75,7 @@ struct Inner {
     published: Published,
     journal: Journal,
     context: RunContext,
+    packs: Option<PackManager>,
     kv: Arc<dyn KeyValueSource>,
     permits: Arc<Semaphore>,
     running: Mutex<HashMap<String, Running>>,
@@ -92,6 +98,13 @@ impl Inner {
             let _ = self.updates.send(Arc::new(execution.clone()));
         }
     }
+}
+
+/// Moves `execution` to `status` and counts it (`st2d_executions_total`); every status change
+/// the executor makes goes through here.
+fn reach(execution: &mut Execution, status: ExecutionStatus) {
+    execution.set_status(status);
+    METRICS.execution_reached(status);
 }
 
 /// A reserved execution slot (one of `--action-concurrency`); workflows take none, since they
@@ -119,6 +132,7 @@ impl Executor {
             published,
             journal,
             context: config.run,
+            packs: config.packs,
             kv: config.kv,
             permits: Arc::new(Semaphore::new(config.concurrency.max(1))),
             running: Mutex::new(HashMap::new()),
@@ -176,14 +190,14 @@ impl Executor {
             log: Vec::new(),
             resolved: None,
         };
-        execution.set_status(ExecutionStatus::Requested);
+        reach(&mut execution, ExecutionStatus::Requested);
         let kv = self.inner.kv.clone();
-        match super::parameters::resolve(registry, action, &execution, request.trigger_instance.as_ref(), kv) {
+        match parameters::resolve(registry, action, &execution, request.trigger_instance.as_ref(), kv) {
             Ok(resolved) => execution.resolved = Some(resolved),
-            Err(super::parameters::Failure::Invalid(message)) => return Err(RequestError::Invalid(message)),
-            Err(super::parameters::Failure::Render(message)) => {
+            Err(parameters::Failure::Invalid(message)) => return Err(RequestError::Invalid(message)),
+            Err(parameters::Failure::Render(message)) => {
                 execution.result = Some(json!({"error": message, "traceback": ""}));
-                execution.set_status(ExecutionStatus::Failed);
+                reach(&mut execution, ExecutionStatus::Failed);
             }
         }
         Ok(execution)
@@ -228,7 +242,7 @@ impl Executor {
         if self.inner.draining.is_cancelled() {
             return None;
         }
-        if runner::is_conducted(execution) {
+        if dispatch::is_conducted(execution) {
             return Some(Slot(None));
         }
         self.inner.permits.clone().try_acquire_owned().ok().map(|permit| Slot(Some(permit)))
@@ -236,8 +250,8 @@ impl Executor {
 
     /// Moves a requested execution through `scheduled` to `running`, for recording with a slot.
     pub fn mark_running(execution: &mut Execution) {
-        execution.set_status(ExecutionStatus::Scheduled);
-        execution.set_status(ExecutionStatus::Running);
+        reach(execution, ExecutionStatus::Scheduled);
+        reach(execution, ExecutionStatus::Running);
     }
 
     /// Starts the life of a recorded execution: a completed one (failed at preparation) only
@@ -286,15 +300,15 @@ impl Executor {
             // Cancelled by a user while queued, or the daemon is stopping (then it stays
             // requested and runs after the next start).
             if !inner.draining.is_cancelled() {
-                execution.set_status(ExecutionStatus::Canceled);
+                reach(&mut execution, ExecutionStatus::Canceled);
                 self.finish(execution);
             } else {
                 drop(self.forget(&execution.id));
             }
             return;
         };
-        execution.set_status(ExecutionStatus::Scheduled);
-        execution.set_status(ExecutionStatus::Running);
+        reach(&mut execution, ExecutionStatus::Scheduled);
+        reach(&mut execution, ExecutionStatus::Running);
         // On disk before the process starts: a crash from here on leaves it `abandoned`, never
         // run twice.
         let id = execution.numeric_id().unwrap_or_default();
@@ -311,7 +325,7 @@ impl Executor {
 
     /// Waits for a slot (a workflow needs none).
     async fn acquire(&self, execution: &Execution) -> Option<Slot> {
-        if runner::is_conducted(execution) {
+        if dispatch::is_conducted(execution) {
             return Some(Slot(None));
         }
         self.inner.permits.clone().acquire_owned().await.ok().map(|permit| Slot(Some(permit)))
@@ -331,7 +345,7 @@ impl Executor {
         let registry = inner.published.registry();
         let started = std::time::Instant::now();
         let outcome = match registry.action(&execution.action) {
-            Some(action) if runner::is_conducted(&execution) => {
+            Some(action) if dispatch::is_conducted(&execution) => {
                 let conducted = crate::workflow::run(self, &registry, action, &execution, signals).await;
                 // Pause and resume changed the record on disk meanwhile.
                 if let Some(stored) = self.get(&execution.id) {
@@ -347,7 +361,10 @@ impl Executor {
                     }
                 }
             }
-            Some(action) => runner::run(&inner.context, &registry, action, &execution, &output, cancel).await,
+            Some(action) => {
+                dispatch::run(&inner.context, inner.packs.as_ref(), &registry, action, &execution, &output, cancel)
+                    .await
+            }
             None => Outcome::failed(format!("action \"{}\" no longer exists", execution.action)),
         };
         METRICS.action_duration.observe(started.elapsed());
@@ -361,7 +378,7 @@ impl Executor {
             other => other,
         };
         execution.result = Some(outcome.result);
-        execution.set_status(status);
+        reach(&mut execution, status);
         self.finish(execution);
     }
 
@@ -418,11 +435,6 @@ impl Executor {
     /// Where templates read the datastore from.
     pub fn kv(&self) -> Arc<dyn KeyValueSource> {
         self.inner.kv.clone()
-    }
-
-    /// The store, for workflow conductors' state.
-    pub(crate) fn store(&self) -> &Store {
-        &self.inner.store
     }
 
     /// Whether the daemon has begun to stop (workflows then start no new task).

@@ -1,57 +1,20 @@
 //! Runs one execution with its action's runner and maps what happened to a status and a
 //! result (ST2-COMPAT.md 2.3-2.6).
 //!
-//! Owns: the choice of runner by `runner_type` and the runner context. Must not: touch the
-//! store or the execution's status history (the executor does).
+//! Owns: the choice of runner by `runner_type`. Must not: touch the store or the execution's
+//! status history (the executor does).
 
-use std::path::PathBuf;
-
-use serde_json::{Value, json};
+use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
-use super::output::LiveOutput;
-use super::{Execution, ExecutionStatus};
-use crate::action::common::Job;
 use crate::action::{http, inject, python, shell};
+use crate::execution::Execution;
 use crate::packmgmt::{self, PackManager};
 use crate::registry::Registry;
-use crate::shim::ShimServer;
-use crate::trigger::journal::Journal;
+use crate::runner::output::LiveOutput;
+use crate::runner::{Job, Outcome, RunContext};
 use st2d_core::pack::model::Action;
-
-/// What runners need from the daemon.
-#[derive(Clone)]
-pub struct RunContext {
-    /// The interpreter for packs without a virtualenv.
-    pub python: PathBuf,
-    pub virtualenvs_dir: PathBuf,
-    /// The embedded shim, written out at start.
-    pub python_dir: PathBuf,
-    pub pycache_dir: PathBuf,
-    pub shim: ShimServer,
-    pub journal: Journal,
-    /// Runs the built-in `packs` pack's actions; `None` where packs cannot be managed.
-    pub packs: Option<PackManager>,
-}
-
-impl std::fmt::Debug for RunContext {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RunContext").field("python", &self.python).finish_non_exhaustive()
-    }
-}
-
-/// How a run ended.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Outcome {
-    pub status: ExecutionStatus,
-    pub result: Value,
-}
-
-impl Outcome {
-    pub fn failed(error: impl Into<String>) -> Self {
-        Self { status: ExecutionStatus::Failed, result: json!({"error": error.into()}) }
-    }
-}
+use st2d_core::status::ExecutionStatus;
 
 /// Whether st2d does the action itself whatever runner its metadata names: `core.inject_trigger`
 /// and the built-in `packs` pack (whose `packs.install` StackStorm runs as an Orquesta workflow).
@@ -69,6 +32,7 @@ pub fn is_conducted(execution: &Execution) -> bool {
 /// st2d does not implement fails the execution, naming the runner.
 pub async fn run(
     context: &RunContext,
+    packs: Option<&PackManager>,
     registry: &Registry,
     action: &Action,
     execution: &Execution,
@@ -80,7 +44,7 @@ pub async fn run(
         return inject::run(&job).await;
     }
     if action.pack == packmgmt::actions::PACK && registry.pack(&action.pack).is_some_and(|p| p.builtin) {
-        return packmgmt::actions::run(context.packs.as_ref(), &job).await;
+        return packmgmt::actions::run(packs, &job).await;
     }
     match action.runner_type.as_str() {
         "noop" => Outcome {

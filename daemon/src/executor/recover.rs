@@ -6,7 +6,9 @@
 
 use serde_json::json;
 
-use super::{Execution, ExecutionStatus, Executor, Slot, runner};
+use super::{Executor, Slot, dispatch, reach};
+use crate::execution::Execution;
+use st2d_core::status::ExecutionStatus;
 
 impl Executor {
     /// At start: executions that were running when st2d stopped are `abandoned`; those that
@@ -23,7 +25,7 @@ impl Executor {
         let mut workflows = Vec::new();
         for (_, record) in active {
             let Some(mut execution) = Execution::from_record(&record) else { continue };
-            if runner::is_conducted(&execution)
+            if dispatch::is_conducted(&execution)
                 && matches!(
                     execution.status,
                     ExecutionStatus::Running
@@ -44,7 +46,7 @@ impl Executor {
                 }
                 status if !status.is_completed() => {
                     execution.result = Some(json!({"error": "st2d stopped while the execution was running"}));
-                    execution.set_status(ExecutionStatus::Abandoned);
+                    reach(&mut execution, ExecutionStatus::Abandoned);
                     tracing::warn!(execution_id = %execution.id, action = %execution.action, "execution abandoned: st2d stopped while it ran");
                     self.finish(execution);
                 }

@@ -1,0 +1,136 @@
+//! The runner contract: what every runner shares with the executor that calls it and the
+//! workflow conductors beside it. The daemon's context for runners (`RunContext`), one
+//! execution as a runner sees it (`Job`), how a run ended (`Outcome`) and its live output
+//! (`output`).
+//!
+//! Owns: those types. Must not: pick a runner, run one or record anything (the executor picks
+//! and records, the runners in `action` and `packmgmt::actions` run).
+
+pub mod output;
+
+use std::path::PathBuf;
+
+use serde_json::{Map, Value, json};
+use tokio_util::sync::CancellationToken;
+
+use crate::execution::Execution;
+use crate::process::Pipe;
+use crate::registry::Registry;
+use crate::shim::ShimServer;
+use crate::trigger::journal::Journal;
+use output::{LiveOutput, Stream};
+use st2d_core::pack::model::Action;
+use st2d_core::pyfmt::py_str;
+use st2d_core::status::ExecutionStatus;
+
+/// What runners need from the daemon.
+#[derive(Clone)]
+pub struct RunContext {
+    /// The interpreter for packs without a virtualenv.
+    pub python: PathBuf,
+    pub virtualenvs_dir: PathBuf,
+    /// The embedded shim, written out at start.
+    pub python_dir: PathBuf,
+    pub pycache_dir: PathBuf,
+    pub shim: ShimServer,
+    pub journal: Journal,
+}
+
+impl std::fmt::Debug for RunContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunContext").field("python", &self.python).finish_non_exhaustive()
+    }
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outcome {
+    pub status: ExecutionStatus,
+    pub result: Value,
+}
+
+impl Outcome {
+    pub fn failed(error: impl Into<String>) -> Self {
+        Self { status: ExecutionStatus::Failed, result: json!({"error": error.into()}) }
+    }
+}
+
+/// One execution as a runner sees it.
+pub struct Job<'a> {
+    pub context: &'a RunContext,
+    pub registry: &'a Registry,
+    pub action: &'a Action,
+    pub execution: &'a Execution,
+    pub output: &'a LiveOutput,
+    pub cancel: &'a CancellationToken,
+    /// Runner parameters, resolved.
+    pub runner: Map<String, Value>,
+    /// Action parameters, resolved, in the order the pipeline gives them.
+    pub params: Map<String, Value>,
+}
+
+/// The directory of `action`'s pack.
+pub fn pack_dir(registry: &Registry, action: &Action) -> Option<PathBuf> {
+    let entry = registry.pack(&action.pack)?;
+    Some(entry.content.as_ref().map_or_else(|| entry.dir.clone(), |content| content.dir.clone()))
+}
+
+/// `action`'s entry point: relative to `<pack>/actions/`, or absolute (inside the pack).
+pub fn entry_point(registry: &Registry, action: &Action) -> Option<PathBuf> {
+    let entry_point = action.entry_point.trim();
+    if entry_point.is_empty() {
+        return None;
+    }
+    let path = PathBuf::from(entry_point);
+    if path.is_absolute() { Some(path) } else { pack_dir(registry, action).map(|dir| dir.join("actions").join(path)) }
+}
+
+impl<'a> Job<'a> {
+    pub fn new(
+        context: &'a RunContext,
+        registry: &'a Registry,
+        action: &'a Action,
+        execution: &'a Execution,
+        output: &'a LiveOutput,
+        cancel: &'a CancellationToken,
+    ) -> Self {
+        let resolved = execution.resolved.clone().unwrap_or_default();
+        Self { context, registry, action, execution, output, cancel, runner: resolved.runner, params: resolved.action }
+    }
+
+    /// The directory of the action's pack.
+    pub fn pack_dir(&self) -> Option<PathBuf> {
+        pack_dir(self.registry, self.action)
+    }
+
+    /// The entry point: relative to `<pack>/actions/`, or absolute (inside the pack).
+    pub fn entry_point(&self) -> Option<PathBuf> {
+        entry_point(self.registry, self.action)
+    }
+
+    /// A runner parameter as text (`None` when absent, null or empty).
+    pub fn runner_text(&self, name: &str) -> Option<String> {
+        match self.runner.get(name) {
+            None | Some(Value::Null) => None,
+            Some(value) => Some(py_str(value)).filter(|text| !text.is_empty()),
+        }
+    }
+
+    pub fn runner_flag(&self, name: &str) -> bool {
+        match self.runner.get(name) {
+            Some(Value::Bool(flag)) => *flag,
+            Some(Value::String(text)) => matches!(text.to_ascii_lowercase().as_str(), "true" | "1" | "yes"),
+            Some(Value::Number(number)) => number.as_f64().is_some_and(|n| n != 0.0),
+            _ => false,
+        }
+    }
+
+    /// Pushes an output line to the live output.
+    pub fn line(&self, pipe: Pipe, line: &str) {
+        let stream = match pipe {
+            Pipe::Stdout => Stream::Stdout,
+            Pipe::Stderr => Stream::Stderr,
+        };
+        self.output.push(stream, line);
+    }
+}
