@@ -266,7 +266,7 @@ pub fn execution(execution: &crate::execution::Execution, schema: &Value) -> pb:
     }
 }
 
-pub fn enforcement(enforcement: &crate::rule::enforcement::Enforcement) -> pb::RuleEnforcement {
+pub fn enforcement(enforcement: &crate::execution::enforcement::Enforcement) -> pb::RuleEnforcement {
     pb::RuleEnforcement {
         id: enforcement.id.clone(),
         rule: enforcement.rule.clone(),

@@ -14,8 +14,8 @@ use super::service::Runtime;
 use super::status::{self, internal};
 use crate::execution::Execution;
 use crate::execution::ExecutionRequest;
+use crate::execution::enforcement::Enforcement;
 use crate::reload::Published;
-use crate::rule::enforcement::Enforcement;
 use crate::trigger::{TriggerInstance, parse_id};
 use st2d_core::status::ExecutionStatus;
 

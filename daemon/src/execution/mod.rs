@@ -4,6 +4,7 @@
 //! Owns: the execution record and its status rules. Must not: run processes (the runners do)
 //! or decide what to run (the executor and the rules engine do).
 
+pub mod enforcement;
 mod request;
 pub use request::{ExecutionRequest, ParentLink, RequestError};
 

@@ -31,10 +31,12 @@ use st2d_core::template::KeyValueSource;
 mod cancel;
 mod children;
 pub mod dispatch;
+mod enforce;
 pub mod parameters;
 mod pause;
 mod recover;
 pub use cancel::CancelError;
+pub use enforce::RuleMatch;
 pub use pause::PauseError;
 
 use st2d_core::template::SYSTEM_USER;
@@ -147,7 +149,7 @@ impl Executor {
     /// Builds the execution record for `request`: `requested` with resolved parameters, or
     /// `failed` when a template did not render (StackStorm still creates that execution). An
     /// unknown or disabled action, or parameters that fail validation, create nothing.
-    pub fn prepare(&self, registry: &Registry, request: ExecutionRequest) -> Result<Execution, RequestError> {
+    fn prepare(&self, registry: &Registry, request: ExecutionRequest) -> Result<Execution, RequestError> {
         let action =
             registry.action(&request.action).ok_or_else(|| RequestError::ActionNotFound(request.action.clone()))?;
         if !action.enabled {
@@ -216,11 +218,7 @@ impl Executor {
         also: impl FnOnce(&Execution) -> Result<(), crate::store::StoreError>,
     ) -> Result<Execution, RequestError> {
         let registry = self.inner.published.registry();
-        let mut execution = self.prepare(&registry, request)?;
-        let slot = if execution.status.is_completed() { None } else { self.reserve(&execution) };
-        if slot.is_some() {
-            Self::mark_running(&mut execution);
-        }
+        let (execution, slot) = self.admit(&registry, request)?;
         let id = execution.numeric_id().unwrap_or_default();
         let store = &self.inner.store;
         store
@@ -235,10 +233,20 @@ impl Executor {
         Ok(execution)
     }
 
-    /// Takes a free slot at once, if there is one, for an execution about to be recorded: the
-    /// caller records it `running` (see `mark_running`) in the same write as the rest, and the
-    /// process starts without another flush.
-    pub fn reserve(&self, execution: &Execution) -> Option<Slot> {
+    /// Prepares `request` and takes a free slot for it at once, if there is one: it is then
+    /// recorded `running` in the same write as the rest, and its process starts without another
+    /// flush.
+    fn admit(&self, registry: &Registry, request: ExecutionRequest) -> Result<(Execution, Option<Slot>), RequestError> {
+        let mut execution = self.prepare(registry, request)?;
+        let slot = if execution.status.is_completed() { None } else { self.reserve(&execution) };
+        if slot.is_some() {
+            Self::mark_running(&mut execution);
+        }
+        Ok((execution, slot))
+    }
+
+    /// Takes a free slot at once, if there is one.
+    fn reserve(&self, execution: &Execution) -> Option<Slot> {
         if self.inner.draining.is_cancelled() {
             return None;
         }
@@ -249,19 +257,19 @@ impl Executor {
     }
 
     /// Moves a requested execution through `scheduled` to `running`, for recording with a slot.
-    pub fn mark_running(execution: &mut Execution) {
+    fn mark_running(execution: &mut Execution) {
         reach(execution, ExecutionStatus::Scheduled);
         reach(execution, ExecutionStatus::Running);
     }
 
     /// Starts the life of a recorded execution: a completed one (failed at preparation) only
     /// announces itself; a requested one waits for a slot and runs.
-    pub fn schedule(&self, execution: Execution) {
+    fn schedule(&self, execution: Execution) {
         self.start(execution, None);
     }
 
     /// Starts a recorded execution: with a slot, one already recorded `running` runs at once.
-    pub fn start(&self, execution: Execution, slot: Option<Slot>) {
+    fn start(&self, execution: Execution, slot: Option<Slot>) {
         if execution.status.is_completed() {
             self.completed(&execution);
             return;

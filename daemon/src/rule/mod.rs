@@ -3,6 +3,5 @@
 //!
 //! Owns: rule evaluation. Must not: run actions itself (the executor does).
 
-pub mod enforcement;
 pub mod engine;
 pub mod reactor;

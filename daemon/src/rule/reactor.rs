@@ -1,29 +1,25 @@
 //! The rules engine at work: takes journaled trigger instances in batches (and, at start, those
-//! a previous run left unprocessed), matches them against the rule index, records one
-//! enforcement per (instance, rule) together with the executions it requests in one durable
-//! commit, marks the instances processed, then hands the executions to the executor.
+//! a previous run left unprocessed), matches them against the rule index, hands each batch's
+//! matches to the executor (`Executor::enforce` records an enforcement per (instance, rule)
+//! with the executions they request in one durable commit, then starts them), and marks the
+//! instances processed.
 //!
-//! Owns: the order "enforcement on disk, then execution started", which makes a replay after a
-//! crash fire each (instance, rule) exactly once. Must not: run actions or evaluate operators.
+//! Owns: replay at start and the processed marks. Must not: write an enforcement or an
+//! execution, run actions or evaluate operators.
 
 use std::sync::Arc;
 
 use chrono::Utc;
-use serde_json::Value;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::enforcement::Enforcement;
 use super::engine::{RuleIndex, Verdict};
-use crate::execution::Execution;
-use crate::execution::ExecutionRequest;
-use crate::executor::{Executor, Slot};
+use crate::executor::{Executor, RuleMatch};
 use crate::metrics::{METRICS, Metrics};
 use crate::reload::Published;
-use crate::store::{EnforcementBatch, Store};
-use crate::trigger::{TriggerInstance, format_id, parse_id};
+use crate::store::Store;
+use crate::trigger::{TriggerInstance, parse_id};
 use st2d_core::criteria::matcher::PatternRenderer;
-use st2d_core::template::SYSTEM_USER;
 
 /// Instances replayed at start are processed in chunks of this size.
 const REPLAY_CHUNK: usize = 1024;
@@ -100,91 +96,29 @@ impl Reactor {
         registry
     }
 
-    /// One batch: match, commit enforcements and executions, mark processed, start executions.
+    /// One batch: match, hand the matches to the executor (which records the enforcements and
+    /// executions and starts them), mark the instances processed.
     pub async fn process(&mut self, mut batch: Vec<TriggerInstance>) {
         let registry = self.refresh_index();
         let renderer = (self.renderer)();
         let now = Utc::now();
-        let mut commit = EnforcementBatch::default();
-        let mut executions: Vec<(Execution, Option<Slot>)> = Vec::new();
+        let mut matches = Vec::new();
         for instance in &batch {
-            let verdicts = self.index.evaluate(&instance.trigger, &instance.payload, renderer.as_ref(), now);
-            if verdicts.is_empty() {
-                continue;
-            }
-            let Some(instance_id) = parse_id(&instance.id) else { continue };
-            for verdict in verdicts {
+            for verdict in self.index.evaluate(&instance.trigger, &instance.payload, renderer.as_ref(), now) {
                 let (rule, failure) = match verdict {
                     Verdict::Matched(rule) => (rule, None),
                     Verdict::Failed(rule, reason) => (rule, Some(reason)),
                 };
-                match self.store.enforced(instance_id, &rule.ref_) {
-                    Ok(false) => {}
-                    Ok(true) => continue,
-                    Err(error) => {
-                        tracing::error!(trigger_instance = %instance.id, rule = %rule.ref_, error = %error, "cannot check the enforcement");
-                        continue;
-                    }
-                }
-                let mut enforcement = Enforcement {
-                    id: format_id(self.store.next_id().unwrap_or(instance_id)),
+                matches.push(RuleMatch {
+                    instance,
                     rule: rule.ref_.clone(),
-                    trigger_instance: instance.id.clone(),
-                    execution: None,
-                    status: "failed".to_string(),
-                    failure_reason: failure.clone(),
-                    enforced_at: Utc::now(),
-                };
-                if failure.is_none() {
-                    let request = ExecutionRequest {
-                        action: rule.action_ref.clone(),
-                        parameters: rule.action_parameters.clone(),
-                        user: SYSTEM_USER.to_string(),
-                        rule: Some(rule.ref_.clone()),
-                        trigger_instance: Some(instance.clone()),
-                        trace_tag: instance.trace_tag.clone(),
-                        parent: None,
-                    };
-                    match self.executor.prepare(&registry, request) {
-                        Ok(mut execution) => {
-                            enforcement.execution = Some(execution.id.clone());
-                            if execution.status.is_completed() {
-                                enforcement.failure_reason = execution
-                                    .result
-                                    .as_ref()
-                                    .and_then(|r| r.get("error"))
-                                    .and_then(Value::as_str)
-                                    .map(String::from);
-                            } else {
-                                enforcement.status = "succeeded".to_string();
-                            }
-                            // With a free slot it is recorded running in this commit and its
-                            // process starts right after, without another flush.
-                            let slot =
-                                if execution.status.is_completed() { None } else { self.executor.reserve(&execution) };
-                            if slot.is_some() {
-                                Executor::mark_running(&mut execution);
-                            }
-                            let id = execution.numeric_id().unwrap_or_default();
-                            commit.executions.push((id, execution.to_record()));
-                            executions.push((execution, slot));
-                        }
-                        Err(error) => enforcement.failure_reason = Some(error.to_string()),
-                    }
-                }
-                Metrics::add(&METRICS.rules_matched, 1);
-                if let Some(reason) = &enforcement.failure_reason {
-                    Metrics::add(&METRICS.enforcements_failed, 1);
-                    tracing::warn!(rule = %rule.ref_, trigger_instance = %instance.id, error = %reason, "rule enforcement failed");
-                }
-                commit.enforcements.push((instance_id, rule.ref_.clone(), enforcement.to_record()));
+                    action: rule.action_ref.clone(),
+                    parameters: rule.action_parameters.clone(),
+                    failure,
+                });
             }
         }
-        let committed = if commit.enforcements.is_empty() {
-            Ok(())
-        } else {
-            self.store.commit_enforcements(&commit).await.map_err(|e| e.to_string())
-        };
+        let committed = self.executor.enforce(&registry, matches).await;
         let status = match &committed {
             Ok(()) => "processed",
             Err(error) => {
@@ -209,10 +143,5 @@ impl Reactor {
         }
         Metrics::add(&METRICS.trigger_instances_processed, batch.len());
         METRICS.journal_depth_moved(-(batch.len() as i64));
-        if committed.is_ok() {
-            for (execution, slot) in executions {
-                self.executor.start(execution, slot);
-            }
-        }
     }
 }
