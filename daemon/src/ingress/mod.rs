@@ -27,7 +27,7 @@ use axum::routing::{get, post};
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
-use crate::credentials::SecretsFile;
+use crate::credentials::{CredentialsError, SecretsFile};
 use crate::executor::Executor;
 use crate::metrics::{METRICS, Snapshot};
 use crate::reload::Published;
@@ -49,6 +49,17 @@ pub struct IngressConfig {
     pub max_body: usize,
 }
 
+/// Why the ingress did not start; each names the flag or address.
+#[derive(Debug, thiserror::Error)]
+pub enum IngressError {
+    #[error(transparent)]
+    Credentials(#[from] CredentialsError),
+    #[error("--http-listen {listen}: a listener beyond loopback needs --http-api-keys FILE or --http-token-file FILE")]
+    NoCredentials { listen: SocketAddr },
+    #[error("cannot listen on {listen}: {source}")]
+    Listen { listen: SocketAddr, source: std::io::Error },
+}
+
 /// Credentials a request may carry (re-read on SIGHUP); none means none are asked for.
 #[derive(Debug, Default)]
 struct Credentials {
@@ -57,8 +68,8 @@ struct Credentials {
 }
 
 impl Credentials {
-    fn load(config: &IngressConfig) -> Result<Self, String> {
-        let open = |path: &PathBuf| SecretsFile::open(path).map_err(|e| e.to_string());
+    fn load(config: &IngressConfig) -> Result<Self, IngressError> {
+        let open = |path: &PathBuf| SecretsFile::open(path);
         Ok(Self {
             api_keys: config.api_keys_file.as_ref().map(open).transpose()?,
             tokens: config.token_file.as_ref().map(open).transpose()?,
@@ -131,17 +142,14 @@ impl Bound {
 
 /// Checks the configuration and binds the listener (before anything else starts, so a bad
 /// configuration stops the daemon at once).
-pub async fn bind(config: &IngressConfig) -> Result<Bound, String> {
+pub async fn bind(config: &IngressConfig) -> Result<Bound, IngressError> {
     let credentials = Credentials::load(config)?;
     if !credentials.required() && !config.listen.ip().is_loopback() {
-        return Err(format!(
-            "--http-listen {}: a listener beyond loopback needs --http-api-keys FILE or --http-token-file FILE",
-            config.listen
-        ));
+        return Err(IngressError::NoCredentials { listen: config.listen });
     }
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
-        .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
+        .map_err(|source| IngressError::Listen { listen: config.listen, source })?;
     Ok(Bound { listener, credentials, max_body: config.max_body })
 }
 

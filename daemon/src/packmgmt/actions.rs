@@ -11,11 +11,12 @@ use std::time::Duration;
 
 use serde_json::{Map, Value, json};
 
-use super::install::InstallRequest;
-use super::source::{Location, check_ref, parse};
+use super::install::{InstallError, InstallRequest};
+use super::remove::RemoveError;
+use super::source::{Location, SourceError, check_ref, parse};
 use super::venv::{self, VenvJob};
 use super::{PackManager, Progress};
-use crate::reload::{Cause, Registration};
+use crate::reload::{Cause, Registration, ReloadStopped};
 use crate::runner::Job;
 use crate::runner::Outcome;
 use st2d_core::pack::model::ContentKind;
@@ -44,6 +45,54 @@ const IN_PROCESS_COMPONENTS: &[&str] = &[
     "st2chatops",
 ];
 
+/// Why a `packs.*` action failed; the text is the execution's `error`, and names the parameter
+/// or pack.
+#[derive(Debug, thiserror::Error)]
+pub enum ActionError {
+    #[error("packs.{name} is not an action st2d provides")]
+    UnknownAction { name: String },
+    #[error("parameter \"{name}\" is required")]
+    Missing { name: &'static str },
+    #[error("parameter \"{name}\" must be a list of packs, found {found}")]
+    NotAList { name: String, found: Value },
+    #[error("parameter \"{name}\" needs at least one pack")]
+    NoPacks { name: String },
+    #[error("repo_url: {0}")]
+    RepoUrl(#[source] SourceError),
+    #[error("repo_url: \"{url}\" is a pack name, not a repository")]
+    RepoUrlIsAName { url: String },
+    #[error("packs: with repo_url, give the version on repo_url (URL=version), not on \"{name}\"")]
+    VersionOnPack { name: String },
+    #[error("packs: {0}")]
+    Packs(#[source] SourceError),
+    #[error(transparent)]
+    Ref(#[from] SourceError),
+    /// The reason comes from `ContentKind`'s parser.
+    #[error("register: {0}")]
+    Register(String),
+    #[error("packs: no pack \"{pack}\" is installed")]
+    UnknownPack { pack: String },
+    #[error("pack \"{pack}\" is not installed")]
+    NotInstalled { pack: String },
+    #[error("Failed to register packs: {}", .0.join("; "))]
+    Registration(Vec<String>),
+    /// Packs that failed while others went ahead, each with its reason.
+    #[error("{}", .0.join("; "))]
+    Failures(Vec<String>),
+    #[error(
+        "Invalid component provided: \"{name}\"; valid components: {sensor_container}, {in_process}",
+        sensor_container = SENSOR_CONTAINER.join(", "),
+        in_process = IN_PROCESS_COMPONENTS.join(", ")
+    )]
+    Component { name: String },
+    #[error(transparent)]
+    Install(#[from] InstallError),
+    #[error(transparent)]
+    Remove(#[from] RemoveError),
+    #[error(transparent)]
+    Reload(#[from] ReloadStopped),
+}
+
 /// Runs one `packs.*` action.
 pub async fn run(manager: Option<&PackManager>, job: &Job<'_>) -> Outcome {
     let Some(manager) = manager else {
@@ -55,29 +104,34 @@ pub async fn run(manager: Option<&PackManager>, job: &Job<'_>) -> Outcome {
         "download" => install(manager, job, &progress, false).await,
         "load" => load(manager, job, &progress).await,
         "unload" => match packs(job, "packs") {
-            Ok(packs) => {
-                manager.unload(&packs, &progress).await.map(|()| json!(format!("Unloaded {}", packs.join(", "))))
-            }
+            Ok(packs) => manager
+                .unload(&packs, &progress)
+                .await
+                .map(|()| json!(format!("Unloaded {}", packs.join(", "))))
+                .map_err(ActionError::from),
             Err(error) => Err(error),
         },
         "delete" => match packs(job, "packs") {
             Ok(packs) => manager
                 .delete(&packs, flag(job, "delete_env", true), &progress)
                 .await
-                .map(|()| json!(format!("Deleted {}", packs.join(", ")))),
+                .map(|()| json!(format!("Deleted {}", packs.join(", "))))
+                .map_err(ActionError::from),
             Err(error) => Err(error),
         },
         "uninstall" => match packs(job, "packs") {
-            Ok(packs) => {
-                manager.uninstall(&packs, &progress).await.map(|()| json!(format!("Uninstalled {}", packs.join(", "))))
-            }
+            Ok(packs) => manager
+                .uninstall(&packs, &progress)
+                .await
+                .map(|()| json!(format!("Uninstalled {}", packs.join(", "))))
+                .map_err(ActionError::from),
             Err(error) => Err(error),
         },
         "setup_virtualenv" => setup_virtualenv(manager, job, &progress).await,
         "restart_component" => restart_component(manager, job, &progress),
         "get" => get(manager, job),
         "list" => Ok(list(manager)),
-        other => Err(format!("packs.{other} is not an action st2d provides")),
+        other => Err(ActionError::UnknownAction { name: other.to_string() }),
     };
     match done {
         // The install workflow's result is its output; the other actions are python actions.
@@ -88,32 +142,36 @@ pub async fn run(manager: Option<&PackManager>, job: &Job<'_>) -> Outcome {
             status: ExecutionStatus::Succeeded,
             result: json!({"result": result, "stdout": progress.text(), "stderr": "", "exit_code": 0}),
         },
-        Err(error) => {
-            Outcome { status: ExecutionStatus::Failed, result: json!({"error": error, "stdout": progress.text()}) }
-        }
+        Err(error) => Outcome {
+            status: ExecutionStatus::Failed,
+            result: json!({"error": error.to_string(), "stdout": progress.text()}),
+        },
     }
 }
 
-async fn install(manager: &PackManager, job: &Job<'_>, progress: &Progress<'_>, full: bool) -> Result<Value, String> {
+async fn install(
+    manager: &PackManager,
+    job: &Job<'_>,
+    progress: &Progress<'_>,
+    full: bool,
+) -> Result<Value, ActionError> {
     let given = packs(job, "packs")?;
     let repo_url = text(job, "repo_url");
     let (args, repo) = match &repo_url {
         Some(url) => {
-            let repo = parse(url).map_err(|e| format!("repo_url: {e}"))?;
+            let repo = parse(url).map_err(ActionError::RepoUrl)?;
             if matches!(repo.location, Location::Index(_)) {
-                return Err(format!("repo_url: \"{url}\" is a pack name, not a repository"));
+                return Err(ActionError::RepoUrlIsAName { url: url.clone() });
             }
             for name in &given {
                 if name.contains('=') {
-                    return Err(format!(
-                        "packs: with repo_url, give the version on repo_url (URL=version), not on \"{name}\""
-                    ));
+                    return Err(ActionError::VersionOnPack { name: name.clone() });
                 }
-                check_ref(name).map_err(|e| format!("packs: {e}"))?;
+                check_ref(name).map_err(ActionError::Packs)?;
             }
             (Vec::new(), Some((repo, given.clone())))
         }
-        None => (given.iter().map(|p| parse(p).map_err(|e| format!("packs: {e}"))).collect::<Result<_, _>>()?, None),
+        None => (given.iter().map(|p| parse(p).map_err(ActionError::Packs)).collect::<Result<_, _>>()?, None),
     };
     let request = InstallRequest {
         args,
@@ -129,7 +187,7 @@ async fn install(manager: &PackManager, job: &Job<'_>, progress: &Progress<'_>, 
     let report = manager.install(&request, progress, job.cancel).await?;
     let refs: Vec<&str> = report.placed.iter().map(|p| p.ref_.as_str()).collect();
     if !report.failures.is_empty() {
-        return Err(report.failures.join("; "));
+        return Err(ActionError::Failures(report.failures));
     }
     if !full {
         let statuses: Map<String, Value> = refs.iter().map(|r| (r.to_string(), json!("Success."))).collect();
@@ -143,15 +201,15 @@ async fn install(manager: &PackManager, job: &Job<'_>, progress: &Progress<'_>, 
     }))
 }
 
-async fn load(manager: &PackManager, job: &Job<'_>, progress: &Progress<'_>) -> Result<Value, String> {
+async fn load(manager: &PackManager, job: &Job<'_>, progress: &Progress<'_>) -> Result<Value, ActionError> {
     let packs = optional_packs(job, "packs")?;
     let registry = manager.published().registry();
     if let Some(unknown) = packs.iter().find(|p| registry.pack(p).is_none()) {
-        return Err(format!("packs: no pack \"{unknown}\" is installed"));
+        return Err(ActionError::UnknownPack { pack: unknown.clone() });
     }
     let kinds = register_kinds(job)?;
     let registration = Registration { kinds, packs: packs.clone(), ..Registration::default() };
-    let report = manager.reload().reload(Cause::Packs, Some(registration)).await.map_err(|e| e.to_string())?;
+    let report = manager.reload().reload(Cause::Packs, Some(registration)).await?;
     let registry = manager.published().registry();
     let chosen: Vec<String> = if packs.is_empty() {
         registry.packs().filter(|p| !p.builtin).map(|p| p.ref_.clone()).collect()
@@ -180,18 +238,18 @@ async fn load(manager: &PackManager, job: &Job<'_>, progress: &Progress<'_>) -> 
     }
     progress.line(&format!("Registry generation {}", report.generation));
     if !problems.is_empty() {
-        return Err(format!("Failed to register packs: {}", problems.join("; ")));
+        return Err(ActionError::Registration(problems));
     }
     Ok(json!(counts))
 }
 
-async fn setup_virtualenv(manager: &PackManager, job: &Job<'_>, progress: &Progress<'_>) -> Result<Value, String> {
+async fn setup_virtualenv(manager: &PackManager, job: &Job<'_>, progress: &Progress<'_>) -> Result<Value, ActionError> {
     let packs = packs(job, "packs")?;
     let registry = manager.published().registry();
     for pack in &packs {
         super::source::check_removable_ref(pack)?;
         if registry.pack(pack).and_then(|e| e.content.as_ref()).is_none() {
-            return Err(format!("pack \"{pack}\" is not installed"));
+            return Err(ActionError::NotInstalled { pack: pack.clone() });
         }
     }
     let _guards = manager.lock(packs.iter().cloned()).await;
@@ -219,6 +277,7 @@ async fn setup_virtualenv(manager: &PackManager, job: &Job<'_>, progress: &Progr
                 }
             }
             Err(error) => {
+                let error = error.to_string();
                 manager.mark_setup_error(&registry, pack, &error);
                 failures.push(error);
             }
@@ -227,13 +286,13 @@ async fn setup_virtualenv(manager: &PackManager, job: &Job<'_>, progress: &Progr
     // The marks show in `pack get` once the registry is rebuilt.
     let _ = manager.reload().refresh().await;
     if !failures.is_empty() {
-        return Err(failures.join("; "));
+        return Err(ActionError::Failures(failures));
     }
     Ok(json!(format!("Successfully set up virtualenv for the following packs: {}", packs.join(", "))))
 }
 
-fn restart_component(manager: &PackManager, job: &Job<'_>, progress: &Progress<'_>) -> Result<Value, String> {
-    let name = text(job, "servicename").ok_or("parameter \"servicename\" is required")?.to_ascii_lowercase();
+fn restart_component(manager: &PackManager, job: &Job<'_>, progress: &Progress<'_>) -> Result<Value, ActionError> {
+    let name = text(job, "servicename").ok_or(ActionError::Missing { name: "servicename" })?.to_ascii_lowercase();
     if SENSOR_CONTAINER.contains(&name.as_str()) {
         let restarted = manager.sensors().restart_all();
         progress.line(&format!("Restarted {restarted} sensors"));
@@ -243,15 +302,11 @@ fn restart_component(manager: &PackManager, job: &Job<'_>, progress: &Progress<'
         progress.line(&format!("{name} runs inside st2d; there is no separate process to restart"));
         return Ok(json!({"component": name, "restarted": 0}));
     }
-    Err(format!(
-        "Invalid component provided: \"{name}\"; valid components: {}, {}",
-        SENSOR_CONTAINER.join(", "),
-        IN_PROCESS_COMPONENTS.join(", ")
-    ))
+    Err(ActionError::Component { name })
 }
 
-fn get(manager: &PackManager, job: &Job<'_>) -> Result<Value, String> {
-    let pack = text(job, "pack").ok_or("parameter \"pack\" is required")?;
+fn get(manager: &PackManager, job: &Job<'_>) -> Result<Value, ActionError> {
+    let pack = text(job, "pack").ok_or(ActionError::Missing { name: "pack" })?;
     check_ref(&pack)?;
     let registry = manager.published().registry();
     let Some(entry) = registry.pack(&pack).filter(|e| e.content.is_some()) else {
@@ -326,41 +381,41 @@ fn env(job: &Job<'_>) -> BTreeMap<String, String> {
     }
 }
 
-fn optional_packs(job: &Job<'_>, name: &str) -> Result<Vec<String>, String> {
+fn optional_packs(job: &Job<'_>, name: &str) -> Result<Vec<String>, ActionError> {
     let list: Vec<String> = match job.params.get(name) {
         None | Some(Value::Null) => Vec::new(),
         Some(Value::Array(items)) => {
             items.iter().map(|v| v.as_str().map_or_else(|| v.to_string(), String::from)).collect()
         }
         Some(Value::String(text)) => vec![text.clone()],
-        Some(other) => return Err(format!("parameter \"{name}\" must be a list of packs, found {other}")),
+        Some(other) => return Err(ActionError::NotAList { name: name.to_string(), found: other.clone() }),
     };
     Ok(list.iter().flat_map(|p| p.split(',')).map(str::trim).filter(|p| !p.is_empty()).map(String::from).collect())
 }
 
-fn packs(job: &Job<'_>, name: &str) -> Result<Vec<String>, String> {
+fn packs(job: &Job<'_>, name: &str) -> Result<Vec<String>, ActionError> {
     let packs = optional_packs(job, name)?;
     if packs.is_empty() {
-        return Err(format!("parameter \"{name}\" needs at least one pack"));
+        return Err(ActionError::NoPacks { name: name.to_string() });
     }
     Ok(packs)
 }
 
 /// `register`: `all`, or a comma-separated list of kinds (singular or plural). Runners, rule
 /// types and policy types are st2d's own and always present, so they are accepted and ignored.
-fn register_kinds(job: &Job<'_>) -> Result<BTreeSet<ContentKind>, String> {
+fn register_kinds(job: &Job<'_>) -> Result<BTreeSet<ContentKind>, ActionError> {
     let text = text(job, "register").unwrap_or_default();
     parse_register(&text)
 }
 
-pub fn parse_register(text: &str) -> Result<BTreeSet<ContentKind>, String> {
+pub fn parse_register(text: &str) -> Result<BTreeSet<ContentKind>, ActionError> {
     let mut kinds = BTreeSet::new();
     for token in text.split(',').map(str::trim).filter(|t| !t.is_empty()) {
         match token.to_ascii_lowercase().as_str() {
             "all" => kinds.extend(ContentKind::ALL),
             "runner" | "runners" | "rule_type" | "rule_types" | "policy_type" | "policy_types" | "policiy_types" => {}
             other => {
-                kinds.insert(other.parse::<ContentKind>().map_err(|e| format!("register: {e}"))?);
+                kinds.insert(other.parse::<ContentKind>().map_err(ActionError::Register)?);
             }
         }
     }
@@ -378,6 +433,6 @@ mod tests {
         assert_eq!(kinds("rules").expect("parses"), ["rules"]);
         assert_eq!(kinds("actions, sensor,runners,policiy_types").expect("parses"), ["actions", "sensors"]);
         assert_eq!(kinds("").expect("parses"), Vec::<&str>::new());
-        assert!(kinds("rulez").expect_err("refused").contains("rulez"));
+        assert!(kinds("rulez").expect_err("refused").to_string().contains("rulez"));
     }
 }

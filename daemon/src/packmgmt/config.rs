@@ -6,12 +6,47 @@
 
 use std::io::Write;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::PathBuf;
 
 use serde_json::{Map, Value};
+use st2d_core::pack::fields::FieldError;
+use st2d_core::yaml::YamlError;
 
 use super::PackManager;
-use super::source::check_ref;
-use crate::reload::Cause;
+use super::source::{SourceError, check_ref};
+use crate::reload::{Cause, ReloadStopped};
+
+/// Why a pack config was not written; each names the pack, the file or the field.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error(transparent)]
+    Ref(#[from] SourceError),
+    #[error("pack \"{pack}\" is not installed")]
+    NotInstalled { pack: String },
+    #[error("cannot read {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("{path} does not hold a mapping; pass --replace to overwrite it")]
+    NotAMapping { path: PathBuf },
+    #[error("{path}: {source}; pass --replace to overwrite it")]
+    Parse { path: PathBuf, source: YamlError },
+    #[error("{}", field_message(.0))]
+    Invalid(#[source] FieldError),
+    #[error("cannot write the config as YAML: {0}")]
+    Yaml(#[source] serde_yaml::Error),
+    #[error("a config path has a directory")]
+    NoDirectory,
+    #[error("cannot create {path}: {source}")]
+    Create { path: PathBuf, source: std::io::Error },
+    #[error("cannot write {path}: {source}")]
+    Write { path: PathBuf, source: std::io::Error },
+    #[error(transparent)]
+    Reload(#[from] ReloadStopped),
+}
+
+/// `field: message`, or the message alone for the document itself.
+fn field_message(error: &FieldError) -> String {
+    if error.field.is_empty() { error.message.clone() } else { format!("{}: {}", error.field, error.message) }
+}
 
 impl PackManager {
     /// Sets the config of `pack` and reloads; returns the path written.
@@ -20,43 +55,42 @@ impl PackManager {
         pack: &str,
         values: Map<String, Value>,
         replace: bool,
-    ) -> Result<std::path::PathBuf, String> {
+    ) -> Result<std::path::PathBuf, ConfigError> {
         check_ref(pack)?;
         let registry = self.published().registry();
         let content = registry
             .pack(pack)
             .and_then(|e| e.content.clone())
-            .ok_or_else(|| format!("pack \"{pack}\" is not installed"))?;
+            .ok_or_else(|| ConfigError::NotInstalled { pack: pack.to_string() })?;
         let path = self.paths().config_dir.join(format!("{pack}.yaml"));
         let mut merged = if replace { Map::new() } else { read_values(&path)? };
         merged.extend(values);
         let schema = content.config_schema.as_ref().and_then(Value::as_object);
         let merged = Value::Object(merged);
-        crate::pack::config::resolve(Some(&merged), schema)
-            .map_err(|e| if e.field.is_empty() { e.message } else { format!("{}: {}", e.field, e.message) })?;
-        let text = serde_yaml::to_string(&merged).map_err(|e| format!("cannot write the config as YAML: {e}"))?;
+        crate::pack::config::resolve(Some(&merged), schema).map_err(ConfigError::Invalid)?;
+        let text = serde_yaml::to_string(&merged).map_err(ConfigError::Yaml)?;
         write_atomically(&path, &format!("---\n{text}"))?;
-        self.reload().reload(Cause::Packs, None).await.map_err(|e| e.to_string())?;
+        self.reload().reload(Cause::Packs, None).await?;
         Ok(path)
     }
 }
 
-fn read_values(path: &std::path::Path) -> Result<Map<String, Value>, String> {
+fn read_values(path: &std::path::Path) -> Result<Map<String, Value>, ConfigError> {
     match std::fs::read_to_string(path) {
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(Map::new()),
-        Err(error) => Err(format!("cannot read {}: {error}", path.display())),
+        Err(source) => Err(ConfigError::Read { path: path.to_path_buf(), source }),
         Ok(text) => match st2d_core::yaml::parse(&text) {
             Ok(Value::Object(map)) => Ok(map),
             Ok(Value::Null) => Ok(Map::new()),
-            Ok(_) => Err(format!("{} does not hold a mapping; pass --replace to overwrite it", path.display())),
-            Err(error) => Err(format!("{}: {error}; pass --replace to overwrite it", path.display())),
+            Ok(_) => Err(ConfigError::NotAMapping { path: path.to_path_buf() }),
+            Err(source) => Err(ConfigError::Parse { path: path.to_path_buf(), source }),
         },
     }
 }
 
-fn write_atomically(path: &std::path::Path, text: &str) -> Result<(), String> {
-    let dir = path.parent().ok_or("a config path has a directory")?;
-    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+fn write_atomically(path: &std::path::Path, text: &str) -> Result<(), ConfigError> {
+    let dir = path.parent().ok_or(ConfigError::NoDirectory)?;
+    std::fs::create_dir_all(dir).map_err(|source| ConfigError::Create { path: dir.to_path_buf(), source })?;
     let temp = dir.join(format!(".{}.tmp", path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default()));
     let mut file = std::fs::OpenOptions::new()
         .write(true)
@@ -64,10 +98,10 @@ fn write_atomically(path: &std::path::Path, text: &str) -> Result<(), String> {
         .truncate(true)
         .mode(0o640)
         .open(&temp)
-        .map_err(|e| format!("cannot write {}: {e}", temp.display()))?;
+        .map_err(|source| ConfigError::Write { path: temp.clone(), source })?;
     file.set_permissions(std::fs::Permissions::from_mode(0o640))
         .and_then(|()| file.write_all(text.as_bytes()))
         .and_then(|()| file.sync_all())
-        .map_err(|e| format!("cannot write {}: {e}", temp.display()))?;
-    std::fs::rename(&temp, path).map_err(|e| format!("cannot write {}: {e}", path.display()))
+        .map_err(|source| ConfigError::Write { path: temp.clone(), source })?;
+    std::fs::rename(&temp, path).map_err(|source| ConfigError::Write { path: path.to_path_buf(), source })
 }

@@ -6,11 +6,35 @@
 //! network and the disk), or place anything in the packs directory (staging does).
 
 use std::cell::Cell;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use git2::build::{CheckoutBuilder, RepoBuilder};
 use git2::{CertificateCheckStatus, Cred, CredentialType, FetchOptions, ProxyOptions, RemoteCallbacks, Repository};
+
+/// Why a fetch failed; each names the repository (libgit2's own message is shown without its
+/// class and code).
+#[derive(Debug, thiserror::Error)]
+pub enum GitError {
+    #[error("cannot open {url}: {message}", message = .source.message())]
+    Open { url: String, source: git2::Error },
+    #[error("cannot clone {url}: {message}", message = .source.message())]
+    Clone { url: String, source: git2::Error },
+    #[error("the download of {url} was stopped")]
+    Stopped { url: String },
+    #[error("{url} has no default branch: {message}", message = .source.message())]
+    NoDefaultBranch { url: String, source: git2::Error },
+    #[error("{url}: {message}", message = .source.message())]
+    Head { url: String, source: git2::Error },
+    #[error("\"{version}\" is not a valid version, hash, tag or branch in {url}. Available versions are: {available}.")]
+    UnknownVersion { version: String, url: String, available: String },
+    #[error("\"{resolved}\" in {url} is not a commit: {message}", message = .source.message())]
+    NotACommit { resolved: String, url: String, source: git2::Error },
+    #[error("cannot create {dir}: {source}")]
+    CreateDir { dir: PathBuf, source: std::io::Error },
+    #[error("cannot check out {resolved} of {url}: {message}", message = .source.message())]
+    Checkout { resolved: String, url: String, source: git2::Error },
+}
 
 /// What was checked out.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,32 +67,37 @@ pub fn fetch(
     repo_dir: &Path,
     tree_dir: &Path,
     progress: &mut dyn FnMut(String),
-) -> Result<Checkout, String> {
+) -> Result<Checkout, GitError> {
     // A repository on this machine is read in place: its objects are already here.
     let local = spec.url.strip_prefix("file://").unwrap_or(spec.url);
     let repo = if local.starts_with('/') && is_repository(Path::new(local)) {
         progress(format!("Reading {}", spec.url));
-        Repository::open(local).map_err(|e| format!("cannot open {}: {}", spec.url, e.message()))?
+        Repository::open(local).map_err(|source| GitError::Open { url: spec.url.to_string(), source })?
     } else {
         progress(format!("Cloning {}", spec.url));
         clone(spec, repo_dir, progress)?
     };
     let (object, resolved) = resolve_version(&repo, spec.url, spec.version)?;
-    let commit = object
-        .peel_to_commit()
-        .map_err(|e| format!("\"{resolved}\" in {} is not a commit: {}", spec.url, e.message()))?;
-    std::fs::create_dir_all(tree_dir).map_err(|e| format!("cannot create {}: {e}", tree_dir.display()))?;
+    let commit = object.peel_to_commit().map_err(|source| GitError::NotACommit {
+        resolved: resolved.clone(),
+        url: spec.url.to_string(),
+        source,
+    })?;
+    std::fs::create_dir_all(tree_dir).map_err(|source| GitError::CreateDir { dir: tree_dir.to_path_buf(), source })?;
     let mut checkout = CheckoutBuilder::new();
     // Into `tree_dir` only: the repository's own index and work tree are left alone.
     checkout.force().update_index(false).target_dir(tree_dir);
-    repo.checkout_tree(commit.as_object(), Some(&mut checkout))
-        .map_err(|e| format!("cannot check out {resolved} of {}: {}", spec.url, e.message()))?;
+    repo.checkout_tree(commit.as_object(), Some(&mut checkout)).map_err(|source| GitError::Checkout {
+        resolved: resolved.clone(),
+        url: spec.url.to_string(),
+        source,
+    })?;
     let id = commit.id().to_string();
     progress(format!("Checked out {resolved} ({})", &id[..id.len().min(12)]));
     Ok(Checkout { commit: id, resolved })
 }
 
-fn clone(spec: &FetchSpec<'_>, repo_dir: &Path, progress: &mut dyn FnMut(String)) -> Result<Repository, String> {
+fn clone(spec: &FetchSpec<'_>, repo_dir: &Path, progress: &mut dyn FnMut(String)) -> Result<Repository, GitError> {
     let last_step = Cell::new(None::<(bool, usize)>);
     let lines = std::cell::RefCell::new(Vec::new());
     let attempts = Cell::new(0u32);
@@ -109,11 +138,11 @@ fn clone(spec: &FetchSpec<'_>, repo_dir: &Path, progress: &mut dyn FnMut(String)
     for line in lines.take() {
         progress(line);
     }
-    result.map_err(|e| {
+    result.map_err(|source| {
         if spec.abort.load(Ordering::Relaxed) {
-            format!("the download of {} was stopped", spec.url)
+            GitError::Stopped { url: spec.url.to_string() }
         } else {
-            format!("cannot clone {}: {}", spec.url, e.message())
+            GitError::Clone { url: spec.url.to_string(), source }
         }
     })
 }
@@ -152,11 +181,12 @@ fn resolve_version<'r>(
     repo: &'r Repository,
     url: &str,
     version: Option<&str>,
-) -> Result<(git2::Object<'r>, String), String> {
+) -> Result<(git2::Object<'r>, String), GitError> {
     let Some(version) = version else {
-        let head = repo.head().map_err(|e| format!("{url} has no default branch: {}", e.message()))?;
+        let head = repo.head().map_err(|source| GitError::NoDefaultBranch { url: url.to_string(), source })?;
         let name = head.shorthand().unwrap_or("HEAD").to_string();
-        let object = head.peel(git2::ObjectType::Commit).map_err(|e| format!("{url}: {}", e.message()))?;
+        let object =
+            head.peel(git2::ObjectType::Commit).map_err(|source| GitError::Head { url: url.to_string(), source })?;
         return Ok((object, name));
     };
     let mut candidates = vec![
@@ -180,10 +210,11 @@ fn resolve_version<'r>(
     }
     let mut versions = available_versions(repo);
     versions.sort_by_key(|v| semver_key(v));
-    Err(format!(
-        "\"{version}\" is not a valid version, hash, tag or branch in {url}. Available versions are: {}.",
-        if versions.is_empty() { "none".to_string() } else { versions.join(", ") }
-    ))
+    Err(GitError::UnknownVersion {
+        version: version.to_string(),
+        url: url.to_string(),
+        available: if versions.is_empty() { "none".to_string() } else { versions.join(", ") },
+    })
 }
 
 /// Semver tags, without their `v`.
@@ -222,7 +253,8 @@ mod tests {
             let dir = tempfile::tempdir().expect("temp dir");
             let spec = FetchSpec { url, version: None, verify_ssl: true, abort: &abort };
             let error = fetch(&spec, &dir.path().join("repo"), &dir.path().join("tree"), &mut |_| {})
-                .expect_err("nothing listens there");
+                .expect_err("nothing listens there")
+                .to_string();
             assert!(error.starts_with(&format!("cannot clone {url}: ")), "{error}");
             assert!(!error.to_lowercase().contains("unsupported"), "{url}: {error}");
         }

@@ -17,12 +17,29 @@ pub struct IndexEntry {
     pub version: Option<String>,
 }
 
+/// Why a pack name does not resolve; each names the pack or the index file.
+#[derive(Debug, thiserror::Error)]
+pub enum IndexError {
+    #[error(
+        "No record of the \"{pack}\" pack in the index: st2d has no index (start it with --index FILE), so give a git URL, owner/repo or a path"
+    )]
+    NoIndex { pack: String },
+    #[error("No record of the \"{pack}\" pack in the index")]
+    NotFound { pack: String },
+    #[error("{file}: the entry of \"{pack}\" has no repo_url")]
+    NoRepoUrl { file: PathBuf, pack: String },
+    #[error("cannot read the index {file}: {source}")]
+    Read { file: PathBuf, source: std::io::Error },
+    #[error("the index {file} is malformed: {source}")]
+    Malformed { file: PathBuf, source: serde_json::Error },
+    #[error("the index {file} is malformed: it has no \"packs\" object")]
+    NoPacks { file: PathBuf },
+}
+
 /// Looks `pack` up in `files`, in order.
-pub fn lookup(files: &[PathBuf], pack: &str) -> Result<IndexEntry, String> {
+pub fn lookup(files: &[PathBuf], pack: &str) -> Result<IndexEntry, IndexError> {
     if files.is_empty() {
-        return Err(format!(
-            "No record of the \"{pack}\" pack in the index: st2d has no index (start it with --index FILE), so give a git URL, owner/repo or a path"
-        ));
+        return Err(IndexError::NoIndex { pack: pack.to_string() });
     }
     for file in files {
         let index = read(file)?;
@@ -30,20 +47,20 @@ pub fn lookup(files: &[PathBuf], pack: &str) -> Result<IndexEntry, String> {
             continue;
         };
         let Some(repo_url) = entry.get("repo_url").and_then(Value::as_str).filter(|u| !u.is_empty()) else {
-            return Err(format!("{}: the entry of \"{pack}\" has no repo_url", file.display()));
+            return Err(IndexError::NoRepoUrl { file: file.clone(), pack: pack.to_string() });
         };
         let version = entry.get("version").and_then(Value::as_str).map(String::from);
         return Ok(IndexEntry { repo_url: repo_url.to_string(), version });
     }
-    Err(format!("No record of the \"{pack}\" pack in the index"))
+    Err(IndexError::NotFound { pack: pack.to_string() })
 }
 
-fn read(file: &Path) -> Result<Value, String> {
-    let text = std::fs::read_to_string(file).map_err(|e| format!("cannot read the index {}: {e}", file.display()))?;
+fn read(file: &Path) -> Result<Value, IndexError> {
+    let text = std::fs::read_to_string(file).map_err(|source| IndexError::Read { file: file.to_path_buf(), source })?;
     let index: Value =
-        serde_json::from_str(&text).map_err(|e| format!("the index {} is malformed: {e}", file.display()))?;
+        serde_json::from_str(&text).map_err(|source| IndexError::Malformed { file: file.to_path_buf(), source })?;
     if !index.get("packs").is_some_and(Value::is_object) {
-        return Err(format!("the index {} is malformed: it has no \"packs\" object", file.display()));
+        return Err(IndexError::NoPacks { file: file.to_path_buf() });
     }
     Ok(index)
 }
@@ -66,13 +83,13 @@ mod tests {
         .expect("write");
         let files = [first, second.clone()];
         assert_eq!(
-            lookup(&files, "a"),
-            Ok(IndexEntry { repo_url: "file:///one".into(), version: Some("1.0.0".into()) })
+            lookup(&files, "a").expect("found"),
+            IndexEntry { repo_url: "file:///one".into(), version: Some("1.0.0".into()) }
         );
-        assert_eq!(lookup(&files, "b").map(|e| e.repo_url), Ok("https://x/b".into()));
-        assert!(lookup(&files, "c").expect_err("refused").contains("No record of the \"c\" pack"));
-        assert!(lookup(&[], "c").expect_err("refused").contains("--index"));
+        assert_eq!(lookup(&files, "b").expect("found").repo_url, "https://x/b");
+        assert!(lookup(&files, "c").expect_err("refused").to_string().contains("No record of the \"c\" pack"));
+        assert!(lookup(&[], "c").expect_err("refused").to_string().contains("--index"));
         std::fs::write(&second, "{").expect("write");
-        assert!(lookup(&[second], "b").expect_err("refused").contains("malformed"));
+        assert!(lookup(&[second], "b").expect_err("refused").to_string().contains("malformed"));
     }
 }

@@ -14,17 +14,48 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-use super::source::{PackArg, parse};
-use super::stage::{StageOptions, StagedPack, StagingDir, stage};
+use super::source::{PackArg, SourceError, parse};
+use super::stage::{StageError, StageOptions, StagedPack, StagingDir, stage};
+use super::swap::SwapError;
 use super::venv::{self, VenvJob};
 use super::versions::same_version;
-use super::{PackManager, Progress, blocking, swap};
+use super::{PackManager, Progress, TaskError, blocking, swap};
 use crate::registry::{PackInstall, Registry};
-use crate::reload::{Cause, Registration};
+use crate::reload::{Cause, Registration, ReloadStopped};
 use st2d_core::pack::model::{ContentKind, PackContent};
 
 /// How many levels of dependencies are followed, as StackStorm's install workflow does.
 const DEPENDENCY_LEVELS: usize = 10;
+
+/// Why an install stopped; each names the pack or argument.
+#[derive(Debug, thiserror::Error)]
+pub enum InstallError {
+    #[error(transparent)]
+    StagingDir(#[from] StageError),
+    #[error("{argument}: {source}")]
+    Stage { argument: String, source: StageError },
+    #[error("pack {dependent}: dependency \"{text}\": {source}")]
+    Dependency { dependent: String, text: String, source: SourceError },
+    #[error("Unable to install packs due to conflicts: {}", .0.join("; "))]
+    Conflicts(Vec<String>),
+    #[error("stopped before every pack was placed")]
+    Interrupted,
+    #[error(transparent)]
+    Swap(#[from] SwapError),
+    #[error("cannot remove {path}: {source}")]
+    Unplace { path: PathBuf, source: std::io::Error },
+    /// Packs that did not load once placed, each with what was done about it.
+    #[error("{}", .0.join("; "))]
+    NotLive(Vec<String>),
+    #[error("the install was canceled: {0}")]
+    Canceled(#[source] Box<InstallError>),
+    #[error("the install timed out: {0}")]
+    TimedOut(#[source] Box<InstallError>),
+    #[error(transparent)]
+    Task(#[from] TaskError),
+    #[error(transparent)]
+    Reload(#[from] ReloadStopped),
+}
 
 /// What to install and how.
 #[derive(Debug, Clone)]
@@ -78,7 +109,7 @@ impl PackManager {
         request: &InstallRequest,
         progress: &Progress<'_>,
         cancel: &CancellationToken,
-    ) -> Result<InstallReport, String> {
+    ) -> Result<InstallReport, InstallError> {
         let abort = Arc::new(AtomicBool::new(false));
         let watchdog = {
             let (abort, cancel, timeout) = (abort.clone(), cancel.clone(), request.timeout);
@@ -97,8 +128,10 @@ impl PackManager {
         // the job has answered.
         drop(tokio::task::spawn_blocking(move || drop(staging)));
         if abort.load(Ordering::Relaxed) && result.is_err() {
-            let what = if cancel.is_cancelled() { "was canceled" } else { "timed out" };
-            return result.map_err(|error| format!("the install {what}: {error}"));
+            let canceled = cancel.is_cancelled();
+            return result.map_err(|error| {
+                if canceled { InstallError::Canceled(Box::new(error)) } else { InstallError::TimedOut(Box::new(error)) }
+            });
         }
         result
     }
@@ -110,7 +143,7 @@ impl PackManager {
         cancel: &CancellationToken,
         staging: &Arc<StagingDir>,
         abort: &Arc<AtomicBool>,
-    ) -> Result<InstallReport, String> {
+    ) -> Result<InstallReport, InstallError> {
         let mut wanted: Vec<(PackArg, Option<Vec<String>>)> = request.args.iter().map(|a| (a.clone(), None)).collect();
         if let Some((repo, names)) = &request.repo {
             wanted.push((repo.clone(), Some(names.clone())));
@@ -127,7 +160,7 @@ impl PackManager {
         let mut swapped = Vec::new();
         for pack in &staged {
             if cancel.is_cancelled() || abort.load(Ordering::Relaxed) {
-                return Err("stopped before every pack was placed".to_string());
+                return Err(InstallError::Interrupted);
             }
             let previous = registry.pack(&pack.ref_).and_then(|e| e.content.as_ref()).map(|c| c.meta.version.clone());
             let mut setup_error = None;
@@ -144,6 +177,7 @@ impl PackManager {
                     progress: &|line| progress.line(line),
                 };
                 if let Err(error) = venv::setup(&job).await {
+                    let error = error.to_string();
                     progress.line(&error);
                     if let Some(previous) = &previous {
                         let failure = format!(
@@ -191,7 +225,7 @@ impl PackManager {
             ..Registration::default()
         };
         let placed_after = started.elapsed();
-        let reloaded = self.reload().reload(Cause::Packs, Some(registration)).await.map_err(|e| e.to_string())?;
+        let reloaded = self.reload().reload(Cause::Packs, Some(registration)).await?;
         tracing::info!(
             packs = ?swapped.iter().map(|s| s.ref_.as_str()).collect::<Vec<_>>(),
             staged_ms = staged_after.as_millis() as u64,
@@ -218,11 +252,13 @@ impl PackManager {
         let mut errors = Vec::new();
         for (pack, why) in &broken {
             let undone = if pack.had_previous {
-                swap::exchange(&pack.staged, &pack.target).map(|()| "the previous version is back")
+                swap::exchange(&pack.staged, &pack.target)
+                    .map(|()| "the previous version is back")
+                    .map_err(InstallError::Swap)
             } else {
                 std::fs::rename(&pack.target, &pack.staged)
                     .map(|()| "it was removed again")
-                    .map_err(|e| format!("cannot remove {}: {e}", pack.target.display()))
+                    .map_err(|source| InstallError::Unplace { path: pack.target.clone(), source })
             };
             errors.push(match undone {
                 Ok(what) => format!("pack {} did not load after it was placed ({why}); {what}", pack.ref_),
@@ -230,7 +266,7 @@ impl PackManager {
             });
         }
         let _ = self.reload().reload(Cause::Packs, None).await;
-        Err(errors.join("; "))
+        Err(InstallError::NotLive(errors))
     }
 
     async fn stage_all(
@@ -240,7 +276,7 @@ impl PackManager {
         progress: &Progress<'_>,
         staging: &Arc<StagingDir>,
         abort: &Arc<AtomicBool>,
-    ) -> Result<Vec<StagedPack>, String> {
+    ) -> Result<Vec<StagedPack>, InstallError> {
         let (staging, abort) = (staging.clone(), abort.clone());
         let index_files = self.paths().index_files.clone();
         let config_dir = self.paths().config_dir.clone();
@@ -251,7 +287,7 @@ impl PackManager {
             let mut staged = Vec::new();
             for (arg, names) in &wanted {
                 let packs = stage(arg, names.as_deref(), &staging, &options, lines)
-                    .map_err(|error| format!("{}: {error}", arg.text))?;
+                    .map_err(|source| InstallError::Stage { argument: arg.text.clone(), source })?;
                 staged.extend(packs);
             }
             Ok(staged)
@@ -268,14 +304,18 @@ impl PackManager {
         progress: &Progress<'_>,
         staging: &Arc<StagingDir>,
         abort: &Arc<AtomicBool>,
-    ) -> Result<(), String> {
+    ) -> Result<(), InstallError> {
         let registry = self.published().registry();
         let mut conflicts = Vec::new();
         let mut pending: Vec<(String, String)> = dependencies_of(staged);
         for _ in 0..DEPENDENCY_LEVELS {
             let mut fetch: Vec<PackArg> = Vec::new();
             for (dependent, text) in pending {
-                let arg = parse(&text).map_err(|e| format!("pack {dependent}: dependency \"{text}\": {e}"))?;
+                let arg = parse(&text).map_err(|source| InstallError::Dependency {
+                    dependent: dependent.clone(),
+                    text: text.clone(),
+                    source,
+                })?;
                 let name = arg.short_name();
                 let pinned = arg.version.as_deref();
                 let present = staged
@@ -312,11 +352,7 @@ impl PackManager {
             pending = dependencies_of(&more);
             staged.extend(more);
         }
-        if conflicts.is_empty() {
-            Ok(())
-        } else {
-            Err(format!("Unable to install packs due to conflicts: {}", conflicts.join("; ")))
-        }
+        if conflicts.is_empty() { Ok(()) } else { Err(InstallError::Conflicts(conflicts)) }
     }
 
     fn record_install(&self, pack: &StagedPack, setup_error: Option<String>) {

@@ -169,12 +169,19 @@ impl<'a> Progress<'a> {
     }
 }
 
+/// A blocking job that did not finish (it panicked or was cancelled).
+#[derive(Debug, thiserror::Error)]
+pub enum TaskError {
+    #[error("a pack management task failed: {0}")]
+    Join(#[source] tokio::task::JoinError),
+}
+
 /// Runs blocking `work` on the blocking pool while its progress lines reach `progress` as they
 /// come.
 pub async fn blocking<T: Send + 'static>(
     progress: &Progress<'_>,
     work: impl FnOnce(&mut dyn FnMut(String)) -> T + Send + 'static,
-) -> Result<T, String> {
+) -> Result<T, TaskError> {
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
     let handle = tokio::task::spawn_blocking(move || {
         let mut send = |line: String| {
@@ -186,7 +193,7 @@ pub async fn blocking<T: Send + 'static>(
     while let Some(line) = rx.recv().await {
         progress.line(&line);
     }
-    handle.await.map_err(|e| format!("a pack management task failed: {e}"))
+    handle.await.map_err(TaskError::Join)
 }
 
 /// Whether `dir` sits directly in one of `roots`.

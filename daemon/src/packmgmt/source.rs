@@ -9,6 +9,33 @@ use std::path::PathBuf;
 use crate::pack::builtin::BUILTIN_PACKS;
 use st2d_core::pack::validate::meta::is_valid_ref;
 
+/// Why a `packs` argument or a pack ref is refused; each names what was given.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SourceError {
+    #[error("an empty pack argument was given")]
+    Empty,
+    #[error("pack argument {text:?} contains control characters")]
+    ControlCharacters { text: String },
+    #[error("pack argument \"{text}\" has an empty version after \"=\"")]
+    EmptyVersion { text: String },
+    #[error("\"{version}\" is not a valid version, hash, tag or branch")]
+    InvalidVersion { version: String },
+    #[error("\"{url}\" is not a git URL st2d can fetch (https, http, ssh, git or file://)")]
+    UnsupportedUrl { url: String },
+    #[error("local path \"{path}\" must not contain \"..\"")]
+    ParentInPath { path: String },
+    #[error("\"{name}\" is not a valid pack name: only lowercase letters, digits and underscores are allowed")]
+    InvalidName { name: String },
+    #[error("\"{argument}\" is not a pack name, a git URL, GitHub's owner/repo or an absolute path to a pack")]
+    Unrecognized { argument: String },
+    #[error("\"{pack}\" is not a valid pack ref: only lowercase letters, digits and underscores are allowed")]
+    InvalidRef { pack: String },
+    #[error("pack ref \"{pack}\" is reserved for st2d's built-in content and cannot be installed")]
+    ReservedRef { pack: String },
+    #[error("\"{pack}\" is a built-in pack and cannot be removed or unloaded")]
+    BuiltIn { pack: String },
+}
+
 /// Where a pack comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Location {
@@ -46,13 +73,13 @@ impl PackArg {
 }
 
 /// Parses one `packs` argument.
-pub fn parse(argument: &str) -> Result<PackArg, String> {
+pub fn parse(argument: &str) -> Result<PackArg, SourceError> {
     let text = argument.trim();
     if text.is_empty() {
-        return Err("an empty pack argument was given".to_string());
+        return Err(SourceError::Empty);
     }
     if text.chars().any(char::is_control) {
-        return Err(format!("pack argument {text:?} contains control characters"));
+        return Err(SourceError::ControlCharacters { text: text.to_string() });
     }
     let (source, version) = match text.split_once('=') {
         Some((source, version)) => (source.trim(), Some(version.trim())),
@@ -60,9 +87,9 @@ pub fn parse(argument: &str) -> Result<PackArg, String> {
     };
     let version = match version {
         None => None,
-        Some("") => return Err(format!("pack argument \"{text}\" has an empty version after \"=\"")),
+        Some("") => return Err(SourceError::EmptyVersion { text: text.to_string() }),
         Some(v) if v.starts_with('-') || v.chars().any(char::is_whitespace) || v.contains("..") => {
-            return Err(format!("\"{v}\" is not a valid version, hash, tag or branch"));
+            return Err(SourceError::InvalidVersion { version: v.to_string() });
         }
         Some(v) => Some(v.to_string()),
     };
@@ -70,12 +97,12 @@ pub fn parse(argument: &str) -> Result<PackArg, String> {
     Ok(PackArg { text: text.to_string(), location, version })
 }
 
-fn location(source: &str) -> Result<Location, String> {
+fn location(source: &str) -> Result<Location, SourceError> {
     if let Some((scheme, rest)) = source.split_once("://") {
         return match scheme.to_ascii_lowercase().as_str() {
             "https" | "http" | "ssh" | "git" if !rest.is_empty() => Ok(Location::Git(source.to_string())),
             "file" if rest.starts_with('/') => Ok(Location::Git(source.to_string())),
-            _ => Err(format!("\"{source}\" is not a git URL st2d can fetch (https, http, ssh, git or file://)")),
+            _ => Err(SourceError::UnsupportedUrl { url: source.to_string() }),
         };
     }
     if is_scp_like(source) {
@@ -83,7 +110,7 @@ fn location(source: &str) -> Result<Location, String> {
     }
     if source.starts_with('/') {
         if source.split('/').any(|segment| segment == "..") {
-            return Err(format!("local path \"{source}\" must not contain \"..\""));
+            return Err(SourceError::ParentInPath { path: source.to_string() });
         }
         return Ok(Location::Local(PathBuf::from(source)));
     }
@@ -91,9 +118,7 @@ fn location(source: &str) -> Result<Location, String> {
         return if is_valid_ref(source) {
             Ok(Location::Index(source.to_string()))
         } else {
-            Err(format!(
-                "\"{source}\" is not a valid pack name: only lowercase letters, digits and underscores are allowed"
-            ))
+            Err(SourceError::InvalidName { name: source.to_string() })
         };
     }
     let parts: Vec<&str> = source.split('/').collect();
@@ -106,7 +131,7 @@ fn location(source: &str) -> Result<Location, String> {
     if parts.len() == 2 && parts.iter().all(|p| github_name(p)) {
         return Ok(Location::Git(format!("https://github.com/{}/{}", parts[0], parts[1])));
     }
-    Err(format!("\"{source}\" is not a pack name, a git URL, GitHub's owner/repo or an absolute path to a pack"))
+    Err(SourceError::Unrecognized { argument: source.to_string() })
 }
 
 /// `git@github.com:owner/repo.git` and other `user@host:path` forms.
@@ -121,28 +146,24 @@ fn is_scp_like(source: &str) -> bool {
 }
 
 /// Checks a pack ref given to uninstall, unload, delete, get or setup_virtualenv.
-pub fn check_ref(pack: &str) -> Result<(), String> {
-    if is_valid_ref(pack) {
-        Ok(())
-    } else {
-        Err(format!("\"{pack}\" is not a valid pack ref: only lowercase letters, digits and underscores are allowed"))
-    }
+pub fn check_ref(pack: &str) -> Result<(), SourceError> {
+    if is_valid_ref(pack) { Ok(()) } else { Err(SourceError::InvalidRef { pack: pack.to_string() }) }
 }
 
 /// Refs that an installed pack may not take: the built-in packs and `_global`.
-pub fn check_installable_ref(pack: &str) -> Result<(), String> {
+pub fn check_installable_ref(pack: &str) -> Result<(), SourceError> {
     check_ref(pack)?;
     if BUILTIN_PACKS.contains(&pack) || pack == "_global" {
-        return Err(format!("pack ref \"{pack}\" is reserved for st2d's built-in content and cannot be installed"));
+        return Err(SourceError::ReservedRef { pack: pack.to_string() });
     }
     Ok(())
 }
 
 /// Refuses to remove or unload a built-in pack.
-pub fn check_removable_ref(pack: &str) -> Result<(), String> {
+pub fn check_removable_ref(pack: &str) -> Result<(), SourceError> {
     check_ref(pack)?;
     if BUILTIN_PACKS.contains(&pack) {
-        return Err(format!("\"{pack}\" is a built-in pack and cannot be removed or unloaded"));
+        return Err(SourceError::BuiltIn { pack: pack.to_string() });
     }
     Ok(())
 }
@@ -195,7 +216,7 @@ mod tests {
         for (text, reason) in cases {
             match parse(text) {
                 Ok(parsed) => panic!("{text:?} was accepted as {parsed:?}"),
-                Err(error) => assert!(error.contains(reason), "{text:?}: {error}"),
+                Err(error) => assert!(error.to_string().contains(reason), "{text:?}: {error}"),
             }
         }
     }
@@ -219,8 +240,8 @@ mod tests {
         for bad in ["../x", "a/b", "", "A", "a.b"] {
             assert!(check_ref(bad).is_err(), "{bad}");
         }
-        assert!(check_installable_ref("core").expect_err("refused").contains("reserved"));
-        assert!(check_installable_ref("_global").expect_err("refused").contains("reserved"));
-        assert!(check_removable_ref("packs").expect_err("refused").contains("built-in"));
+        assert!(check_installable_ref("core").expect_err("refused").to_string().contains("reserved"));
+        assert!(check_installable_ref("_global").expect_err("refused").to_string().contains("reserved"));
+        assert!(check_removable_ref("packs").expect_err("refused").to_string().contains("built-in"));
     }
 }

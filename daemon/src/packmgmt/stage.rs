@@ -12,12 +12,60 @@ use std::sync::atomic::AtomicBool;
 
 use serde_json::Value;
 
-use super::git;
-use super::index;
-use super::source::{Location, PackArg, check_installable_ref};
-use super::versions::{check_python_versions, check_stackstorm_version};
+use super::git::{self, GitError};
+use super::index::{self, IndexError};
+use super::source::{Location, PackArg, SourceError, check_installable_ref};
+use super::versions::{VersionError, check_python_versions, check_stackstorm_version};
 use crate::pack::load::{PackLoad, load_pack};
-use st2d_core::pack::model::PackContent;
+use st2d_core::pack::model::{ContentError, PackContent};
+use st2d_core::yaml::YamlError;
+
+/// Why a pack could not be staged; each names the file, directory or ref.
+#[derive(Debug, thiserror::Error)]
+pub enum StageError {
+    #[error("cannot create {path}: {source}")]
+    Create { path: PathBuf, source: std::io::Error },
+    #[error("cannot read {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("cannot copy {path}: {source}")]
+    Copy { path: PathBuf, source: std::io::Error },
+    #[error(transparent)]
+    Index(#[from] IndexError),
+    #[error(transparent)]
+    Git(#[from] GitError),
+    #[error(transparent)]
+    Ref(#[from] SourceError),
+    #[error(transparent)]
+    Version(#[from] VersionError),
+    #[error("{path} is a plain directory, not a git repository: it has no versions")]
+    PlainDirectory { path: PathBuf },
+    #[error("cannot fetch {location}: no such directory")]
+    NoSuchDirectory { location: String },
+    #[error("{location} holds its packs under packs/: name the ones to install, as in packs=a,b repo_url={location}")]
+    PacksUnderPacksDir { location: String },
+    #[error("{location} is not a pack: it has no pack.yaml")]
+    NotAPack { location: String },
+    #[error("pack \"{name}\" is not in {location} (no packs/{name}/pack.yaml)")]
+    NotInRepository { name: String, location: String },
+    #[error("cannot read pack.yaml: {0}")]
+    ReadPackYaml(#[source] std::io::Error),
+    #[error("pack.yaml: {0}")]
+    ParsePackYaml(#[source] YamlError),
+    #[error("pack.yaml has neither \"ref\" nor \"name\"")]
+    NoRef,
+    #[error("pack.yaml: {0}")]
+    PackYamlRef(#[source] SourceError),
+    #[error("two of the packs asked for have the ref \"{ref_}\"")]
+    DuplicateRef { ref_: String },
+    #[error("cannot stage {ref_}: {source}")]
+    Rename { ref_: String, source: std::io::Error },
+    #[error("pack {ref_} does not load: {error}")]
+    DoesNotLoad { ref_: String, error: ContentError },
+    #[error("pack {ref_} does not load: {errors}", errors = .errors.join("; "))]
+    ContentErrors { ref_: String, errors: Vec<String> },
+    #[error("symlink {link} points outside the pack (to {target}); refusing to install it")]
+    SymlinkOutside { link: PathBuf, target: PathBuf },
+}
 
 /// A fresh directory for one job's downloads; removed when dropped.
 #[derive(Debug)]
@@ -27,10 +75,10 @@ pub struct StagingDir {
 
 impl StagingDir {
     /// Creates `<root>/<unique>`; `root` is created 0700 when missing.
-    pub fn create(root: &Path) -> Result<Self, String> {
-        std::fs::create_dir_all(root).map_err(|e| format!("cannot create {}: {e}", root.display()))?;
+    pub fn create(root: &Path) -> Result<Self, StageError> {
+        std::fs::create_dir_all(root).map_err(|source| StageError::Create { path: root.to_path_buf(), source })?;
         let path = root.join(st2d_core::random::unique_name());
-        std::fs::create_dir(&path).map_err(|e| format!("cannot create {}: {e}", path.display()))?;
+        std::fs::create_dir(&path).map_err(|source| StageError::Create { path: path.clone(), source })?;
         Ok(Self { path })
     }
 
@@ -91,7 +139,7 @@ pub fn stage(
     staging: &StagingDir,
     options: &StageOptions<'_>,
     progress: &mut dyn FnMut(String),
-) -> Result<Vec<StagedPack>, String> {
+) -> Result<Vec<StagedPack>, StageError> {
     let started = std::time::Instant::now();
     let work = staging.path().join(format!(".src-{}", st2d_core::random::unique_name()));
     let tree = work.join("tree");
@@ -117,16 +165,13 @@ pub fn stage(
     match local {
         Some(path) if path.is_dir() && !git::is_repository(&path) => {
             if record.version.is_some() {
-                return Err(format!(
-                    "{} is a plain directory, not a git repository: it has no versions",
-                    path.display()
-                ));
+                return Err(StageError::PlainDirectory { path });
             }
             progress(format!("Copying {}", path.display()));
             copy_tree(&path, &tree)?;
         }
         Some(path) if !path.exists() => {
-            return Err(format!("cannot fetch {}: no such directory", record.source));
+            return Err(StageError::NoSuchDirectory { location: record.source });
         }
         _ => {
             let spec = git::FetchSpec {
@@ -147,9 +192,9 @@ pub fn stage(
         let ref_ = install_ref(&dir)?;
         let target = staging.path().join(&ref_);
         if target.exists() {
-            return Err(format!("two of the packs asked for have the ref \"{ref_}\""));
+            return Err(StageError::DuplicateRef { ref_ });
         }
-        std::fs::rename(&dir, &target).map_err(|e| format!("cannot stage {ref_}: {e}"))?;
+        std::fs::rename(&dir, &target).map_err(|source| StageError::Rename { ref_: ref_.clone(), source })?;
         let content = check(&target, &ref_, options)?;
         tracing::debug!(
             pack = %ref_,
@@ -173,18 +218,16 @@ pub fn stage(
     Ok(staged)
 }
 
-fn pick_packs(tree: &Path, source: &str, names: Option<&[String]>) -> Result<Vec<PathBuf>, String> {
+fn pick_packs(tree: &Path, source: &str, names: Option<&[String]>) -> Result<Vec<PathBuf>, StageError> {
     let root_is_pack = tree.join("pack.yaml").is_file();
     let Some(names) = names else {
         if root_is_pack {
             return Ok(vec![tree.to_path_buf()]);
         }
         if tree.join("packs").is_dir() {
-            return Err(format!(
-                "{source} holds its packs under packs/: name the ones to install, as in packs=a,b repo_url={source}"
-            ));
+            return Err(StageError::PacksUnderPacksDir { location: source.to_string() });
         }
-        return Err(format!("{source} is not a pack: it has no pack.yaml"));
+        return Err(StageError::NotAPack { location: source.to_string() });
     };
     let mut dirs = Vec::new();
     for name in names {
@@ -195,7 +238,7 @@ fn pick_packs(tree: &Path, source: &str, names: Option<&[String]>) -> Result<Vec
         } else if root_is_pack && install_ref(tree).is_ok_and(|r| &r == name) {
             dirs.push(tree.to_path_buf());
         } else {
-            return Err(format!("pack \"{name}\" is not in {source} (no packs/{name}/pack.yaml)"));
+            return Err(StageError::NotInRepository { name: name.clone(), location: source.to_string() });
         }
     }
     Ok(dirs)
@@ -203,27 +246,27 @@ fn pick_packs(tree: &Path, source: &str, names: Option<&[String]>) -> Result<Vec
 
 /// The ref a pack installs under: `ref`, else `name` (StackStorm's install ignores the
 /// directory name).
-fn install_ref(dir: &Path) -> Result<String, String> {
-    let text = std::fs::read_to_string(dir.join("pack.yaml")).map_err(|e| format!("cannot read pack.yaml: {e}"))?;
-    let doc = st2d_core::yaml::parse(&text).map_err(|e| format!("pack.yaml: {e}"))?;
+fn install_ref(dir: &Path) -> Result<String, StageError> {
+    let text = std::fs::read_to_string(dir.join("pack.yaml")).map_err(StageError::ReadPackYaml)?;
+    let doc = st2d_core::yaml::parse(&text).map_err(StageError::ParsePackYaml)?;
     let field = |name: &str| doc.get(name).and_then(Value::as_str).map(str::trim).filter(|t| !t.is_empty());
     let Some(ref_) = field("ref").or_else(|| field("name")) else {
-        return Err("pack.yaml has neither \"ref\" nor \"name\"".to_string());
+        return Err(StageError::NoRef);
     };
-    check_installable_ref(ref_).map_err(|e| format!("pack.yaml: {e}"))?;
+    check_installable_ref(ref_).map_err(StageError::PackYamlRef)?;
     Ok(ref_.to_string())
 }
 
 /// The checks a staged pack must pass before it may replace anything.
-fn check(dir: &Path, ref_: &str, options: &StageOptions<'_>) -> Result<Arc<PackContent>, String> {
+fn check(dir: &Path, ref_: &str, options: &StageOptions<'_>) -> Result<Arc<PackContent>, StageError> {
     check_symlinks(dir)?;
     let content = match load_pack(dir, options.config_dir, false, None) {
         PackLoad::Loaded(content) => content,
-        PackLoad::Failed { error, .. } => return Err(format!("pack {ref_} does not load: {error}")),
+        PackLoad::Failed { error, .. } => return Err(StageError::DoesNotLoad { ref_: ref_.to_string(), error }),
     };
     if !content.errors.is_empty() {
         let errors: Vec<String> = content.errors.iter().map(ToString::to_string).collect();
-        return Err(format!("pack {ref_} does not load: {}", errors.join("; ")));
+        return Err(StageError::ContentErrors { ref_: ref_.to_string(), errors });
     }
     if !options.force {
         let raw = &content.meta.raw;
@@ -236,18 +279,19 @@ fn check(dir: &Path, ref_: &str, options: &StageOptions<'_>) -> Result<Arc<PackC
 }
 
 /// Refuses a pack with a symlink whose target lies outside the pack.
-pub fn check_symlinks(pack_dir: &Path) -> Result<(), String> {
-    let root = pack_dir.canonicalize().map_err(|e| format!("cannot read {}: {e}", pack_dir.display()))?;
+pub fn check_symlinks(pack_dir: &Path) -> Result<(), StageError> {
+    let root = pack_dir.canonicalize().map_err(|source| StageError::Read { path: pack_dir.to_path_buf(), source })?;
     let mut pending = vec![pack_dir.to_path_buf()];
     while let Some(dir) = pending.pop() {
-        let entries = std::fs::read_dir(&dir).map_err(|e| format!("cannot read {}: {e}", dir.display()))?;
+        let entries = std::fs::read_dir(&dir).map_err(|source| StageError::Read { path: dir.clone(), source })?;
         for entry in entries.flatten() {
             let path = entry.path();
             let Ok(kind) = entry.file_type() else { continue };
             if kind.is_dir() {
                 pending.push(path);
             } else if kind.is_symlink() {
-                let target = std::fs::read_link(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+                let target =
+                    std::fs::read_link(&path).map_err(|source| StageError::Read { path: path.clone(), source })?;
                 let relative = path.strip_prefix(pack_dir).unwrap_or(&path);
                 let link_dir = root.join(relative.parent().unwrap_or(Path::new("")));
                 let joined = link_dir.join(&target);
@@ -257,11 +301,7 @@ pub fn check_symlinks(pack_dir: &Path) -> Result<(), String> {
                     Err(_) => normalize(&joined).starts_with(&root),
                 };
                 if !inside {
-                    return Err(format!(
-                        "symlink {} points outside the pack (to {}); refusing to install it",
-                        relative.display(),
-                        target.display()
-                    ));
+                    return Err(StageError::SymlinkOutside { link: relative.to_path_buf(), target });
                 }
             }
         }
@@ -285,17 +325,17 @@ fn normalize(path: &Path) -> PathBuf {
 }
 
 /// Copies a directory tree, keeping symlinks as symlinks and file modes; `.git` is left out.
-pub fn copy_tree(from: &Path, to: &Path) -> Result<(), String> {
-    std::fs::create_dir_all(to).map_err(|e| format!("cannot create {}: {e}", to.display()))?;
-    let entries = std::fs::read_dir(from).map_err(|e| format!("cannot read {}: {e}", from.display()))?;
+pub fn copy_tree(from: &Path, to: &Path) -> Result<(), StageError> {
+    std::fs::create_dir_all(to).map_err(|source| StageError::Create { path: to.to_path_buf(), source })?;
+    let entries = std::fs::read_dir(from).map_err(|source| StageError::Read { path: from.to_path_buf(), source })?;
     for entry in entries {
-        let entry = entry.map_err(|e| format!("cannot read {}: {e}", from.display()))?;
+        let entry = entry.map_err(|source| StageError::Read { path: from.to_path_buf(), source })?;
         let name = entry.file_name();
         if name == ".git" {
             continue;
         }
         let (source, target) = (entry.path(), to.join(&name));
-        let kind = entry.file_type().map_err(|e| format!("cannot read {}: {e}", source.display()))?;
+        let kind = entry.file_type().map_err(|error| StageError::Read { path: source.clone(), source: error })?;
         let copied = if kind.is_symlink() {
             std::fs::read_link(&source).and_then(|link| std::os::unix::fs::symlink(link, &target))
         } else if kind.is_dir() {
@@ -304,7 +344,7 @@ pub fn copy_tree(from: &Path, to: &Path) -> Result<(), String> {
         } else {
             std::fs::copy(&source, &target).map(|_| ())
         };
-        copied.map_err(|e| format!("cannot copy {}: {e}", source.display()))?;
+        copied.map_err(|error| StageError::Copy { path: source, source: error })?;
     }
     Ok(())
 }
@@ -326,11 +366,11 @@ mod tests {
         std::fs::write(dir.join("actions/run.sh"), "echo\n").expect("write");
         std::os::unix::fs::symlink("run.sh", dir.join("actions/alias.sh")).expect("symlink");
         std::os::unix::fs::symlink("../actions", dir.join("actions/self")).expect("symlink");
-        assert_eq!(check_symlinks(&dir), Ok(()));
+        check_symlinks(&dir).expect("links inside the pack pass");
         for (name, target) in [("passwd", "/etc/passwd"), ("up", "../../outside"), ("dangling", "../../../nowhere/x")] {
             let link = dir.join("actions").join(name);
             std::os::unix::fs::symlink(target, &link).expect("symlink");
-            let error = check_symlinks(&dir).expect_err(name);
+            let error = check_symlinks(&dir).expect_err(name).to_string();
             assert!(error.contains(&format!("symlink actions/{name}")) && error.contains("outside"), "{error}");
             std::fs::remove_file(link).expect("remove");
         }
@@ -351,7 +391,9 @@ mod tests {
             pack(&dir, yaml);
             match (install_ref(&dir), expected) {
                 (Ok(found), Ok(want)) => assert_eq!(found, want),
-                (Err(error), Err(reason)) => assert!(error.contains(reason) || reason == "invalid", "{yaml}: {error}"),
+                (Err(error), Err(reason)) => {
+                    assert!(error.to_string().contains(reason) || reason == "invalid", "{yaml}: {error}")
+                }
                 (found, want) => panic!("{yaml}: {found:?} vs {want:?}"),
             }
         }

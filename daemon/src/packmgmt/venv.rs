@@ -15,7 +15,31 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
+use super::swap::SwapError;
 use crate::process::{Ending, Pipe, ProcessSpec, RunLimits};
+
+/// Why a virtualenv could not be built, published or removed; each names the pack or path.
+#[derive(Debug, thiserror::Error)]
+pub enum VenvError {
+    #[error("cannot create {path}: {source}")]
+    Create { path: PathBuf, source: std::io::Error },
+    #[error("{what} for pack {pack}: cannot start {program}: {source}")]
+    Start { what: &'static str, pack: String, program: PathBuf, source: std::io::Error },
+    #[error("{what} for pack {pack} timed out")]
+    TimedOut { what: &'static str, pack: String },
+    #[error("{what} for pack {pack} was canceled")]
+    Canceled { what: &'static str, pack: String },
+    #[error("{what} failed for pack {pack} (exit code {exit_code}): {tail}")]
+    Failed { what: &'static str, pack: String, exit_code: String, tail: String },
+    #[error("a virtualenv directory has a name")]
+    Unnamed,
+    #[error("cannot publish the virtualenv of {pack} at {live}: {source}")]
+    Exchange { pack: String, live: PathBuf, source: SwapError },
+    #[error("cannot publish the virtualenv of {pack} at {live}: {source}")]
+    Publish { pack: String, live: PathBuf, source: std::io::Error },
+    #[error("cannot remove {path}: {source}")]
+    Remove { path: PathBuf, source: std::io::Error },
+}
 
 /// One virtualenv job.
 pub struct VenvJob<'a> {
@@ -42,10 +66,10 @@ fn exists(venv: &Path) -> bool {
 }
 
 /// Builds (or with `update`, refreshes) the pack's virtualenv and publishes it.
-pub async fn setup(job: &VenvJob<'_>) -> Result<PathBuf, String> {
+pub async fn setup(job: &VenvJob<'_>) -> Result<PathBuf, VenvError> {
     let live = live_path(job.virtualenvs_dir, job.pack);
     std::fs::create_dir_all(job.virtualenvs_dir)
-        .map_err(|e| format!("cannot create {}: {e}", job.virtualenvs_dir.display()))?;
+        .map_err(|source| VenvError::Create { path: job.virtualenvs_dir.to_path_buf(), source })?;
     let deadline = tokio::time::Instant::now() + job.timeout;
     if job.update && exists(&live) {
         (job.progress)(&format!("Updating the virtualenv of {} at {}", job.pack, live.display()));
@@ -69,7 +93,7 @@ pub async fn setup(job: &VenvJob<'_>) -> Result<PathBuf, String> {
     Ok(live)
 }
 
-async fn install_requirements(job: &VenvJob<'_>, venv: &Path, deadline: tokio::time::Instant) -> Result<(), String> {
+async fn install_requirements(job: &VenvJob<'_>, venv: &Path, deadline: tokio::time::Instant) -> Result<(), VenvError> {
     let requirements = job.pack_dir.join("requirements.txt");
     if !requirements.is_file() {
         return Ok(());
@@ -90,9 +114,9 @@ async fn install_requirements(job: &VenvJob<'_>, venv: &Path, deadline: tokio::t
 async fn run_step(
     job: &VenvJob<'_>,
     mut spec: ProcessSpec,
-    what: &str,
+    what: &'static str,
     deadline: tokio::time::Instant,
-) -> Result<(), String> {
+) -> Result<(), VenvError> {
     for (key, value) in &job.env {
         spec = spec.env(key, value);
     }
@@ -102,13 +126,13 @@ async fn run_step(
         grace: crate::process::KILL_GRACE,
     };
     let on_line = |_: Pipe, line: &str| (job.progress)(line);
-    let captured = crate::process::run(&spec, limits, job.cancel, &on_line)
-        .await
-        .map_err(|e| format!("{what} for pack {}: cannot start {}: {e}", job.pack, spec.program.display()))?;
+    let captured = crate::process::run(&spec, limits, job.cancel, &on_line).await.map_err(|source| {
+        VenvError::Start { what, pack: job.pack.to_string(), program: spec.program.clone(), source }
+    })?;
     match (captured.ending, captured.exit_code) {
         (Ending::Exited, Some(0)) => Ok(()),
-        (Ending::TimedOut, _) => Err(format!("{what} for pack {} timed out", job.pack)),
-        (Ending::Cancelled, _) => Err(format!("{what} for pack {} was canceled", job.pack)),
+        (Ending::TimedOut, _) => Err(VenvError::TimedOut { what, pack: job.pack.to_string() }),
+        (Ending::Cancelled, _) => Err(VenvError::Canceled { what, pack: job.pack.to_string() }),
         (Ending::Exited, code) => {
             let stderr = String::from_utf8_lossy(&captured.stderr);
             let stdout = String::from_utf8_lossy(&captured.stdout);
@@ -116,33 +140,40 @@ async fn run_step(
                 .filter(|l| !l.trim().is_empty())
                 .collect();
             let tail = tail[tail.len().saturating_sub(5)..].join("\n");
-            Err(format!(
-                "{what} failed for pack {} (exit code {}): {tail}",
-                job.pack,
-                code.map_or_else(|| "unknown".to_string(), |c| c.to_string())
-            ))
+            Err(VenvError::Failed {
+                what,
+                pack: job.pack.to_string(),
+                exit_code: code.map_or_else(|| "unknown".to_string(), |c| c.to_string()),
+                tail,
+            })
         }
     }
 }
 
 /// Points `<virtualenvs>/<pack>` at `fresh` in one rename and removes what it pointed at.
-fn publish(virtualenvs_dir: &Path, pack: &str, fresh: &Path) -> Result<(), String> {
+fn publish(virtualenvs_dir: &Path, pack: &str, fresh: &Path) -> Result<(), VenvError> {
     let live = live_path(virtualenvs_dir, pack);
-    let name = fresh.file_name().ok_or("a virtualenv directory has a name")?;
+    let name = fresh.file_name().ok_or(VenvError::Unnamed)?;
     let link = virtualenvs_dir.join(format!("{}.link", name.to_string_lossy()));
-    std::os::unix::fs::symlink(name, &link).map_err(|e| format!("cannot create {}: {e}", link.display()))?;
+    std::os::unix::fs::symlink(name, &link).map_err(|source| VenvError::Create { path: link.clone(), source })?;
     let previous = std::fs::symlink_metadata(&live).ok();
     let old_target = std::fs::read_link(&live).ok();
     let swapped = match previous {
-        Some(meta) if meta.is_dir() => super::swap::exchange(&link, &live).map(|()| {
-            // `link` now names the old, real directory.
-            remove_dir(&link);
+        Some(meta) if meta.is_dir() => super::swap::exchange(&link, &live)
+            .map(|()| {
+                // `link` now names the old, real directory.
+                remove_dir(&link);
+            })
+            .map_err(|source| VenvError::Exchange { pack: pack.to_string(), live: live.clone(), source }),
+        _ => std::fs::rename(&link, &live).map_err(|source| VenvError::Publish {
+            pack: pack.to_string(),
+            live: live.clone(),
+            source,
         }),
-        _ => std::fs::rename(&link, &live).map_err(|e| e.to_string()),
     };
     if let Err(error) = swapped {
         let _ = std::fs::remove_file(&link);
-        return Err(format!("cannot publish the virtualenv of {pack} at {}: {error}", live.display()));
+        return Err(error);
     }
     if let Some(old) = old_target {
         let old = virtualenvs_dir.join(old);
@@ -154,19 +185,19 @@ fn publish(virtualenvs_dir: &Path, pack: &str, fresh: &Path) -> Result<(), Strin
 }
 
 /// Removes the pack's virtualenv (the symlink and what it points at, or a plain directory).
-pub fn remove(virtualenvs_dir: &Path, pack: &str) -> Result<bool, String> {
+pub fn remove(virtualenvs_dir: &Path, pack: &str) -> Result<bool, VenvError> {
     let live = live_path(virtualenvs_dir, pack);
     let Ok(meta) = std::fs::symlink_metadata(&live) else {
         return Ok(false);
     };
     if meta.is_symlink() {
         let target = std::fs::read_link(&live).ok().map(|t| virtualenvs_dir.join(t));
-        std::fs::remove_file(&live).map_err(|e| format!("cannot remove {}: {e}", live.display()))?;
+        std::fs::remove_file(&live).map_err(|source| VenvError::Remove { path: live.clone(), source })?;
         if let Some(target) = target.filter(|t| t.parent() == Some(virtualenvs_dir)) {
             remove_dir(&target);
         }
     } else {
-        std::fs::remove_dir_all(&live).map_err(|e| format!("cannot remove {}: {e}", live.display()))?;
+        std::fs::remove_dir_all(&live).map_err(|source| VenvError::Remove { path: live.clone(), source })?;
     }
     Ok(true)
 }
@@ -225,8 +256,8 @@ mod tests {
         make(".demo-3-half-built");
         sweep_unpublished(venvs);
         assert!(second.exists() && !venvs.join(".demo-3-half-built").exists());
-        assert_eq!(remove(venvs, "demo"), Ok(true));
+        assert!(remove(venvs, "demo").expect("removed"));
         assert!(!second.exists() && std::fs::symlink_metadata(venvs.join("demo")).is_err());
-        assert_eq!(remove(venvs, "demo"), Ok(false));
+        assert!(!remove(venvs, "demo").expect("nothing to remove"));
     }
 }

@@ -9,6 +9,24 @@ use serde_json::Value;
 /// The StackStorm release whose pack behaviour st2d follows.
 pub const STACKSTORM_VERSION: &str = "3.9.0";
 
+/// Why a pack's `pack.yaml` versions refuse it; each names the pack.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum VersionError {
+    #[error("pack {pack}: stackstorm_version clause \"{clause}\" is not understood")]
+    Clause { pack: String, clause: String },
+    #[error("pack {pack}: stackstorm_version operator \"{operator}\" is not understood")]
+    Operator { pack: String, operator: String },
+    #[error(
+        "Pack \"{pack}\" requires StackStorm \"{required}\", but st2d is compatible with {running}; pass force=true to install it anyway",
+        running = STACKSTORM_VERSION
+    )]
+    StackStorm { pack: String, required: String },
+    #[error(
+        "Pack \"{pack}\" supports only Python 2 (python_versions: {versions:?}), and st2d runs packs on Python 3; pass force=true to install it anyway"
+    )]
+    Python2 { pack: String, versions: Vec<String> },
+}
+
 fn numbers(version: &str) -> Option<[u64; 3]> {
     let core = version.trim().trim_start_matches('v').split(['-', '+']).next()?;
     let mut parts = core.split('.').map(|p| p.trim().parse::<u64>());
@@ -22,13 +40,13 @@ fn numbers(version: &str) -> Option<[u64; 3]> {
 }
 
 /// Checks `required` (`">=1.8.0, <2.2.0"`) against `STACKSTORM_VERSION`.
-pub fn check_stackstorm_version(pack: &str, required: &str) -> Result<(), String> {
+pub fn check_stackstorm_version(pack: &str, required: &str) -> Result<(), VersionError> {
     let running = numbers(STACKSTORM_VERSION).expect("STACKSTORM_VERSION is a semver constant");
     for clause in required.split(',').map(str::trim).filter(|c| !c.is_empty()) {
         let split = clause.find(|c: char| c.is_ascii_digit() || c == 'v').unwrap_or(clause.len());
         let (operator, version) = clause.split_at(split);
         let Some(wanted) = numbers(version) else {
-            return Err(format!("pack {pack}: stackstorm_version clause \"{clause}\" is not understood"));
+            return Err(VersionError::Clause { pack: pack.to_string(), clause: clause.to_string() });
         };
         let holds = match operator.trim() {
             ">" | ">>" => running > wanted,
@@ -38,20 +56,18 @@ pub fn check_stackstorm_version(pack: &str, required: &str) -> Result<(), String
             "<" | "<<" => running < wanted,
             "!=" => running != wanted,
             other => {
-                return Err(format!("pack {pack}: stackstorm_version operator \"{other}\" is not understood"));
+                return Err(VersionError::Operator { pack: pack.to_string(), operator: other.to_string() });
             }
         };
         if !holds {
-            return Err(format!(
-                "Pack \"{pack}\" requires StackStorm \"{required}\", but st2d is compatible with {STACKSTORM_VERSION}; pass force=true to install it anyway"
-            ));
+            return Err(VersionError::StackStorm { pack: pack.to_string(), required: required.to_string() });
         }
     }
     Ok(())
 }
 
 /// `python_versions: ["2"]` alone cannot run on Python 3.
-pub fn check_python_versions(pack: &str, versions: Option<&Value>) -> Result<(), String> {
+pub fn check_python_versions(pack: &str, versions: Option<&Value>) -> Result<(), VersionError> {
     let Some(Value::Array(versions)) = versions else {
         return Ok(());
     };
@@ -63,9 +79,7 @@ pub fn check_python_versions(pack: &str, versions: Option<&Value>) -> Result<(),
         })
         .collect();
     if !text.is_empty() && text.iter().all(|v| v == "2" || v.starts_with("2.")) {
-        return Err(format!(
-            "Pack \"{pack}\" supports only Python 2 (python_versions: {text:?}), and st2d runs packs on Python 3; pass force=true to install it anyway"
-        ));
+        return Err(VersionError::Python2 { pack: pack.to_string(), versions: text });
     }
     Ok(())
 }
@@ -97,8 +111,8 @@ mod tests {
         for (required, ok) in cases {
             assert_eq!(check_stackstorm_version("p", required).is_ok(), ok, "{required}");
         }
-        assert!(check_stackstorm_version("p", "~>1.0").expect_err("refused").contains("not understood"));
-        assert!(check_stackstorm_version("p", "<2.0.0").expect_err("refused").contains("force=true"));
+        assert!(check_stackstorm_version("p", "~>1.0").expect_err("refused").to_string().contains("not understood"));
+        assert!(check_stackstorm_version("p", "<2.0.0").expect_err("refused").to_string().contains("force=true"));
     }
 
     #[test]
@@ -106,7 +120,7 @@ mod tests {
         assert!(check_python_versions("p", None).is_ok());
         assert!(check_python_versions("p", Some(&json!(["2", "3"]))).is_ok());
         assert!(check_python_versions("p", Some(&json!(["3"]))).is_ok());
-        assert!(check_python_versions("p", Some(&json!(["2"]))).expect_err("refused").contains("Python 2"));
+        assert!(check_python_versions("p", Some(&json!(["2"]))).expect_err("refused").to_string().contains("Python 2"));
         assert!(check_python_versions("p", Some(&json!([2]))).is_err());
     }
 

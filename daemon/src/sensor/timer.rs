@@ -23,6 +23,33 @@ pub const INTERVAL: &str = "core.st2.IntervalTimer";
 pub const DATE: &str = "core.st2.DateTimer";
 pub const CRON: &str = "core.st2.CronTimer";
 
+/// Why a timer's parameters give no schedule; each names the parameter.
+#[derive(Debug, thiserror::Error)]
+pub enum TimerError {
+    #[error("timezone \"{name}\" is unknown")]
+    Timezone { name: String },
+    #[error("delta must be a positive integer")]
+    Delta,
+    #[error("unit {unit:?} must be one of weeks, days, hours, minutes, seconds")]
+    Unit { unit: Option<String> },
+    #[error("date is required")]
+    NoDate,
+    #[error("date \"{text}\" does not exist in {tz}")]
+    NoSuchTime { text: String, tz: Tz },
+    #[error("date \"{text}\" is not a date such as 2026-12-31 23:59:59")]
+    Date { text: String },
+    #[error("the week field is not supported; use day or day_of_week")]
+    Week,
+    #[error("day_of_week \"{field}\" is not understood")]
+    DayOfWeek { field: String },
+    #[error("day_of_week {day} is out of range 0-6 (0 is Monday)")]
+    DayOutOfRange { day: u32 },
+    #[error("cron parameters give the pattern \"{pattern}\": {source}")]
+    Pattern { pattern: String, source: croner::errors::CronError },
+    #[error("{type_ref} is not a timer")]
+    NotATimer { type_ref: String },
+}
+
 /// When a timer fires.
 #[derive(Debug, Clone)]
 pub enum Schedule {
@@ -45,31 +72,27 @@ impl Schedule {
 }
 
 /// Reads a timer trigger's parameters; the error names the parameter.
-pub fn schedule(trigger: &Trigger, default_tz: Tz) -> Result<Schedule, String> {
+pub fn schedule(trigger: &Trigger, default_tz: Tz) -> Result<Schedule, TimerError> {
     let params = &trigger.parameters;
     let tz = match params.get("timezone").and_then(Value::as_str) {
-        Some(name) => name.parse::<Tz>().map_err(|_| format!("timezone \"{name}\" is unknown"))?,
+        Some(name) => name.parse::<Tz>().map_err(|_| TimerError::Timezone { name: name.to_string() })?,
         None => default_tz,
     };
     match trigger.type_ref.as_str() {
         INTERVAL => {
-            let delta = params
-                .get("delta")
-                .and_then(Value::as_u64)
-                .filter(|d| *d > 0)
-                .ok_or("delta must be a positive integer")?;
+            let delta = params.get("delta").and_then(Value::as_u64).filter(|d| *d > 0).ok_or(TimerError::Delta)?;
             let unit = match params.get("unit").and_then(Value::as_str) {
                 Some("weeks") => 7 * 86_400,
                 Some("days") => 86_400,
                 Some("hours") => 3_600,
                 Some("minutes") => 60,
                 Some("seconds") => 1,
-                other => return Err(format!("unit {other:?} must be one of weeks, days, hours, minutes, seconds")),
+                other => return Err(TimerError::Unit { unit: other.map(String::from) }),
             };
             Ok(Schedule::Every(Duration::from_secs(delta * unit)))
         }
         DATE => {
-            let text = params.get("date").and_then(Value::as_str).ok_or("date is required")?;
+            let text = params.get("date").and_then(Value::as_str).ok_or(TimerError::NoDate)?;
             Ok(Schedule::Once(parse_date(text, tz)?))
         }
         CRON => {
@@ -79,14 +102,14 @@ pub fn schedule(trigger: &Trigger, default_tz: Tz) -> Result<Schedule, String> {
                 .dom_and_dow(true)
                 .build()
                 .parse(&pattern)
-                .map_err(|e| format!("cron parameters give the pattern \"{pattern}\": {e}"))?;
+                .map_err(|source| TimerError::Pattern { pattern: pattern.clone(), source })?;
             Ok(Schedule::Cron(Box::new(cron), tz))
         }
-        other => Err(format!("{other} is not a timer")),
+        other => Err(TimerError::NotATimer { type_ref: other.to_string() }),
     }
 }
 
-fn parse_date(text: &str, tz: Tz) -> Result<DateTime<Utc>, String> {
+fn parse_date(text: &str, tz: Tz) -> Result<DateTime<Utc>, TimerError> {
     if let Ok(with_offset) = DateTime::parse_from_rfc3339(text) {
         return Ok(with_offset.with_timezone(&Utc));
     }
@@ -98,16 +121,16 @@ fn parse_date(text: &str, tz: Tz) -> Result<DateTime<Utc>, String> {
                 .from_local_datetime(&naive)
                 .earliest()
                 .map(|t| t.with_timezone(&Utc))
-                .ok_or_else(|| format!("date \"{text}\" does not exist in {tz}"));
+                .ok_or_else(|| TimerError::NoSuchTime { text: text.to_string(), tz });
         }
     }
-    Err(format!("date \"{text}\" is not a date such as 2026-12-31 23:59:59"))
+    Err(TimerError::Date { text: text.to_string() })
 }
 
 /// APScheduler cron fields → a 7-field cron pattern (`sec min hour dom month dow year`).
 /// Omitted fields less significant than the least significant given one take their minimum;
 /// more significant ones are `*`. `day_of_week` 0 is Monday (APScheduler), 1 in cron.
-pub fn cron_pattern(params: &Map<String, Value>) -> Result<String, String> {
+pub fn cron_pattern(params: &Map<String, Value>) -> Result<String, TimerError> {
     const ORDER: [(&str, &str); 8] = [
         ("year", "*"),
         ("month", "1"),
@@ -126,7 +149,7 @@ pub fn cron_pattern(params: &Map<String, Value>) -> Result<String, String> {
         })
     };
     if field("week").is_some_and(|w| w != "*") {
-        return Err("the week field is not supported; use day or day_of_week".to_string());
+        return Err(TimerError::Week);
     }
     let least = ORDER.iter().rposition(|(name, _)| field(name).is_some());
     let value = |index: usize| -> String {
@@ -142,15 +165,15 @@ pub fn cron_pattern(params: &Map<String, Value>) -> Result<String, String> {
 }
 
 /// Maps APScheduler weekday numbers (0 = Monday) to cron's (0 = Sunday); names pass through.
-fn weekdays_to_cron(field: &str) -> Result<String, String> {
-    let map = |n: &str| -> Result<u32, String> {
-        let n: u32 = n.parse().map_err(|_| format!("day_of_week \"{field}\" is not understood"))?;
+fn weekdays_to_cron(field: &str) -> Result<String, TimerError> {
+    let map = |n: &str| -> Result<u32, TimerError> {
+        let n: u32 = n.parse().map_err(|_| TimerError::DayOfWeek { field: field.to_string() })?;
         if n > 6 {
-            return Err(format!("day_of_week {n} is out of range 0-6 (0 is Monday)"));
+            return Err(TimerError::DayOutOfRange { day: n });
         }
         Ok((n + 1) % 7)
     };
-    let items: Result<Vec<String>, String> = field
+    let items: Result<Vec<String>, TimerError> = field
         .split(',')
         .map(|item| {
             let (range, step) = match item.split_once('/') {
@@ -263,7 +286,8 @@ mod tests {
             (json!({"day_of_week": "mon-fri", "hour": 8}), "0 0 8 * * mon-fri *"),
         ];
         for (fields, expected) in cases {
-            assert_eq!(cron_pattern(&params(fields.clone())).as_deref(), Ok(expected), "{fields}");
+            let pattern = cron_pattern(&params(fields.clone())).unwrap_or_else(|e| panic!("{fields}: {e}"));
+            assert_eq!(pattern, expected, "{fields}");
         }
         assert!(cron_pattern(&params(json!({"week": 3}))).is_err());
         assert!(cron_pattern(&params(json!({"day_of_week": 7}))).is_err());
@@ -298,7 +322,7 @@ mod tests {
             (INTERVAL, json!({"unit": "seconds", "delta": 1, "timezone": "Mars/Base"}), "timezone"),
         ];
         for (type_ref, parameters, word) in cases {
-            let error = schedule(&trigger(type_ref, parameters.clone()), Tz::UTC).expect_err("invalid");
+            let error = schedule(&trigger(type_ref, parameters.clone()), Tz::UTC).expect_err("invalid").to_string();
             assert!(error.contains(word), "{parameters}: {error}");
         }
     }
