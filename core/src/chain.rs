@@ -4,9 +4,47 @@
 //!
 //! Owns: reading and checking the definition file. Must not: render templates or run tasks.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value};
+
+/// What is wrong with a chain definition; each names the field or the task.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ChainError {
+    #[error("the chain must be a mapping")]
+    NotMapping,
+    #[error("unknown key \"{0}\" (a chain has chain, default and vars)")]
+    UnknownKey(String),
+    #[error("\"chain\" is required and must be a list of tasks")]
+    NoTasks,
+    #[error("\"vars\" must be a mapping")]
+    Vars,
+    #[error("\"default\" must be a task name")]
+    Default,
+    #[error("Unable to find node with name \"{target}\" referenced in \"{field}\" in task \"{task}\".")]
+    UnknownTarget { target: String, field: &'static str, task: String },
+    #[error("Unable to find node with name \"{0}\" referenced in \"default\".")]
+    UnknownDefault(String),
+    #[error("chain[{0}] must be a mapping")]
+    TaskNotMapping(usize),
+    #[error("chain[{index}].{field} is required and must be a string")]
+    Text { index: usize, field: &'static str },
+    #[error("chain[{index}].{field} must be a mapping")]
+    Mapping { index: usize, field: &'static str },
+    #[error("chain[{0}].parameters: Either \"params\" or \"parameters\" attribute needs to be provided, but not both")]
+    ParamsAndParameters(usize),
+}
+
+/// Why a chain definition file cannot be used; each names the file.
+#[derive(Debug, thiserror::Error)]
+pub enum ChainFileError {
+    #[error("cannot read the chain {}: {source}", .path.display())]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("Failed to parse action chain definition from \"{}\": {source}", .path.display())]
+    Yaml { path: PathBuf, source: serde_yaml::Error },
+    #[error("{}: {source}", .path.display())]
+    Invalid { path: PathBuf, source: ChainError },
+}
 
 /// One task of a chain.
 #[derive(Debug, Clone, PartialEq)]
@@ -37,32 +75,32 @@ impl ChainSpec {
     }
 
     /// Reads and checks `path`; the error names the file and the field.
-    pub fn load(path: &Path) -> Result<Self, String> {
-        let shown = path.display();
-        let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read the chain {shown}: {e}"))?;
-        let document: Value = serde_yaml::from_str(&text)
-            .map_err(|e| format!("Failed to parse action chain definition from \"{shown}\": {e}"))?;
-        Self::parse(&document).map_err(|e| format!("{shown}: {e}"))
+    pub fn load(path: &Path) -> Result<Self, ChainFileError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| ChainFileError::Read { path: path.to_path_buf(), source })?;
+        let document: Value =
+            serde_yaml::from_str(&text).map_err(|source| ChainFileError::Yaml { path: path.to_path_buf(), source })?;
+        Self::parse(&document).map_err(|source| ChainFileError::Invalid { path: path.to_path_buf(), source })
     }
 
-    pub fn parse(document: &Value) -> Result<Self, String> {
-        let Value::Object(top) = document else { return Err("the chain must be a mapping".to_string()) };
+    pub fn parse(document: &Value) -> Result<Self, ChainError> {
+        let Value::Object(top) = document else { return Err(ChainError::NotMapping) };
         if let Some(unknown) = top.keys().find(|k| !["chain", "default", "vars"].contains(&k.as_str())) {
-            return Err(format!("unknown key \"{unknown}\" (a chain has chain, default and vars)"));
+            return Err(ChainError::UnknownKey(unknown.clone()));
         }
         let Some(Value::Array(items)) = top.get("chain") else {
-            return Err("\"chain\" is required and must be a list of tasks".to_string());
+            return Err(ChainError::NoTasks);
         };
         let nodes = items.iter().enumerate().map(|(index, item)| node(index, item)).collect::<Result<Vec<_>, _>>()?;
         let vars = match top.get("vars") {
             None | Some(Value::Null) => Map::new(),
             Some(Value::Object(vars)) => vars.clone(),
-            Some(_) => return Err("\"vars\" must be a mapping".to_string()),
+            Some(_) => return Err(ChainError::Vars),
         };
         let default = match top.get("default") {
             None | Some(Value::Null) => None,
             Some(Value::String(name)) => Some(name.clone()),
-            Some(_) => return Err("\"default\" must be a task name".to_string()),
+            Some(_) => return Err(ChainError::Default),
         };
         let spec = Self { start: default.clone().or_else(|| first_unreferenced(&nodes)), nodes, vars };
         for node in &spec.nodes {
@@ -70,48 +108,41 @@ impl ChainSpec {
                 if let Some(target) = target
                     && spec.node(target).is_none()
                 {
-                    return Err(format!(
-                        "Unable to find node with name \"{target}\" referenced in \"{field}\" in task \"{}\".",
-                        node.name
-                    ));
+                    return Err(ChainError::UnknownTarget { target: target.clone(), field, task: node.name.clone() });
                 }
             }
         }
         if let Some(default) = &default
             && spec.node(default).is_none()
         {
-            return Err(format!("Unable to find node with name \"{default}\" referenced in \"default\"."));
+            return Err(ChainError::UnknownDefault(default.clone()));
         }
         Ok(spec)
     }
 }
 
-fn node(index: usize, item: &Value) -> Result<ChainNode, String> {
-    let at = |field: &str| format!("chain[{index}].{field}");
-    let Value::Object(fields) = item else { return Err(format!("chain[{index}] must be a mapping")) };
-    let text = |field: &str, required: bool| -> Result<Option<String>, String> {
+fn node(index: usize, item: &Value) -> Result<ChainNode, ChainError> {
+    let Value::Object(fields) = item else { return Err(ChainError::TaskNotMapping(index)) };
+    let text = |field: &'static str, required: bool| -> Result<Option<String>, ChainError> {
         match fields.get(field) {
             None | Some(Value::Null) if !required => Ok(None),
             Some(Value::String(text)) if !text.trim().is_empty() => Ok(Some(text.trim().to_string())),
             Some(Value::String(_)) if !required => Ok(None),
-            _ => Err(format!("{} is required and must be a string", at(field))),
+            _ => Err(ChainError::Text { index, field }),
         }
     };
     let name = text("name", true)?.unwrap_or_default();
     let action = text("ref", true)?.unwrap_or_default();
-    let map = |field: &str| -> Result<Map<String, Value>, String> {
+    let map = |field: &'static str| -> Result<Map<String, Value>, ChainError> {
         match fields.get(field) {
             None | Some(Value::Null) => Ok(Map::new()),
             Some(Value::Object(map)) => Ok(map.clone()),
-            Some(_) => Err(format!("{} must be a mapping", at(field))),
+            Some(_) => Err(ChainError::Mapping { index, field }),
         }
     };
     let (params, parameters) = (map("params")?, map("parameters")?);
     if !params.is_empty() && !parameters.is_empty() {
-        return Err(format!(
-            "{}: Either \"params\" or \"parameters\" attribute needs to be provided, but not both",
-            at("parameters")
-        ));
+        return Err(ChainError::ParamsAndParameters(index));
     }
     Ok(ChainNode {
         name,
@@ -136,7 +167,7 @@ fn first_unreferenced(nodes: &[ChainNode]) -> Option<String> {
 mod tests {
     use super::*;
 
-    fn parsed(yaml: &str) -> Result<ChainSpec, String> {
+    fn parsed(yaml: &str) -> Result<ChainSpec, ChainError> {
         ChainSpec::parse(&serde_yaml::from_str(yaml).expect("yaml"))
     }
 
@@ -167,7 +198,7 @@ mod tests {
             ("chain:\n  - {name: a, ref: core.noop, publish: [x]}\n", "chain[0].publish must be a mapping"),
         ];
         for (yaml, expected) in cases {
-            let error = parsed(yaml).expect_err(yaml);
+            let error = parsed(yaml).expect_err(yaml).to_string();
             assert!(error.contains(expected), "{yaml}: {error}");
         }
     }

@@ -19,7 +19,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::datastore::{Datastore, Scope};
 use crate::reload::Published;
-use crate::trigger::journal::Journal;
+use crate::trigger::journal::{Journal, JournalError};
 
 /// What the daemon knows about a process it started, keyed by the process's token.
 #[derive(Clone)]
@@ -216,13 +216,13 @@ async fn handle(message: &Value, registration: &Registration, inner: &Arc<Inner>
             }
             let out = out.clone();
             let counter = inner.clone();
-            let reply = Box::new(move |result: Result<String, String>| {
+            let reply = Box::new(move |result: Result<String, JournalError>| {
                 let ack = match result {
                     Ok(instance) => {
                         counter.accepted.fetch_add(1, Ordering::Relaxed);
                         json!({"op": "ack", "id": id, "accepted": true, "instance": instance})
                     }
-                    Err(error) => json!({"op": "ack", "id": id, "accepted": false, "error": error}),
+                    Err(error) => json!({"op": "ack", "id": id, "accepted": false, "error": error.to_string()}),
                 };
                 let _ = out.send(line(&ack));
             });

@@ -15,7 +15,27 @@ use serde_json::{Map, Value};
 
 use super::functions::{FUNCTIONS, Scope};
 use crate::pyfmt::py_str;
+use crate::template::TemplateError;
 use crate::yaql;
+
+/// Why an expression does not compile or evaluate; each quotes the expression.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ExprError {
+    #[error("Jinja in \"{text}\": {error}")]
+    JinjaSyntax { text: String, error: TemplateError },
+    #[error("YAQL in \"<%{expression}%>\": {error}")]
+    YaqlSyntax { expression: String, error: yaql::SyntaxError },
+    #[error("YAQL in \"<%{expression}%>\": unknown function \"{name}\"")]
+    UnknownFunction { expression: String, name: String },
+    #[error("unterminated YAQL expression in \"{0}\"")]
+    UnterminatedYaql(String),
+    #[error("YaqlEvaluationException: Unable to evaluate expression '<%{expression}%>'. {error}")]
+    YaqlParse { expression: String, error: yaql::SyntaxError },
+    #[error("YaqlEvaluationException: Unable to evaluate expression '<%{expression}%>'. {error}")]
+    YaqlEval { expression: String, error: yaql::EvalError },
+    #[error("JinjaEvaluationException: Unable to render expression '{text}'. {error}")]
+    JinjaEval { text: String, error: TemplateError },
+}
 
 /// Whether `text` holds an expression.
 pub fn has_expression(text: &str) -> bool {
@@ -27,20 +47,22 @@ fn is_jinja(text: &str) -> bool {
 }
 
 /// Compiles every expression in `value`; the error quotes the expression.
-pub fn check(value: &Value) -> Result<(), String> {
+pub fn check(value: &Value) -> Result<(), ExprError> {
     match value {
-        Value::String(text) if is_jinja(text) => {
-            jinja().template_from_str(text).map(drop).map_err(|e| format!("Jinja in \"{text}\": {}", jinja_message(e)))
-        }
+        Value::String(text) if is_jinja(text) => jinja()
+            .template_from_str(text)
+            .map(drop)
+            .map_err(|e| ExprError::JinjaSyntax { text: text.clone(), error: e.into() }),
         Value::String(text) => {
             for source in yaql_sources(text)? {
-                let parsed = yaql::parse(source).map_err(|e| format!("YAQL in \"<%{source}%>\": {e}"))?;
+                let parsed = yaql::parse(source)
+                    .map_err(|error| ExprError::YaqlSyntax { expression: source.to_string(), error })?;
                 if let Some(unknown) = parsed
                     .functions()
                     .into_iter()
                     .find(|name| !yaql::is_library_function(name) && !FUNCTIONS.contains(&name.as_str()))
                 {
-                    return Err(format!("YAQL in \"<%{source}%>\": unknown function \"{unknown}\""));
+                    return Err(ExprError::UnknownFunction { expression: source.to_string(), name: unknown });
                 }
             }
             Ok(())
@@ -55,7 +77,7 @@ pub fn check(value: &Value) -> Result<(), String> {
 }
 
 /// `value` with every expression evaluated.
-pub fn evaluate(value: &Value, scope: &Scope) -> Result<Value, String> {
+pub fn evaluate(value: &Value, scope: &Scope) -> Result<Value, ExprError> {
     match value {
         Value::String(text) if is_jinja(text) => evaluate_jinja(text, scope),
         Value::String(text) if text.contains("<%") => evaluate_yaql(text, scope),
@@ -78,24 +100,27 @@ pub fn evaluate(value: &Value, scope: &Scope) -> Result<Value, String> {
 }
 
 /// The sources between `<%` and `%>` in `text`.
-fn yaql_sources(text: &str) -> Result<Vec<&str>, String> {
+fn yaql_sources(text: &str) -> Result<Vec<&str>, ExprError> {
     let mut sources = Vec::new();
     let mut rest = text;
     while let Some(start) = rest.find("<%") {
         let after = &rest[start + 2..];
-        let end = after.find("%>").ok_or_else(|| format!("unterminated YAQL expression in \"{text}\""))?;
+        let end = after.find("%>").ok_or_else(|| ExprError::UnterminatedYaql(text.to_string()))?;
         sources.push(&after[..end]);
         rest = &after[end + 2..];
     }
     Ok(sources)
 }
 
-fn evaluate_yaql(text: &str, scope: &Scope) -> Result<Value, String> {
+fn evaluate_yaql(text: &str, scope: &Scope) -> Result<Value, ExprError> {
     let sources = yaql_sources(text)?;
-    let one = |source: &str| -> Result<Value, String> {
-        let parsed = yaql::parse(source).map_err(|e| yaql_failure(source, &e.to_string()))?;
+    let one = |source: &str| -> Result<Value, ExprError> {
+        let parsed =
+            yaql::parse(source).map_err(|error| ExprError::YaqlParse { expression: source.to_string(), error })?;
         // As in Orquesta, variables are read through ctx(), not `$`.
-        parsed.evaluate(&Value::Null, &Host(scope)).map_err(|e| yaql_failure(source, &e.message))
+        parsed
+            .evaluate(&Value::Null, &Host(scope))
+            .map_err(|error| ExprError::YaqlEval { expression: source.to_string(), error })
     };
     let trimmed = text.trim();
     if sources.len() == 1 && trimmed.starts_with("<%") && trimmed.ends_with("%>") {
@@ -113,21 +138,17 @@ fn evaluate_yaql(text: &str, scope: &Scope) -> Result<Value, String> {
     Ok(Value::String(out))
 }
 
-fn yaql_failure(source: &str, message: &str) -> String {
-    format!("YaqlEvaluationException: Unable to evaluate expression '<%{source}%>'. {message}")
-}
-
 struct Host<'a>(&'a Scope);
 
 impl yaql::Host for Host<'_> {
-    fn call(&self, name: &str, args: &[Value], named: &Map<String, Value>) -> Option<Result<Value, String>> {
-        self.0.call(name, args, named)
+    fn call(&self, name: &str, args: &[Value], named: &Map<String, Value>) -> Option<Result<Value, yaql::EvalError>> {
+        let answer = self.0.call(name, args, named)?;
+        Some(answer.map_err(|error| yaql::EvalError { message: error.to_string() }))
     }
 }
 
-fn evaluate_jinja(text: &str, scope: &Scope) -> Result<Value, String> {
-    let failure =
-        |e: Error| format!("JinjaEvaluationException: Unable to render expression '{text}'. {}", jinja_message(e));
+fn evaluate_jinja(text: &str, scope: &Scope) -> Result<Value, ExprError> {
+    let failure = |e: Error| ExprError::JinjaEval { text: text.to_string(), error: e.into() };
     let context =
         minijinja::context! { __orquesta => minijinja::Value::from_object(ScopeObject(Arc::new(scope.clone()))) };
     if let Some(expression) = single_expression(text) {
@@ -136,10 +157,6 @@ fn evaluate_jinja(text: &str, scope: &Scope) -> Result<Value, String> {
         return Ok(if value.is_undefined() { Value::Null } else { crate::template::to_json(&value) });
     }
     jinja().render_str(text, context).map(Value::String).map_err(failure)
-}
-
-fn jinja_message(error: Error) -> String {
-    crate::template::TemplateError::from(error).0
 }
 
 /// The expression of a string that is exactly one `{{ expression }}`.
@@ -192,7 +209,7 @@ fn call_jinja(
     }
     match scope.0.call(name, &positional, &named) {
         Some(Ok(value)) => Ok(minijinja::Value::from(minijinja::value::Serde(&value))),
-        Some(Err(message)) => Err(Error::new(ErrorKind::InvalidOperation, message)),
+        Some(Err(error)) => Err(Error::new(ErrorKind::InvalidOperation, error.to_string())),
         None => Err(Error::new(ErrorKind::UnknownFunction, name.to_string())),
     }
 }
@@ -242,7 +259,7 @@ mod tests {
             (json!("<% ctx(a"), "unterminated YAQL expression"),
         ];
         for (value, expected) in cases {
-            let error = evaluate(&value, &scope()).expect_err("fails");
+            let error = evaluate(&value, &scope()).expect_err("fails").to_string();
             assert!(error.contains(expected), "{value}: {error}");
         }
     }
@@ -256,7 +273,7 @@ mod tests {
             (json!(["{{ ctx( }}"]), "Jinja in \"{{ ctx( }}\""),
         ];
         for (value, expected) in cases {
-            let error = check(&value).expect_err("fails");
+            let error = check(&value).expect_err("fails").to_string();
             assert!(error.contains(expected), "{value}: {error}");
         }
     }

@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
-use crate::template::{KeyValueSource, KvScope};
+use crate::template::{KeyValueSource, KvError, KvScope};
 
 /// The functions a `Scope` answers (the loader accepts these beside YAQL's library).
 pub const FUNCTIONS: [&str; 11] =
@@ -21,6 +21,43 @@ pub const FUNCTIONS: [&str; 11] =
 const FAILED: [&str; 4] = ["failed", "timeout", "abandoned", "expired"];
 /// Statuses `completed()` answers true for.
 const COMPLETED: [&str; 6] = ["succeeded", "failed", "timeout", "abandoned", "expired", "canceled"];
+
+/// Why a function could not answer; the message is Orquesta's where it has one.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum FunctionError {
+    #[error("The variable \"{0}\" is undefined.")]
+    UndefinedVariable(String),
+    #[error("ctx() takes a variable name, not {0}")]
+    CtxArgument(Value),
+    #[error("item() is only defined in a with-items task")]
+    NoItem,
+    #[error("Item does not have key \"{0}\".")]
+    ItemKey(String),
+    #[error("Item is not type of dict; item(\"{0}\") needs named items")]
+    ItemNotDict(String),
+    #[error("item() takes a name, not {0}")]
+    ItemArgument(Value),
+    #[error("task() needs a task name here")]
+    TaskNameNeeded,
+    #[error("task() takes a task name, not {0}")]
+    TaskArgument(Value),
+    #[error("Unable to find task execution for \"{0}\".")]
+    TaskNotFound(String),
+    #[error("task_status() needs a task name")]
+    TaskStatusNameNeeded,
+    #[error("st2kv() needs a key name")]
+    KeyNameNeeded,
+    #[error("Key \"{0}\" does not exist in the datastore")]
+    KeyNotFound(String),
+    #[error(transparent)]
+    Datastore(#[from] KvError),
+    #[error("json(): {0}")]
+    Json(String),
+    #[error("json() needs a string")]
+    JsonArgument,
+    #[error("zip() takes lists, not {0}")]
+    ZipArgument(Value),
+}
 
 /// The task an expression is evaluated for (transitions, retry, publish).
 #[derive(Debug, Clone, Default)]
@@ -49,7 +86,7 @@ impl Scope {
     }
 
     /// Answers the function `name`, or `None` when it is not one of Orquesta's.
-    pub fn call(&self, name: &str, args: &[Value], named: &Map<String, Value>) -> Option<Result<Value, String>> {
+    pub fn call(&self, name: &str, args: &[Value], named: &Map<String, Value>) -> Option<Result<Value, FunctionError>> {
         let answer = match name {
             "ctx" => self.ctx_(args),
             "result" => Ok(self.current.as_ref().map(|c| c.result.clone()).unwrap_or(Value::Null)),
@@ -60,13 +97,13 @@ impl Scope {
             "task" => self.task_(args),
             "task_status" => match args.first().and_then(Value::as_str) {
                 Some(task) => Ok(self.tasks.get(task).map(|view| view["status"].clone()).unwrap_or(Value::Null)),
-                None => Err("task_status() needs a task name".to_string()),
+                None => Err(FunctionError::TaskStatusNameNeeded),
             },
             "st2kv" => self.st2kv(args, named),
             "json" => match args.first() {
-                Some(Value::String(text)) => serde_json::from_str(text).map_err(|e| format!("json(): {e}")),
+                Some(Value::String(text)) => serde_json::from_str(text).map_err(|e| FunctionError::Json(e.to_string())),
                 Some(other) => Ok(other.clone()),
-                None => Err("json() needs a string".to_string()),
+                None => Err(FunctionError::JsonArgument),
             },
             "zip" => zip(args),
             _ => return None,
@@ -78,70 +115,68 @@ impl Scope {
         self.current.as_ref().is_some_and(|c| statuses.contains(&c.status.as_str()))
     }
 
-    fn ctx_(&self, args: &[Value]) -> Result<Value, String> {
+    fn ctx_(&self, args: &[Value]) -> Result<Value, FunctionError> {
         match args.first() {
             None => Ok(Value::Object(self.ctx.clone())),
             Some(Value::String(name)) => {
-                self.ctx.get(name).cloned().ok_or_else(|| format!("The variable \"{name}\" is undefined."))
+                self.ctx.get(name).cloned().ok_or_else(|| FunctionError::UndefinedVariable(name.clone()))
             }
-            Some(other) => Err(format!("ctx() takes a variable name, not {other}")),
+            Some(other) => Err(FunctionError::CtxArgument(other.clone())),
         }
     }
 
-    fn item_(&self, args: &[Value]) -> Result<Value, String> {
-        let Some(item) = &self.item else { return Err("item() is only defined in a with-items task".to_string()) };
+    fn item_(&self, args: &[Value]) -> Result<Value, FunctionError> {
+        let Some(item) = &self.item else { return Err(FunctionError::NoItem) };
         match args.first() {
             None => Ok(item.clone()),
             Some(Value::String(name)) => match item {
-                Value::Object(parts) => {
-                    parts.get(name).cloned().ok_or_else(|| format!("Item does not have key \"{name}\"."))
-                }
-                _ => Err(format!("Item is not type of dict; item(\"{name}\") needs named items")),
+                Value::Object(parts) => parts.get(name).cloned().ok_or_else(|| FunctionError::ItemKey(name.clone())),
+                _ => Err(FunctionError::ItemNotDict(name.clone())),
             },
-            Some(other) => Err(format!("item() takes a name, not {other}")),
+            Some(other) => Err(FunctionError::ItemArgument(other.clone())),
         }
     }
 
-    fn task_(&self, args: &[Value]) -> Result<Value, String> {
+    fn task_(&self, args: &[Value]) -> Result<Value, FunctionError> {
         let name = match args.first() {
             Some(Value::String(name)) => name.clone(),
             None => match &self.current {
                 Some(current) => current.name.clone(),
-                None => return Err("task() needs a task name here".to_string()),
+                None => return Err(FunctionError::TaskNameNeeded),
             },
-            Some(other) => return Err(format!("task() takes a task name, not {other}")),
+            Some(other) => return Err(FunctionError::TaskArgument(other.clone())),
         };
         if let Some(current) = self.current.as_ref().filter(|c| c.name == name) {
             return Ok(serde_json::json!({"id": name, "route": 0, "status": current.status, "result": current.result}));
         }
-        self.tasks.get(&name).cloned().ok_or_else(|| format!("Unable to find task execution for \"{name}\"."))
+        self.tasks.get(&name).cloned().ok_or_else(|| FunctionError::TaskNotFound(name))
     }
 
     /// `st2kv('system.key')` reads a system key, any other name a key of the workflow's user;
     /// `decrypt => true` decrypts a secret; `default => v` answers a missing key.
-    fn st2kv(&self, args: &[Value], named: &Map<String, Value>) -> Result<Value, String> {
-        let Some(Value::String(key)) = args.first() else { return Err("st2kv() needs a key name".to_string()) };
+    fn st2kv(&self, args: &[Value], named: &Map<String, Value>) -> Result<Value, FunctionError> {
+        let Some(Value::String(key)) = args.first() else { return Err(FunctionError::KeyNameNeeded) };
         let decrypt = named.get("decrypt").or(args.get(1)).is_some_and(|v| v.as_bool() == Some(true));
         let (scope, name) = match key.strip_prefix("system.") {
             Some(name) => (KvScope::System, name),
             None => (KvScope::User(self.user.clone()), key.strip_prefix("user.").unwrap_or(key)),
         };
         match self.kv.get(&scope, name)? {
-            Some(found) if found.secret && decrypt => self.kv.decrypt(&found.value).map(Value::String),
+            Some(found) if found.secret && decrypt => Ok(Value::String(self.kv.decrypt(&found.value)?)),
             Some(found) => Ok(Value::String(found.value)),
             None => match named.get("default") {
                 Some(default) => Ok(default.clone()),
-                None => Err(format!("Key \"{key}\" does not exist in the datastore")),
+                None => Err(FunctionError::KeyNotFound(key.clone())),
             },
         }
     }
 }
 
 /// `zip(a, b, ...)`: lists of the items at each position, as long as the shortest list.
-fn zip(args: &[Value]) -> Result<Value, String> {
+fn zip(args: &[Value]) -> Result<Value, FunctionError> {
     let lists = args
         .iter()
-        .map(|arg| arg.as_array().ok_or_else(|| format!("zip() takes lists, not {arg}")))
+        .map(|arg| arg.as_array().ok_or_else(|| FunctionError::ZipArgument(arg.clone())))
         .collect::<Result<Vec<_>, _>>()?;
     let length = lists.iter().map(|list| list.len()).min().unwrap_or(0);
     Ok(Value::Array((0..length).map(|i| Value::Array(lists.iter().map(|list| list[i].clone()).collect())).collect()))
@@ -183,7 +218,7 @@ mod tests {
             let answer = scope.call(name, &args, &none).expect("an orquesta function");
             match (answer, expected) {
                 (Ok(value), Ok(expected)) => assert_eq!(value, expected, "{name}{args:?}"),
-                (Err(error), Err(expected)) => assert!(error.contains(expected), "{name}: {error}"),
+                (Err(error), Err(expected)) => assert!(error.to_string().contains(expected), "{name}: {error}"),
                 (answer, expected) => panic!("{name}{args:?}: {answer:?}, expected {expected:?}"),
             }
         }

@@ -7,8 +7,20 @@
 
 use serde_json::Value;
 
+/// What is wrong with shorthand text; each quotes where reading stopped.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InlineError {
+    /// Text that is not `key=value` (its first 40 characters).
+    #[error("expected key=value at \"{0}\"")]
+    ExpectedPair(String),
+    #[error("unterminated {0} quote")]
+    UnterminatedQuote(char),
+    #[error("unterminated expression \"{0}\"")]
+    UnterminatedExpression(String),
+}
+
 /// The ordered `key=value` pairs of `text`, or what is wrong with it.
-pub fn pairs(text: &str) -> Result<Vec<(String, Value)>, String> {
+pub fn pairs(text: &str) -> Result<Vec<(String, Value)>, InlineError> {
     let chars: Vec<char> = text.chars().collect();
     let mut at = 0;
     let mut found = Vec::new();
@@ -25,8 +37,7 @@ pub fn pairs(text: &str) -> Result<Vec<(String, Value)>, String> {
         }
         let key: String = chars[start..at].iter().collect();
         if key.is_empty() || chars.get(at) != Some(&'=') {
-            let rest: String = chars[start..].iter().collect();
-            return Err(format!("expected key=value at \"{}\"", rest.chars().take(40).collect::<String>()));
+            return Err(InlineError::ExpectedPair(chars[start..].iter().take(40).collect()));
         }
         at += 1;
         let (value, next) = value(&chars, at)?;
@@ -40,7 +51,7 @@ fn is_delimiter(c: char) -> bool {
 }
 
 /// Reads one value starting at `at`; returns it and where reading stopped.
-fn value(chars: &[char], at: usize) -> Result<(Value, usize), String> {
+fn value(chars: &[char], at: usize) -> Result<(Value, usize), InlineError> {
     match chars.get(at) {
         Some(&quote) if quote == '"' || quote == '\'' => {
             let mut text = String::new();
@@ -58,7 +69,7 @@ fn value(chars: &[char], at: usize) -> Result<(Value, usize), String> {
                     }
                 }
             }
-            Err(format!("unterminated {quote} quote"))
+            Err(InlineError::UnterminatedQuote(quote))
         }
         _ => {
             let mut text = String::new();
@@ -73,9 +84,7 @@ fn value(chars: &[char], at: usize) -> Result<(Value, usize), String> {
                 if let Some(closing) = closing {
                     let end = (index + 2..chars.len().saturating_sub(1))
                         .find(|&i| chars[i] == closing[0] && chars[i + 1] == closing[1])
-                        .ok_or_else(|| {
-                            format!("unterminated expression \"{}\"", chars[index..].iter().collect::<String>())
-                        })?;
+                        .ok_or_else(|| InlineError::UnterminatedExpression(chars[index..].iter().collect()))?;
                     text.extend(&chars[index..end + 2]);
                     index = end + 2;
                 } else {
@@ -137,7 +146,7 @@ mod tests {
             ("m=<% ctx(", "unterminated expression"),
         ];
         for (text, expected) in cases {
-            let error = pairs(text).expect_err(text);
+            let error = pairs(text).expect_err(text).to_string();
             assert!(error.contains(expected), "{text}: {error}");
         }
     }

@@ -8,7 +8,7 @@
 //! of each join). Must not: evaluate expressions or run anything.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value};
 
@@ -97,28 +97,61 @@ impl SpecError {
     }
 }
 
+/// A definition file, and the line in it when it is known: `path` or `path:line`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FileLine {
+    pub path: PathBuf,
+    pub line: Option<u32>,
+}
+
+impl std::fmt::Display for FileLine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.path.display())?;
+        match self.line {
+            Some(line) => write!(f, ":{line}"),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Why a workflow definition file cannot be used; each names the file, and the line when it
+/// can be found.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("cannot read the workflow {}: {source}", .path.display())]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("{at}: the workflow is not valid YAML: {}", .error.message)]
+    Yaml { at: FileLine, error: crate::yaml::YamlError },
+    #[error("{at}: {}: {}", .error.field, .error.message)]
+    Invalid { at: FileLine, error: SpecError },
+}
+
+/// What is wrong with the items of `with`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+enum WithItemsError {
+    #[error("expected \"name in <% expression %>\", found \"{0}\"")]
+    ExpectedNames(String),
+    #[error("item names must be words separated by commas, found \"{0}\"")]
+    Names(String),
+    #[error("the items must be an expression, found \"{0}\"")]
+    NotExpression(String),
+}
+
 impl WorkflowSpec {
     /// Reads and checks `path`; the error names the file, the line when it can be found, and
     /// the field.
-    pub fn load(path: &Path) -> Result<Self, String> {
+    pub fn load(path: &Path) -> Result<Self, LoadError> {
         Self::read(path).map(|(_, spec)| spec)
     }
 
     /// As `load`, also giving the document as read.
-    pub fn read(path: &Path) -> Result<(Value, Self), String> {
-        let shown = path.display();
-        let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read the workflow {shown}: {e}"))?;
-        let document = crate::yaml::parse(&text).map_err(|e| match e.line {
-            Some(line) => format!("{shown}:{line}: the workflow is not valid YAML: {}", e.message),
-            None => format!("{shown}: the workflow is not valid YAML: {}", e.message),
-        })?;
-        let spec = Self::parse(&document).map_err(|error| {
-            let line = crate::yaml::field_line(&text, &error.field);
-            match line {
-                Some(line) => format!("{shown}:{line}: {}: {}", error.field, error.message),
-                None => format!("{shown}: {error}"),
-            }
-        })?;
+    pub fn read(path: &Path) -> Result<(Value, Self), LoadError> {
+        let at = |line| FileLine { path: path.to_path_buf(), line };
+        let text =
+            std::fs::read_to_string(path).map_err(|source| LoadError::Read { path: path.to_path_buf(), source })?;
+        let document = crate::yaml::parse(&text).map_err(|error| LoadError::Yaml { at: at(error.line), error })?;
+        let spec = Self::parse(&document)
+            .map_err(|error| LoadError::Invalid { at: at(crate::yaml::field_line(&text, &error.field)), error })?;
         Ok((document, spec))
     }
 
@@ -207,7 +240,7 @@ impl WorkflowSpec {
 
 /// Compiles every expression in `value`.
 fn checked(value: &Value, field: &str) -> Result<(), SpecError> {
-    expr::check(value).map_err(|message| SpecError::new(field, message))
+    expr::check(value).map_err(|error| SpecError::new(field, error.to_string()))
 }
 
 /// `input`, `vars`, `output` and `publish`: a list of names or single-key mappings (a mapping
@@ -259,7 +292,7 @@ fn task(name: &str, body: &Value) -> Result<TaskSpec, SpecError> {
         Some(Value::String(text)) => {
             let text = text.trim();
             let (reference, rest) = split_action(text);
-            let pairs = inline::pairs(rest).map_err(|e| SpecError::new(at("action"), e))?;
+            let pairs = inline::pairs(rest).map_err(|e| SpecError::new(at("action"), e.to_string()))?;
             (Some(Value::String(reference.to_string())), pairs.into_iter().collect())
         }
         Some(_) => return Err(SpecError::new(at("action"), "must be an action reference")),
@@ -288,7 +321,9 @@ fn task(name: &str, body: &Value) -> Result<TaskSpec, SpecError> {
     };
     let with = match fields.get("with") {
         None | Some(Value::Null) => None,
-        Some(Value::String(text)) => Some(with_items(text, None).map_err(|e| SpecError::new(at("with"), e))?),
+        Some(Value::String(text)) => {
+            Some(with_items(text, None).map_err(|e| SpecError::new(at("with"), e.to_string()))?)
+        }
         Some(Value::Object(map)) => {
             if let Some(unknown) = map.keys().find(|k| !["items", "concurrency"].contains(&k.as_str())) {
                 return Err(SpecError::new(
@@ -304,7 +339,7 @@ fn task(name: &str, body: &Value) -> Result<TaskSpec, SpecError> {
                 _ => return Err(SpecError::new(at("with.items"), "is required")),
             };
             let concurrency = map.get("concurrency").filter(|v| !v.is_null()).cloned();
-            Some(with_items(&items, concurrency).map_err(|e| SpecError::new(at("with.items"), e))?)
+            Some(with_items(&items, concurrency).map_err(|e| SpecError::new(at("with.items"), e.to_string()))?)
         }
         Some(_) => return Err(SpecError::new(at("with"), "must be an expression or a mapping with items")),
     };
@@ -366,23 +401,23 @@ fn split_action(text: &str) -> (&str, &str) {
 }
 
 /// `<% ctx(xs) %>`, `x in <% ctx(xs) %>` or `x, y in <% zip(...) %>`.
-fn with_items(text: &str, concurrency: Option<Value>) -> Result<WithItems, String> {
+fn with_items(text: &str, concurrency: Option<Value>) -> Result<WithItems, WithItemsError> {
     let text = text.trim();
     let expression_at = text.find("<%").or_else(|| text.find("{{"));
     let (names, items) = match expression_at {
         Some(at) if at > 0 => {
             let head = text[..at].trim();
             let Some(names) = head.strip_suffix(" in").or_else(|| (head == "in").then_some("")) else {
-                return Err(format!("expected \"name in <% expression %>\", found \"{text}\""));
+                return Err(WithItemsError::ExpectedNames(text.to_string()));
             };
             let names: Vec<String> = names.split(',').map(|n| n.trim().to_string()).collect();
             if names.iter().any(|n| n.is_empty() || !n.chars().all(|c| c.is_alphanumeric() || c == '_')) {
-                return Err(format!("item names must be words separated by commas, found \"{head}\""));
+                return Err(WithItemsError::Names(head.to_string()));
             }
             (names, text[at..].to_string())
         }
         Some(_) => (Vec::new(), text.to_string()),
-        None => return Err(format!("the items must be an expression, found \"{text}\"")),
+        None => return Err(WithItemsError::NotExpression(text.to_string())),
     };
     Ok(WithItems { items: Value::String(items), names, concurrency })
 }
@@ -400,7 +435,7 @@ fn transition(task: &str, index: usize, item: &Value) -> Result<Transition, Spec
         checked(when, &at("when"))?;
     }
     let publish = match fields.get("publish") {
-        Some(Value::String(text)) => inline::pairs(text).map_err(|e| SpecError::new(at("publish"), e))?,
+        Some(Value::String(text)) => inline::pairs(text).map_err(|e| SpecError::new(at("publish"), e.to_string()))?,
         other => assignments(other, &at("publish"), false)?
             .into_iter()
             .map(|(name, value)| (name, value.unwrap_or(Value::Null)))

@@ -226,8 +226,8 @@ fn version_match(value: String, pattern: String) -> Result<bool, Error> {
 /// The clear text of a datastore secret (given as `st2kv.system.key` or as its stored text).
 fn decrypt_kv(state: &State, value: Jinja) -> Result<String, Error> {
     if let Some(lookup) = value.downcast_object_ref::<Lookup>() {
-        return match lookup.value().map_err(invalid)? {
-            Some(found) if found.secret => lookup.decrypt(&found.value).map_err(invalid),
+        return match lookup.value().map_err(|e| invalid(e.to_string()))? {
+            Some(found) if found.secret => lookup.decrypt(&found.value).map_err(|e| invalid(e.to_string())),
             Some(found) => Ok(found.value),
             None => Ok(String::new()),
         };
@@ -235,7 +235,7 @@ fn decrypt_kv(state: &State, value: Jinja) -> Result<String, Error> {
     let stored = value.as_str().unwrap_or_default().to_string();
     let root = state.lookup("st2kv").and_then(|kv| kv.get_attr("system").ok());
     match root.as_ref().and_then(|r| r.downcast_object_ref::<Lookup>()) {
-        Some(lookup) => lookup.decrypt(&stored).map_err(invalid),
+        Some(lookup) => lookup.decrypt(&stored).map_err(|e| invalid(e.to_string())),
         None => Err(invalid("decrypt_kv: no datastore".to_string())),
     }
 }

@@ -25,11 +25,24 @@ pub struct KvValue {
     pub secret: bool,
 }
 
+/// Why the datastore could not answer a lookup; the store's message, shown as it is.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KvError {
+    /// The key could not be read.
+    #[error("{0}")]
+    Read(String),
+    /// The stored text could not be decrypted.
+    #[error("{0}")]
+    Decrypt(String),
+    #[error("there is no datastore to decrypt with")]
+    NoDatastore,
+}
+
 /// Where templates read the datastore.
 pub trait KeyValueSource: Send + Sync {
-    fn get(&self, scope: &KvScope, name: &str) -> Result<Option<KvValue>, String>;
+    fn get(&self, scope: &KvScope, name: &str) -> Result<Option<KvValue>, KvError>;
     /// The clear text of a secret's stored text.
-    fn decrypt(&self, stored: &str) -> Result<String, String>;
+    fn decrypt(&self, stored: &str) -> Result<String, KvError>;
 }
 
 /// A source with no keys (offline tools, tests).
@@ -37,12 +50,12 @@ pub trait KeyValueSource: Send + Sync {
 pub struct NoKeyValues;
 
 impl KeyValueSource for NoKeyValues {
-    fn get(&self, _: &KvScope, _: &str) -> Result<Option<KvValue>, String> {
+    fn get(&self, _: &KvScope, _: &str) -> Result<Option<KvValue>, KvError> {
         Ok(None)
     }
 
-    fn decrypt(&self, _: &str) -> Result<String, String> {
-        Err("there is no datastore to decrypt with".to_string())
+    fn decrypt(&self, _: &str) -> Result<String, KvError> {
+        Err(KvError::NoDatastore)
     }
 }
 
@@ -88,14 +101,14 @@ impl fmt::Debug for Lookup {
 
 impl Lookup {
     /// The stored value (empty when missing).
-    pub(crate) fn value(&self) -> Result<Option<KvValue>, String> {
+    pub(crate) fn value(&self) -> Result<Option<KvValue>, KvError> {
         if self.key.is_empty() {
             return Ok(None);
         }
         self.source.get(&self.scope, &self.key)
     }
 
-    pub(crate) fn decrypt(&self, stored: &str) -> Result<String, String> {
+    pub(crate) fn decrypt(&self, stored: &str) -> Result<String, KvError> {
         self.source.decrypt(stored)
     }
 }

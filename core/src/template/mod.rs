@@ -15,7 +15,7 @@ use std::sync::{Arc, OnceLock};
 use minijinja::{Environment, UndefinedBehavior};
 use serde_json::Value;
 
-pub use kv::{KeyValueSource, KvScope, KvValue, NoKeyValues};
+pub use kv::{KeyValueSource, KvError, KvScope, KvValue, NoKeyValues};
 
 /// The user executions run for when nobody else is named (StackStorm's system user), and
 /// whose `st2kv.user` scope templates read then.

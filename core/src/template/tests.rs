@@ -10,7 +10,7 @@ use super::*;
 struct Keys(HashMap<String, KvValue>);
 
 impl KeyValueSource for Keys {
-    fn get(&self, scope: &KvScope, name: &str) -> Result<Option<KvValue>, String> {
+    fn get(&self, scope: &KvScope, name: &str) -> Result<Option<KvValue>, KvError> {
         let key = match scope {
             KvScope::System => name.to_string(),
             KvScope::User(user) => format!("{user}:{name}"),
@@ -18,8 +18,8 @@ impl KeyValueSource for Keys {
         Ok(self.0.get(&key).cloned())
     }
 
-    fn decrypt(&self, stored: &str) -> Result<String, String> {
-        stored.strip_prefix("enc:").map(str::to_string).ok_or_else(|| "not encrypted".to_string())
+    fn decrypt(&self, stored: &str) -> Result<String, KvError> {
+        stored.strip_prefix("enc:").map(str::to_string).ok_or_else(|| KvError::Decrypt("not encrypted".to_string()))
     }
 }
 

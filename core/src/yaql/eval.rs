@@ -273,7 +273,7 @@ impl<'h> Evaluator<'h> {
         if (!method || entry.is_none())
             && let Some(result) = self.host.call(name, &values, &named)
         {
-            return result.map_err(err);
+            return result;
         }
         match entry.map(|e| &e.kind) {
             Some(Kind::Eager(function)) => function(self, &Args { name, method, values, named }),

@@ -79,9 +79,10 @@ impl std::error::Error for EvalError {}
 
 /// Functions the embedding program provides (Orquesta's ctx(), task(), result(), succeeded(),
 /// failed(), completed(), item(), st2kv(), json(), zip(), ...). Called with already-evaluated
-/// arguments, positional and named (`name => value`). Returns None when it does not know `name`.
+/// arguments, positional and named (`name => value`). Returns None when it does not know `name`;
+/// a function that fails gives the evaluation's error.
 pub trait Host {
-    fn call(&self, name: &str, args: &[Value], named: &Map<String, Value>) -> Option<Result<Value, String>>;
+    fn call(&self, name: &str, args: &[Value], named: &Map<String, Value>) -> Option<Result<Value, EvalError>>;
 }
 
 /// Parses `source` (the text between `<%` and `%>`).

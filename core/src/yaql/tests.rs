@@ -11,7 +11,7 @@ use super::*;
 struct TestHost;
 
 impl Host for TestHost {
-    fn call(&self, name: &str, args: &[Value], named: &Map<String, Value>) -> Option<Result<Value, String>> {
+    fn call(&self, name: &str, args: &[Value], named: &Map<String, Value>) -> Option<Result<Value, EvalError>> {
         let data = json!({
             "vms": [
                 {"name": "vmweb1", "region": "us-east", "role": "web"},
@@ -33,9 +33,10 @@ impl Host for TestHost {
         });
         Some(match (name, args) {
             ("ctx", []) => Ok(data),
-            ("ctx", [Value::String(key)]) => {
-                data.get(key).cloned().ok_or_else(|| format!("The variable \"{key}\" does not exist"))
-            }
+            ("ctx", [Value::String(key)]) => data
+                .get(key)
+                .cloned()
+                .ok_or_else(|| EvalError { message: format!("The variable \"{key}\" does not exist") }),
             ("succeeded", []) => Ok(json!(true)),
             ("result", []) => Ok(json!({"result": {"dependency_list": ["x"]}, "stdout": "out", "status_code": 404})),
             ("task", [Value::String(task)]) => Ok(json!({
@@ -44,7 +45,7 @@ impl Host for TestHost {
             })),
             ("item", []) => Ok(json!("current-item")),
             ("st2kv", [Value::String(key)]) => Ok(json!({"key": key, "decrypt": named.get("decrypt")})),
-            ("fail", []) => Err("the host refused".to_string()),
+            ("fail", []) => Err(EvalError { message: "the host refused".to_string() }),
             ("len", [Value::String(s)]) if s == "override" => Ok(json!("host len")),
             ("hostMethod", [receiver, ..]) => Ok(json!({"receiver": receiver, "args": args.len()})),
             _ => return None,
@@ -52,9 +53,17 @@ impl Host for TestHost {
     }
 }
 
-fn run(source: &str, data: &Value) -> Result<Value, String> {
-    let expression = parse(source).map_err(|e| format!("syntax: {e}"))?;
-    expression.evaluate(data, &TestHost).map_err(|e| e.message)
+/// Why a test expression gave no value.
+#[derive(Debug, PartialEq, thiserror::Error)]
+enum RunError {
+    #[error("syntax: {0}")]
+    Syntax(#[from] SyntaxError),
+    #[error(transparent)]
+    Eval(#[from] EvalError),
+}
+
+fn run(source: &str, data: &Value) -> Result<Value, RunError> {
+    Ok(parse(source)?.evaluate(data, &TestHost)?)
 }
 
 /// Checks each (expression, root data, expected value).
@@ -68,7 +77,9 @@ pub(crate) fn check_values(table: &[(&str, Value, Value)]) {
 pub(crate) fn check_errors(table: &[(&str, Value, &str)]) {
     for (source, data, message) in table {
         match run(source, data) {
-            Err(e) => assert!(e.contains(message), "expression: {source}\n  error: {e}\n  wanted: {message}"),
+            Err(e) => {
+                assert!(e.to_string().contains(message), "expression: {source}\n  error: {e}\n  wanted: {message}")
+            }
             Ok(v) => panic!("expression: {source} gave {v}, wanted an error with {message:?}"),
         }
     }

@@ -10,10 +10,20 @@ use tokio::sync::oneshot;
 
 use crate::runner::Job;
 use crate::runner::Outcome;
+use crate::trigger::journal::JournalError;
 use st2d_core::status::ExecutionStatus;
 
 /// The action handled here instead of by its python-script entry point.
 pub const ACTION_REF: &str = "core.inject_trigger";
+
+/// Why the trigger instance was not written.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum InjectError {
+    #[error(transparent)]
+    Journal(#[from] JournalError),
+    #[error("canceled before the trigger instance was written")]
+    Canceled,
+}
 
 pub async fn run(job: &Job<'_>) -> Outcome {
     let text = |name: &str| job.params.get(name).and_then(Value::as_str).filter(|t| !t.is_empty()).map(String::from);
@@ -29,14 +39,14 @@ pub async fn run(job: &Job<'_>) -> Outcome {
         return Outcome::failed(error.to_string());
     }
     let (done, journaled) = oneshot::channel();
-    let reply = Box::new(move |result: Result<String, String>| {
+    let reply = Box::new(move |result: Result<String, JournalError>| {
         let _ = done.send(result);
     });
     let source = Some(job.action.ref_.clone());
     job.context.journal.append(trigger.clone(), payload.clone(), source, trace_tag.clone(), reply).await;
     let instance = tokio::select! {
-        journaled = journaled => journaled.unwrap_or_else(|_| Err("the trigger journal stopped".to_string())),
-        () = job.cancel.cancelled() => Err("canceled before the trigger instance was written".to_string()),
+        journaled = journaled => journaled.unwrap_or(Err(JournalError::Stopped)).map_err(InjectError::from),
+        () = job.cancel.cancelled() => Err(InjectError::Canceled),
     };
     match instance {
         Ok(id) => Outcome {
@@ -48,6 +58,6 @@ pub async fn run(job: &Job<'_>) -> Outcome {
                 "exit_code": 0,
             }),
         },
-        Err(error) => Outcome::failed(error),
+        Err(error) => Outcome::failed(error.to_string()),
     }
 }

@@ -26,6 +26,15 @@ pub enum ParamError {
     Render(String),
 }
 
+/// Why a value cannot be cast to its declared type.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum CastError {
+    #[error("parameter \"{name}\": cannot cast {} to {kind}", py_repr(.value))]
+    Cast { name: String, value: Value, kind: String },
+    #[error("parameter \"{name}\": {} is not a string", py_repr(.value))]
+    NotString { name: String, value: Value },
+}
+
 /// What the pipeline works on.
 pub struct ParamInput<'a> {
     /// The effective schema: the runner's parameters merged with the action's.
@@ -46,7 +55,7 @@ pub fn resolve(input: ParamInput<'_>) -> Result<Resolved, ParamError> {
     let mut cast = Map::new();
     for (name, value) in values {
         let declared = schema.get(&name).and_then(|s| s.get("type")).and_then(Value::as_str);
-        cast.insert(name.clone(), cast_value(&name, declared, value).map_err(ParamError::Render)?);
+        cast.insert(name.clone(), cast_value(&name, declared, value).map_err(|e| ParamError::Render(e.to_string()))?);
     }
     validate(schema, &cast)?;
     let mut resolved = Resolved::default();
@@ -154,15 +163,15 @@ fn order(depends: &BTreeMap<String, BTreeSet<String>>) -> Result<Vec<String>, Pa
 }
 
 /// A value cast to its declared type as StackStorm's `util/casts.py` does.
-pub fn cast_value(name: &str, declared: Option<&str>, value: Value) -> Result<Value, String> {
+pub fn cast_value(name: &str, declared: Option<&str>, value: Value) -> Result<Value, CastError> {
     if value.as_str() == Some(NONE_MAGIC) {
         return Ok(Value::Null);
     }
-    let fail = |what: &str| format!("parameter \"{name}\": cannot cast {} to {what}", py_repr(&value));
+    let fail = |kind: &str| CastError::Cast { name: name.to_string(), value: value.clone(), kind: kind.to_string() };
     match (declared, &value) {
         (_, Value::Null) | (None, _) => Ok(value),
         (Some("string"), Value::String(_)) => Ok(value),
-        (Some("string"), _) => Err(format!("parameter \"{name}\": {} is not a string", py_repr(&value))),
+        (Some("string"), _) => Err(CastError::NotString { name: name.to_string(), value }),
         (Some("integer"), Value::String(text)) => {
             text.trim().parse::<i64>().map(Value::from).map_err(|_| fail("integer"))
         }

@@ -13,7 +13,7 @@
 pub mod args;
 
 use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
 
@@ -26,13 +26,24 @@ use st2d_core::status::ExecutionStatus;
 /// StackStorm's default `timeout` of the local runners, in seconds.
 pub const DEFAULT_TIMEOUT: u64 = 60;
 
+/// Why the shell line cannot be built.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ShellError {
+    #[error("runner parameter \"cmd\" is missing")]
+    NoCmd,
+    #[error("entry_point is required by the local-shell-script runner")]
+    NoEntryPoint,
+    #[error("entry_point \"{}\" does not exist", .0.display())]
+    NoScript(PathBuf),
+}
+
 /// Runs a local-shell-cmd or local-shell-script job.
 pub async fn run(job: &Job<'_>) -> Outcome {
     let sudo = job.runner_flag("sudo");
     let password = job.runner_text("sudo_password");
     let line = match command_line(job, sudo, password.is_some()) {
         Ok(line) => line,
-        Err(error) => return Outcome::failed(error),
+        Err(error) => return Outcome::failed(error.to_string()),
     };
     let timeout = job.timeout_seconds(DEFAULT_TIMEOUT);
     let mut spec = job.environment(ProcessSpec::new("bash", job.cwd()), |_| false).arg("-c").arg(&line);
@@ -52,14 +63,14 @@ pub async fn run(job: &Job<'_>) -> Outcome {
 }
 
 /// The shell line: `cmd`, or the script with its arguments; both optionally under sudo.
-fn command_line(job: &Job<'_>, sudo: bool, with_password: bool) -> Result<String, String> {
+fn command_line(job: &Job<'_>, sudo: bool, with_password: bool) -> Result<String, ShellError> {
     if job.action.runner_type != "local-shell-script" {
-        let cmd = job.runner_text("cmd").ok_or("runner parameter \"cmd\" is missing")?;
+        let cmd = job.runner_text("cmd").ok_or(ShellError::NoCmd)?;
         return Ok(args::wrap_sudo(&cmd, sudo, with_password));
     }
-    let script = job.entry_point().ok_or("entry_point is required by the local-shell-script runner")?;
+    let script = job.entry_point().ok_or(ShellError::NoEntryPoint)?;
     if !script.is_file() {
-        return Err(format!("entry_point \"{}\" does not exist", script.display()));
+        return Err(ShellError::NoScript(script));
     }
     make_executable(&script);
     let schema = match job.action.parameters.parse() {

@@ -339,18 +339,18 @@ impl st2d_core::template::KeyValueSource for Datastore {
         &self,
         scope: &st2d_core::template::KvScope,
         name: &str,
-    ) -> Result<Option<st2d_core::template::KvValue>, String> {
+    ) -> Result<Option<st2d_core::template::KvValue>, st2d_core::template::KvError> {
         let scope = match scope {
             st2d_core::template::KvScope::System => Scope::System,
             st2d_core::template::KvScope::User(user) => Scope::User(user.clone()),
         };
         Datastore::get(self, &scope, name, false)
             .map(|found| found.map(|item| st2d_core::template::KvValue { value: item.value, secret: item.secret }))
-            .map_err(|e| e.to_string())
+            .map_err(|e| st2d_core::template::KvError::Read(e.to_string()))
     }
 
-    fn decrypt(&self, stored: &str) -> Result<String, String> {
-        Datastore::decrypt(self, stored).map_err(|e| e.to_string())
+    fn decrypt(&self, stored: &str) -> Result<String, st2d_core::template::KvError> {
+        Datastore::decrypt(self, stored).map_err(|e| st2d_core::template::KvError::Decrypt(e.to_string()))
     }
 }
 

@@ -14,7 +14,7 @@ use crate::execution::enforcement::Enforcement;
 use crate::execution::{Execution, ExecutionRequest};
 use crate::metrics::{METRICS, Metrics};
 use crate::registry::Registry;
-use crate::store::EnforcementBatch;
+use crate::store::{EnforcementBatch, StoreError};
 use crate::trigger::{TriggerInstance, format_id, parse_id};
 use st2d_core::template::SYSTEM_USER;
 
@@ -33,7 +33,7 @@ impl Executor {
     /// the executions they request, in one durable commit, and starts those executions. With
     /// a free slot an execution is recorded `running` in that commit and its process starts
     /// without another flush. An error means nothing of the batch was recorded or started.
-    pub async fn enforce(&self, registry: &Registry, matches: Vec<RuleMatch<'_>>) -> Result<(), String> {
+    pub async fn enforce(&self, registry: &Registry, matches: Vec<RuleMatch<'_>>) -> Result<(), StoreError> {
         let store = &self.inner.store;
         let mut commit = EnforcementBatch::default();
         let mut executions: Vec<(Execution, Option<Slot>)> = Vec::new();
@@ -97,7 +97,7 @@ impl Executor {
         if commit.enforcements.is_empty() {
             return Ok(());
         }
-        store.commit_enforcements(&commit).await.map_err(|e| e.to_string())?;
+        store.commit_enforcements(&commit).await?;
         for (execution, slot) in executions {
             self.start(execution, slot);
         }

@@ -7,6 +7,7 @@
 
 use super::{Executor, dispatch, reach};
 use crate::execution::Execution;
+use crate::store::StoreError;
 use st2d_core::status::ExecutionStatus;
 
 /// Why a workflow cannot be paused or resumed.
@@ -54,7 +55,7 @@ impl Executor {
             reach(&mut execution, ExecutionStatus::Resuming);
             reach(&mut execution, ExecutionStatus::Running);
         }
-        self.record_active(&execution).map_err(PauseError::Store)?;
+        self.record_active(&execution).map_err(|e| PauseError::Store(e.to_string()))?;
         let _ = sender.send(pause);
         Ok(execution)
     }
@@ -72,9 +73,9 @@ impl Executor {
     }
 
     /// Writes an execution that is still active and announces the change.
-    fn record_active(&self, execution: &Execution) -> Result<(), String> {
+    fn record_active(&self, execution: &Execution) -> Result<(), StoreError> {
         let numeric = execution.numeric_id().unwrap_or_default();
-        self.inner.store.put_execution(numeric, &execution.to_record(), true).map_err(|e| e.to_string())?;
+        self.inner.store.put_execution(numeric, &execution.to_record(), true)?;
         self.inner.announce(execution);
         Ok(())
     }

@@ -17,7 +17,7 @@ use tokio::sync::oneshot;
 use crate::metrics::{METRICS, Metrics};
 use crate::registry::Registry;
 use crate::reload::Published;
-use crate::trigger::journal::Journal;
+use crate::trigger::journal::{Journal, JournalError};
 use crate::trigger::triggers::active_of_types;
 
 /// The trigger type of webhooks.
@@ -144,7 +144,7 @@ impl Webhooks {
         let mut waits = Vec::with_capacity(dispatches.len());
         for (trigger, payload) in dispatches {
             let (done, written) = oneshot::channel();
-            let reply = Box::new(move |result: Result<String, String>| {
+            let reply = Box::new(move |result: Result<String, JournalError>| {
                 let _ = done.send(result);
             });
             let source = Some("webhook".to_string());
@@ -154,8 +154,8 @@ impl Webhooks {
         for written in waits {
             written
                 .await
-                .unwrap_or_else(|_| Err("the trigger journal stopped".to_string()))
-                .map_err(|error| fault(StatusCode::SERVICE_UNAVAILABLE, error))?;
+                .unwrap_or(Err(JournalError::Stopped))
+                .map_err(|error| fault(StatusCode::SERVICE_UNAVAILABLE, error.to_string()))?;
         }
         Ok(())
     }

@@ -18,7 +18,18 @@ use st2d_core::pack::model::{Rule, RuleType};
 struct IndexedRule {
     rule: Arc<Rule>,
     /// An error when the criteria cannot be compiled: every evaluation then fails with it.
-    criteria: Result<Criteria, String>,
+    criteria: Result<Criteria, RuleError>,
+}
+
+/// Why a rule's criteria could not be evaluated; a failed enforcement records it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RuleError {
+    /// The criteria do not compile.
+    #[error("rule {rule}: {message}")]
+    Compile { rule: String, message: String },
+    /// An operator could not be applied to the payload.
+    #[error("{0}")]
+    Evaluate(String),
 }
 
 /// What one rule made of one trigger instance.
@@ -26,7 +37,7 @@ struct IndexedRule {
 pub enum Verdict {
     Matched(Arc<Rule>),
     /// The evaluation failed; a failed enforcement records why.
-    Failed(Arc<Rule>, String),
+    Failed(Arc<Rule>, RuleError),
 }
 
 /// The active rules of one snapshot by trigger ref, standard rules before backstop rules.
@@ -41,7 +52,8 @@ impl RuleIndex {
         let mut by_trigger: HashMap<String, Vec<IndexedRule>> = HashMap::new();
         for rule in registry.active_rules() {
             let trigger = crate::trigger::triggers::of_rule(rule).ref_;
-            let criteria = Criteria::compile(&rule.criteria).map_err(|e| format!("rule {}: {e}", rule.ref_));
+            let criteria = Criteria::compile(&rule.criteria)
+                .map_err(|message| RuleError::Compile { rule: rule.ref_.clone(), message });
             by_trigger.entry(trigger).or_default().push(IndexedRule { rule: rule.clone(), criteria });
         }
         for rules in by_trigger.values_mut() {
@@ -78,7 +90,7 @@ impl RuleIndex {
                 break;
             }
             let outcome = match &indexed.criteria {
-                Ok(criteria) => criteria.evaluate(payload, renderer, now),
+                Ok(criteria) => criteria.evaluate(payload, renderer, now).map_err(RuleError::Evaluate),
                 Err(error) => Err(error.clone()),
             };
             match outcome {

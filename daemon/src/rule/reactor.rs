@@ -17,7 +17,7 @@ use super::engine::{RuleIndex, Verdict};
 use crate::executor::{Executor, RuleMatch};
 use crate::metrics::{METRICS, Metrics};
 use crate::reload::Published;
-use crate::store::Store;
+use crate::store::{Store, StoreError};
 use crate::trigger::{TriggerInstance, parse_id};
 use st2d_core::criteria::matcher::PatternRenderer;
 
@@ -56,9 +56,9 @@ impl Reactor {
 
     async fn replay(&mut self) {
         let store = self.store.clone();
-        let pending = tokio::task::spawn_blocking(move || -> Result<Vec<TriggerInstance>, String> {
-            let after = store.processed_through().map_err(|e| e.to_string())?;
-            let records = store.trigger_instances_after(after).map_err(|e| e.to_string())?;
+        let pending = tokio::task::spawn_blocking(move || -> Result<Vec<TriggerInstance>, StoreError> {
+            let after = store.processed_through()?;
+            let records = store.trigger_instances_after(after)?;
             Ok(records
                 .into_iter()
                 .filter_map(|(_, record)| serde_json::from_slice::<TriggerInstance>(&record).ok())
@@ -107,7 +107,7 @@ impl Reactor {
             for verdict in self.index.evaluate(&instance.trigger, &instance.payload, renderer.as_ref(), now) {
                 let (rule, failure) = match verdict {
                     Verdict::Matched(rule) => (rule, None),
-                    Verdict::Failed(rule, reason) => (rule, Some(reason)),
+                    Verdict::Failed(rule, reason) => (rule, Some(reason.to_string())),
                 };
                 matches.push(RuleMatch {
                     instance,

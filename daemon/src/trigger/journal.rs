@@ -15,13 +15,28 @@ use tokio_util::sync::CancellationToken;
 
 use super::{TriggerInstance, format_id};
 use crate::metrics::{METRICS, Metrics};
-use crate::store::Store;
+use crate::store::{Store, StoreError};
 
 /// The most instances written in one batch.
 const BATCH: usize = 4096;
 
+/// Why an instance was not journaled.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum JournalError {
+    #[error("the daemon is shutting down")]
+    ShuttingDown,
+    /// The batch could not be written or flushed (one store error, shared by its instances).
+    #[error("{0}")]
+    Store(Arc<StoreError>),
+    #[error("not journaled")]
+    NotJournaled,
+    /// The writer went away without answering.
+    #[error("the trigger journal stopped")]
+    Stopped,
+}
+
 /// Called once an instance is durable (`Ok(id)`) or could not be written (`Err(reason)`).
-pub type Reply = Box<dyn FnOnce(Result<String, String>) + Send>;
+pub type Reply = Box<dyn FnOnce(Result<String, JournalError>) + Send>;
 
 struct Pending {
     trigger: String,
@@ -75,7 +90,7 @@ impl Journal {
         if let Err(mpsc::error::SendError(pending)) = self.tx.send(pending).await {
             METRICS.journal_depth_moved(-1);
             Metrics::add(&METRICS.trigger_instances_unwritten, 1);
-            (pending.reply)(Err("the daemon is shutting down".to_string()));
+            (pending.reply)(Err(JournalError::ShuttingDown));
         }
     }
 
@@ -139,7 +154,7 @@ async fn write_batch(
         let id = match store.next_id() {
             Ok(id) => id,
             Err(error) => {
-                failure = Some(error.to_string());
+                failure = Some(error);
                 break;
             }
         };
@@ -161,11 +176,12 @@ async fn write_batch(
         None => match store.put_trigger_instances(&records) {
             Ok(()) => {
                 handed_over = engine.is_some_and(|engine| engine.try_send(instances.clone()).is_ok());
-                store.flush_async().await.map_err(|e| e.to_string())
+                store.flush_async().await
             }
-            Err(error) => Err(error.to_string()),
+            Err(error) => Err(error),
         },
-    };
+    }
+    .map_err(|error| JournalError::Store(Arc::new(error)));
     last_write_ok.store(written.is_ok(), Ordering::Relaxed);
     match &written {
         Ok(()) => {
@@ -198,7 +214,7 @@ async fn write_batch(
                 durable.push(instance);
             }
             (Err(error), _) => (pending.reply)(Err(error.clone())),
-            (Ok(()), None) => (pending.reply)(Err("not journaled".to_string())),
+            (Ok(()), None) => (pending.reply)(Err(JournalError::NotJournaled)),
         }
     }
     (durable, handed_over)

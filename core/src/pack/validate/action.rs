@@ -136,7 +136,7 @@ fn check_workflow(pack_dir: &std::path::Path, entry_point: &str) -> Result<Optio
     crate::orquesta::spec::WorkflowSpec::read(&path).map(|(document, _)| Some(Arc::new(document))).map_err(|error| {
         let shown = path.display().to_string();
         let relative = path.strip_prefix(pack_dir).map(|p| p.display().to_string()).unwrap_or(shown.clone());
-        FieldError::new("entry_point", error.replacen(&shown, &relative, 1))
+        FieldError::new("entry_point", error.to_string().replacen(&shown, &relative, 1))
     })
 }
 

@@ -26,7 +26,19 @@ use crate::workflow::children::ChildExecutions;
 use st2d_core::chain::{ChainNode, ChainSpec};
 use st2d_core::pack::model::Action;
 use st2d_core::status::ExecutionStatus;
-use st2d_core::template::{self, Context};
+use st2d_core::template::{self, Context, TemplateError};
+
+/// Why the chain cannot go on; the message is the result's `error`.
+#[derive(Debug, thiserror::Error)]
+pub enum ChainRunError {
+    #[error("Failed initializing ``vars`` in chain. \"{name}\": {error}")]
+    Vars { name: String, error: TemplateError },
+    /// `template` is the value as Python prints it.
+    #[error(
+        "Failed rendering value for publish parameter \"{name}\" in task \"{task}\" (template string={template}): {error}"
+    )]
+    Publish { name: String, task: String, template: String, error: TemplateError },
+}
 
 /// The chain's state between tasks, persisted after each transition.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -67,7 +79,7 @@ pub async fn run(
     };
     let spec = match ChainSpec::load(&path) {
         Ok(spec) => spec,
-        Err(error) => return Conduct::Done(Outcome::failed(error)),
+        Err(error) => return Conduct::Done(Outcome::failed(error.to_string())),
     };
     let resolved = workflow.resolved.clone().unwrap_or_default();
     let display_published = resolved.runner.get("display_published").and_then(Value::as_bool).unwrap_or(true);
@@ -80,7 +92,7 @@ pub async fn run(
         None => match chain.start() {
             Ok(state) => (state, Resumed::No),
             Err(error) => {
-                let mut result = json!({"tasks": [], "error": error});
+                let mut result = json!({"tasks": [], "error": error.to_string()});
                 if display_published {
                     result["published"] = json!({});
                 }
@@ -124,7 +136,7 @@ enum Resumed {
 
 impl Chain<'_> {
     /// The state of a chain about to start: `vars` rendered with the chain's parameters.
-    fn start(&self) -> Result<ChainState, String> {
+    fn start(&self) -> Result<ChainState, ChainRunError> {
         let mut context = Context::new(self.executor.datastore(), &self.workflow.user);
         for (name, value) in &self.parameters {
             context.set(name, value.clone());
@@ -132,7 +144,7 @@ impl Chain<'_> {
         let mut vars = Map::new();
         for (name, value) in &self.spec.vars {
             let rendered = template::render_typed(value, &context)
-                .map_err(|e| format!("Failed initializing ``vars`` in chain. \"{name}\": {e}"))?;
+                .map_err(|error| ChainRunError::Vars { name: name.clone(), error })?;
             vars.insert(name.clone(), rendered);
         }
         let current = self.spec.start.clone().map(|node| Current { node, execution_id: None, created_at: Utc::now() });
@@ -213,7 +225,7 @@ impl Chain<'_> {
         let result = result.unwrap_or_else(|| state.tasks.last().map(|t| t["result"].clone()).unwrap_or_default());
         state.results.insert(node.name.clone(), result.clone());
         if let Err(error) = self.publish(state, node, &result) {
-            state.error = Some(error);
+            state.error = Some(error.to_string());
             state.current = None;
             return;
         }
@@ -273,7 +285,7 @@ impl Chain<'_> {
     }
 
     /// Renders `node`'s `publish` with its result, and adds it to the chain's variables.
-    fn publish(&self, state: &mut ChainState, node: &ChainNode, result: &Value) -> Result<(), String> {
+    fn publish(&self, state: &mut ChainState, node: &ChainNode, result: &Value) -> Result<(), ChainRunError> {
         if node.publish.is_empty() {
             return Ok(());
         }
@@ -281,12 +293,11 @@ impl Chain<'_> {
         context.set(&node.name, result.clone());
         let mut published = Map::new();
         for (name, value) in &node.publish {
-            let rendered = template::render_typed(value, &context).map_err(|e| {
-                format!(
-                    "Failed rendering value for publish parameter \"{name}\" in task \"{}\" (template string={}): {e}",
-                    node.name,
-                    st2d_core::pyfmt::py_str(value)
-                )
+            let rendered = template::render_typed(value, &context).map_err(|error| ChainRunError::Publish {
+                name: name.clone(),
+                task: node.name.clone(),
+                template: st2d_core::pyfmt::py_str(value),
+                error,
             })?;
             published.insert(name.clone(), rendered);
         }

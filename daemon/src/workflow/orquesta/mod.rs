@@ -30,12 +30,33 @@ use crate::execution::Execution;
 use crate::execution::{ExecutionRequest, ParentLink, RequestError};
 use crate::runner::Outcome;
 use crate::workflow::children::ChildExecutions;
-use st2d_core::orquesta::expr;
+use st2d_core::orquesta::expr::{self, ExprError};
 use st2d_core::orquesta::functions::Scope;
-use st2d_core::orquesta::spec::{TaskSpec, WorkflowSpec};
+use st2d_core::orquesta::spec::{LoadError, SpecError, TaskSpec, WorkflowSpec};
 use st2d_core::pack::model::Action;
 use st2d_core::status::ExecutionStatus;
 use state::{FlowState, Phase, Slot};
+
+/// Why a workflow cannot start, or a task cannot go on; the message is an entry of the
+/// result's `errors`.
+#[derive(Debug, thiserror::Error)]
+pub enum FlowError {
+    /// The definition read and checked with the action.
+    #[error("{0}")]
+    Spec(SpecError),
+    #[error(transparent)]
+    Load(#[from] LoadError),
+    #[error("cannot read the workflow: {0}")]
+    LoadTask(#[from] tokio::task::JoinError),
+    #[error("entry_point is required by the orquesta runner")]
+    NoEntryPoint,
+    #[error(transparent)]
+    Expression(#[from] ExprError),
+    #[error("the items of task \"{task}\" are not a list: {items}")]
+    ItemsNotList { task: String, items: Value },
+    #[error("the retry delay is not a number of seconds")]
+    RetryDelay,
+}
 
 /// Conducts an Orquesta execution.
 pub async fn run(
@@ -47,13 +68,13 @@ pub async fn run(
 ) -> Conduct {
     let spec = match (&action.workflow, entry_point) {
         // The definition read and checked with the action: the last good one.
-        (Some(document), _) => WorkflowSpec::parse(document).map_err(|e| e.to_string()),
+        (Some(document), _) => WorkflowSpec::parse(document).map_err(FlowError::Spec),
         // Not there when the action loaded: read it now.
         (None, Some(path)) => match tokio::task::spawn_blocking(move || WorkflowSpec::load(&path)).await {
-            Ok(read) => read,
-            Err(error) => Err(format!("cannot read the workflow: {error}")),
+            Ok(read) => read.map_err(FlowError::from),
+            Err(error) => Err(FlowError::from(error)),
         },
-        (None, None) => Err("entry_point is required by the orquesta runner".to_string()),
+        (None, None) => Err(FlowError::NoEntryPoint),
     };
     let spec = match spec {
         Ok(spec) => spec,
@@ -69,7 +90,7 @@ pub async fn run(
             Err(error) => {
                 return Conduct::Done(Outcome {
                     status: ExecutionStatus::Failed,
-                    result: json!({"output": null, "errors": [{"type": "error", "message": error}]}),
+                    result: json!({"output": null, "errors": [{"type": "error", "message": error.to_string()}]}),
                 });
             }
         },
@@ -80,8 +101,8 @@ pub async fn run(
     }
 }
 
-fn failed_to_load(error: &str) -> Value {
-    json!({"output": null, "errors": [{"type": "error", "message": error}]})
+fn failed_to_load(error: &FlowError) -> Value {
+    json!({"output": null, "errors": [{"type": "error", "message": error.to_string()}]})
 }
 
 type Completion = Pin<Box<dyn Future<Output = (usize, usize, Option<Execution>)> + Send>>;
@@ -96,7 +117,7 @@ struct Conductor<'a> {
 
 impl Conductor<'_> {
     /// The state of a workflow about to start: input and vars assigned in order, start tasks staged.
-    fn start(&self) -> Result<FlowState, String> {
+    fn start(&self) -> Result<FlowState, FlowError> {
         let resolved = self.workflow.resolved.clone().unwrap_or_default();
         let mut given = resolved.runner.clone();
         given.extend(resolved.action.clone());
@@ -285,16 +306,17 @@ impl Conductor<'_> {
         run.phase = Phase::Running;
         run.status = None;
         if let Some(with) = &task.with {
-            let items = expr::evaluate(&with.items, &scope).and_then(|items| match items {
+            let items = expr::evaluate(&with.items, &scope).map_err(FlowError::from).and_then(|items| match items {
                 Value::Array(items) => Ok(items),
-                other => Err(format!("the items of task \"{}\" are not a list: {other}", task.name)),
+                other => Err(FlowError::ItemsNotList { task: task.name.clone(), items: other }),
             });
             let concurrency = with
                 .concurrency
                 .as_ref()
                 .map(|c| expr::evaluate(c, &scope).map(|c| c.as_u64().map(|n| n.max(1) as usize)))
                 .transpose()
-                .map(Option::flatten);
+                .map(Option::flatten)
+                .map_err(FlowError::from);
             match (items, concurrency) {
                 (Ok(items), Ok(concurrency)) => {
                     run.slots = vec![Slot::default(); items.len()];
@@ -304,7 +326,7 @@ impl Conductor<'_> {
                 (Err(error), _) | (_, Err(error)) => {
                     run.slots = vec![Slot { status: Some("failed".into()), ..Slot::default() }];
                     state.failing = true;
-                    state.error(Some(&task.name), error, None);
+                    state.error(Some(&task.name), error.to_string(), None);
                     self.run_completed(state, index);
                     return;
                 }
@@ -349,7 +371,7 @@ impl Conductor<'_> {
                 };
                 return self.slot_failed(state, index, slot, problem);
             }
-            Err(error) => return self.slot_failed(state, index, slot, error),
+            Err(error) => return self.slot_failed(state, index, slot, error.to_string()),
         };
         let mut orquesta = json!({"task_name": task.name, "task_id": task.name, "route": 0});
         if run.items.is_some() {
@@ -433,7 +455,7 @@ impl Conductor<'_> {
                 }
                 Err(error) => {
                     state.failing = true;
-                    state.error(None, error, None);
+                    state.error(None, error.to_string(), None);
                     break;
                 }
             }

@@ -10,8 +10,8 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
-use super::Conductor;
 use super::state::{FlowState, Phase, TaskRun};
+use super::{Conductor, FlowError};
 use st2d_core::orquesta::expr;
 use st2d_core::orquesta::functions::{Current, Scope};
 use st2d_core::orquesta::spec::{self, TaskSpec};
@@ -37,7 +37,7 @@ impl Conductor<'_> {
                 Ok(None) => {}
                 Err(error) => {
                     state.failing = true;
-                    state.error(Some(&task.name), error, None);
+                    state.error(Some(&task.name), error.to_string(), None);
                 }
             }
         }
@@ -52,7 +52,7 @@ impl Conductor<'_> {
     }
 
     /// The delay before a retry, when `retry` asks for one now.
-    fn retry_due(&self, retry: &spec::Retry, scope: &Scope, used: u32) -> Result<Option<f64>, String> {
+    fn retry_due(&self, retry: &spec::Retry, scope: &Scope, used: u32) -> Result<Option<f64>, FlowError> {
         let count = expr::evaluate(&retry.count, scope)?.as_u64().unwrap_or(0);
         if u64::from(used) >= count {
             return Ok(None);
@@ -65,9 +65,7 @@ impl Conductor<'_> {
             return Ok(None);
         }
         let delay = match &retry.delay {
-            Some(delay) => {
-                seconds(&expr::evaluate(delay, scope)?).ok_or("the retry delay is not a number of seconds")?
-            }
+            Some(delay) => seconds(&expr::evaluate(delay, scope)?).ok_or(FlowError::RetryDelay)?,
             None => 0.0,
         };
         Ok(Some(delay))
@@ -105,7 +103,7 @@ impl Conductor<'_> {
             let holds = match holds {
                 Ok(holds) => holds,
                 Err(error) => {
-                    self.fail(state, first_new, Some(&task.name), error);
+                    self.fail(state, first_new, Some(&task.name), error.to_string());
                     return;
                 }
             };
@@ -122,7 +120,7 @@ impl Conductor<'_> {
                         ctx.insert(name.clone(), value);
                     }
                     Err(error) => {
-                        self.fail(state, first_new, Some(&task.name), error);
+                        self.fail(state, first_new, Some(&task.name), error.to_string());
                         return;
                     }
                 }
@@ -207,7 +205,7 @@ impl Conductor<'_> {
                 }
                 Err(error) => {
                     state.failing = true;
-                    state.error(Some(name), error, None);
+                    state.error(Some(name), error.to_string(), None);
                     return;
                 }
             },
