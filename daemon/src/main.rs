@@ -9,14 +9,14 @@ use st2d::cli::{Cli, Command};
 use st2d::config::{Config, Paths};
 use tokio_util::sync::CancellationToken;
 
-/// mimalloc, tuned in `st2d_alloc` (which says why).
+/// jemalloc, tuned in `st2d_alloc` (which says why).
 #[global_allocator]
 static ALLOCATOR: st2d_alloc::Allocator = st2d_alloc::Allocator;
 
 fn main() -> ExitCode {
-    // mimalloc commits its arenas eagerly; with transparent huge pages each touched 2 MiB of
-    // them becomes resident, which tripled idle memory. Off for this process (and, inherited,
-    // for its children) before anything sizeable is allocated.
+    // With transparent huge pages each touched 2 MiB of the allocator's arenas becomes
+    // resident, which tripled idle memory. Off for this process (and, inherited, for its
+    // children) before anything sizeable is allocated.
     let _ = rustix::thread::disable_transparent_huge_pages(true);
     let cli = Cli::parse();
     st2d::telemetry::init(cli.log_format, cli.log_level.as_deref());
@@ -26,11 +26,7 @@ fn main() -> ExitCode {
         return if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS };
     }
     let config = Config::new(&cli.paths, &cli.serve_args());
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .on_thread_park(st2d_alloc::collect_when_idle)
-        .build()
-    {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("st2d: cannot start the async runtime: {error}");
