@@ -1,5 +1,5 @@
 //! House rules checked over the source tree: every Rust file opens with a `//!` header saying
-//! what it owns, and no compiled Python is committed.
+//! what it owns, the daemon and core return typed errors, and no compiled Python is committed.
 
 use std::path::{Path, PathBuf};
 
@@ -55,4 +55,26 @@ fn no_compiled_python_is_committed() {
     }
     let listed = String::from_utf8_lossy(&output.stdout);
     assert!(listed.trim().is_empty(), "compiled Python is committed:\n{listed}");
+}
+
+#[test]
+fn the_daemon_and_core_return_typed_errors() {
+    // A `Result<_, String>` outside tests: errors are a `thiserror` enum per module (DESIGN.md 4).
+    let mut found = Vec::new();
+    for path in source_files() {
+        let in_scope = ["daemon/src", "core/src"].iter().any(|dir| path.starts_with(workspace_root().join(dir)));
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+        if !in_scope || !name.ends_with(".rs") || name == "tests.rs" || name.ends_with("_tests.rs") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).unwrap_or_default();
+        let code = text.split("#[cfg(test)]").next().unwrap_or_default();
+        for (number, line) in code.lines().enumerate() {
+            let after_result = line.find("Result<").map(|at| &line[at..]);
+            if after_result.is_some_and(|rest| rest.contains(", String>")) {
+                found.push(format!("{}:{}: {}", path.display(), number + 1, line.trim()));
+            }
+        }
+    }
+    assert!(found.is_empty(), "errors passed as strings (make a thiserror enum):\n{}", found.join("\n"));
 }
