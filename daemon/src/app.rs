@@ -5,6 +5,7 @@
 //! the shutdown sequence (stop intake, stop sensors, drain the journal, close the API).
 //! Must not: contain domain logic.
 
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -17,6 +18,8 @@ use crate::datastore::Datastore;
 use crate::executor::{Executor, ExecutorConfig};
 use crate::pack::builtin;
 use crate::packmgmt::{PackManager, PackPaths};
+use crate::pyenv::base::BaseError;
+use crate::pyenv::{BaseLibraries, PythonEnv};
 use crate::registry::build::Scanner;
 use crate::reload::{self, Cause, Reloader};
 use crate::rule::reactor::Reactor;
@@ -95,12 +98,14 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
         &work_tasks,
     )
     .with_context(|| format!("cannot listen on {}", paths.shim_socket().display()))?;
-    let context = SensorContext {
-        shim: shim.clone(),
-        journal: journal.clone(),
-        python_dir: paths.python_dir(),
+    let python_env = PythonEnv {
+        shim_dir: paths.python_dir(),
         pycache_dir: paths.data_dir.join("pycache"),
+        packs_dirs: paths.packs_dirs.clone(),
+        common_libs: config.common_libs,
+        base: BaseLibraries::new(paths.python_base_dir.clone()),
     };
+    let context = SensorContext { shim: shim.clone(), journal: journal.clone(), python_env: python_env.clone() };
     let sensors = Supervisor::new(
         context,
         paths.virtualenvs_dir.clone(),
@@ -136,8 +141,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
             run: RunContext {
                 python: config.python.clone(),
                 virtualenvs_dir: paths.virtualenvs_dir.clone(),
-                python_dir: paths.python_dir(),
-                pycache_dir: paths.data_dir.join("pycache"),
+                python_env: python_env.clone(),
                 shim: shim.clone(),
                 journal: journal.clone(),
             },
@@ -195,7 +199,15 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
         published,
         reload,
         info,
-        Runtime { sensors, shim, store, journal, executor: executor.clone(), datastore: datastore.clone(), packs },
+        Runtime {
+            sensors: sensors.clone(),
+            shim,
+            store,
+            journal,
+            executor: executor.clone(),
+            datastore: datastore.clone(),
+            packs,
+        },
     );
     let server = tokio::spawn(api::serve(
         listener,
@@ -213,6 +225,12 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
         first.problems.len()
     );
     systemd::ready(&status);
+    work_tasks.spawn(prepare_base_libraries(
+        python_env.base.clone(),
+        config.python.clone(),
+        sensors.clone(),
+        work.clone(),
+    ));
     tracing::info!(
         socket = %paths.socket.display(),
         startup_ms = started.elapsed().as_secs_f64() * 1000.0,
@@ -255,4 +273,23 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Finds or builds StackStorm's base Python libraries in the background, then has the sensors
+/// that started without them start again with them.
+async fn prepare_base_libraries(
+    base: BaseLibraries,
+    python: PathBuf,
+    sensors: Supervisor,
+    shutdown: CancellationToken,
+) {
+    let progress = |line: &str| tracing::info!(target: "st2d::pyenv", "{line}");
+    match base.prepare(&python, &progress, &shutdown).await {
+        Ok(site) => {
+            tracing::info!(path = %site.display(), "StackStorm's base Python libraries are ready");
+            sensors.refresh();
+        }
+        Err(BaseError::Canceled) => {}
+        Err(error) => tracing::error!(error = %error, "packs run without StackStorm's base Python libraries"),
+    }
 }

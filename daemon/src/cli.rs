@@ -43,6 +43,14 @@ pub enum Command {
     /// Load the packs directories once, print a report per pack and exit: non-zero when any
     /// pack or file failed.
     Check,
+    /// Build StackStorm's base Python libraries for `--python` now (pip's progress on stdout)
+    /// and exit; the daemon finds them at its next start instead of building them in the
+    /// background. pip's variables (`PIP_INDEX_URL`, `PIP_FIND_LINKS`, `PIP_NO_INDEX`) apply.
+    PythonBase {
+        /// Print the pinned requirements (for `pip download -r`) instead of building.
+        #[arg(long)]
+        print_requirements: bool,
+    },
 }
 
 #[derive(Debug, Clone, Args, Default)]
@@ -59,6 +67,11 @@ pub struct ServeArgs {
     /// The Python interpreter for sensors of packs without a virtualenv.
     #[arg(long, env = "ST2D_PYTHON", default_value = "python3", value_name = "PATH", global = true)]
     pub python: PathBuf,
+
+    /// Put each pack's `lib/` on the import path of its actions and sensors (StackStorm's
+    /// `[packs] enable_common_libs`, off by default as there).
+    #[arg(long, env = "ST2D_ENABLE_COMMON_LIBS", global = true)]
+    pub enable_common_libs: bool,
 
     /// Serve StackStorm's webhooks over HTTP on this address (`127.0.0.1:9101`); off when not
     /// given. Beyond loopback it needs --http-api-keys or --http-token-file.
@@ -181,6 +194,11 @@ pub struct PathArgs {
     /// The control plane's Unix socket.
     #[arg(long, env = "ST2D_SOCKET", global = true, value_name = "PATH")]
     pub socket: Option<PathBuf>,
+
+    /// Where StackStorm's base Python libraries are built (default `<data-dir>/python-base`);
+    /// daemons may share one.
+    #[arg(long, env = "ST2D_PYTHON_BASE_DIR", global = true, value_name = "DIR")]
+    pub python_base_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -18,6 +18,8 @@ pub struct Paths {
     pub virtualenvs_dir: PathBuf,
     pub data_dir: PathBuf,
     pub socket: PathBuf,
+    /// StackStorm's base Python libraries (`pyenv::base`).
+    pub python_base_dir: PathBuf,
 }
 
 impl Paths {
@@ -32,6 +34,7 @@ impl Paths {
             virtualenvs_dir: absolute(relative.virtualenvs_dir),
             data_dir: absolute(relative.data_dir),
             socket: absolute(relative.socket),
+            python_base_dir: absolute(relative.python_base_dir),
         }
     }
 
@@ -47,6 +50,7 @@ impl Paths {
         } else {
             args.packs_dirs.clone()
         };
+        let data_dir = args.data_dir.clone().unwrap_or_else(|| under_home("data", "/var/lib/st2d"));
         Self {
             packs_dirs,
             config_dir: args.config_dir.clone().unwrap_or_else(|| under_home("configs", "/opt/stackstorm/configs")),
@@ -54,7 +58,8 @@ impl Paths {
                 .virtualenvs_dir
                 .clone()
                 .unwrap_or_else(|| under_home("virtualenvs", "/opt/stackstorm/virtualenvs")),
-            data_dir: args.data_dir.clone().unwrap_or_else(|| under_home("data", "/var/lib/st2d")),
+            python_base_dir: args.python_base_dir.clone().unwrap_or_else(|| data_dir.join("python-base")),
+            data_dir,
             socket: args.socket.clone().unwrap_or_else(|| under_home("st2d.sock", "/run/st2d/st2d.sock")),
         }
     }
@@ -94,6 +99,8 @@ pub struct Config {
     pub watch_debounce: Option<Duration>,
     /// The interpreter for sensors of packs without a virtualenv.
     pub python: PathBuf,
+    /// `<pack>/lib` on the import path of pack code (`--enable-common-libs`).
+    pub common_libs: bool,
     /// The HTTP ingress, when `--http-listen` is given.
     pub ingress: Option<crate::ingress::IngressConfig>,
     /// The control plane's TCP listeners (`--grpc-listen`).
@@ -116,6 +123,7 @@ impl Config {
             register_rules_by_default: serve.register_rules_by_default,
             watch_debounce: (!serve.no_watch).then(|| Duration::from_millis(serve.watch_debounce_ms)),
             python: serve.python.clone(),
+            common_libs: serve.enable_common_libs,
             ingress: serve.http_listen.map(|listen| crate::ingress::IngressConfig {
                 listen,
                 api_keys_file: serve.http_api_keys.clone(),

@@ -18,6 +18,7 @@ pub mod metrics;
 pub mod pack;
 pub mod packmgmt;
 pub mod process;
+pub mod pyenv;
 pub mod registry;
 pub mod reload;
 pub mod retention;

@@ -25,6 +25,10 @@ fn main() -> ExitCode {
         print!("{report}");
         return if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS };
     }
+    if let Some(Command::PythonBase { print_requirements: true }) = cli.command {
+        print!("{}", st2d::pyenv::base::REQUIREMENTS);
+        return ExitCode::SUCCESS;
+    }
     let config = Config::new(&cli.paths, &cli.serve_args());
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
@@ -33,6 +37,20 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    if let Some(Command::PythonBase { .. }) = cli.command {
+        let base = st2d::pyenv::BaseLibraries::new(config.paths.python_base_dir.clone());
+        let progress = |line: &str| println!("{line}");
+        return match runtime.block_on(base.prepare(&config.python, &progress, &CancellationToken::new())) {
+            Ok(site) => {
+                println!("StackStorm's base Python libraries are ready in {}", site.display());
+                ExitCode::SUCCESS
+            }
+            Err(error) => {
+                eprintln!("st2d: {error}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     match runtime.block_on(st2d::app::run(config, CancellationToken::new())) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {

@@ -13,6 +13,7 @@ mod grpc;
 mod lifecycle;
 mod live_reload;
 mod orquesta;
+mod pack_env;
 mod packs;
 mod registration;
 mod rules;

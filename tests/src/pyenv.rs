@@ -1,5 +1,6 @@
 //! Python virtualenvs with packages from PyPI for tests that drive st2d with real Python
-//! clients (grpcio, st2client), made once per target directory and reused.
+//! clients (grpcio, st2client), and StackStorm's base Python libraries built by `st2d python-base`,
+//! made once per target directory and reused.
 //!
 //! Owns: creating and caching the virtualenvs. Must not: pass silently when one cannot be made:
 //! the test fails saying what to install.
@@ -50,4 +51,32 @@ fn venvs_root() -> PathBuf {
     let bins = crate::bins();
     let target = bins.st2d.parent().and_then(Path::parent).map(Path::to_path_buf);
     target.unwrap_or_else(std::env::temp_dir).join("test-venvs")
+}
+
+/// The directory where `st2d python-base` built StackStorm's base Python libraries, shared by
+/// every daemon of the test run (`--python-base-dir`): built from PyPI at the first call of a
+/// run (a complete build is found again by later runs).
+pub fn base_libraries_dir() -> PathBuf {
+    static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let dir = venvs_root().join("python-base");
+            let output = Command::new(&crate::bins().st2d)
+                .arg("python-base")
+                .arg("--python-base-dir")
+                .arg(&dir)
+                .arg("--data-dir")
+                .arg(std::env::temp_dir())
+                .output()
+                .expect("st2d runs");
+            assert!(
+                output.status.success(),
+                "st2d python-base could not build StackStorm's base Python libraries (it needs python3 \
+                 with pip, and PyPI or PIP_INDEX_URL): {}{}",
+                String::from_utf8_lossy(&output.stdout),
+                String::from_utf8_lossy(&output.stderr)
+            );
+            dir
+        })
+        .clone()
 }

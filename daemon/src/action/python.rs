@@ -7,13 +7,13 @@
 //! Owns: that runner. Must not: build processes itself (`crate::process` does) or answer the
 //! shim protocol (`crate::shim` does).
 
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use serde_json::{Value, json};
 
 use super::common::timeout_error;
 use crate::process::{Ending, ProcessSpec};
+use crate::pyenv::Role;
 use crate::runner::Job;
 use crate::runner::Outcome;
 use crate::shim::Registration;
@@ -46,8 +46,9 @@ pub async fn run(job: &Job<'_>) -> Outcome {
             }
         })),
     };
+    job.context.python_env.base.settled().await;
     let (token, _guard) = job.context.shim.register(registration);
-    let spec = process_spec(job, &file, &token);
+    let spec = process_spec(job, &token);
     let timeout = job.timeout_seconds(DEFAULT_TIMEOUT);
     let on_line = |pipe, text: &str| job.line(pipe, text);
     let captured = match crate::process::run(&spec, job.limits(timeout), job.cancel, &on_line).await {
@@ -109,25 +110,18 @@ fn welcome(job: &Job<'_>, file: &std::path::Path) -> Value {
     })
 }
 
-/// The interpreter (the pack's virtualenv python, else st2d's), the import path (the shim,
-/// `<pack>/actions/lib`, `<pack>/lib`, the action's directory, then st2d's own `PYTHONPATH`)
-/// and the environment (the user's `env` without any `PYTHONPATH`, the ST2_ACTION_* variables,
-/// the shim socket and token).
-fn process_spec(job: &Job<'_>, file: &std::path::Path, token: &str) -> ProcessSpec {
+/// The interpreter (the pack's virtualenv python, else st2d's), the import path
+/// (`pyenv::PythonEnv::import_path`; the shim adds the action's directory as it imports the
+/// file) and the environment (the user's `env` without any `PYTHONPATH`, the ST2_ACTION_*
+/// variables, the shim socket and token).
+fn process_spec(job: &Job<'_>, token: &str) -> ProcessSpec {
     let context = job.context;
+    let env = &context.python_env;
     let python = crate::sensor::spec::python_for(&job.action.pack, &context.virtualenvs_dir, &context.python);
     let pack_dir = job.pack_dir().unwrap_or_default();
-    let action_dir = file.parent().map(PathBuf::from).unwrap_or_default();
-    let mut path =
-        vec![context.python_dir.clone(), pack_dir.join("actions").join("lib"), pack_dir.join("lib"), action_dir];
-    if let Some(existing) = std::env::var_os("PYTHONPATH") {
-        path.extend(std::env::split_paths(&existing));
-    }
-    let spec =
-        ProcessSpec::new(python, job.cwd()).arg("-u").arg(context.python_dir.join("st2d_shim").join("action_main.py"));
-    job.environment(spec, |name| name.eq_ignore_ascii_case("PYTHONPATH"))
-        .env("PYTHONPATH", std::env::join_paths(path).unwrap_or_default())
-        .env("PYTHONPYCACHEPREFIX", &context.pycache_dir)
+    let program = ProcessSpec::new(&python, job.cwd()).arg("-u").arg(env.entry_point(Role::Action));
+    let spec = job.environment(program, |name| name.eq_ignore_ascii_case("PYTHONPATH"));
+    env.apply(spec, Role::Action, &pack_dir, crate::pyenv::virtualenv_of(&python))
         .env("ST2D_SHIM_SOCKET", context.shim.path())
         .env("ST2D_SHIM_TOKEN", token)
 }

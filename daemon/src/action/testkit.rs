@@ -83,8 +83,13 @@ impl Kit {
         let context = RunContext {
             python: crate::sensor::spec::resolve_interpreter(Path::new("python3")).await,
             virtualenvs_dir: home.path().join("virtualenvs"),
-            python_dir: home.path().join("python"),
-            pycache_dir: home.path().join("pycache"),
+            python_env: crate::pyenv::PythonEnv {
+                shim_dir: home.path().join("python"),
+                pycache_dir: home.path().join("pycache"),
+                packs_dirs: vec![home.path().join("packs")],
+                common_libs: true,
+                base: crate::pyenv::BaseLibraries::ready_at(None),
+            },
             shim,
             journal,
         };

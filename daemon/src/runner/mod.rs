@@ -15,6 +15,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::execution::Execution;
 use crate::process::Pipe;
+use crate::pyenv::PythonEnv;
 use crate::registry::Registry;
 use crate::shim::ShimServer;
 use crate::trigger::journal::Journal;
@@ -29,9 +30,8 @@ pub struct RunContext {
     /// The interpreter for packs without a virtualenv.
     pub python: PathBuf,
     pub virtualenvs_dir: PathBuf,
-    /// The embedded shim, written out at start.
-    pub python_dir: PathBuf,
-    pub pycache_dir: PathBuf,
+    /// The import path and variables of pack processes.
+    pub python_env: PythonEnv,
     pub shim: ShimServer,
     pub journal: Journal,
 }

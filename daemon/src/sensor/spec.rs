@@ -98,6 +98,7 @@ pub fn desired(
     selection: &Selection,
     virtualenvs: &Path,
     default_python: &Path,
+    base_libraries: Option<&Path>,
 ) -> Vec<SensorSpec> {
     registry
         .packs()
@@ -110,6 +111,7 @@ pub fn desired(
                 format!("{sensor:?}").hash(&mut hasher);
                 Value::Object(content.config.values.clone()).to_string().hash(&mut hasher);
                 python.hash(&mut hasher);
+                base_libraries.hash(&mut hasher);
                 file_stamp(&sensor.entry_point_path).hash(&mut hasher);
                 for stamp in tree_stamps(&content.dir.join("lib")) {
                     stamp.hash(&mut hasher);

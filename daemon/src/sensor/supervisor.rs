@@ -65,6 +65,12 @@ impl Supervisor {
         Selection { toggles, only: self.only.clone() }
     }
 
+    /// Reconciles again now: the sensors whose environment changed (StackStorm's base
+    /// libraries became ready) start again.
+    pub fn refresh(&self) {
+        self.poke.notify_one();
+    }
+
     /// Enables or disables a sensor, kept across restarts; `file_enabled` is its file's value.
     pub fn set_enabled(&self, sensor: &str, enabled: bool, file_enabled: bool) -> Result<(), crate::store::StoreError> {
         // A toggle equal to the file is no toggle: editing the file later then takes effect.
@@ -79,12 +85,16 @@ impl Supervisor {
         // Resolved here, not before READY: it runs the interpreter once.
         self.python = super::spec::resolve_interpreter(&self.python).await;
         tracing::info!(python = %self.python.display(), "python interpreter for sensors");
+        // Sensors start with StackStorm's base libraries when a build is there.
+        self.ctx.python_env.base.settled().await;
         let mut generations = published.subscribe();
         loop {
             let registry = published.registry();
             let (virtualenvs, python) = (self.virtualenvs.clone(), self.python.clone());
+            let base = self.ctx.python_env.base.site_dir();
             let selection = self.selection();
-            match tokio::task::spawn_blocking(move || desired(&registry, &selection, &virtualenvs, &python)).await {
+            let desired = move || desired(&registry, &selection, &virtualenvs, &python, base.as_deref());
+            match tokio::task::spawn_blocking(desired).await {
                 Ok(specs) => self.reconcile(specs).await,
                 Err(error) => tracing::error!(error = %error, "cannot compute the sensors to run"),
             }

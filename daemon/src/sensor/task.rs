@@ -5,7 +5,6 @@
 //! Owns: the life of one sensor process and its `SensorStatus`. Must not: decide whether the
 //! sensor should run (the supervisor does).
 
-use std::path::PathBuf;
 use std::process::ExitStatus;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
@@ -17,6 +16,7 @@ use tokio::sync::{mpsc, oneshot};
 use super::spec::SensorSpec;
 use super::{SensorState, SensorStatus};
 use crate::process::{ProcessSpec, terminate_group};
+use crate::pyenv::{PythonEnv, Role};
 use crate::shim::{Registration, ShimServer, line};
 use crate::trigger::journal::Journal;
 
@@ -30,10 +30,8 @@ pub const STOP_GRACE: Duration = Duration::from_secs(5);
 pub struct SensorContext {
     pub shim: ShimServer,
     pub journal: Journal,
-    /// Where the shim's Python files were written.
-    pub python_dir: PathBuf,
-    /// Where Python caches bytecode (`PYTHONPYCACHEPREFIX`).
-    pub pycache_dir: PathBuf,
+    /// The import path and variables of pack processes.
+    pub python_env: PythonEnv,
 }
 
 pub enum Command {
@@ -111,7 +109,7 @@ pub async fn run(
             s.started_at = Some(SystemTime::now());
         });
         tracing::info!(sensor = %sensor_ref, pid, "sensor started");
-        lifecycle(&ctx, "core.st2.sensor.process_spawn", json!({"id": spec.sensor.class_name, "timestamp": epoch(), "pid": pid, "cmd": format!("{} {}", spec.python.display(), ctx.python_dir.join("st2d_shim/sensor_main.py").display())})).await;
+        lifecycle(&ctx, "core.st2.sensor.process_spawn", json!({"id": spec.sensor.class_name, "timestamp": epoch(), "pid": pid, "cmd": format!("{} {}", spec.python.display(), ctx.python_env.entry_point(Role::Sensor).display())})).await;
         let output: Vec<_> = [child.stdout.take().map(reader), child.stderr.take().map(reader)]
             .into_iter()
             .flatten()
@@ -261,18 +259,9 @@ fn record_exit(status: &Mutex<SensorStatus>, exit: Option<ExitStatus>) {
 }
 
 fn process_spec(spec: &SensorSpec, ctx: &SensorContext, token: &str) -> ProcessSpec {
-    let sensor_dir = spec.sensor.entry_point_path.parent().map(PathBuf::from).unwrap_or_default();
-    let mut python_path = vec![ctx.python_dir.clone(), spec.pack_dir.join("lib"), sensor_dir];
-    if let Some(existing) = std::env::var_os("PYTHONPATH") {
-        python_path.extend(std::env::split_paths(&existing));
-    }
-    let python_path = std::env::join_paths(python_path).unwrap_or_default();
-    ProcessSpec::new(&spec.python, &spec.pack_dir)
-        .arg("-u")
-        .arg(ctx.python_dir.join("st2d_shim").join("sensor_main.py"))
-        .env("PYTHONPATH", python_path)
-        // Bytecode is cached under the data dir: starts stay fast and pack dirs stay untouched.
-        .env("PYTHONPYCACHEPREFIX", &ctx.pycache_dir)
+    let env = &ctx.python_env;
+    let program = ProcessSpec::new(&spec.python, &spec.pack_dir).arg("-u").arg(env.entry_point(Role::Sensor));
+    env.apply(program, Role::Sensor, &spec.pack_dir, crate::pyenv::virtualenv_of(&spec.python))
         .env("ST2D_SHIM_SOCKET", ctx.shim.path())
         .env("ST2D_SHIM_TOKEN", token)
         .env("ST2D_SENSOR_REF", spec.ref_())

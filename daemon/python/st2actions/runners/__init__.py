@@ -1,0 +1,1 @@
+"""StackStorm's legacy `st2actions.runners` package (see `pythonrunner`)."""

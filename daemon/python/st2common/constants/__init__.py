@@ -1,0 +1,1 @@
+"""StackStorm's `st2common.constants` package: the constant names pack code reads."""

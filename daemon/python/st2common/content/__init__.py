@@ -1,0 +1,1 @@
+"""StackStorm's `st2common.content` package: where pack files are (`utils`)."""

@@ -1,0 +1,1 @@
+"""StackStorm's `st2common.models` package: only `db`, which refuses to import."""
