@@ -602,3 +602,228 @@ fn packs_install_over_https_with_the_certificate_checked() {
     run_ok(&daemon, &["packs.download", &format!("packs={other}"), "verifyssl=false"]);
     assert_eq!(daemon.ctl_json(&["pack", "get", "secure"])["installed_from"], other);
 }
+
+/// A sensor class that idles until it is stopped.
+fn idle_sensor(class: &str) -> String {
+    format!(
+        "import time\nfrom st2reactor.sensor.base import Sensor\n\nclass {class}(Sensor):\n    def setup(self):\n        pass\n    def run(self):\n        while True:\n            time.sleep(1)\n    def cleanup(self):\n        pass\n    def add_trigger(self, t):\n        pass\n    def update_trigger(self, t):\n        pass\n    def remove_trigger(self, t):\n        pass\n"
+    )
+}
+
+/// The strings of a JSON list.
+fn strings(value: &Value) -> Vec<String> {
+    value.as_array().into_iter().flatten().filter_map(Value::as_str).map(String::from).collect()
+}
+
+#[test]
+fn what_stackstorm_tolerates_installs_with_warnings_and_what_it_refuses_does_not() {
+    require_git();
+    require_python();
+    let home = Home::new();
+    let repos = home.path().join("repos");
+    let repo = repos.join("kube");
+    // As the Exchange's kubernetes pack: two sensor files declare one trigger type. Besides, an
+    // action defined twice, an unknown pack.yaml key, an action alias and a policy.
+    write_file(&repo.join("pack.yaml"), &pack_yaml("kube", "1.0.0", "homepage: https://example.test/kube\n"));
+    write_file(
+        &repo.join("actions/list_pods.yaml"),
+        "---\nname: list_pods\nrunner_type: local-shell-cmd\nparameters:\n  cmd: {default: echo no pods}\n",
+    );
+    write_file(
+        &repo.join("actions/list_pods_again.yaml"),
+        "---\nname: list_pods\nrunner_type: local-shell-cmd\nparameters:\n  cmd: {default: echo the other one}\n",
+    );
+    for (file, class) in [("deployments", "DeploymentSensor"), ("pods", "PodSensor")] {
+        write_file(
+            &repo.join(format!("sensors/{file}.yaml")),
+            &format!(
+                "---\nclass_name: {class}\nentry_point: {file}.py\ntrigger_types:\n  - name: k8s_event\n    payload_schema: {{type: object}}\n"
+            ),
+        );
+        write_file(&repo.join(format!("sensors/{file}.py")), &idle_sensor(class));
+    }
+    write_file(
+        &repo.join("aliases/list_pods.yaml"),
+        "---\nname: list_pods\naction_ref: kube.list_pods\nformats: [\"list pods\"]\n",
+    );
+    write_file(
+        &repo.join("policies/retry.yaml"),
+        "---\nname: retry\nresource_ref: kube.list_pods\npolicy_type: action.retry\nparameters: {retry_on: timeout, max_retry_count: 2}\n",
+    );
+    commit(&repo, "1.0.0", Some("v1.0.0"));
+    // 2.0.0: pack.yaml lacks its author, which StackStorm's pack schema requires.
+    write_file(&repo.join("pack.yaml"), "---\nref: kube\nname: kube\ndescription: the kube pack\nversion: 2.0.0\n");
+    commit(&repo, "2.0.0", Some("v2.0.0"));
+    // 3.0.0: an action whose runner does not exist, which StackStorm's registration refuses.
+    write_file(&repo.join("pack.yaml"), &pack_yaml("kube", "3.0.0", ""));
+    write_file(&repo.join("actions/scale.yaml"), "---\nname: scale\nrunner_type: kubectl-runner\n");
+    commit(&repo, "3.0.0", Some("v3.0.0"));
+    let git_daemon = GitDaemon::start(&repos);
+    let url = git_daemon.url("kube");
+    let daemon = Daemon::start(&home, &[]);
+
+    let installed = run_ok(&daemon, &["packs.install", &format!("packs={url}=1.0.0")]);
+    let output = &installed["result"]["output"];
+    assert_eq!(output["packs_list"], serde_json::json!(["kube"]), "{installed:#}");
+    let expected = [
+        "pack.yaml: unknown fields ignored: homepage",
+        "actions/list_pods_again.yaml: action kube.list_pods is already defined in actions/list_pods.yaml; this definition is ignored",
+        "sensors/pods.yaml: trigger type kube.k8s_event is already defined in sensors/deployments.yaml; this definition is ignored",
+        "aliases/list_pods.yaml: action aliases are listed but not run (st2d has no ChatOps)",
+        "policies/retry.yaml: policies are listed but not enforced (st2d applies no policy types)",
+    ];
+    let warnings = strings(&output["warnings"]["kube"]);
+    let warning_list = strings(&output["warning_list"]);
+    let progress = installed["result"]["stdout"].as_str().unwrap_or_default();
+    for warning in expected {
+        assert!(warnings.iter().any(|w| w == warning), "{warning:?} not in the result's warnings: {warnings:#?}");
+        assert!(
+            warning_list.contains(&format!("kube: {warning}")),
+            "{warning:?} not in warning_list: {warning_list:#?}"
+        );
+        assert!(
+            progress.contains(&format!("warning: kube: {warning}")),
+            "{warning:?} not in the progress:\n{progress}"
+        );
+    }
+    // The pack is live, with its warnings on it and no errors.
+    let pack = daemon.ctl_json(&["pack", "get", "kube"]);
+    assert_eq!((pack["status"].as_str(), pack["version"].as_str()), (Some("ok"), Some("1.0.0")), "{pack:#}");
+    assert_eq!(pack["errors"], serde_json::json!([]), "{pack:#}");
+    let on_pack = strings(&pack["warnings"]);
+    for warning in expected {
+        assert!(on_pack.iter().any(|w| w == warning), "{warning:?} not on the pack: {on_pack:#?}");
+    }
+    assert_eq!((pack["aliases"].as_u64(), pack["policies"].as_u64()), (Some(1), Some(1)), "{pack:#}");
+    assert_eq!(daemon.refs("action", Some("kube")), ["kube.list_pods"]);
+    assert_eq!(daemon.refs("trigger", Some("kube")), ["kube.k8s_event"]);
+    for sensor in ["kube.DeploymentSensor", "kube.PodSensor"] {
+        daemon.wait_json("the kube sensors to run", &["sensor", "get", sensor], |s| s["state"] == "running");
+    }
+    let listed = run_ok(&daemon, &["kube.list_pods"]);
+    assert_eq!(listed["result"]["stdout"], "no pods", "the first definition is the live one");
+
+    // What StackStorm refuses is still refused, naming the file; 1.0.0 stays.
+    let cases = [
+        (format!("packs={url}=2.0.0"), "pack kube does not load: pack.yaml", "required field \"author\" is missing"),
+        (
+            format!("packs={url}=3.0.0"),
+            "pack kube does not load: actions/scale.yaml",
+            "runner \"kubectl-runner\" does not exist",
+        ),
+    ];
+    for (argument, names, why) in &cases {
+        let failed = run_fails(&daemon, &["packs.install", argument], names);
+        let error = failed["result"]["error"].as_str().unwrap_or_default();
+        assert!(error.contains(why), "{argument}: expected {why:?} in: {error}");
+        let pack = daemon.ctl_json(&["pack", "get", "kube"]);
+        assert_eq!((pack["status"].as_str(), pack["version"].as_str()), (Some("ok"), Some("1.0.0")), "{pack:#}");
+    }
+}
+
+/// A local source project whose wheel build fails the way an old lxml pin does on a host
+/// without libxml2-dev (its in-tree build backend needs nothing from an index).
+fn write_unbuildable_project(dir: &Path) {
+    write_file(
+        &dir.join("pyproject.toml"),
+        "[build-system]\nrequires = []\nbuild-backend = \"backend\"\nbackend-path = [\".\"]\n",
+    );
+    write_file(
+        &dir.join("backend.py"),
+        r#"import os, sys
+
+def get_requires_for_build_wheel(config_settings=None):
+    return []
+
+def prepare_metadata_for_build_wheel(metadata_directory, config_settings=None):
+    info = os.path.join(metadata_directory, "lxmlish-4.2.1.dist-info")
+    os.makedirs(info)
+    with open(os.path.join(info, "METADATA"), "w") as f:
+        f.write("Metadata-Version: 2.1\nName: lxmlish\nVersion: 4.2.1\n")
+    return "lxmlish-4.2.1.dist-info"
+
+def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
+    print("Building lxml version 4.2.1.", flush=True)
+    print("gcc -pthread -fPIC -I/usr/include/libxml2 -c src/lxml/etree.c -o build/etree.o", flush=True)
+    sys.stderr.write("src/lxml/etree.c:96:10: fatal error: libxml/xmlversion.h: No such file or directory\n")
+    sys.stderr.write('   96 | #include "libxml/xmlversion.h"\n')
+    sys.stderr.write("      |          ^~~~~~~~~~~~~~~~~~~~~\n")
+    sys.stderr.write("compilation terminated.\n")
+    sys.stderr.write("error: command '/usr/bin/gcc' failed with exit code 1\n")
+    sys.exit(1)
+"#,
+    );
+}
+
+#[test]
+fn a_requirement_that_does_not_build_is_named_and_the_installed_version_and_virtualenv_stay() {
+    require_git();
+    require_python();
+    let home = Home::new();
+    let wheel = build_wheel(home.path());
+    let project = home.path().join("src/lxmlish");
+    write_unbuildable_project(&project);
+    let repo = home.path().join("repos/xmltool");
+    write_file(&repo.join("pack.yaml"), &pack_yaml("xmltool", "1.0.0", ""));
+    write_file(&repo.join("requirements.txt"), &format!("{}\n", wheel.display()));
+    write_file(
+        &repo.join("actions/greet.yaml"),
+        "---\nname: greet\nrunner_type: python-script\nentry_point: greet.py\n",
+    );
+    write_file(
+        &repo.join("actions/greet.py"),
+        "from st2common.runners.base_action import Action\nimport st2d_e2e_dep\n\nclass Greet(Action):\n    def run(self):\n        return st2d_e2e_dep.GREETING\n",
+    );
+    commit(&repo, "1.0.0", Some("v1.0.0"));
+    let unbuildable = format!("{}\nfile://{}\n", wheel.display(), project.display());
+    write_file(&repo.join("pack.yaml"), &pack_yaml("xmltool", "2.0.0", ""));
+    write_file(&repo.join("requirements.txt"), &unbuildable);
+    commit(&repo, "2.0.0", Some("v2.0.0"));
+    let daemon = Daemon::start(&home, &[]);
+    let url = format!("file://{}", repo.display());
+    let virtualenvs = home.path().join("virtualenvs");
+
+    run_ok(&daemon, &["packs.install", &format!("packs={url}=1.0.0")]);
+    let venv = std::fs::read_link(virtualenvs.join("xmltool")).expect("the virtualenv is a link");
+    let built = |daemon: &Daemon| {
+        let pack = daemon.ctl_json(&["pack", "get", "xmltool"]);
+        assert_eq!(pack["version"], "1.0.0", "{pack:#}");
+        assert_eq!(std::fs::read_link(virtualenvs.join("xmltool")).ok(), Some(venv.clone()), "the live virtualenv");
+        let names: Vec<String> = std::fs::read_dir(&virtualenvs)
+            .expect("the virtualenvs directory")
+            .filter_map(Result::ok)
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        let mut expected = vec!["xmltool".to_string(), venv.display().to_string()];
+        let mut names = names;
+        names.sort();
+        expected.sort();
+        assert_eq!(names, expected, "no half-built virtualenv is left beside the live one");
+        let greet = run_ok(daemon, &["xmltool.greet"]);
+        assert_eq!(greet["result"]["result"], "hello from the virtualenv", "{greet:#}");
+        pack
+    };
+    built(&daemon);
+
+    // The upgrade's requirements do not build: the error names the requirement and the
+    // compiler's line; 1.0.0 and its virtualenv stay.
+    let line = "src/lxml/etree.c:96:10: fatal error: libxml/xmlversion.h: No such file or directory";
+    let failed =
+        run_fails(&daemon, &["packs.install", &format!("packs={url}=2.0.0")], "pip install -r requirements.txt failed");
+    let error = failed["result"]["error"].as_str().unwrap_or_default();
+    assert!(error.contains(&format!("requirement \"lxmlish\": {line}")), "{error}");
+    assert!(error.contains("xmltool 2.0.0 was not installed") && error.contains("1.0.0 stays installed"), "{error}");
+    let pack = built(&daemon);
+    assert!(pack["setup_error"].as_str().unwrap_or_default().contains(line), "{pack:#}");
+
+    // packs.setup_virtualenv explains itself the same way, and keeps the working virtualenv.
+    write_file(&home.packs().join("xmltool/requirements.txt"), &unbuildable);
+    let failed = run_fails(
+        &daemon,
+        &["packs.setup_virtualenv", "packs=xmltool"],
+        "pip install -r requirements.txt failed for pack xmltool",
+    );
+    let error = failed["result"]["error"].as_str().unwrap_or_default();
+    assert!(error.contains(&format!("requirement \"lxmlish\": {line}")), "{error}");
+    built(&daemon);
+}

@@ -78,7 +78,8 @@ impl FromStr for ContentKind {
     }
 }
 
-/// A problem with one file of a pack.
+/// A problem with one file of a pack that StackStorm's registration would refuse (tolerated
+/// problems are `PackContent::warnings`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ContentError {
     /// Relative to the pack directory, or absolute for files outside it (configs).
@@ -250,7 +251,13 @@ pub struct PackContent {
     pub policies: Vec<Arc<Policy>>,
     pub config_schema: Option<Value>,
     pub config: PackConfig,
+    /// What StackStorm's registration refuses (a file that does not parse or validate, a bad
+    /// config): the file is skipped or kept at its last good version, and an install of the
+    /// pack is refused.
     pub errors: Vec<ContentError>,
+    /// What StackStorm tolerates (a ref defined twice, unknown `pack.yaml` keys, legacy names,
+    /// content st2d lists but does not run), each starting with its file: shown on the pack,
+    /// never a reason to refuse it.
     pub warnings: Vec<String>,
 }
 

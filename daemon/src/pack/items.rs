@@ -1,12 +1,13 @@
 //! The resources that content files define, grouped by kind, as the loader collects them.
 //!
 //! Owns: collecting resources, taking a previous version's resources of one file (last good),
-//! and rejecting a second definition of a ref. Must not: read files.
+//! ignoring a second definition of a ref (a warning: StackStorm's registration upserts it), and
+//! the notes on content st2d lists but does not run. Must not: read files.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use st2d_core::pack::model::{Action, Alias, ContentError, PackContent, Policy, Rule, Sensor, TriggerType};
+use st2d_core::pack::model::{Action, Alias, PackContent, Policy, Rule, Sensor, TriggerType};
 
 /// Resources defined by one or more files.
 #[derive(Debug, Default)]
@@ -53,25 +54,19 @@ impl Items {
         }
     }
 
-    /// A second definition of the same ref is an error on the later file; the first one stays.
-    pub fn drop_duplicates(&mut self, errors: &mut Vec<ContentError>) {
-        fn dedup<T>(
-            list: &mut Vec<Arc<T>>,
-            what: &str,
-            key: impl Fn(&T) -> (&str, &str),
-            errors: &mut Vec<ContentError>,
-        ) {
+    /// A second definition of the same ref is ignored with a warning on the later file; the
+    /// first one stays. (StackStorm upserts by ref, so the file registered last would win; it
+    /// never refuses a pack for it, so neither does st2d.)
+    pub fn drop_duplicates(&mut self, warnings: &mut Vec<String>) {
+        fn dedup<T>(list: &mut Vec<Arc<T>>, what: &str, key: impl Fn(&T) -> (&str, &str), warnings: &mut Vec<String>) {
             let mut seen: HashMap<String, String> = Default::default();
             list.retain(|item| {
                 let (ref_, file) = key(item);
                 match seen.get(ref_) {
                     Some(first) => {
-                        errors.push(ContentError {
-                            file: file.to_string(),
-                            line: None,
-                            message: format!("{what} {ref_} is already defined in {first}; this definition is ignored"),
-                            kept_last_good: false,
-                        });
+                        warnings.push(format!(
+                            "{file}: {what} {ref_} is already defined in {first}; this definition is ignored"
+                        ));
                         false
                     }
                     None => {
@@ -81,11 +76,36 @@ impl Items {
                 }
             });
         }
-        dedup(&mut self.actions, "action", |a| (&a.ref_, &a.metadata_file), errors);
-        dedup(&mut self.trigger_types, "trigger type", |t| (&t.ref_, &t.metadata_file), errors);
-        dedup(&mut self.sensors, "sensor", |s| (&s.ref_, &s.metadata_file), errors);
-        dedup(&mut self.rules, "rule", |r| (&r.ref_, &r.metadata_file), errors);
-        dedup(&mut self.aliases, "alias", |a| (&a.ref_, &a.metadata_file), errors);
-        dedup(&mut self.policies, "policy", |p| (&p.ref_, &p.metadata_file), errors);
+        dedup(&mut self.actions, "action", |a| (&a.ref_, &a.metadata_file), warnings);
+        dedup(&mut self.trigger_types, "trigger type", |t| (&t.ref_, &t.metadata_file), warnings);
+        dedup(&mut self.sensors, "sensor", |s| (&s.ref_, &s.metadata_file), warnings);
+        dedup(&mut self.rules, "rule", |r| (&r.ref_, &r.metadata_file), warnings);
+        dedup(&mut self.aliases, "alias", |a| (&a.ref_, &a.metadata_file), warnings);
+        dedup(&mut self.policies, "policy", |p| (&p.ref_, &p.metadata_file), warnings);
+    }
+
+    /// Aliases and policies load and are listed, but st2d runs neither (it has no ChatOps and
+    /// enforces no policy types): one warning per kind, naming the files.
+    pub fn not_run_notes(&self, warnings: &mut Vec<String>) {
+        fn files<T>(list: &[Arc<T>], file: impl Fn(&T) -> &str) -> String {
+            const SHOWN: usize = 5;
+            let names: Vec<&str> = list.iter().take(SHOWN).map(|item| file(item)).collect();
+            match list.len().saturating_sub(SHOWN) {
+                0 => names.join(", "),
+                more => format!("{} and {more} more", names.join(", ")),
+            }
+        }
+        if !self.aliases.is_empty() {
+            warnings.push(format!(
+                "{}: action aliases are listed but not run (st2d has no ChatOps)",
+                files(&self.aliases, |a| &a.metadata_file)
+            ));
+        }
+        if !self.policies.is_empty() {
+            warnings.push(format!(
+                "{}: policies are listed but not enforced (st2d applies no policy types)",
+                files(&self.policies, |p| &p.metadata_file)
+            ));
+        }
     }
 }

@@ -2,8 +2,9 @@
 //! fails (DESIGN.md 3.4).
 //!
 //! Owns: which files of a pack are read (top-level `*.yaml|*.yml` of each content directory,
-//! sorted), turning parse and validation failures into `ContentError`s, and the fallback to a
-//! previous good version. Must not: decide which packs exist (discovery is the registry's) or
+//! sorted), turning parse and validation failures into `ContentError`s (what StackStorm's
+//! registration refuses) and what it tolerates into warnings, and the fallback to a previous
+//! good version. Must not: decide which packs exist (discovery is the registry's) or
 //! block an async runtime (callers run it on a blocking thread).
 
 use std::path::{Path, PathBuf};
@@ -90,7 +91,8 @@ fn load_content(
             }
         }
     }
-    items.drop_duplicates(&mut errors);
+    items.drop_duplicates(&mut warnings);
+    items.not_run_notes(&mut warnings);
     let (config_schema, config) = load_config(dir, config_dir, &meta.ref_, previous, &mut errors, &mut warnings);
     PackContent {
         meta,

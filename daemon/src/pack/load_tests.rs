@@ -167,7 +167,124 @@ fn duplicate_refs_in_a_pack_keep_the_first() {
     let pack = fx.loaded("demo", None);
     assert_eq!(pack.actions.len(), 1);
     assert_eq!(pack.actions[0].metadata_file, "actions/a.yaml");
-    assert_eq!(pack.errors[0].file, "actions/b.yaml");
+    assert!(pack.errors.is_empty(), "{:?}", pack.errors);
+    assert_eq!(
+        pack.warnings,
+        ["actions/b.yaml: action demo.same is already defined in actions/a.yaml; this definition is ignored"]
+    );
+}
+
+/// Which problems are warnings (StackStorm registers the pack anyway, so an install goes
+/// ahead) and which are errors (StackStorm's registration fails, so an install is refused):
+/// each case is one extra file on a good pack, and the text expected in that list.
+#[test]
+fn problems_stackstorm_tolerates_are_warnings_and_the_rest_errors() {
+    enum Is {
+        Warning(&'static str),
+        Error(&'static str, &'static str),
+    }
+    /// (what, files written as they are, the verdict)
+    type Case = (&'static str, &'static [(&'static str, &'static str)], Is);
+    let cases: &[Case] = &[
+        (
+            "two sensor files declare one trigger type",
+            &[
+                ("sensors/a.yaml", "class_name: A\nentry_point: s.py\ntrigger_types:\n  - name: event\n"),
+                ("sensors/b.yaml", "class_name: B\nentry_point: s.py\ntrigger_types:\n  - name: event\n"),
+            ],
+            Is::Warning("sensors/b.yaml: trigger type demo.event is already defined in sensors/a.yaml"),
+        ),
+        (
+            "a trigger file and a sensor declare one trigger type",
+            &[
+                ("triggers/event.yaml", "name: event\n"),
+                ("sensors/a.yaml", "class_name: A\nentry_point: s.py\ntrigger_types:\n  - name: event\n"),
+            ],
+            Is::Warning("sensors/a.yaml: trigger type demo.event is already defined in triggers/event.yaml"),
+        ),
+        (
+            "two rule files with one name",
+            &[
+                ("rules/a.yaml", "name: r\ntrigger: {type: core.st2.webhook}\naction: {ref: core.noop}\n"),
+                ("rules/b.yaml", "name: r\ntrigger: {type: core.st2.webhook}\naction: {ref: core.noop}\n"),
+            ],
+            Is::Warning("rules/b.yaml: rule demo.r is already defined in rules/a.yaml"),
+        ),
+        (
+            "an action alias",
+            &[("aliases/greet.yaml", "name: greet\naction_ref: demo.hi\nformats: [greet]\n")],
+            Is::Warning("aliases/greet.yaml: action aliases are listed but not run"),
+        ),
+        (
+            "a policy",
+            &[("policies/retry.yaml", "name: retry\nresource_ref: demo.hi\npolicy_type: action.retry\n")],
+            Is::Warning("policies/retry.yaml: policies are listed but not enforced"),
+        ),
+        (
+            "an unknown pack.yaml key",
+            &[("pack.yaml", "name: demo\ndescription: d\nversion: 1.0.0\nauthor: t\nhomepage: https://x\n")],
+            Is::Warning("pack.yaml: unknown fields ignored: homepage"),
+        ),
+        (
+            "a legacy runner name",
+            &[("actions/old.yaml", "name: old\nrunner_type: run-local\n")],
+            Is::Warning("actions/old.yaml: runner \"run-local\" is a legacy name"),
+        ),
+        ("broken YAML", &[("actions/bad.yaml", "name: [bad\n")], Is::Error("actions/bad.yaml", "invalid YAML")),
+        (
+            "an unknown runner",
+            &[("actions/bad.yaml", "name: bad\nrunner_type: teleport\n")],
+            Is::Error("actions/bad.yaml", "teleport"),
+        ),
+        (
+            "an unknown action key (StackStorm's action schema refuses extra keys)",
+            &[("actions/bad.yaml", "name: bad\nrunner_type: noop\ncolour: red\n")],
+            Is::Error("actions/bad.yaml", "colour"),
+        ),
+        (
+            "a file naming another pack",
+            &[("actions/bad.yaml", "name: bad\npack: other\nrunner_type: noop\n")],
+            Is::Error("actions/bad.yaml", "field pack is \"other\""),
+        ),
+        (
+            "an alias without an action",
+            &[("aliases/bad.yaml", "name: bad\n")],
+            Is::Error("aliases/bad.yaml", "action_ref"),
+        ),
+        (
+            "a config that breaks its schema",
+            &[("config.schema.yaml", "retries: {type: integer}\n"), ("config.yaml", "retries: many\n")],
+            Is::Error("config.yaml", "retries"),
+        ),
+    ];
+    for (what, files, expected) in cases {
+        let fx = Fixture::new();
+        fx.write("packs/demo/pack.yaml", PACK_YAML)
+            .write("packs/demo/actions/hi.yaml", "name: hi\nrunner_type: noop\n");
+        for (file, text) in *files {
+            fx.write(&format!("packs/demo/{file}"), text);
+        }
+        let pack = fx.loaded("demo", None);
+        let errors: Vec<String> = pack.errors.iter().map(ToString::to_string).collect();
+        match expected {
+            Is::Warning(text) => {
+                assert!(errors.is_empty(), "{what}: no errors expected, got {errors:?}");
+                assert!(
+                    pack.warnings.iter().any(|w| w.starts_with(text)),
+                    "{what}: {text:?} not in {:?}",
+                    pack.warnings
+                );
+                assert_eq!(pack.status(), "ok", "{what}");
+            }
+            Is::Error(file, text) => {
+                assert!(
+                    pack.errors.iter().any(|e| e.file == *file && e.message.contains(text)),
+                    "{what}: no error on {file} about {text:?}: {errors:?}"
+                );
+                assert_eq!(pack.status(), "degraded", "{what}");
+            }
+        }
+    }
 }
 
 #[test]

@@ -1,7 +1,8 @@
 //! The `packs.*` actions as executions: their parameters read from the job, the pack manager
 //! called, and results shaped as StackStorm's actions shape them (python actions
-//! `{result, stdout, stderr, exit_code}`, the install workflow `{output: {...}}`), with the
-//! progress lines in `stdout`.
+//! `{result, stdout, stderr, exit_code}`, the install workflow `{output: {...}}`, its
+//! `warning_list` holding what each pack's load tolerated, also as `warnings` per pack), with
+//! the progress lines in `stdout`.
 //!
 //! Owns: parameter reading and result shapes of the built-in `packs` pack. Must not: do the
 //! work (the manager does).
@@ -11,7 +12,7 @@ use std::time::Duration;
 
 use serde_json::{Map, Value, json};
 
-use super::install::{InstallError, InstallRequest};
+use super::install::{InstallError, InstallRequest, Placed};
 use super::remove::RemoveError;
 use super::source::{Location, SourceError, check_ref, parse};
 use super::venv::{self, VenvJob};
@@ -197,8 +198,15 @@ async fn install(
         "packs_list": refs,
         "message": format!("Successfully installed packs: {}", refs.join(", ")),
         "conflict_list": [],
-        "warning_list": [],
+        "warning_list": warning_list(&report.placed),
+        "warnings": report.placed.iter().map(|p| (p.ref_.clone(), json!(p.warnings))).collect::<Map<String, Value>>(),
     }))
+}
+
+/// StackStorm's `warning_list` (one line each, as its `packs.get_pack_warnings` gives them),
+/// with what each pack's load tolerated.
+fn warning_list(placed: &[Placed]) -> Vec<String> {
+    placed.iter().flat_map(|p| p.warnings.iter().map(move |w| format!("{}: {w}", p.ref_))).collect()
 }
 
 async fn load(manager: &PackManager, job: &Job<'_>, progress: &Progress<'_>) -> Result<Value, ActionError> {
@@ -221,6 +229,9 @@ async fn load(manager: &PackManager, job: &Job<'_>, progress: &Progress<'_>) -> 
     for pack in &chosen {
         let Some(entry) = registry.pack(pack) else { continue };
         problems.extend(entry.errors().iter().map(|e| format!("{pack}: {e}")));
+        for warning in entry.warnings() {
+            progress.line(&format!("warning: {pack}: {warning}"));
+        }
         let Some(content) = &entry.content else { continue };
         let registered = |kind: ContentKind, n: usize| if entry.registers(kind) { n } else { 0 };
         *counts.entry("actions").or_default() += registered(ContentKind::Actions, content.actions.len());

@@ -82,6 +82,8 @@ pub struct Placed {
     pub version: String,
     /// The virtualenv could not be built (the pack is installed and marked with it).
     pub setup_error: Option<String>,
+    /// What the pack's load tolerated (StackStorm installs such packs too); also on the pack.
+    pub warnings: Vec<String>,
 }
 
 /// What an install did.
@@ -202,6 +204,7 @@ impl PackManager {
                 ref_: pack.ref_.clone(),
                 version: pack.content.meta.version.clone(),
                 setup_error,
+                warnings: pack.content.warnings.clone(),
             });
             swapped.push(Swapped {
                 ref_: pack.ref_.clone(),

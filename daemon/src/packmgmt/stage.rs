@@ -1,7 +1,9 @@
 //! Staging: a pack argument fetched (git clone, or a copy of a local directory) into a private
 //! directory beside the packs directory, renamed to its ref, and checked before anything
 //! installed is touched: ref rules, symlinks that leave the pack, `stackstorm_version` and
-//! `python_versions`, and a full load with the pack's config.
+//! `python_versions`, and a full load with the pack's config. The load refuses what
+//! StackStorm's registration refuses (its `ContentError`s); what StackStorm tolerates (the
+//! load's warnings) passes, and is reported.
 //!
 //! Owns: the staging directory and those checks. Must not: touch an installed pack, a
 //! virtualenv or the registry (install does), or run on an async runtime thread.
@@ -210,6 +212,9 @@ pub fn stage(
             content.rules.len(),
             content.trigger_types.len()
         ));
+        for warning in &content.warnings {
+            progress(format!("warning: {ref_}: {warning}"));
+        }
         staged.push(StagedPack { ref_, dir: target, content, source: record.clone() });
     }
     if let Err(error) = std::fs::remove_dir_all(&work) {
@@ -257,7 +262,9 @@ fn install_ref(dir: &Path) -> Result<String, StageError> {
     Ok(ref_.to_string())
 }
 
-/// The checks a staged pack must pass before it may replace anything.
+/// The checks a staged pack must pass before it may replace anything. A content error
+/// refuses the pack, as StackStorm's `packs.load` (`fail_on_failure`) fails the install on the
+/// first resource that does not register; warnings do not.
 fn check(dir: &Path, ref_: &str, options: &StageOptions<'_>) -> Result<Arc<PackContent>, StageError> {
     check_symlinks(dir)?;
     let content = match load_pack(dir, options.config_dir, false, None) {

@@ -1,5 +1,6 @@
 //! Pack virtualenvs at `<virtualenvs>/<pack>` (ST2-COMPAT.md 1.5): `python -m venv`, then
-//! `pip install -U -r requirements.txt` with its output streamed as progress.
+//! `pip install -U -r requirements.txt` with its output streamed as progress; a failure names
+//! the requirement and the line that says why (`piplog`).
 //!
 //! A new virtualenv is built beside the live one (`<virtualenvs>/.<pack>-<nonce>`) and
 //! published by pointing the symlink `<virtualenvs>/<pack>` at it in one rename, so a failed
@@ -11,10 +12,12 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
+use super::piplog::PipLog;
 use super::swap::SwapError;
 use crate::process::{Ending, Pipe, ProcessSpec, RunLimits};
 
@@ -29,8 +32,10 @@ pub enum VenvError {
     TimedOut { what: &'static str, pack: String },
     #[error("{what} for pack {pack} was canceled")]
     Canceled { what: &'static str, pack: String },
-    #[error("{what} failed for pack {pack} (exit code {exit_code}): {tail}")]
-    Failed { what: &'static str, pack: String, exit_code: String, tail: String },
+    /// `detail`: the requirement that failed and the line that says why (`piplog`), else the
+    /// last lines of the output.
+    #[error("{what} failed for pack {pack} (exit code {exit_code}): {detail}")]
+    Failed { what: &'static str, pack: String, exit_code: String, detail: String },
     #[error("a virtualenv directory has a name")]
     Unnamed,
     #[error("cannot publish the virtualenv of {pack} at {live}: {source}")]
@@ -125,7 +130,13 @@ async fn run_step(
         capture: 64 * 1024,
         grace: crate::process::KILL_GRACE,
     };
-    let on_line = |_: Pipe, line: &str| (job.progress)(line);
+    let log = Mutex::new(PipLog::default());
+    let on_line = |_: Pipe, line: &str| {
+        (job.progress)(line);
+        if let Ok(mut log) = log.lock() {
+            log.feed(line);
+        }
+    };
     let captured = crate::process::run(&spec, limits, job.cancel, &on_line).await.map_err(|source| {
         VenvError::Start { what, pack: job.pack.to_string(), program: spec.program.clone(), source }
     })?;
@@ -134,17 +145,23 @@ async fn run_step(
         (Ending::TimedOut, _) => Err(VenvError::TimedOut { what, pack: job.pack.to_string() }),
         (Ending::Cancelled, _) => Err(VenvError::Canceled { what, pack: job.pack.to_string() }),
         (Ending::Exited, code) => {
-            let stderr = String::from_utf8_lossy(&captured.stderr);
-            let stdout = String::from_utf8_lossy(&captured.stdout);
-            let tail: Vec<&str> = if stderr.trim().is_empty() { stdout.lines() } else { stderr.lines() }
-                .filter(|l| !l.trim().is_empty())
-                .collect();
-            let tail = tail[tail.len().saturating_sub(5)..].join("\n");
+            let explained = log.lock().ok().and_then(|log| log.explain());
+            let detail = explained.map_or_else(
+                || {
+                    let stderr = String::from_utf8_lossy(&captured.stderr);
+                    let stdout = String::from_utf8_lossy(&captured.stdout);
+                    let tail: Vec<&str> = if stderr.trim().is_empty() { stdout.lines() } else { stderr.lines() }
+                        .filter(|l| !l.trim().is_empty())
+                        .collect();
+                    tail[tail.len().saturating_sub(5)..].join("\n")
+                },
+                |explained| explained.to_string(),
+            );
             Err(VenvError::Failed {
                 what,
                 pack: job.pack.to_string(),
                 exit_code: code.map_or_else(|| "unknown".to_string(), |c| c.to_string()),
-                tail,
+                detail,
             })
         }
     }
