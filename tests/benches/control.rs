@@ -10,7 +10,7 @@
 use std::time::{Duration, Instant};
 
 use st2d_proto::v1 as pb;
-use st2d_tests::{Home, bins, free_port, pki};
+use st2d_tests::{Home, free_port, pki};
 use tonic::transport::{Certificate, ClientTlsConfig, Endpoint};
 
 const CALLS: usize = 2000;
@@ -53,7 +53,7 @@ fn main() {
     let tokens = home.path().join("tokens");
     std::fs::write(&tokens, "bench-token\n").expect("token file");
     let port = free_port();
-    let mut daemon = std::process::Command::new(&bins().st2d)
+    let mut daemon = st2d_tests::st2d_command()
         .arg("--home")
         .arg(home.path())
         .args(["--grpc-listen", &format!("127.0.0.1:{port}"), "--grpc-token-file"])

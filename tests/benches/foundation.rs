@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use st2d::registry::build::{Dirty, Scanner};
 use st2d_proto::v1 as pb;
-use st2d_tests::{Home, bins, control, write_file};
+use st2d_tests::{Home, control, write_file};
 
 fn main() {
     let corpus = corpus_dir();
@@ -103,7 +103,7 @@ fn rebuild(home: &Home) {
 }
 
 fn start_daemon(home: &Home, notify: Option<&Path>) -> (std::process::Child, Instant) {
-    let mut command = Command::new(&bins().st2d);
+    let mut command = st2d_tests::st2d_command();
     command.arg("--home").arg(home.path()).env("ST2D_LOG", "warn").stdout(Stdio::null()).stderr(Stdio::null());
     if let Some(notify) = notify {
         command.env("NOTIFY_SOCKET", notify);

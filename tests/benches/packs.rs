@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 use st2d_proto::v1 as pb;
-use st2d_tests::{Client, Home, bins, control, write_file};
+use st2d_tests::{Client, Home, control, write_file};
 
 const ACTIONS: usize = 4_000;
 const ROUNDS: usize = 5;
@@ -86,7 +86,7 @@ fn main() {
     git(&repo, &["tag", "v1.1.0"]);
     let url = format!("file://{}", repo.display());
 
-    let mut child = Command::new(&bins().st2d)
+    let mut child = st2d_tests::st2d_command()
         .arg("--home")
         .arg(home.path())
         .env("ST2D_LOG", "warn")

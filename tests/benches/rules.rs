@@ -23,7 +23,7 @@ use st2d::rule::engine::RuleIndex;
 use st2d::store::Store;
 use st2d_core::criteria::matcher::Literal;
 use st2d_proto::v1 as pb;
-use st2d_tests::{Home, bins, control, pack_yaml, write_file};
+use st2d_tests::{Home, control, pack_yaml, write_file};
 
 const TYPES: usize = 100;
 const RULES_PER_TYPE: usize = 10;
@@ -132,7 +132,7 @@ impl Drop for Running {
 }
 
 fn start(home: &Home) -> Running {
-    let child = std::process::Command::new(&bins().st2d)
+    let child = st2d_tests::st2d_command()
         .arg("--home")
         .arg(home.path())
         .args(["serve", "--register-rules-by-default"])

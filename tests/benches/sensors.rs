@@ -9,7 +9,7 @@
 use std::time::{Duration, Instant};
 
 use st2d_proto::v1 as pb;
-use st2d_tests::{Home, bins, control, pack_yaml, write_file};
+use st2d_tests::{Home, control, pack_yaml, write_file};
 
 const DISPATCHES: u64 = 200_000;
 const SENSORS: usize = 50;
@@ -26,7 +26,7 @@ fn main() {
 }
 
 fn start(home: &Home) -> std::process::Child {
-    let child = std::process::Command::new(&bins().st2d)
+    let child = st2d_tests::st2d_command()
         .arg("--home")
         .arg(home.path())
         .env("ST2D_LOG", "warn")

@@ -10,7 +10,7 @@
 
 use std::time::{Duration, Instant};
 
-use st2d_tests::{Home, bins, pack_yaml, write_file};
+use st2d_tests::{Home, pack_yaml, write_file};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const CONNECTIONS: usize = 64;
@@ -61,7 +61,7 @@ fn main() {
     );
     let port = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port").local_addr().expect("addr").port();
     let listen = format!("127.0.0.1:{port}");
-    let mut child = std::process::Command::new(&bins().st2d)
+    let mut child = st2d_tests::st2d_command()
         .arg("--home")
         .arg(home.path())
         .args(["serve", "--register-rules-by-default", "--http-listen", &listen])

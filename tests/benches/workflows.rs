@@ -11,7 +11,7 @@
 use std::time::{Duration, Instant};
 
 use st2d_proto::v1 as pb;
-use st2d_tests::{Client, Home, bins, control, pack_yaml, write_file};
+use st2d_tests::{Client, Home, control, pack_yaml, write_file};
 
 const WARM_UP: usize = 20;
 const RUNS: usize = 300;
@@ -36,7 +36,7 @@ fn main() {
         &pack.join("actions/workflows/sequence.yaml"),
         "version: 1.0\ntasks:\n  one:\n    action: core.noop\n    next:\n      - when: <% succeeded() %>\n        do: two\n  two:\n    action: core.noop\n    next:\n      - when: <% succeeded() %>\n        do: three\n  three:\n    action: core.noop\n",
     );
-    let mut child = std::process::Command::new(&bins().st2d)
+    let mut child = st2d_tests::st2d_command()
         .arg("--home")
         .arg(home.path())
         .arg("serve")

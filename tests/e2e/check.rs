@@ -1,11 +1,9 @@
 //! `st2d check`: a report per pack, naming each skipped file and why; non-zero on failure.
 
-use std::process::Command;
-
-use st2d_tests::{Home, bins, write_sample_pack};
+use st2d_tests::{Home, write_sample_pack};
 
 fn check(home: &Home) -> (bool, String) {
-    let output = Command::new(&bins().st2d).arg("--home").arg(home.path()).arg("check").output().expect("st2d runs");
+    let output = st2d_tests::st2d_command().arg("--home").arg(home.path()).arg("check").output().expect("st2d runs");
     (output.status.success(), String::from_utf8_lossy(&output.stdout).into_owned())
 }
 

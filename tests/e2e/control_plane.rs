@@ -282,7 +282,7 @@ fn tcp_beyond_loopback_without_tls_or_without_tokens_is_refused_at_start() {
         ),
     ];
     for (args, expected) in cases {
-        let output = Command::new(&bins().st2d)
+        let output = st2d_tests::st2d_command()
             .arg("--home")
             .arg(home.path())
             .args(&args)

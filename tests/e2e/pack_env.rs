@@ -41,13 +41,14 @@ def probe():
         "parsed": isotime.format(isotime.parse("2016-01-01T10:00:00.000000Z"), offset=False),
         "quoted": shell.quote_unix("it's"),
         "kv": KeyValuePair(name="k", value="v").name,
-        "green": green.wait(),
+        "spawned": green.wait(),
         "yaml": yaml.safe_load("a: [1, 2]"),
         "succeeded": LIVEACTION_STATUS_SUCCEEDED,
         "legacy": LegacyAction is Action,
         "logger": st2log.getLogger("probe").name,
         "packs_paths": content_utils.get_packs_base_paths(),
         "client": Client.__name__,
+        "green": eventlet.patcher.is_monkey_patched("socket"),
         "refused": refused,
         "sys_path": sys.path,
     }
@@ -93,6 +94,42 @@ class Probe(Sensor):
         pass
 "#;
 
+/// A sensor that patches with eventlet itself, as some Exchange packs do, and runs green threads.
+const SELF_PATCHING_SENSOR: &str = r#"
+import eventlet
+eventlet.monkey_patch()
+from st2reactor.sensor.base import Sensor
+
+
+class SelfPatch(Sensor):
+    def setup(self):
+        pass
+
+    def run(self):
+        ticks = []
+
+        def tick(n):
+            eventlet.sleep(0.01 * (3 - n))
+            ticks.append(n)
+
+        for thread in [eventlet.spawn(tick, n) for n in range(3)]:
+            thread.wait()
+        self.sensor_service.set_value("self_patched", ",".join(str(n) for n in ticks), local=False)
+        eventlet.sleep(3600)
+
+    def cleanup(self):
+        pass
+
+    def add_trigger(self, trigger):
+        pass
+
+    def update_trigger(self, trigger):
+        pass
+
+    def remove_trigger(self, trigger):
+        pass
+"#;
+
 fn write_pack(home: &Home) {
     let dir = home.packs().join("envtest");
     write_file(&dir.join("pack.yaml"), &pack_yaml("envtest", "imports what StackStorm provides"));
@@ -104,6 +141,8 @@ fn write_pack(home: &Home) {
     write_file(&dir.join("actions/lib/envprobe.py"), PROBE);
     write_file(&dir.join("sensors/probe.yaml"), "class_name: Probe\nentry_point: probe.py\n");
     write_file(&dir.join("sensors/probe.py"), SENSOR);
+    write_file(&dir.join("sensors/selfpatch.yaml"), "class_name: SelfPatch\nentry_point: selfpatch.py\n");
+    write_file(&dir.join("sensors/selfpatch.py"), SELF_PATCHING_SENSOR);
     // Sensors find the probe through the pack's common lib directory.
     write_file(&dir.join("lib/envprobe.py"), PROBE);
 }
@@ -125,7 +164,7 @@ fn assert_probe(report: &Value, base: &Path, packs: &Path) {
     assert_eq!(report["parsed"], "2016-01-01T10:00:00.000000Z");
     assert_eq!(report["quoted"], "'it'\"'\"'s'");
     assert_eq!(report["kv"], "k");
-    assert_eq!(report["green"], 42);
+    assert_eq!(report["spawned"], 42);
     assert_eq!(report["yaml"], serde_json::json!({"a": [1, 2]}));
     assert_eq!(report["succeeded"], "succeeded");
     assert_eq!(report["legacy"], true);
@@ -156,8 +195,15 @@ fn actions_and_sensors_import_what_stackstorm_provides_with_and_without_a_virtua
     let report = run_imports(&daemon);
     assert_probe(&report, &base, &packs);
     assert_eq!(report["six"], "1.17.0", "StackStorm's six without a virtualenv");
+    assert_eq!(report["green"], false, "actions are not monkey-patched, as in StackStorm");
     let sensor = sensor_report(&daemon);
     assert_probe(&sensor, &base, &packs);
+    assert_eq!(sensor["green"], true, "sensors run monkey-patched by eventlet, as in StackStorm");
+    let ticks = daemon.wait_json("the self-patching sensor's green threads", &["key", "get", "self_patched"], |v| {
+        v["value"].is_string()
+    });
+    assert_eq!(ticks["value"], "2,1,0", "green threads ran by their sleeps");
+    assert_eq!(daemon.ctl_json(&["sensor", "get", "envtest.SelfPatch"])["state"], "running");
 
     // The action's own directory comes after every library, as StackStorm's loader appends it.
     let path: Vec<&str> = report["sys_path"].as_array().expect("path").iter().filter_map(Value::as_str).collect();

@@ -62,6 +62,15 @@ pub fn bins() -> &'static Bins {
     })
 }
 
+/// `st2d`, with StackStorm's base Python libraries of the test run (`pyenv::base_libraries_dir`:
+/// built once, shared), so that no daemon under test builds its own and pack code runs in the
+/// environment it gets in production.
+pub fn st2d_command() -> Command {
+    let mut command = Command::new(&bins().st2d);
+    command.env("ST2D_PYTHON_BASE_DIR", pyenv::base_libraries_dir());
+    command
+}
+
 /// A TCP port on loopback that was free a moment ago.
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").expect("a free port").local_addr().expect("addr").port()
@@ -263,7 +272,7 @@ impl Daemon {
             std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0)
         ));
         let log_file = std::fs::File::create(&log).expect("log file");
-        let mut command = Command::new(&bins().st2d);
+        let mut command = st2d_command();
         command
             .arg("--home")
             .arg(home.path())
@@ -285,7 +294,7 @@ impl Daemon {
     pub fn spawn_in(cwd: &Path, home: &Path, args: &[&str]) -> Self {
         let log = cwd.join("st2d.log");
         let log_file = std::fs::File::create(&log).expect("log file");
-        let child = Command::new(&bins().st2d)
+        let child = st2d_command()
             .args(args)
             .current_dir(cwd)
             .env_remove("ST2D_HOME")

@@ -23,7 +23,9 @@ INVALID_STATUS_ERROR_MESSAGE = (
     "to either:\n\n1. Return a list instead of a tuple\n2. Return a tuple where a first items is "
     "a status flag - (True, ('item1', 'item2'))\n\nFor more information, please see: "
     "https://docs.stackstorm.com/upgrade_notes.html#st2-v1-6\n")
-LOG_LEVELS = {"AUDIT": 5, "CRITICAL": logging.CRITICAL, "ERROR": logging.ERROR,
+# AUDIT is above CRITICAL, as in StackStorm's st2common.log: at that level only audit records pass.
+AUDIT = logging.CRITICAL + 10
+LOG_LEVELS = {"AUDIT": AUDIT, "CRITICAL": logging.CRITICAL, "ERROR": logging.ERROR,
               "WARNING": logging.WARNING, "INFO": logging.INFO, "DEBUG": logging.DEBUG}
 
 
@@ -44,7 +46,7 @@ def load_action_class(path):
 
 
 def configure_logging(level_name):
-    logging.addLevelName(5, "AUDIT")
+    logging.addLevelName(AUDIT, "AUDIT")
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(process)d %(levelname)s %(name)s [-] %(message)s"))
     root = logging.getLogger()

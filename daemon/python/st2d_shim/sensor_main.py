@@ -1,13 +1,30 @@
 """Entry point of a sensor process: connect to st2d, build the sensor class, run it.
 
+Sensors run green, as StackStorm's sensor wrapper runs them: when eventlet is importable (from
+st2d's base libraries or the pack's virtualenv) it monkey-patches os, select, socket, thread and
+time before anything else is imported, the shim's own connection included.
+
 Owns: the sensor life cycle (setup, trigger replay, run, cleanup, exit status). Must not: write
 the protocol anywhere but the shim connection; stdout is the sensor's own.
 """
-import os
-import signal
-import sys
-import threading
-import traceback
+
+
+def _run_green():
+    try:
+        import eventlet
+    except ImportError:
+        return False
+    eventlet.monkey_patch(os=True, select=True, socket=True, thread=True, time=True)
+    return True
+
+
+GREEN = _run_green()
+
+import os  # noqa: E402
+import signal  # noqa: E402
+import sys  # noqa: E402
+import threading  # noqa: E402
+import traceback  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 

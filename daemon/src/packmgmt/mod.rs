@@ -11,7 +11,6 @@ pub mod config;
 pub mod git;
 pub mod index;
 pub mod install;
-pub mod piplog;
 pub mod remove;
 pub mod source;
 pub mod stage;

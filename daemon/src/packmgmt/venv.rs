@@ -17,9 +17,9 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-use super::piplog::PipLog;
 use super::swap::SwapError;
 use crate::process::{Ending, Pipe, ProcessSpec, RunLimits};
+use crate::pyenv::piplog::PipLog;
 
 /// Why a virtualenv could not be built, published or removed; each names the pack or path.
 #[derive(Debug, thiserror::Error)]

@@ -11,12 +11,13 @@
 //! in the background after READY; `st2d python-base` builds it in the foreground).
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
+use super::piplog::PipLog;
 use crate::process::{Ending, Pipe, ProcessSpec, RunLimits};
 
 /// The pinned list, as pip reads it.
@@ -230,7 +231,11 @@ async fn run_pip(
     cancel: &CancellationToken,
 ) -> Result<(), Option<String>> {
     let limits = RunLimits { timeout: Some(PIP_TIMEOUT), capture: 256 * 1024, grace: crate::process::KILL_GRACE };
-    let on_line = |_: Pipe, line: &str| progress(line);
+    let log = Mutex::new(PipLog::default());
+    let on_line = |_: Pipe, line: &str| {
+        log.lock().unwrap_or_else(PoisonError::into_inner).feed(line);
+        progress(line);
+    };
     let captured = crate::process::run(spec, limits, cancel, &on_line)
         .await
         .map_err(|error| Some(format!("cannot run {}: {error}", spec.program.display())))?;
@@ -238,37 +243,20 @@ async fn run_pip(
         (Ending::Exited, Some(0)) => Ok(()),
         (Ending::Cancelled, _) => Err(None),
         (Ending::TimedOut, _) => Err(Some(format!("pip did not finish in {} minutes", PIP_TIMEOUT.as_secs() / 60))),
-        (Ending::Exited, _) => {
-            let stderr = String::from_utf8_lossy(&captured.stderr);
-            let stdout = String::from_utf8_lossy(&captured.stdout);
-            Err(Some(pip_failure(&stderr, &stdout)))
-        }
+        (Ending::Exited, code) => Err(Some(failure(&log.lock().unwrap_or_else(PoisonError::into_inner), code))),
     }
 }
 
-/// What pip's output says went wrong, in one line: the requirement it could not fetch, or its
-/// last error line.
-pub fn pip_failure(stderr: &str, stdout: &str) -> String {
-    let lines: Vec<&str> = stderr.lines().chain(stdout.lines()).map(str::trim).filter(|l| !l.is_empty()).collect();
-    if let Some(missing) = lines.iter().find_map(|line| line.strip_prefix("ERROR: No matching distribution found for "))
-    {
-        let unreachable = lines.iter().any(|line| {
-            line.contains("Failed to establish a new connection")
-                || line.contains("Temporary failure in name resolution")
-                || line.contains("Network is unreachable")
-                || line.contains("Connection refused")
-        });
-        return if unreachable {
-            format!("pip cannot reach the package index to fetch {missing}")
-        } else {
-            format!("pip found no distribution of {missing} for this Python")
-        };
-    }
-    let last_error = lines.iter().rev().find(|line| line.starts_with("ERROR:") || line.contains("error:"));
-    match last_error.or(lines.last()) {
-        Some(line) => format!("pip failed: {line}"),
-        None => "pip failed and printed nothing".to_string(),
-    }
+/// Why pip failed, in one line: the requirement and the line that says why, and whether the
+/// package index could not be reached.
+fn failure(log: &PipLog, exit_code: Option<i32>) -> String {
+    let reason = match log.explain() {
+        Some(explanation) => format!("pip failed on {explanation}"),
+        None => {
+            format!("pip failed (exit code {})", exit_code.map_or_else(|| "unknown".to_string(), |c| c.to_string()))
+        }
+    };
+    if log.index_unreachable() { format!("the package index cannot be reached; {reason}") } else { reason }
 }
 
 #[cfg(test)]
@@ -276,14 +264,24 @@ mod tests {
     use super::*;
 
     #[test]
-    fn pip_failures_name_what_is_missing() {
-        let offline = "WARNING: Retrying (Retry(total=4...)) after connection broken by 'NewConnectionError(': Failed to establish a new connection: [Errno 101] Network is unreachable')'\nERROR: Could not find a version that satisfies the requirement six==1.17.0 (from versions: none)\nERROR: No matching distribution found for six==1.17.0\n";
-        assert_eq!(pip_failure(offline, ""), "pip cannot reach the package index to fetch six==1.17.0");
-        let missing = "ERROR: Could not find a version that satisfies the requirement eventlet==99 (from versions: 0.1)\nERROR: No matching distribution found for eventlet==99\n";
-        assert_eq!(pip_failure(missing, ""), "pip found no distribution of eventlet==99 for this Python");
-        let build = "  src/lxml.c:1:10: fatal error: libxml/xmlversion.h: No such file or directory\n  error: command '/usr/bin/gcc' failed with exit code 1\nnote: This error originates from a subprocess\n";
-        assert_eq!(pip_failure(build, ""), "pip failed: error: command '/usr/bin/gcc' failed with exit code 1");
-        assert_eq!(pip_failure("", ""), "pip failed and printed nothing");
+    fn a_failure_names_the_requirement_and_an_unreachable_index() {
+        let log = |text: &str| {
+            let mut log = PipLog::default();
+            text.lines().for_each(|line| log.feed(line));
+            log
+        };
+        let offline = log(
+            "WARNING: Retrying (Retry(total=4)) after connection broken by 'NewConnectionError(': Failed to establish a new connection: [Errno 101] Network is unreachable')'\nERROR: Could not find a version that satisfies the requirement six==1.17.0 (from versions: none)\nERROR: No matching distribution found for six==1.17.0\n",
+        );
+        let text = failure(&offline, Some(1));
+        assert!(
+            text.starts_with("the package index cannot be reached; pip failed on requirement \"six==1.17.0\""),
+            "{text}"
+        );
+        let missing = log("ERROR: No matching distribution found for eventlet==99\n");
+        let text = failure(&missing, Some(1));
+        assert!(text.starts_with("pip failed on requirement \"eventlet==99\""), "{text}");
+        assert_eq!(failure(&PipLog::default(), Some(2)), "pip failed (exit code 2)");
     }
 
     #[test]

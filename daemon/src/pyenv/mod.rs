@@ -6,6 +6,7 @@
 //! process (the runners and the sensor tasks do, through `process`).
 
 pub mod base;
+pub mod piplog;
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};

@@ -434,7 +434,17 @@ mod tests {
             store.set_registration("empty", &BTreeSet::new()).expect("write");
             store.flush().expect("flush");
         }
-        let store = Store::open(dir.path()).expect("reopen");
+        // sled's flusher thread lets go of the file lock a moment after the last handle drops.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        let store = loop {
+            match Store::open(dir.path()) {
+                Ok(store) => break store,
+                Err(error) if std::time::Instant::now() < deadline && error.to_string().contains("lock") => {
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                }
+                Err(error) => panic!("reopen: {error}"),
+            }
+        };
         assert_eq!(store.registration("demo").expect("read"), Some(kinds));
         assert_eq!(store.registration("empty").expect("read"), Some(BTreeSet::new()));
     }

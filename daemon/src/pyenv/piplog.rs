@@ -5,7 +5,7 @@
 //!
 //! Owns: reading pip's wording (pip 20 to 24: the boxed "[N lines of output]" of pip 22+ and
 //! the older "Complete output (N lines):"). Must not: run pip or decide what a failure does
-//! (`venv` does).
+//! (`packmgmt::venv` and `base` do).
 
 use std::collections::VecDeque;
 use std::fmt;
@@ -84,6 +84,17 @@ impl PipLog {
             self.recent.pop_front();
         }
         self.recent.push_back(line.trim_end().to_string());
+    }
+
+    /// Whether pip said it could not reach the package index (no network, no name resolution,
+    /// a refused connection).
+    pub fn index_unreachable(&self) -> bool {
+        self.recent.iter().any(|line| {
+            line.contains("Failed to establish a new connection")
+                || line.contains("Temporary failure in name resolution")
+                || line.contains("Network is unreachable")
+                || line.contains("Connection refused")
+        })
     }
 
     /// The failing requirement and the most telling line, if the output has one.
