@@ -80,7 +80,10 @@ class Probe(Sensor):
         except Exception as error:  # noqa: BLE001
             report = {"error": "%s: %s" % (type(error).__name__, error)}
         self.sensor_service.set_value("report", json.dumps(report), local=False)
+"#;
 
+/// The rest of a sensor class: what these sensors do not use.
+const SENSOR_METHODS: &str = r#"
     def cleanup(self):
         pass
 
@@ -116,18 +119,6 @@ class SelfPatch(Sensor):
             thread.wait()
         self.sensor_service.set_value("self_patched", ",".join(str(n) for n in ticks), local=False)
         eventlet.sleep(3600)
-
-    def cleanup(self):
-        pass
-
-    def add_trigger(self, trigger):
-        pass
-
-    def update_trigger(self, trigger):
-        pass
-
-    def remove_trigger(self, trigger):
-        pass
 "#;
 
 fn write_pack(home: &Home) {
@@ -140,9 +131,9 @@ fn write_pack(home: &Home) {
     write_file(&dir.join("actions/imports.py"), ACTION);
     write_file(&dir.join("actions/lib/envprobe.py"), PROBE);
     write_file(&dir.join("sensors/probe.yaml"), "class_name: Probe\nentry_point: probe.py\n");
-    write_file(&dir.join("sensors/probe.py"), SENSOR);
+    write_file(&dir.join("sensors/probe.py"), &format!("{SENSOR}{SENSOR_METHODS}"));
     write_file(&dir.join("sensors/selfpatch.yaml"), "class_name: SelfPatch\nentry_point: selfpatch.py\n");
-    write_file(&dir.join("sensors/selfpatch.py"), SELF_PATCHING_SENSOR);
+    write_file(&dir.join("sensors/selfpatch.py"), &format!("{SELF_PATCHING_SENSOR}{SENSOR_METHODS}"));
     // Sensors find the probe through the pack's common lib directory.
     write_file(&dir.join("lib/envprobe.py"), PROBE);
 }
