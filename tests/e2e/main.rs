@@ -13,6 +13,7 @@ mod grpc;
 mod lifecycle;
 mod live_reload;
 mod orquesta;
+mod orquesta_semantics;
 mod pack_env;
 mod packs;
 mod registration;

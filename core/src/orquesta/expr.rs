@@ -4,18 +4,22 @@
 //! prints it); mappings and lists are evaluated item by item (keys too). One string uses one
 //! language: a string with Jinja in it is rendered by Jinja.
 //!
-//! Owns: finding expressions, compiling them for the load-time check, and evaluating them
-//! against a `Scope`. Must not: decide what a scope holds (the conductor does).
+//! Owns: finding expressions, compiling them for the load-time check, evaluating them against
+//! a `Scope`, and how a function's failure reads in each language (Orquesta's evaluator texts:
+//! YAQL's "no matching function" for a wrong call, Python's `TypeError` in Jinja). Must not:
+//! decide what a scope holds (the conductor does) or what a function answers (`functions`).
 
+use std::cell::RefCell;
 use std::sync::{Arc, OnceLock};
 
 use minijinja::value::{Kwargs, Object, Rest};
 use minijinja::{Environment, Error, ErrorKind, State};
 use serde_json::{Map, Value};
 
-use super::functions::{FUNCTIONS, Scope};
+use super::functions::{FUNCTIONS, FunctionError, Scope};
 use crate::pyfmt::py_str;
-use crate::template::TemplateError;
+use crate::template::filters::{self, cause};
+use crate::template::{TemplateError, functions as st2};
 use crate::yaql;
 
 /// Why an expression does not compile or evaluate; each quotes the expression.
@@ -33,7 +37,10 @@ pub enum ExprError {
     YaqlParse { expression: String, error: yaql::SyntaxError },
     #[error("YaqlEvaluationException: Unable to evaluate expression '<%{expression}%>'. {error}")]
     YaqlEval { expression: String, error: yaql::EvalError },
-    #[error("JinjaEvaluationException: Unable to render expression '{text}'. {error}")]
+    /// A function needed a key the context lacks (Orquesta reports Python's `KeyError` so).
+    #[error("YaqlEvaluationException: Unable to resolve key '{key}' in expression '<%{expression}%>' from context.")]
+    YaqlKey { expression: String, key: String },
+    #[error("JinjaEvaluationException: Unable to evaluate expression '{text}'. {error}")]
     JinjaEval { text: String, error: TemplateError },
 }
 
@@ -118,9 +125,11 @@ fn evaluate_yaql(text: &str, scope: &Scope) -> Result<Value, ExprError> {
         let parsed =
             yaql::parse(source).map_err(|error| ExprError::YaqlParse { expression: source.to_string(), error })?;
         // As in Orquesta, variables are read through ctx(), not `$`.
-        parsed
-            .evaluate(&Value::Null, &Host(scope))
-            .map_err(|error| ExprError::YaqlEval { expression: source.to_string(), error })
+        let host = Host { scope, missing_key: RefCell::new(None) };
+        parsed.evaluate(&Value::Null, &host).map_err(|error| match host.missing_key.take() {
+            Some(key) => ExprError::YaqlKey { expression: source.to_string(), key },
+            None => ExprError::YaqlEval { expression: source.to_string(), error },
+        })
     };
     let trimmed = text.trim();
     if sources.len() == 1 && trimmed.starts_with("<%") && trimmed.ends_with("%>") {
@@ -138,17 +147,44 @@ fn evaluate_yaql(text: &str, scope: &Scope) -> Result<Value, ExprError> {
     Ok(Value::String(out))
 }
 
-struct Host<'a>(&'a Scope);
+/// The scope's functions for YAQL, with their failures as Orquesta's YAQL evaluator words
+/// them.
+struct Host<'a> {
+    scope: &'a Scope,
+    /// The key of a `KeyError` a function raised, which Orquesta reports apart.
+    missing_key: RefCell<Option<String>>,
+}
 
 impl yaql::Host for Host<'_> {
     fn call(&self, name: &str, args: &[Value], named: &Map<String, Value>) -> Option<Result<Value, yaql::EvalError>> {
-        let answer = self.0.call(name, args, named)?;
-        Some(answer.map_err(|error| yaql::EvalError { message: error.to_string() }))
+        let answer = self.scope.call(name, args, named)?;
+        Some(answer.map_err(|error| {
+            if let Some(key) = error.missing_key() {
+                self.missing_key.replace(Some(key.trim_matches('\'').to_string()));
+            }
+            yaql::EvalError { message: yaql_message(name, &error) }
+        }))
+    }
+}
+
+/// A function's failure as Orquesta's YAQL evaluator shows it: a call whose arguments fit no
+/// signature is YAQL's "no matching function", and the quotes around a `TypeError`'s or
+/// `ValueError`'s message are stripped, as Orquesta strips them.
+fn yaql_message(name: &str, error: &FunctionError) -> String {
+    if error.is_wrong_call() {
+        return format!("NoMatchingFunctionException: No function \"{name}\" matches supplied arguments");
+    }
+    let text = error.to_string();
+    match text.split_once(": ") {
+        Some((class @ ("TypeError" | "ValueError" | "JSONDecodeError"), message)) => {
+            format!("{class}: {}", message.trim_matches('\''))
+        }
+        _ => text,
     }
 }
 
 fn evaluate_jinja(text: &str, scope: &Scope) -> Result<Value, ExprError> {
-    let failure = |e: Error| ExprError::JinjaEval { text: text.to_string(), error: e.into() };
+    let failure = |e: Error| ExprError::JinjaEval { text: text.to_string(), error: jinja_failure(e) };
     let context =
         minijinja::context! { __orquesta => minijinja::Value::from_object(ScopeObject(Arc::new(scope.clone()))) };
     if let Some(expression) = single_expression(text) {
@@ -157,6 +193,17 @@ fn evaluate_jinja(text: &str, scope: &Scope) -> Result<Value, ExprError> {
         return Ok(if value.is_undefined() { Value::Null } else { crate::template::to_json(&value) });
     }
     jinja().render_str(text, context).map(Value::String).map_err(failure)
+}
+
+/// A render's failure: a function's exception as Python shows it, else Jinja's message.
+fn jinja_failure(error: Error) -> TemplateError {
+    if let Some(failed) = cause::<FunctionError>(&error) {
+        return TemplateError(failed.to_string());
+    }
+    if let Some(failed) = cause::<st2::FunctionError>(&error) {
+        return TemplateError(failed.to_string());
+    }
+    error.into()
 }
 
 /// The expression of a string that is exactly one `{{ expression }}`.
@@ -177,39 +224,49 @@ impl std::fmt::Debug for ScopeObject {
 
 impl Object for ScopeObject {}
 
-/// StackStorm's Jinja environment with Orquesta's functions added.
+/// StackStorm's Jinja environment with the workflow functions added, as functions and (those
+/// that do not read the scope) as filters too, as Orquesta registers them.
 fn jinja() -> &'static Environment<'static> {
     static ENVIRONMENT: OnceLock<Environment<'static>> = OnceLock::new();
     ENVIRONMENT.get_or_init(|| {
         let mut env = crate::template::build_environment();
         for name in FUNCTIONS {
-            env.add_function(name, move |state: &State, args: Rest<minijinja::Value>, kwargs: Kwargs| {
-                call_jinja(name, state, args, kwargs)
-            });
+            if let Some(function) = st2::orquesta_function(name) {
+                env.add_function(name, move |args: Rest<minijinja::Value>, kwargs: Kwargs| {
+                    filters::call(function, args.iter().map(crate::template::to_json).collect(), &kwargs)
+                });
+                env.add_filter(name, move |value: minijinja::Value, args: Rest<minijinja::Value>, kwargs: Kwargs| {
+                    let positional = std::iter::once(&value).chain(args.iter()).map(crate::template::to_json).collect();
+                    filters::call(function, positional, &kwargs)
+                });
+            } else {
+                env.add_function(name, move |state: &State, args: Rest<minijinja::Value>, kwargs: Kwargs| {
+                    call_jinja(name, state, args.iter().map(crate::template::to_json).collect(), &kwargs)
+                });
+            }
+        }
+        for name in ["json", "zip"] {
+            env.add_filter(
+                name,
+                move |state: &State, value: minijinja::Value, args: Rest<minijinja::Value>, kwargs: Kwargs| {
+                    let positional = std::iter::once(&value).chain(args.iter()).map(crate::template::to_json).collect();
+                    call_jinja(name, state, positional, &kwargs)
+                },
+            );
         }
         env
     })
 }
 
-fn call_jinja(
-    name: &str,
-    state: &State,
-    args: Rest<minijinja::Value>,
-    kwargs: Kwargs,
-) -> Result<minijinja::Value, Error> {
+/// Calls the scope's function `name` (the scope comes through the render context).
+fn call_jinja(name: &str, state: &State, positional: Vec<Value>, kwargs: &Kwargs) -> Result<minijinja::Value, Error> {
     let scope = state
         .lookup("__orquesta")
         .and_then(|value| value.downcast_object::<ScopeObject>())
         .ok_or_else(|| Error::new(ErrorKind::InvalidOperation, format!("{name}() is only defined in workflows")))?;
-    let positional: Vec<Value> = args.0.iter().map(crate::template::to_json).collect();
-    let mut named = Map::new();
-    for key in kwargs.args() {
-        let value: minijinja::Value = kwargs.get(key)?;
-        named.insert(key.to_string(), crate::template::to_json(&value));
-    }
-    match scope.0.call(name, &positional, &named) {
+    match scope.0.call(name, &positional, &filters::named(kwargs)?) {
         Some(Ok(value)) => Ok(minijinja::Value::from(minijinja::value::Serde(&value))),
-        Some(Err(error)) => Err(Error::new(ErrorKind::InvalidOperation, error.to_string())),
+        Some(Err(error)) => Err(filters::failure(error)),
         None => Err(Error::new(ErrorKind::UnknownFunction, name.to_string())),
     }
 }
@@ -253,9 +310,12 @@ mod tests {
         let cases = [
             (
                 json!("<% ctx(nope) %>"),
-                "Unable to evaluate expression '<% ctx(nope) %>'. The variable \"nope\" is undefined.",
+                "Unable to evaluate expression '<% ctx(nope) %>'. VariableUndefinedError: The variable \"nope\" is undefined.",
             ),
-            (json!("{{ ctx('nope') }}"), "Unable to render expression '{{ ctx('nope') }}'"),
+            (
+                json!("{{ ctx('nope') }}"),
+                "Unable to evaluate expression '{{ ctx('nope') }}'. VariableUndefinedError: The variable \"nope\" is undefined.",
+            ),
             (json!("<% ctx(a"), "unterminated YAQL expression"),
         ];
         for (value, expected) in cases {

@@ -1,12 +1,14 @@
 //! Jinja templating as StackStorm renders it (ST2-COMPAT.md 2.2, 5.2): one shared environment
 //! with strict undefined, trim/lstrip blocks, values printed as Python prints them, StackStorm's
-//! filters, and `st2kv.system.*` / `st2kv.user.*` datastore lookups.
+//! filters, and `st2kv.system.*` / `st2kv.user.*` datastore lookups; and StackStorm's expression
+//! functions (`functions`), which the filters and Orquesta's YAQL and Jinja share.
 //!
 //! Owns: rendering a string, a parameter value or a criteria pattern, and listing the variables
 //! a template uses. Must not: decide which context a render gets (the parameter pipeline and
 //! the rules engine do) or read the store other than through `KeyValueSource`.
 
-mod filters;
+pub(crate) mod filters;
+pub mod functions;
 mod kv;
 
 use std::collections::{BTreeMap, HashSet};

@@ -76,12 +76,14 @@ fn values_are_cast_by_declared_type() {
         (json!({"env": "{\"K\": \"v\"}"}), "env", json!({"K": "v"})),
         (json!({"count": "{{ trigger.n }}"}), "count", json!(7)),
         (json!({"hosts": "{{ trigger.list }}"}), "hosts", json!(["x", "y"])),
-        (json!({"message": "{{ trigger.n | use_none }}"}), "message", Value::Null),
+        // use_none turns only a null into None (st2common/expressions/functions/data.py).
+        (json!({"message": "{{ trigger.nothing | use_none }}"}), "message", Value::Null),
     ];
     for (given, name, expected) in cases {
         let mut given = given;
         given["cmd"] = json!("true");
-        let resolved = resolve_with(given.clone(), json!({"n": 7, "list": ["x", "y"]})).expect("resolves");
+        let resolved =
+            resolve_with(given.clone(), json!({"n": 7, "list": ["x", "y"], "nothing": null})).expect("resolves");
         let value = resolved.action.get(name).or_else(|| resolved.runner.get(name)).cloned();
         assert_eq!(value, Some(expected), "{given}");
     }

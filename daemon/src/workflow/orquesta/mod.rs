@@ -84,7 +84,10 @@ pub async fn run(
     };
     let conductor = Conductor { executor, action, workflow, spec: &spec, tasks: Tasks::new(executor, workflow) };
     let mut state = match conductor.tasks.load::<FlowState>() {
-        Some(state) => state,
+        Some(mut state) => {
+            state.upgrade();
+            state
+        }
         None => match conductor.start() {
             Ok(state) => state,
             Err(error) => {
@@ -140,9 +143,9 @@ impl Conductor<'_> {
             let value = expr::evaluate(value, &self.scope(&ctx))?;
             ctx.insert(name.clone(), value);
         }
-        let mut state = FlowState { terminal: ctx.clone(), ..FlowState::default() };
+        let mut state = FlowState::starting_with(ctx);
         for name in &self.spec.starts {
-            self.stage(&mut state, None, name, ctx.clone());
+            self.stage(&mut state, None, name, vec![0]);
         }
         Ok(state)
     }
@@ -302,9 +305,11 @@ impl Conductor<'_> {
     fn begin(&self, state: &mut FlowState, index: usize) {
         let task = &self.spec.tasks[&state.runs[index].name];
         let scope = self.scope(&state.runs[index].ctx);
+        let sequence = state.next_sequence();
         let run = &mut state.runs[index];
         run.phase = Phase::Running;
         run.status = None;
+        run.sequence = sequence;
         if let Some(with) = &task.with {
             let items = expr::evaluate(&with.items, &scope).map_err(FlowError::from).and_then(|items| match items {
                 Value::Array(items) => Ok(items),
@@ -326,7 +331,7 @@ impl Conductor<'_> {
                 (Err(error), _) | (_, Err(error)) => {
                     run.slots = vec![Slot { status: Some("failed".into()), ..Slot::default() }];
                     state.failing = true;
-                    state.error(Some(&task.name), error.to_string(), None);
+                    state.task_error(&task.name, error.to_string());
                     self.run_completed(state, index);
                     return;
                 }
@@ -417,7 +422,7 @@ impl Conductor<'_> {
         entry.status = Some("failed".to_string());
         entry.result = json!({"error": problem});
         state.failing = true;
-        state.error(Some(&name), problem, None);
+        state.task_error(&name, problem);
         if state.runs[index].in_flight() == 0 {
             self.run_completed(state, index);
         }
@@ -435,7 +440,11 @@ impl Conductor<'_> {
         }
     }
 
-    /// The workflow's outcome once nothing runs: the output rendered from the terminal context.
+    /// The workflow's outcome once nothing runs: the output rendered from the terminal context,
+    /// each entry in order with those before it in scope; an entry that fails to render is an
+    /// error and fails the workflow, the others are kept; no entries is `output: null`
+    /// (`render_workflow_output` in orquesta/conducting.py, `update_workflow_execution` in
+    /// st2common/services/workflows.py).
     fn finish(&self, state: &mut FlowState) -> Outcome {
         if state.canceling {
             return Outcome { status: ExecutionStatus::Canceled, result: json!({"output": null}) };
@@ -443,7 +452,12 @@ impl Conductor<'_> {
         if !state.failing {
             fail_unreachable_joins(state);
         }
-        let mut ctx = state.terminal.clone();
+        if let Some(index) = state.closer.take() {
+            let run = &state.runs[index];
+            let (sequence, ctx_in) = (run.sequence, run.ctx_in.clone());
+            state.terminate(sequence, ctx_in);
+        }
+        let mut ctx = state.terminal_context();
         let mut output = Map::new();
         for (name, value) in &self.spec.output {
             let mut scope = self.scope(&ctx);
@@ -456,12 +470,14 @@ impl Conductor<'_> {
                 Err(error) => {
                     state.failing = true;
                     state.error(None, error.to_string(), None);
-                    break;
                 }
             }
         }
+        let output = if output.is_empty() { Value::Null } else { Value::Object(output) };
         let mut result = json!({"output": output});
-        if !state.errors.is_empty() {
+        // Errors are part of the result only when the workflow failed: a remediated task
+        // failure is logged but the workflow succeeds without it.
+        if state.failing {
             result["errors"] = Value::Array(state.errors.clone());
         }
         let status = if state.failing { ExecutionStatus::Failed } else { ExecutionStatus::Succeeded };

@@ -29,6 +29,7 @@ impl Conductor<'_> {
         let mut scope = self.scope(&state.runs[index].ctx);
         scope.tasks = Arc::new(state.views());
         scope.current = Some(current);
+        log_failed_executions(state, index, &task.name);
         if !state.canceling
             && let Some(retry) = &task.retry
         {
@@ -37,18 +38,18 @@ impl Conductor<'_> {
                 Ok(None) => {}
                 Err(error) => {
                     state.failing = true;
-                    state.error(Some(&task.name), error.to_string(), None);
+                    state.task_error(&task.name, error.to_string());
                 }
             }
         }
         let run = &mut state.runs[index];
         run.phase = Phase::Done;
         run.status = Some(status.clone());
-        run.result = result.clone();
+        run.result = result;
         if state.canceling {
             return;
         }
-        self.transitions(state, index, task, &scope, &status, result);
+        self.transitions(state, index, task, &scope, &status);
     }
 
     /// The delay before a retry, when `retry` asks for one now.
@@ -81,21 +82,20 @@ impl Conductor<'_> {
         tracing::info!(execution_id = %self.workflow.id, task = %run.name, retry = run.retries, "retrying a workflow task");
     }
 
-    /// Follows the transitions of a completed run.
-    fn transitions(
-        &self,
-        state: &mut FlowState,
-        index: usize,
-        task: &TaskSpec,
-        scope: &Scope,
-        status: &str,
-        result: Value,
-    ) {
+    /// Follows the transitions of a completed run. What a transition publishes is evaluated in
+    /// order against the run's context and becomes a new context of the workflow; the tasks it
+    /// names receive the run's contexts and that one. A transition without `do` leads to
+    /// `continue`; each engine command ends a branch.
+    fn transitions(&self, state: &mut FlowState, index: usize, task: &TaskSpec, scope: &Scope, status: &str) {
         let first_new = state.runs.len();
-        let mut matched = false;
         let mut remediated = false;
         let mut retried = false;
-        for transition in &task.next {
+        let mut staged_any = false;
+        for (n, transition) in task.next.iter().enumerate() {
+            let targets: Vec<&str> = match transition.next.as_slice() {
+                [] => vec!["continue"],
+                names => names.iter().map(String::as_str).collect(),
+            };
             let holds = match &transition.when {
                 None => Ok(true),
                 Some(when) => expr::evaluate(when, scope).map(|v| truthy(&v)),
@@ -103,71 +103,83 @@ impl Conductor<'_> {
             let holds = match holds {
                 Ok(holds) => holds,
                 Err(error) => {
-                    self.fail(state, first_new, Some(&task.name), error.to_string());
+                    for target in &targets {
+                        state.transition_error(&task.name, target, n, error.to_string());
+                    }
+                    self.fail(state, first_new);
                     return;
                 }
             };
             if !holds {
                 continue;
             }
-            matched = true;
-            let mut ctx = state.runs[index].ctx.clone();
+            let mut publish_scope = scope.clone();
+            let mut published = Map::new();
             for (name, value) in &transition.publish {
-                let mut publish_scope = scope.clone();
-                publish_scope.ctx = ctx.clone();
                 match expr::evaluate(value, &publish_scope) {
                     Ok(value) => {
-                        ctx.insert(name.clone(), value);
+                        publish_scope.ctx.insert(name.clone(), value.clone());
+                        published.insert(name.clone(), value);
                     }
                     Err(error) => {
-                        self.fail(state, first_new, Some(&task.name), error.to_string());
+                        for target in &targets {
+                            state.transition_error(&task.name, target, n, error.to_string());
+                        }
+                        self.fail(state, first_new);
                         return;
                     }
                 }
             }
-            let mut led_to_task = false;
-            for target in &transition.next {
-                match target.as_str() {
+            let mut out = state.runs[index].ctx_in.clone();
+            if !published.is_empty() {
+                out.push(state.add_context(published));
+            }
+            for target in targets {
+                staged_any = true;
+                if spec::COMMANDS.contains(&target) {
+                    let sequence = state.next_sequence();
+                    state.terminate(sequence, out.clone());
+                }
+                match target {
                     "continue" => {}
                     "noop" => remediated = true,
                     "fail" => {
-                        self.fail(state, first_new, Some(&task.name), "Execution failed by the fail command.".into())
+                        // The fail command is a task of its own that failed (conducting.py logs
+                        // it as task "fail", without a result).
+                        state.error(Some("fail"), EXECUTION_FAILED, None);
+                        self.fail(state, first_new);
                     }
                     "retry" if state.runs[index].retries < RETRY_COMMAND_COUNT => retried = true,
                     "retry" => {}
                     name => {
                         remediated = true;
-                        led_to_task = true;
                         if !state.failing {
-                            self.stage(state, Some(&task.name), name, ctx.clone());
+                            self.stage(state, Some(&task.name), name, out.clone());
                         }
                     }
                 }
             }
-            if !led_to_task {
-                state.terminal.extend(ctx);
-            }
         }
+        // A task with no transitions ends its branch; one whose transitions all failed their
+        // `when` ends the workflow's last branch if nothing else runs after it.
+        if task.next.is_empty() {
+            let run = &state.runs[index];
+            let (sequence, ctx_in) = (run.sequence, run.ctx_in.clone());
+            state.terminate(sequence, ctx_in);
+        }
+        state.closer = (!staged_any).then_some(index);
         if retried && !state.failing {
             return self.retry(state, index, 0.0);
         }
-        if !matched {
-            let ctx = state.runs[index].ctx.clone();
-            state.terminal.extend(ctx);
-        }
         let failed = ["failed", "timeout", "abandoned", "canceled", "expired"].contains(&status);
         if failed && !remediated && !state.failing {
-            self.fail(state, first_new, Some(&task.name), "Execution failed. See result for details.".into());
-            if let Some(last) = state.errors.last_mut() {
-                last["result"] = result;
-            }
+            self.fail(state, first_new);
         }
     }
 
     /// Fails the workflow: runs staged before `first_new` (earlier transitions) are dropped.
-    fn fail(&self, state: &mut FlowState, first_new: usize, task: Option<&str>, message: String) {
+    fn fail(&self, state: &mut FlowState, first_new: usize) {
         state.failing = true;
-        state.error(task, message, None);
         let earlier = first_new.min(state.runs.len());
         for run in state.runs[..earlier].iter_mut() {
             if run.phase == Phase::Staged {
@@ -176,42 +188,71 @@ impl Conductor<'_> {
         }
     }
 
-    /// Stages `name` from `from` with the branch's context; a join waits for its arrivals.
-    pub(super) fn stage(&self, state: &mut FlowState, from: Option<&str>, name: &str, ctx: Map<String, Value>) {
+    /// Stages `name` from `from` with the contexts it receives; a join waits for its arrivals,
+    /// taking the first arrival's contexts and each later one's without the initial context.
+    pub(super) fn stage(&self, state: &mut FlowState, from: Option<&str>, name: &str, ctx_in: Vec<usize>) {
         let task = &self.spec.tasks[name];
-        let ctx = match self.spec.join_needs(task) {
+        let ctx_in = match self.spec.join_needs(task) {
             Some(needed) => {
                 let join = state.joins.entry(name.to_string()).or_default();
                 if join.fired {
                     return;
                 }
+                if join.arrived.is_empty() {
+                    join.ctx_in = ctx_in;
+                } else {
+                    let mut later = ctx_in;
+                    if let Some(initial) = later.iter().position(|index| *index == 0) {
+                        later.remove(initial);
+                    }
+                    join.ctx_in.extend(later);
+                }
                 join.arrived.insert(from.unwrap_or_default().to_string());
-                join.ctx.extend(ctx);
                 if join.arrived.len() < needed {
                     return;
                 }
                 join.fired = true;
-                join.ctx.clone()
+                join.ctx_in.clone()
             }
-            None => ctx,
+            None => ctx_in,
         };
+        let ctx = state.merged(&ctx_in);
         let not_before = match &task.delay {
             Some(delay) => match expr::evaluate(delay, &self.scope(&ctx)).map(|d| seconds(&d)) {
                 Ok(Some(delay)) => Some(after(delay)),
                 Ok(None) => {
                     state.failing = true;
-                    state.error(Some(name), format!("the delay of task \"{name}\" is not a number of seconds"), None);
+                    state.task_error(name, "TypeError: The value of task delay is not type of integer.");
                     return;
                 }
                 Err(error) => {
                     state.failing = true;
-                    state.error(Some(name), error.to_string(), None);
+                    state.task_error(name, error.to_string());
                     return;
                 }
             },
             None => None,
         };
-        state.runs.push(TaskRun::new(name, ctx, not_before));
+        state.runs.push(TaskRun::new(name, ctx, ctx_in, not_before));
+    }
+}
+
+/// What Orquesta logs for a task execution that failed.
+const EXECUTION_FAILED: &str = "Execution failed. See result for details.";
+
+/// Logs each failed execution of a run with its result, whether or not a transition remediates
+/// it (conducting.py logs it as the execution's event arrives; the workflow's result shows
+/// it only if the workflow fails). A slot that failed before it had an execution (its task did
+/// not render) was logged as that error instead.
+fn log_failed_executions(state: &mut FlowState, index: usize, task: &str) {
+    let failed: Vec<Value> = state.runs[index]
+        .slots
+        .iter()
+        .filter(|slot| slot.execution_id.is_some() && slot.status.as_deref() == Some("failed"))
+        .map(|slot| slot.result.clone())
+        .collect();
+    for result in failed {
+        state.error(Some(task), EXECUTION_FAILED, Some(result));
     }
 }
 

@@ -1,0 +1,221 @@
+//! Orquesta's semantics as StackStorm runs them, each expectation taken from upstream's own
+//! tests (named beside it): what a join receives from its branches, the output rendered from
+//! the branches that ended (null when the workflow has none, still rendered when it fails),
+//! and the error entries of a workflow's result.
+
+use serde_json::json;
+use st2d_tests::{Daemon, Home};
+
+use crate::orquesta::{children, flows_pack, run_json, task_names, workflow};
+
+#[test]
+fn a_join_keeps_what_each_branch_published() {
+    let home = Home::new();
+    flows_pack(&home);
+    // Shaped like StackStorm's examples.orquesta-join: every branch carries the initial `first`
+    // and `second`; one branch publishes `first` twice, another `second`. A later arrival at the
+    // join must not put the initial values back.
+    workflow(
+        &home,
+        "joined",
+        "{}",
+        r#"version: 1.0
+vars:
+  - first: initial
+  - second: initial
+tasks:
+  split:
+    action: core.noop
+    next:
+      - do: one_a, two_a, three_a
+  one_a:
+    action: core.echo message="alpha"
+    next:
+      - publish: first=<% result().stdout %>
+        do: one_b
+  one_b:
+    action: core.echo message="beta"
+    next:
+      - publish:
+          - first: <% ctx().first %> <% result().stdout %>
+        do: meet
+  two_a:
+    action: core.local cmd="sleep 0.2; echo gamma"
+    next:
+      - publish: second=<% result().stdout %>
+        do: meet
+  three_a:
+    action: core.local cmd="sleep 0.4"
+    next:
+      - publish: third="delta"
+        do: meet
+  meet:
+    join: all
+    action: core.noop
+output:
+  - all:
+      - <% ctx().first %>
+      - <% ctx().second %>
+      - <% ctx().third %>
+"#,
+    );
+    let daemon = Daemon::start(&home, &["serve"]);
+    let flow = run_json(&daemon, &["flows.joined"]);
+    assert_eq!(flow["status"], "succeeded", "{flow:#}\n{}", daemon.log());
+    // st2tests/integration/orquesta/test_wiring.py (test_join): each branch's published value
+    // reaches the output; orquesta/conducting.py merges a later arrival without the initial context.
+    assert_eq!(flow["result"], json!({"output": {"all": ["alpha beta", "gamma", "delta"]}}), "{flow:#}");
+}
+
+#[test]
+fn the_output_is_null_without_an_output_section_and_rendered_when_the_workflow_fails() {
+    let home = Home::new();
+    flows_pack(&home);
+    workflow(&home, "silent", "{}", "version: 1.0\ntasks:\n  only:\n    action: core.noop\n");
+    // Shaped like StackStorm's examples.orquesta-output-on-error.
+    workflow(
+        &home,
+        "progress",
+        "{}",
+        r#"version: 1.0
+vars:
+  - progress: 0
+output:
+  - progress: <% ctx().progress %>
+tasks:
+  one:
+    action: core.noop
+    next:
+      - when: <% succeeded() %>
+        publish:
+          - progress: 25
+        do: two
+  two:
+    action: core.local cmd="exit 1"
+    next:
+      - when: <% succeeded() %>
+        publish:
+          - progress: 50
+        do: three
+  three:
+    action: core.noop
+"#,
+    );
+    let daemon = Daemon::start(&home, &["serve"]);
+
+    // st2common/services/workflows.py (update_workflow_execution): `{"output": output or None}`.
+    let silent = run_json(&daemon, &["flows.silent"]);
+    assert_eq!(silent["status"], "succeeded", "{silent:#}");
+    assert_eq!(silent["result"], json!({"output": null}), "{silent:#}");
+
+    // st2tests/integration/orquesta/test_wiring.py (test_output_on_error): the whole result.
+    let failed = run_json(&daemon, &["flows.progress"]);
+    assert_eq!(failed["status"], "failed", "{failed:#}");
+    let expected = json!({
+        "output": {"progress": 25},
+        "errors": [{
+            "type": "error",
+            "task_id": "two",
+            "message": "Execution failed. See result for details.",
+            "result": {"failed": true, "return_code": 1, "stderr": "", "stdout": "", "succeeded": false},
+        }],
+    });
+    assert_eq!(failed["result"], expected, "{failed:#}");
+}
+
+#[test]
+fn failures_are_errors_of_the_result_only_when_the_workflow_fails() {
+    let home = Home::new();
+    flows_pack(&home);
+    // Shaped like StackStorm's examples.orquesta-error-handling-fail-manually, -noop and -continue.
+    for (name, remedy) in [("manual", "cleanup, fail"), ("noop", "noop"), ("onward", "continue")] {
+        workflow(
+            &home,
+            name,
+            "{}",
+            &format!(
+                r#"version: 1.0
+vars:
+  - message: null
+tasks:
+  one:
+    action: core.local cmd="exit 1"
+    next:
+      - when: <% succeeded() %>
+        do: never
+      - when: <% failed() %>
+        publish:
+          - message: "$%#&@#$!!!"
+        do: {remedy}
+  never:
+    action: core.noop
+  cleanup:
+    action: core.noop
+output:
+  - message: <% ctx().message %>
+"#
+            ),
+        );
+    }
+    workflow(
+        &home,
+        "broken_transition",
+        "{}",
+        r#"version: 1.0
+tasks:
+  one:
+    action: core.noop
+    next:
+      - when: <% ctx().missing.deeper %>
+        do: two, three
+  two:
+    action: core.noop
+  three:
+    action: core.noop
+"#,
+    );
+    let daemon = Daemon::start(&home, &["serve"]);
+    let failed_one = json!({
+        "type": "error",
+        "task_id": "one",
+        "message": "Execution failed. See result for details.",
+        "result": {"failed": true, "return_code": 1, "stderr": "", "stdout": "", "succeeded": false},
+    });
+    let output = json!({"message": "$%#&@#$!!!"});
+
+    // st2tests/integration/orquesta/test_wiring_error_handling.py (test_fail_manually): the task's
+    // failure and the fail command, logged as a task "fail" without a result.
+    let manual = run_json(&daemon, &["flows.manual"]);
+    assert_eq!(manual["status"], "failed", "{manual:#}");
+    let fail = json!({"type": "error", "task_id": "fail", "message": "Execution failed. See result for details."});
+    assert_eq!(manual["result"], json!({"errors": [failed_one, fail], "output": output}), "{manual:#}");
+    assert!(task_names(&children(&daemon, manual["id"].as_str().expect("an id"))).contains(&"cleanup".to_string()));
+
+    // test_fail_noop: remediated, so the workflow succeeds and its result has no errors.
+    let noop = run_json(&daemon, &["flows.noop"]);
+    assert_eq!(noop["status"], "succeeded", "{noop:#}");
+    assert_eq!(noop["result"], json!({"output": output}), "{noop:#}");
+
+    // test_fail_continue: `continue` does not remediate.
+    let onward = run_json(&daemon, &["flows.onward"]);
+    assert_eq!(onward["status"], "failed", "{onward:#}");
+    assert_eq!(onward["result"], json!({"errors": [failed_one], "output": output}), "{onward:#}");
+
+    // orquesta/tests/unit/conducting/test_workflow_conductor_error_handling.py: an error in a
+    // transition is logged once per task it leads to, with the route and `<task>__t<n>`.
+    let broken = run_json(&daemon, &["flows.broken_transition"]);
+    assert_eq!(broken["status"], "failed", "{broken:#}");
+    let errors = broken["result"]["errors"].as_array().cloned().unwrap_or_default();
+    let ids: Vec<(&str, &str, i64)> = errors
+        .iter()
+        .map(|e| {
+            (
+                e["task_id"].as_str().unwrap_or_default(),
+                e["task_transition_id"].as_str().unwrap_or_default(),
+                e["route"].as_i64().unwrap_or(-1),
+            )
+        })
+        .collect();
+    assert_eq!(ids, [("one", "two__t0", 0), ("one", "three__t0", 0)], "{broken:#}");
+    assert_eq!(broken["result"]["output"], json!(null), "{broken:#}");
+}
