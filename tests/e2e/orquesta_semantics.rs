@@ -219,3 +219,80 @@ tasks:
     assert_eq!(ids, [("one", "two__t0", 0), ("one", "three__t0", 0)], "{broken:#}");
     assert_eq!(broken["result"]["output"], json!(null), "{broken:#}");
 }
+
+#[test]
+fn canceling_a_task_or_a_subworkflow_cancels_its_workflow() {
+    let home = Home::new();
+    flows_pack(&home);
+    workflow(&home, "napping", "{}", "version: 1.0\ntasks:\n  nap:\n    action: core.local cmd='sleep 60'\n");
+    workflow(
+        &home,
+        "parent",
+        "{}",
+        r#"version: 1.0
+tasks:
+  sub:
+    action: flows.napping
+    next:
+      - when: <% completed() %>
+        do: after
+  side:
+    action: core.local cmd="sleep 60"
+  after:
+    action: core.noop
+"#,
+    );
+    let daemon = Daemon::start(&home, &["serve"]);
+    let running = |id: &str, task: &str| {
+        let tree = daemon.ctl_json(&["execution", "get", id]);
+        tree["children"]
+            .as_array()
+            .and_then(|c| c.iter().find(|t| t["task"] == task && t["status"] == "running"))
+            .cloned()
+    };
+
+    // contrib/runners/orquesta_runner/tests/unit/test_cancel.py
+    // (test_cancel_subworkflow_cascade_up_to_workflow_with_other_subworkflows): canceling a
+    // subworkflow cancels the workflow above it and the workflow's other running tasks.
+    let id = daemon.ctl_json(&["run", "flows.parent", "--async"])["id"].as_str().expect("an id").to_string();
+    let sub = st2d_tests::eventually("the subworkflow and the side task to run", || {
+        let sub = running(&id, "sub")?;
+        running(&id, "side")?;
+        running(sub["id"].as_str()?, "nap")?;
+        Some(sub["id"].as_str()?.to_string())
+    });
+    assert!(daemon.ctl(&["execution", "cancel", &sub]).status.success());
+    let flow =
+        daemon.wait_json("the workflow to be canceled", &["execution", "get", &id], |f| f["status"] == "canceled");
+    let statuses: Vec<(String, String)> = flow["children"]
+        .as_array()
+        .expect("children")
+        .iter()
+        .map(|t| (t["task"].as_str().unwrap_or_default().into(), t["status"].as_str().unwrap_or_default().into()))
+        .collect();
+    assert_eq!(
+        statuses,
+        [("sub".to_string(), "canceled".to_string()), ("side".to_string(), "canceled".to_string())],
+        "nothing follows a canceled task: {flow:#}"
+    );
+    let log: Vec<&str> =
+        flow["log"].as_array().expect("a log").iter().map(|e| e["status"].as_str().unwrap_or_default()).collect();
+    assert!(log.windows(2).any(|w| w == ["canceling", "canceled"]), "{log:?}");
+    assert_eq!(flow["result"], json!({"output": null}), "{flow:#}");
+
+    // An action task canceled on its own cancels its workflow as well (orquesta's workflow
+    // state machine: a canceled task moves the workflow to canceling).
+    let id = daemon.ctl_json(&["run", "flows.parent", "--async"])["id"].as_str().expect("an id").to_string();
+    let side =
+        st2d_tests::eventually("the side task to run", || Some(running(&id, "side")?["id"].as_str()?.to_string()));
+    assert!(daemon.ctl(&["execution", "cancel", &side]).status.success());
+    let flow =
+        daemon.wait_json("the workflow to be canceled", &["execution", "get", &id], |f| f["status"] == "canceled");
+    let sub = flow["children"].as_array().and_then(|c| c.iter().find(|t| t["task"] == "sub")).cloned();
+    let sub = sub.expect("the subworkflow was requested");
+    assert_eq!(sub["status"], "canceled", "{flow:#}");
+    assert_eq!(
+        daemon.ctl_json(&["execution", "get", sub["id"].as_str().expect("an id")])["children"][0]["status"],
+        "canceled"
+    );
+}

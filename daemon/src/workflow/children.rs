@@ -30,7 +30,8 @@ pub trait ChildExecutions: Send + Sync {
     /// The execution once it has completed; `None` when the daemon stops first.
     fn completion_of(&self, id: String) -> Pending<'static, Option<Execution>>;
 
-    /// Cancels a child; one that completed meanwhile is left as it is.
+    /// Cancels an execution of the workflow's tree: a child, or the workflow itself when one
+    /// of its tasks was canceled; one that completed meanwhile is left as it is.
     fn cancel_child<'a>(&'a self, id: &'a str) -> Pending<'a, ()>;
 
     /// A workflow's task executions, in the order they were requested.

@@ -208,6 +208,13 @@ impl Conductor<'_> {
                         self.tasks.save(state);
                         return Some(Conduct::Suspended);
                     };
+                    if execution.status == ExecutionStatus::Canceled && !state.canceling {
+                        // A task canceled on its own (a subworkflow, an action) cancels its
+                        // workflow, and with it the other running tasks (test_cancel.py of
+                        // StackStorm's orquesta runner: the cancellation cascades up).
+                        self.executor.cancel_child(&self.workflow.id).await;
+                        self.cancel(state).await;
+                    }
                     self.slot_completed(state, run, slot, &execution);
                 }
                 () = sleep => {}
