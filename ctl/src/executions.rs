@@ -1,4 +1,4 @@
-//! The execution verbs: `run` (and `action execute`), `execution list|get|tail|cancel`, and
+//! The execution verbs: `run` (and `action execute`), `execution list|get|tail|cancel|re-run`, and
 //! the execution details as StackStorm's CLI prints them.
 //!
 //! Owns: waiting for an execution to complete, following its output, and the detail text.
@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 use st2d_proto::v1 as pb;
 use tokio_stream::StreamExt;
 
-use crate::cli::{ExecutionVerb, RunArgs};
+use crate::cli::{ExecutionVerb, ReRunArgs, RunArgs};
 use crate::commands::{self, call, get_request};
 use crate::connect::Client;
 use crate::output::{print_json, print_list};
@@ -51,7 +51,39 @@ pub async fn run(client: &mut Client, args: &RunArgs, as_json: bool) -> anyhow::
         user: args.user.clone().unwrap_or_default(),
     };
     let execution = call(client.run_action(request)).await?;
-    if args.run_async {
+    follow(client, execution, args.run_async, as_json).await
+}
+
+/// `execution re-run ID [k=v ...] [--tasks ...] [--no-reset ...]`: as StackStorm's CLI, the
+/// tasks not named by `--no-reset` are reset (every item of a with-items task runs again).
+pub async fn re_run(client: &mut Client, args: &ReRunArgs, as_json: bool) -> anyhow::Result<()> {
+    if let Some(task) = args.no_reset.iter().find(|task| !args.tasks.contains(task)) {
+        anyhow::bail!("List of tasks to reset does not match the tasks to rerun (\"{task}\" is not among --tasks).");
+    }
+    let original = call(client.get_execution(get_request(&args.id))).await?;
+    let schema = match client.get_action(get_request(&original.action)).await {
+        Ok(action) => match serde_json::from_str(&action.into_inner().parameters_json) {
+            Ok(Value::Object(schema)) => schema,
+            _ => Map::new(),
+        },
+        Err(_) => Map::new(),
+    };
+    let parameters = params::from_words(&args.parameters, &schema, read_parameter_file).map_err(anyhow::Error::msg)?;
+    let request = pb::ReRunRequest {
+        id: args.id.clone(),
+        parameters_json: Value::Object(parameters).to_string(),
+        tasks: args.tasks.clone(),
+        reset: args.tasks.iter().filter(|task| !args.no_reset.contains(task)).cloned().collect(),
+        user: args.user.clone().unwrap_or_default(),
+    };
+    let execution = call(client.re_run_execution(request)).await?;
+    follow(client, execution, args.run_async, as_json).await
+}
+
+/// After a run is requested: its id with `--async`, else waits for it and prints it; a `failed`
+/// execution exits 1, as StackStorm's `st2 run` does (other end states exit 0).
+async fn follow(client: &mut Client, execution: pb::Execution, run_async: bool, as_json: bool) -> anyhow::Result<()> {
+    if run_async {
         if as_json {
             print_json(&json::execution(&execution));
         } else {
@@ -171,6 +203,7 @@ pub async fn execution(client: &mut Client, verb: &ExecutionVerb, as_json: bool)
                 print_execution(&execution, as_json);
             }
         }
+        ExecutionVerb::ReRun(args) => return re_run(client, args, as_json).await,
     }
     Ok(())
 }

@@ -17,6 +17,7 @@ mod orquesta_semantics;
 mod pack_env;
 mod packs;
 mod registration;
+mod rerun;
 mod rules;
 mod sensors;
 mod systemd;

@@ -9,7 +9,9 @@ use clap::{Args, CommandFactory, Parser, Subcommand};
 
 mod runtime;
 
-pub use runtime::{ExecutionNoun, ExecutionVerb, KeyNoun, KeyVerb, RuleEnforcementNoun, RuleEnforcementVerb, RunArgs};
+pub use runtime::{
+    ExecutionNoun, ExecutionVerb, KeyNoun, KeyVerb, ReRunArgs, RuleEnforcementNoun, RuleEnforcementVerb, RunArgs,
+};
 
 #[derive(Debug, Parser)]
 #[command(version, about = "Controls st2d, the StackStorm pack daemon")]

@@ -82,6 +82,33 @@ pub enum ExecutionVerb {
         #[arg(value_name = "ID", required = true)]
         ids: Vec<String>,
     },
+    /// Run an execution's action again, with its parameters and the given ones over them; or
+    /// resume an Orquesta workflow's run from some of its tasks.
+    #[command(name = "re-run")]
+    ReRun(ReRunArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ReRunArgs {
+    /// The execution to run again.
+    #[arg(value_name = "ID")]
+    pub id: String,
+    /// `key=value` parameters over the original's (not with `--tasks`).
+    #[arg(value_name = "PARAMETERS")]
+    pub parameters: Vec<String>,
+    /// Orquesta workflows: the tasks to run again (names separated by spaces or commas).
+    #[arg(long, num_args = 1.., value_delimiter = ',', value_name = "TASK")]
+    pub tasks: Vec<String>,
+    /// Of `--tasks`, the with-items tasks to run again only where items did not succeed (by
+    /// default every item runs again).
+    #[arg(long = "no-reset", num_args = 1.., value_delimiter = ',', value_name = "TASK")]
+    pub no_reset: Vec<String>,
+    /// Do not wait for the execution to finish; print its id.
+    #[arg(short = 'a', long = "async")]
+    pub run_async: bool,
+    /// The user the execution runs for.
+    #[arg(short = 'u', long, value_name = "USER")]
+    pub user: Option<String>,
 }
 
 #[derive(Debug, Args)]

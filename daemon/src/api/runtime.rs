@@ -15,6 +15,7 @@ use super::status::{self, internal};
 use crate::execution::Execution;
 use crate::execution::ExecutionRequest;
 use crate::execution::enforcement::Enforcement;
+use crate::executor::ReRun;
 use crate::reload::Published;
 use crate::trigger::{TriggerInstance, parse_id};
 use st2d_core::status::ExecutionStatus;
@@ -108,6 +109,7 @@ pub async fn run_action(
             trigger_instance: None,
             trace_tag,
             parent: None,
+            context: Default::default(),
         })
         .await
         .map_err(Status::from)?;
@@ -169,6 +171,22 @@ fn with_children(published: &Published, runtime: &Runtime, execution: &Execution
 
 pub async fn cancel_execution(published: &Published, runtime: &Runtime, id: &str) -> Result<pb::Execution, Status> {
     let execution = runtime.executor.cancel(id).await?;
+    Ok(execution_message(published, &execution))
+}
+
+/// Runs a completed execution again (`st2 execution re-run`).
+pub async fn re_run_execution(
+    published: &Published,
+    runtime: &Runtime,
+    request: pb::ReRunRequest,
+) -> Result<pb::Execution, Status> {
+    let re_run = ReRun {
+        parameters: object_field(&request.parameters_json, "parameters_json")?,
+        tasks: request.tasks,
+        reset: request.reset,
+        user: request.user,
+    };
+    let execution = runtime.executor.re_run(request.id.trim(), re_run).await?;
     Ok(execution_message(published, &execution))
 }
 

@@ -447,6 +447,14 @@ impl Control for ControlService {
         runtime::cancel_execution(&self.published, &self.runtime, id).await.map(Response::new)
     }
 
+    async fn re_run_execution(&self, request: Request<pb::ReRunRequest>) -> Result<Response<pb::Execution>, Status> {
+        let request = request.into_inner();
+        if request.id.trim().is_empty() {
+            return Err(status::invalid_argument("id is required"));
+        }
+        runtime::re_run_execution(&self.published, &self.runtime, request).await.map(Response::new)
+    }
+
     async fn pause_execution(&self, request: Request<pb::GetRequest>) -> Result<Response<pb::Execution>, Status> {
         let id = required_ref(request.get_ref())?;
         runtime::pause_execution(&self.published, &self.runtime, id, true).map(Response::new)

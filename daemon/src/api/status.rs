@@ -10,7 +10,7 @@ use tonic::Status;
 
 use crate::datastore::DatastoreError;
 use crate::execution::RequestError;
-use crate::executor::{CancelError, PauseError};
+use crate::executor::{CancelError, PauseError, ReRunError};
 
 pub fn invalid_argument(message: impl Display) -> Status {
     Status::invalid_argument(message.to_string())
@@ -57,6 +57,18 @@ impl From<CancelError> for Status {
             CancelError::NotFound(_) => not_found(error),
             CancelError::Completed { .. } => failed_precondition(error),
             CancelError::Store(_) => internal(error),
+        }
+    }
+}
+
+impl From<ReRunError> for Status {
+    fn from(error: ReRunError) -> Self {
+        match error {
+            ReRunError::NotFound(_) => not_found(error),
+            ReRunError::ParametersWithTasks | ReRunError::ResetNotInTasks | ReRunError::TasksNeedOrquesta => {
+                invalid_argument(error)
+            }
+            ReRunError::Request(error) => error.into(),
         }
     }
 }

@@ -22,6 +22,8 @@ pub struct ExecutionRequest {
     pub trace_tag: Option<String>,
     /// Set when a workflow requests it for one of its tasks.
     pub parent: Option<ParentLink>,
+    /// Entries of the new execution's context beside those the executor sets (`re-run`).
+    pub context: Map<String, Value>,
 }
 
 /// A child execution's place in its workflow.

@@ -66,6 +66,7 @@ impl Executor {
                     trigger_instance: Some(instance.clone()),
                     trace_tag: instance.trace_tag.clone(),
                     parent: None,
+                    context: Default::default(),
                 };
                 match self.admit(registry, request) {
                     Ok((execution, slot)) => {

@@ -35,9 +35,12 @@ mod enforce;
 pub mod parameters;
 mod pause;
 mod recover;
+mod rerun;
+
 pub use cancel::CancelError;
 pub use enforce::RuleMatch;
 pub use pause::PauseError;
+pub use rerun::{ReRun, ReRunError};
 
 use st2d_core::template::SYSTEM_USER;
 
@@ -172,6 +175,9 @@ impl Executor {
             for (key, value) in &link.context {
                 context[key.as_str()] = value.clone();
             }
+        }
+        for (key, value) in &request.context {
+            context[key.as_str()] = value.clone();
         }
         let mut execution = Execution {
             id: crate::trigger::format_id(id),

@@ -13,6 +13,7 @@
 //! task's request and after every transition. Must not: run processes, take execution slots
 //! or change an execution's status itself (the executor does).
 
+mod rerun;
 mod state;
 mod transitions;
 
@@ -30,6 +31,7 @@ use crate::execution::Execution;
 use crate::execution::{ExecutionRequest, ParentLink, RequestError};
 use crate::runner::Outcome;
 use crate::workflow::children::ChildExecutions;
+use rerun::TaskReRun;
 use st2d_core::orquesta::expr::{self, ExprError};
 use st2d_core::orquesta::functions::Scope;
 use st2d_core::orquesta::spec::{LoadError, SpecError, TaskSpec, WorkflowSpec};
@@ -88,6 +90,16 @@ pub async fn run(
             state.upgrade();
             state
         }
+        None if let Some(re_run) = TaskReRun::of(&workflow.context) => match conductor.resume(&re_run) {
+            Ok(state) => state,
+            Err(error) => {
+                // orquesta_runner.py's rerun_workflow: the error's message only.
+                return Conduct::Done(Outcome {
+                    status: ExecutionStatus::Failed,
+                    result: json!({"output": null, "errors": [{"message": error.to_string()}]}),
+                });
+            }
+        },
         None => match conductor.start() {
             Ok(state) => state,
             Err(error) => {
@@ -148,6 +160,14 @@ impl Conductor<'_> {
             self.stage(&mut state, None, name, vec![0]);
         }
         Ok(state)
+    }
+
+    /// The state of a re-run that resumes another run from some of its tasks.
+    fn resume(&self, re_run: &TaskReRun) -> Result<FlowState, rerun::ReRunError> {
+        let original = crate::trigger::parse_id(&re_run.original)
+            .and_then(|id| self.executor.load_state(id).ok().flatten())
+            .and_then(|record| serde_json::from_slice::<FlowState>(&record).ok());
+        re_run.resume(original)
     }
 
     /// StackStorm's runtime context, `ctx(st2)`.
