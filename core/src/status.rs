@@ -13,6 +13,8 @@ use serde_json::Value;
 pub enum ExecutionStatus {
     Requested,
     Scheduled,
+    /// Held back by a concurrency policy, or a retry waiting out its delay.
+    Delayed,
     Running,
     Succeeded,
     Failed,
@@ -27,9 +29,10 @@ pub enum ExecutionStatus {
 }
 
 impl ExecutionStatus {
-    pub const ALL: [ExecutionStatus; 12] = [
+    pub const ALL: [ExecutionStatus; 13] = [
         ExecutionStatus::Requested,
         ExecutionStatus::Scheduled,
+        ExecutionStatus::Delayed,
         ExecutionStatus::Running,
         ExecutionStatus::Succeeded,
         ExecutionStatus::Failed,
@@ -46,6 +49,7 @@ impl ExecutionStatus {
         match self {
             ExecutionStatus::Requested => "requested",
             ExecutionStatus::Scheduled => "scheduled",
+            ExecutionStatus::Delayed => "delayed",
             ExecutionStatus::Running => "running",
             ExecutionStatus::Succeeded => "succeeded",
             ExecutionStatus::Failed => "failed",

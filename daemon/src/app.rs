@@ -144,6 +144,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
                 python_env: python_env.clone(),
                 shim: shim.clone(),
                 journal: journal.clone(),
+                ssh: config.ssh.clone(),
             },
             packs: Some(packs.clone()),
             kv: std::sync::Arc::new(datastore.clone()),

@@ -7,6 +7,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::runner::SshSettings;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "st2d",
@@ -165,6 +167,56 @@ pub struct ServeArgs {
     /// Answer the gRPC health service on the TCP listeners without a token (for probes).
     #[arg(long = "grpc-health-open", global = true)]
     pub grpc_health_open: bool,
+
+    /// The login of remote actions that give no `username`, when the ssh configuration gives
+    /// their host no `User` (StackStorm's `[system_user] user`).
+    #[arg(long, env = "ST2D_SSH_USER", default_value = SshSettings::DEFAULT_USER, value_name = "USER", global = true)]
+    pub ssh_user: String,
+
+    /// The private key of remote actions that give no `private_key` nor `password` (default:
+    /// `.ssh/stanley_rsa` in the home of --ssh-user, when it exists).
+    #[arg(long, env = "ST2D_SSH_KEY_FILE", value_name = "FILE", global = true)]
+    pub ssh_key_file: Option<PathBuf>,
+
+    /// The ssh client configuration read before `/etc/ssh/ssh_config` (default: st2d's user's
+    /// `~/.ssh/config`).
+    #[arg(long, env = "ST2D_SSH_CONFIG", value_name = "FILE", global = true)]
+    pub ssh_config: Option<PathBuf>,
+
+    /// Host keys of remote hosts against `known_hosts`: `yes` accepts known keys only,
+    /// `accept-new` also adds hosts never seen, `no` checks nothing. A changed key is refused
+    /// unless `no`.
+    #[arg(
+        long,
+        value_enum,
+        env = "ST2D_SSH_STRICT_HOST_KEYS",
+        default_value_t = SshStrictHostKeys::AcceptNew,
+        value_name = "POLICY",
+        global = true
+    )]
+    pub ssh_strict_host_keys: SshStrictHostKeys,
+
+    /// Hosts of one `parallel` remote action that run at once.
+    #[arg(long, default_value_t = SshSettings::DEFAULT_MAX_PARALLEL, value_name = "N", global = true)]
+    pub ssh_max_parallel: usize,
+
+    /// How long opening an SSH connection may take (less when the action's timeout is shorter).
+    #[arg(long, default_value_t = SshSettings::DEFAULT_CONNECT_TIMEOUT, value_name = "SECONDS", global = true)]
+    pub ssh_connect_timeout: u64,
+
+    /// How long a connection to a host stays open after its last command, for the next one
+    /// (0: one connection per command).
+    #[arg(long, default_value_t = SshSettings::DEFAULT_KEEP_CONNECTIONS, value_name = "SECONDS", global = true)]
+    pub ssh_keep_connections: u64,
+}
+
+/// `--ssh-strict-host-keys`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
+pub enum SshStrictHostKeys {
+    Yes,
+    #[default]
+    AcceptNew,
+    No,
 }
 
 /// Where everything lives (DESIGN.md 3.9).
@@ -256,5 +308,18 @@ mod tests {
         assert_eq!(cli.serve_args().grpc_listen.len(), 2);
         let error = Cli::try_parse_from(["st2d", "--grpc-tls-cert", "c.pem"]).expect_err("a cert needs a key");
         assert!(error.to_string().contains("--grpc-tls-key"), "{error}");
+    }
+
+    #[test]
+    fn ssh_flags_default_to_stackstorm_settings() {
+        let serve = Cli::try_parse_from(["st2d"]).expect("valid").serve_args();
+        assert_eq!(serve.ssh_user, "stanley");
+        assert_eq!(serve.ssh_strict_host_keys, SshStrictHostKeys::AcceptNew);
+        assert_eq!((serve.ssh_max_parallel, serve.ssh_connect_timeout), (50, 60));
+        let serve = Cli::try_parse_from(["st2d", "--ssh-strict-host-keys", "no", "--ssh-user", "ops"])
+            .expect("valid")
+            .serve_args();
+        assert_eq!((serve.ssh_strict_host_keys, serve.ssh_user.as_str()), (SshStrictHostKeys::No, "ops"));
+        assert!(Cli::try_parse_from(["st2d", "--ssh-strict-host-keys", "maybe"]).is_err());
     }
 }

@@ -7,7 +7,13 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::cli::{PathArgs, ServeArgs};
+use crate::cli::{PathArgs, ServeArgs, SshStrictHostKeys};
+use crate::runner::{HostKeyCheck, SshSettings};
+
+/// The longest directory for ssh's control sockets: a Unix socket's name has 107 bytes, and
+/// ssh adds `/<16 hex digits>` (st2d's name of a connection) and, while it binds, `.<16 random
+/// characters>`.
+const SSH_DIR_MAX: usize = 107 - 17 - 17;
 
 /// Every path the daemon uses.
 #[derive(Debug, Clone, PartialEq)]
@@ -88,6 +94,21 @@ impl Paths {
     pub fn store_dir(&self) -> PathBuf {
         self.data_dir.join("store")
     }
+
+    /// Where the remote runners keep ssh's control sockets and the files they give ssh:
+    /// `<data-dir>/ssh`, or `/tmp/st2d-ssh-<digest of the data dir>` when that is too long for
+    /// a socket's name or holds what ssh's option parser splits on (blanks, quotes, `%`).
+    pub fn ssh_dir(&self) -> PathBuf {
+        let preferred = self.data_dir.join("ssh");
+        let text = preferred.to_string_lossy();
+        let plain = !text.chars().any(|c| c.is_whitespace() || "\"'%".contains(c));
+        if plain && text.len() <= SSH_DIR_MAX {
+            return preferred;
+        }
+        let digest = ring::digest::digest(&ring::digest::SHA256, self.data_dir.as_os_str().as_encoded_bytes());
+        let name: String = digest.as_ref()[..8].iter().map(|byte| format!("{byte:02x}")).collect();
+        PathBuf::from("/tmp").join(format!("st2d-ssh-{name}"))
+    }
 }
 
 /// Everything `app::run` needs.
@@ -114,12 +135,29 @@ pub struct Config {
     /// Executions running at once.
     pub action_concurrency: usize,
     pub retention: crate::retention::Retention,
+    /// The remote runners' SSH settings (`--ssh-*`).
+    pub ssh: SshSettings,
 }
 
 impl Config {
     pub fn new(paths: &PathArgs, serve: &ServeArgs) -> Self {
+        let paths = Paths::resolve(paths);
         Self {
-            paths: Paths::resolve(paths),
+            ssh: SshSettings {
+                user: serve.ssh_user.clone(),
+                key_file: serve.ssh_key_file.as_ref().map(|file| std::path::absolute(file).unwrap_or(file.clone())),
+                config_file: serve.ssh_config.as_ref().map(|file| std::path::absolute(file).unwrap_or(file.clone())),
+                host_keys: match serve.ssh_strict_host_keys {
+                    SshStrictHostKeys::Yes => HostKeyCheck::Yes,
+                    SshStrictHostKeys::AcceptNew => HostKeyCheck::AcceptNew,
+                    SshStrictHostKeys::No => HostKeyCheck::No,
+                },
+                max_parallel: serve.ssh_max_parallel.max(1),
+                connect_timeout: Duration::from_secs(serve.ssh_connect_timeout.max(1)),
+                keep_connections: Duration::from_secs(serve.ssh_keep_connections),
+                state_dir: paths.ssh_dir(),
+            },
+            paths,
             register_rules_by_default: serve.register_rules_by_default,
             watch_debounce: (!serve.no_watch).then(|| Duration::from_millis(serve.watch_debounce_ms)),
             python: serve.python.clone(),
@@ -203,5 +241,18 @@ mod tests {
         assert_eq!(paths.config_dir, cwd.join("st2d-home/configs"));
         assert_eq!(paths.socket, cwd.join("st2d-home/st2d.sock"));
         assert!(paths.data_dir.is_absolute() && paths.virtualenvs_dir.is_absolute());
+    }
+
+    #[test]
+    fn the_ssh_directory_is_short_enough_for_socket_names() {
+        let short = Paths::resolve(&PathArgs { home: Some("/h".into()), ..PathArgs::default() });
+        assert_eq!(short.ssh_dir(), PathBuf::from("/h/data/ssh"));
+        for home in [format!("/{}", "long".repeat(20)), "/with space/home".to_string(), "/per%cent".to_string()] {
+            let paths = Paths::resolve(&PathArgs { home: Some(home.clone().into()), ..PathArgs::default() });
+            let dir = paths.ssh_dir();
+            let text = dir.to_string_lossy();
+            assert!(text.starts_with("/tmp/st2d-ssh-") && text.len() <= SSH_DIR_MAX, "{home}: {dir:?}");
+            assert_eq!(dir, paths.ssh_dir(), "the same data dir gives the same directory");
+        }
     }
 }

@@ -17,6 +17,7 @@ pub mod ingress;
 pub mod metrics;
 pub mod pack;
 pub mod packmgmt;
+pub mod policy;
 pub mod process;
 pub mod pyenv;
 pub mod registry;

@@ -1,7 +1,9 @@
 //! Benchmark of workflows, printing figures: a 3-task sequential Orquesta workflow and a 3-task
 //! action-chain of `core.noop` tasks, from the RunAction request to the workflow's `succeeded`
 //! (as WatchExecution reports it), one workflow at a time; p50, p90, p99 and the mean over the
-//! measured runs.
+//! measured runs. Then, request to `succeeded` of one run each (after one unmeasured run): an
+//! Orquesta workflow of 50 branches joined by one task, and a with-items task of 1,000
+//! `core.noop` items at concurrency 50.
 //!
 //! Run: `cargo bench -p st2d-tests --bench workflows`.
 
@@ -15,6 +17,8 @@ use st2d_tests::{Client, Home, control, pack_yaml, write_file};
 
 const WARM_UP: usize = 20;
 const RUNS: usize = 300;
+const BRANCHES: usize = 50;
+const ITEMS: usize = 1_000;
 
 fn main() {
     let home = Home::new();
@@ -36,10 +40,36 @@ fn main() {
         &pack.join("actions/workflows/sequence.yaml"),
         "version: 1.0\ntasks:\n  one:\n    action: core.noop\n    next:\n      - when: <% succeeded() %>\n        do: two\n  two:\n    action: core.noop\n    next:\n      - when: <% succeeded() %>\n        do: three\n  three:\n    action: core.noop\n",
     );
+    write_file(
+        &pack.join("actions/join.yaml"),
+        "---\nname: join\nrunner_type: orquesta\nentry_point: workflows/join.yaml\n",
+    );
+    let branches: Vec<String> = (0..BRANCHES).map(|n| format!("b{n}")).collect();
+    let mut join = format!(
+        "version: 1.0\ntasks:\n  split:\n    action: core.noop\n    next:\n      - do: {}\n",
+        branches.join(", ")
+    );
+    for branch in &branches {
+        join.push_str(&format!(
+            "  {branch}:\n    action: core.noop\n    next:\n      - publish: {branch}=<% result().return_code %>\n        do: meet\n"
+        ));
+    }
+    join.push_str("  meet:\n    join: all\n    action: core.noop\n");
+    write_file(&pack.join("actions/workflows/join.yaml"), &join);
+    write_file(
+        &pack.join("actions/items.yaml"),
+        "---\nname: items\nrunner_type: orquesta\nentry_point: workflows/items.yaml\n",
+    );
+    write_file(
+        &pack.join("actions/workflows/items.yaml"),
+        &format!(
+            "version: 1.0\ntasks:\n  each:\n    with:\n      items: n in <% range({ITEMS}) %>\n      concurrency: 50\n    action: core.noop\n"
+        ),
+    );
     let mut child = st2d_tests::st2d_command()
         .arg("--home")
         .arg(home.path())
-        .arg("serve")
+        .args(["serve", "--action-concurrency", "64"])
         .env("ST2D_LOG", "warn")
         .stdout(std::process::Stdio::null())
         .spawn()
@@ -74,6 +104,17 @@ fn main() {
             ms(at(0.99)),
             ms(mean)
         );
+    }
+    for (action, what) in [
+        ("bench.join", format!("Orquesta workflow of {BRANCHES} branches of core.noop joined by one task")),
+        ("bench.items", format!("Orquesta with-items task of {ITEMS} core.noop items at concurrency 50")),
+    ] {
+        let took = runtime.block_on(async {
+            let mut client = control(&home.socket()).await;
+            run_once(&mut client, action).await;
+            run_once(&mut client, action).await
+        });
+        println!("{what}, request to succeeded: {:.1} ms", ms(took));
     }
     let _ = child.kill();
     let _ = child.wait();

@@ -127,6 +127,10 @@ fn parallel_branches_join_with_their_contexts_merged_and_a_task_without_join_run
         r#"version: 1.0
 vars:
   - x: 0
+  # Assigned before the split: Orquesta's inspection checks a join's expressions against the
+  # variables of the first branch it reaches (orquesta/specs/native/v1/models.py).
+  - l: null
+  - r: null
 tasks:
   start:
     action: core.noop

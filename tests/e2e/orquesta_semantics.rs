@@ -162,11 +162,13 @@ output:
         "broken_transition",
         "{}",
         r#"version: 1.0
+vars:
+  - present: 1
 tasks:
   one:
     action: core.noop
     next:
-      - when: <% ctx().missing.deeper %>
+      - when: <% ctx().present.deeper %>
         do: two, three
   two:
     action: core.noop
@@ -295,4 +297,60 @@ tasks:
         daemon.ctl_json(&["execution", "get", sub["id"].as_str().expect("an id")])["children"][0]["status"],
         "canceled"
     );
+}
+
+#[test]
+fn pausing_cascades_down_to_subworkflows_and_a_chain_pauses_between_tasks() {
+    let home = Home::new();
+    flows_pack(&home);
+    workflow(
+        &home,
+        "inner",
+        "{}",
+        "version: 1.0\ntasks:\n  nap:\n    action: core.local cmd='sleep 1.5'\n    next:\n      - do: after\n  after:\n    action: core.noop\n",
+    );
+    workflow(&home, "outer", "{}", "version: 1.0\ntasks:\n  sub:\n    action: flows.inner\n");
+    home.write(
+        "packs/flows/actions/chained.yaml",
+        "---\nname: chained\nrunner_type: action-chain\nentry_point: chains/chained.yaml\n",
+    );
+    home.write(
+        "packs/flows/actions/chains/chained.yaml",
+        "---\nchain:\n  - name: first\n    ref: core.local\n    parameters:\n      cmd: sleep 1.5\n    on-success: second\n  - name: second\n    ref: core.echo\n    parameters:\n      message: done\n",
+    );
+    let daemon = Daemon::start(&home, &["serve"]);
+    let status =
+        |id: &str| daemon.ctl_json(&["execution", "get", id])["status"].as_str().unwrap_or_default().to_string();
+
+    // contrib/runners/orquesta_runner/tests/unit/test_pause_and_resume.py
+    // (test_pause_workflow_cascade_down_to_subworkflow, test_resume_cascade_to_subworkflow): the
+    // subworkflow pauses with its parent, which is paused once the subworkflow is.
+    let id = daemon.ctl_json(&["run", "flows.outer", "--async"])["id"].as_str().expect("an id").to_string();
+    let sub = st2d_tests::eventually("the subworkflow's task to run", || {
+        let tree = daemon.ctl_json(&["execution", "get", &id]);
+        let sub = tree["children"][0]["id"].as_str()?.to_string();
+        (daemon.ctl_json(&["execution", "get", &sub])["children"][0]["status"] == "running").then_some(sub)
+    });
+    assert_eq!(daemon.ctl_json(&["execution", "pause", &id])["status"], "pausing");
+    daemon.wait_json("the workflow to pause", &["execution", "get", &id], |f| f["status"] == "paused");
+    assert_eq!(status(&sub), "paused");
+    let inner = daemon.ctl_json(&["execution", "get", &sub]);
+    assert_eq!(task_names(inner["children"].as_array().expect("children")), ["nap"], "nothing new starts: {inner:#}");
+    assert_eq!(daemon.ctl_json(&["execution", "resume", &id])["status"], "running");
+    daemon.wait_json("the workflow to finish", &["execution", "get", &id], |f| f["status"] == "succeeded");
+    assert_eq!(status(&sub), "succeeded");
+
+    // contrib/runners/action_chain_runner/tests/unit/test_actionchain_pause_resume.py
+    // (test_chain_pause_resume): pausing while a task runs, paused once it is done, and resumed
+    // with the next task.
+    let id = daemon.ctl_json(&["run", "flows.chained", "--async"])["id"].as_str().expect("an id").to_string();
+    st2d_tests::eventually("the chain's first task to run", || {
+        (daemon.ctl_json(&["execution", "get", &id])["children"][0]["status"] == "running").then_some(())
+    });
+    assert_eq!(daemon.ctl_json(&["execution", "pause", &id])["status"], "pausing");
+    let paused = daemon.wait_json("the chain to pause", &["execution", "get", &id], |f| f["status"] == "paused");
+    assert_eq!(task_names(paused["children"].as_array().expect("children")), ["first"], "{paused:#}");
+    assert_eq!(daemon.ctl_json(&["execution", "resume", &id])["status"], "running");
+    let done = daemon.wait_json("the chain to finish", &["execution", "get", &id], |f| f["status"] == "succeeded");
+    assert_eq!(done["result"]["tasks"].as_array().map(Vec::len), Some(2), "{done:#}");
 }

@@ -10,6 +10,7 @@
 
 pub mod pki;
 pub mod pyenv;
+pub mod sshd;
 #[cfg(test)]
 mod tidy;
 

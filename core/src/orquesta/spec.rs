@@ -4,6 +4,9 @@
 //! wrong types, transitions to tasks that do not exist, and every expression (YAQL and Jinja)
 //! compiled, each error naming the file, the line and the field.
 //!
+//! What StackStorm reports before a run (Orquesta's inspection) is `inspect`'s; this is st2d's
+//! own reading, which the conductor runs from: a definition must pass both.
+//!
 //! Owns: reading and checking the definition, and the task graph (start tasks, inbound tasks
 //! of each join). Must not: evaluate expressions or run anything.
 
@@ -12,7 +15,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value};
 
-use super::{expr, inline};
+use super::{expr, inline, inspect};
 
 /// The engine commands a transition's `do` may name instead of a task.
 pub const COMMANDS: [&str; 4] = ["continue", "fail", "noop", "retry"];
@@ -122,8 +125,17 @@ pub enum LoadError {
     Read { path: PathBuf, source: std::io::Error },
     #[error("{at}: the workflow is not valid YAML: {}", .error.message)]
     Yaml { at: FileLine, error: crate::yaml::YamlError },
-    #[error("{at}: {}: {}", .error.field, .error.message)]
-    Invalid { at: FileLine, error: SpecError },
+    #[error("{at}: a workflow must be a mapping")]
+    NotMapping { at: FileLine },
+}
+
+/// Why a definition that reads cannot run: what st2d's reading or Orquesta's inspection found.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DefinitionProblem {
+    /// The field it is about (`tasks.t1.input`), to find its line; `None` for the whole.
+    pub field: Option<String>,
+    /// The problem, its field first.
+    pub text: String,
 }
 
 /// What is wrong with the items of `with`.
@@ -138,26 +150,42 @@ enum WithItemsError {
 }
 
 impl WorkflowSpec {
-    /// Reads and checks `path`; the error names the file, the line when it can be found, and
-    /// the field.
-    pub fn load(path: &Path) -> Result<Self, LoadError> {
-        Self::read(path).map(|(_, spec)| spec)
-    }
-
-    /// As `load`, also giving the document as read.
-    pub fn read(path: &Path) -> Result<(Value, Self), LoadError> {
+    /// Reads the definition file `path`: its text and the definition, which must be a YAML
+    /// mapping (else nothing of it can be inspected or run). What is wrong inside it is for
+    /// `problems`.
+    pub fn read_document(path: &Path) -> Result<(String, Value), LoadError> {
         let at = |line| FileLine { path: path.to_path_buf(), line };
         let text =
             std::fs::read_to_string(path).map_err(|source| LoadError::Read { path: path.to_path_buf(), source })?;
         let document = crate::yaml::parse(&text).map_err(|error| LoadError::Yaml { at: at(error.line), error })?;
-        let spec = Self::parse(&document)
-            .map_err(|error| LoadError::Invalid { at: at(crate::yaml::field_line(&text, &error.field)), error })?;
-        Ok((document, spec))
+        if !document.is_object() {
+            return Err(LoadError::NotMapping { at: at(None) });
+        }
+        Ok((text, document))
+    }
+
+    /// What keeps a definition that reads from running, but what needs the registered
+    /// actions (Orquesta's content check, made at run time): st2d's own reading of it
+    /// (`parse`) first, then each problem of Orquesta's inspection.
+    pub fn problems(document: &Value) -> Vec<DefinitionProblem> {
+        let mut problems = Vec::new();
+        if let Err(error) = Self::parse(document) {
+            let text = if error.field.is_empty() { error.message.clone() } else { error.to_string() };
+            problems.push(DefinitionProblem { field: Some(error.field).filter(|f| !f.is_empty()), text });
+        }
+        if let Value::Object(document) = document {
+            problems.extend(
+                inspect::inspect(document)
+                    .into_iter()
+                    .map(|problem| DefinitionProblem { field: problem.spec_path.clone(), text: problem.to_string() }),
+            );
+        }
+        problems
     }
 
     pub fn parse(document: &Value) -> Result<Self, SpecError> {
         let Value::Object(top) = document else { return Err(SpecError::new("", "a workflow must be a mapping")) };
-        const KEYS: [&str; 6] = ["version", "description", "input", "vars", "tasks", "output"];
+        const KEYS: [&str; 8] = ["version", "name", "description", "tags", "input", "vars", "tasks", "output"];
         if let Some(unknown) = top.keys().find(|k| !KEYS.contains(&k.as_str())) {
             return Err(SpecError::new(unknown.as_str(), format!("unknown key (a workflow has {})", KEYS.join(", "))));
         }
@@ -167,7 +195,8 @@ impl WorkflowSpec {
             Some(other) => {
                 return Err(SpecError::new("version", format!("unsupported version {other}; st2d runs 1.0")));
             }
-            None => return Err(SpecError::new("version", "is required (version: 1.0)")),
+            // Orquesta reads a definition without a version as 1.0.
+            None => {}
         }
         let input = assignments(top.get("input"), "input", true)?;
         let vars = assignments(top.get("vars"), "vars", true)?
@@ -390,7 +419,7 @@ fn task(name: &str, body: &Value) -> Result<TaskSpec, SpecError> {
 }
 
 /// `core.echo message="hi"` → (`core.echo`, `message="hi"`).
-fn split_action(text: &str) -> (&str, &str) {
+pub(crate) fn split_action(text: &str) -> (&str, &str) {
     if text.starts_with("<%") || text.starts_with("{{") {
         return (text, "");
     }
@@ -492,10 +521,30 @@ mod tests {
     }
 
     #[test]
+    fn a_definition_reads_as_orquesta_reads_it_and_lists_its_problems() {
+        // Orquesta takes a definition without a version, and with a name and tags.
+        let spec = parsed("name: n\ntags: [t]\ntasks:\n  a: {action: core.noop}\n").expect("valid");
+        assert_eq!(spec.starts, vec!["a"]);
+        let document = crate::yaml::parse(
+            "version: 1.0\ntasks:\n  a:\n    action: core.echo message=<% ctx().x %>\n    next:\n      - do: b\n",
+        )
+        .expect("yaml");
+        let problems: Vec<String> = WorkflowSpec::problems(&document).into_iter().map(|p| p.text).collect();
+        assert_eq!(
+            problems,
+            [
+                // st2d's own reading first, then Orquesta's inspection.
+                "tasks.a.next[0].do: task \"b\" does not exist",
+                "tasks.a.input: context error in \"<% ctx().x %>\": Variable \"x\" is referenced before assignment.",
+                "tasks.a.next[0].do: semantic error: The task \"b\" is not defined.",
+            ]
+        );
+    }
+
+    #[test]
     fn broken_workflows_name_the_field() {
         let base = "version: 1.0\ntasks:\n";
         let cases = [
-            ("tasks:\n  a: {action: core.noop}\n", "version", "is required"),
             ("version: 2.0\ntasks:\n  a: {}\n", "version", "unsupported version"),
             ("version: 1.0\n", "tasks", "is required"),
             ("version: 1.0\ntasks: {}\nextra: 1\n", "extra", "unknown key"),

@@ -214,6 +214,10 @@ pub struct Alias {
     pub metadata_file: String,
 }
 
+/// The policy types st2d enforces (the daemon's `policy` module); a pack's other policies are
+/// listed with a warning.
+pub const ENFORCED_POLICY_TYPES: [&str; 3] = ["action.concurrency", "action.concurrency.attr", "action.retry"];
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Policy {
     pub ref_: String,

@@ -1,11 +1,12 @@
-//! Actions: parameter resolution and the runners that execute them (local shell, python,
-//! http, and `core.inject_trigger` done natively).
+//! Actions: parameter resolution and the runners that execute them (local shell, remote shell
+//! over SSH, python, http, and `core.inject_trigger` done natively).
 
 pub mod common;
 pub mod http;
 pub mod inject;
 pub mod params;
 pub mod python;
+pub mod remote;
 pub mod shell;
 
 #[cfg(test)]

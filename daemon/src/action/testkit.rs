@@ -92,6 +92,7 @@ impl Kit {
             },
             shim,
             journal,
+            ssh: crate::runner::SshSettings::new(home.path().join("ssh")),
         };
         Self { registry: published.registry(), home, context, datastore, shutdown }
     }

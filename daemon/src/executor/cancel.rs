@@ -36,6 +36,8 @@ impl Executor {
                         | ExecutionStatus::Resuming
                 ) {
                     reach(&mut execution, ExecutionStatus::Canceling);
+                    // A canceling execution no longer counts against concurrency policies.
+                    self.inner.gate.release(id);
                     let numeric = execution.numeric_id().unwrap_or_default();
                     self.inner
                         .store

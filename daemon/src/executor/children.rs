@@ -30,6 +30,10 @@ impl ChildExecutions for Executor {
         })
     }
 
+    fn pause_child(&self, id: &str, pause: bool) {
+        let _ = if pause { self.pause(id) } else { self.resume(id) };
+    }
+
     fn children_of(&self, workflow: &str) -> Vec<Execution> {
         self.children(workflow)
     }

@@ -7,7 +7,7 @@
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
-use crate::action::{http, inject, python, shell};
+use crate::action::{http, inject, python, remote, shell};
 use crate::execution::Execution;
 use crate::packmgmt::{self, PackManager};
 use crate::registry::Registry;
@@ -52,6 +52,7 @@ pub async fn run(
             result: json!({"failed": false, "succeeded": true, "return_code": 0}),
         },
         "local-shell-cmd" | "local-shell-script" => shell::run(&job).await,
+        "remote-shell-cmd" | "remote-shell-script" => remote::run(&job).await,
         "python-script" => python::run(&job).await,
         "http-request" => http::run(&job).await,
         other => Outcome::failed(format!("runner {other} is not supported")),
@@ -68,10 +69,10 @@ mod tests {
     #[tokio::test]
     async fn runners_st2d_does_not_implement_fail_with_their_name() {
         let kit =
-            Kit::new(&[("packs/demo/actions/remote.yaml", "---\nname: remote\nrunner_type: remote-shell-cmd\n")]).await;
-        let cases = [("demo.remote", "runner remote-shell-cmd is not supported")];
+            Kit::new(&[("packs/demo/actions/windows.yaml", "---\nname: windows\nrunner_type: winrm-cmd\n")]).await;
+        let cases = [("demo.windows", "runner winrm-cmd is not supported")];
         for (action, error) in cases {
-            let (outcome, _) = kit.run(action, json!({"hosts": "h"}), json!({})).await;
+            let (outcome, _) = kit.run(action, json!({"host": "h"}), json!({})).await;
             assert_eq!(outcome, Outcome::failed(error), "{action}");
         }
         let (outcome, _) = kit.run("core.noop", json!({}), json!({})).await;

@@ -34,6 +34,7 @@ pub mod dispatch;
 mod enforce;
 pub mod parameters;
 mod pause;
+mod policies;
 mod recover;
 mod rerun;
 
@@ -84,6 +85,8 @@ struct Inner {
     kv: Arc<dyn KeyValueSource>,
     permits: Arc<Semaphore>,
     running: Mutex<HashMap<String, Running>>,
+    /// The concurrency policies' count of executions past their gate.
+    gate: policies::Gate,
     updates: broadcast::Sender<Arc<Execution>>,
     /// Cancelled when the daemon starts to stop: queued executions stop waiting (they stay
     /// `requested` and run after the next start).
@@ -141,6 +144,7 @@ impl Executor {
             kv: config.kv,
             permits: Arc::new(Semaphore::new(config.concurrency.max(1))),
             running: Mutex::new(HashMap::new()),
+            gate: policies::Gate::default(),
             updates: broadcast::channel(UPDATES_BUFFERED).0,
             draining,
             shutdown,
@@ -244,7 +248,12 @@ impl Executor {
     /// flush.
     fn admit(&self, registry: &Registry, request: ExecutionRequest) -> Result<(Execution, Option<Slot>), RequestError> {
         let mut execution = self.prepare(registry, request)?;
-        let slot = if execution.status.is_completed() { None } else { self.reserve(&execution) };
+        // An action under a concurrency policy passes the gate first, in `drive`.
+        let slot = if execution.status.is_completed() || self.governed(registry, &execution.action) {
+            None
+        } else {
+            self.reserve(&execution)
+        };
         if slot.is_some() {
             Self::mark_running(&mut execution);
         }
@@ -277,8 +286,16 @@ impl Executor {
     /// Starts a recorded execution: with a slot, one already recorded `running` runs at once.
     fn start(&self, execution: Execution, slot: Option<Slot>) {
         if execution.status.is_completed() {
+            let retry = self.retry_after(&execution);
             self.completed(&execution);
+            if let Some(retry) = retry {
+                self.schedule(retry);
+            }
             return;
+        }
+        if execution.status == ExecutionStatus::Running {
+            // Admitted with its slot at request time, or a workflow resumed after a restart.
+            self.inner.gate.hold(&execution);
         }
         let cancel = self.inner.shutdown.child_token();
         let output = Arc::new(LiveOutput::default());
@@ -305,10 +322,14 @@ impl Executor {
             inner.announce(&execution);
             return self.run_recorded(execution, permit, &signals, output).await;
         }
-        let permit = tokio::select! {
-            permit = self.acquire(&execution) => permit,
-            () = cancel.cancelled() => None,
-            () = inner.draining.cancelled() => None,
+        let permit = match self.pass_policies(&mut execution, cancel).await {
+            policies::Passage::Refused => return,
+            policies::Passage::Stopped => None,
+            policies::Passage::Admitted => tokio::select! {
+                permit = self.acquire(&execution) => permit,
+                () = cancel.cancelled() => None,
+                () = inner.draining.cancelled() => None,
+            },
         };
         let Some(Slot(permit)) = permit else {
             // Cancelled by a user while queued, or the daemon is stopping (then it stays
@@ -393,7 +414,11 @@ impl Executor {
         };
         execution.result = Some(outcome.result);
         reach(&mut execution, status);
+        let retry = self.retry_after(&execution);
         self.finish(execution);
+        if let Some(retry) = retry {
+            self.schedule(retry);
+        }
     }
 
     /// Records a completed execution and announces it.
@@ -410,6 +435,7 @@ impl Executor {
 
     /// Drops a running execution from the map; returns who waits for it.
     fn forget(&self, id: &str) -> Vec<oneshot::Sender<Execution>> {
+        self.inner.gate.release(id);
         self.inner
             .running
             .lock()

@@ -1,4 +1,4 @@
-//! Pausing and resuming Orquesta workflows: the executor writes `pausing` and tells the
+//! Pausing and resuming workflows (Orquesta and action-chain): the executor writes `pausing` and tells the
 //! conductor (a `watch` channel per conducted execution); the conductor reports when none of
 //! its tasks runs any more, and the executor writes `paused`; resuming writes `resuming` and
 //! `running` and tells the conductor to go on.
@@ -15,7 +15,7 @@ use st2d_core::status::ExecutionStatus;
 pub enum PauseError {
     #[error("execution {0} does not exist")]
     NotFound(String),
-    #[error("execution {id} is a {runner} execution; only orquesta workflows pause")]
+    #[error("execution {id} is a {runner} execution; only workflows (orquesta, action-chain) pause")]
     NotPausable { id: String, runner: String },
     #[error("execution {id} is {status}; it must be {expected}")]
     Status { id: String, status: ExecutionStatus, expected: &'static str },
@@ -24,8 +24,8 @@ pub enum PauseError {
 }
 
 impl Executor {
-    /// Asks a running Orquesta workflow to pause: it is `pausing` until its running tasks
-    /// have finished, then `paused`; it starts nothing new until resumed.
+    /// Asks a running workflow to pause: it is `pausing` until its running tasks have finished
+    /// (or, being workflows, paused), then `paused`; it starts nothing new until resumed.
     pub fn pause(&self, id: &str) -> Result<Execution, PauseError> {
         self.pause_or_resume(id, true)
     }
@@ -37,7 +37,7 @@ impl Executor {
 
     fn pause_or_resume(&self, id: &str, pause: bool) -> Result<Execution, PauseError> {
         let mut execution = self.get(id).ok_or_else(|| PauseError::NotFound(id.to_string()))?;
-        if execution.runner != "orquesta" || !dispatch::is_conducted(&execution) {
+        if !dispatch::is_conducted(&execution) {
             return Err(PauseError::NotPausable { id: id.to_string(), runner: execution.runner.clone() });
         }
         let (allowed, expected): (&[ExecutionStatus], _) = if pause {
@@ -51,9 +51,12 @@ impl Executor {
         };
         if pause {
             reach(&mut execution, ExecutionStatus::Pausing);
+            // Counted against concurrency policies only while running, as StackStorm does.
+            self.inner.gate.release(id);
         } else {
             reach(&mut execution, ExecutionStatus::Resuming);
             reach(&mut execution, ExecutionStatus::Running);
+            self.inner.gate.hold(&execution);
         }
         self.record_active(&execution).map_err(|e| PauseError::Store(e.to_string()))?;
         let _ = sender.send(pause);
@@ -73,7 +76,7 @@ impl Executor {
     }
 
     /// Writes an execution that is still active and announces the change.
-    fn record_active(&self, execution: &Execution) -> Result<(), StoreError> {
+    pub(super) fn record_active(&self, execution: &Execution) -> Result<(), StoreError> {
         let numeric = execution.numeric_id().unwrap_or_default();
         self.inner.store.put_execution(numeric, &execution.to_record(), true)?;
         self.inner.announce(execution);

@@ -1,5 +1,5 @@
-//! Recovery at start: what a previous run of st2d left unfinished is abandoned, run or
-//! resumed.
+//! Recovery at start: what a previous run of st2d left unfinished is abandoned, run, delayed
+//! again or resumed.
 //!
 //! Owns: the decision per unfinished execution. Must not: resume a workflow's tasks itself
 //! (its conductor does, from the recorded state).
@@ -12,8 +12,9 @@ use st2d_core::status::ExecutionStatus;
 
 impl Executor {
     /// At start: executions that were running when st2d stopped are `abandoned`; those that
-    /// never started run now; workflows that were running resume from their last recorded
-    /// transition (children before parents, so a parent finds each child running or done).
+    /// never started run now (a `delayed` one once its policies admit it); workflows that were
+    /// running resume from their last recorded transition (children before parents, so a
+    /// parent finds each child running or done).
     pub fn recover(&self) {
         let active = match self.inner.store.active_executions() {
             Ok(active) => active,
@@ -42,6 +43,12 @@ impl Executor {
                 ExecutionStatus::Requested | ExecutionStatus::Scheduled => {
                     tracing::info!(execution_id = %execution.id, action = %execution.action, "running an execution requested before the restart");
                     execution.status = ExecutionStatus::Requested;
+                    self.schedule(execution);
+                }
+                ExecutionStatus::Delayed => {
+                    // Held by a concurrency policy or waiting out a retry's delay: it passes
+                    // the policies again, as they are now.
+                    tracing::info!(execution_id = %execution.id, action = %execution.action, "an execution delayed before the restart waits again");
                     self.schedule(execution);
                 }
                 status if !status.is_completed() => {

@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use st2d_core::pack::model::{Action, Alias, PackContent, Policy, Rule, Sensor, TriggerType};
+use st2d_core::pack::model::{Action, Alias, ENFORCED_POLICY_TYPES, PackContent, Policy, Rule, Sensor, TriggerType};
 
 /// Resources defined by one or more files.
 #[derive(Debug, Default)]
@@ -101,10 +101,17 @@ impl Items {
                 files(&self.aliases, |a| &a.metadata_file)
             ));
         }
-        if !self.policies.is_empty() {
+        let unenforced: Vec<Arc<Policy>> = self
+            .policies
+            .iter()
+            .filter(|policy| !ENFORCED_POLICY_TYPES.contains(&policy.policy_type.as_str()))
+            .cloned()
+            .collect();
+        if !unenforced.is_empty() {
             warnings.push(format!(
-                "{}: policies are listed but not enforced (st2d applies no policy types)",
-                files(&self.policies, |p| &p.metadata_file)
+                "{}: policies are listed but not enforced (st2d enforces {})",
+                files(&unenforced, |p| &p.metadata_file),
+                ENFORCED_POLICY_TYPES.join(", ")
             ));
         }
     }

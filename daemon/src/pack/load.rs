@@ -4,8 +4,11 @@
 //! Owns: which files of a pack are read (top-level `*.yaml|*.yml` of each content directory,
 //! sorted), turning parse and validation failures into `ContentError`s (what StackStorm's
 //! registration refuses) and what it tolerates into warnings, and the fallback to a previous
-//! good version. Must not: decide which packs exist (discovery is the registry's) or
-//! block an async runtime (callers run it on a blocking thread).
+//! good version. An Orquesta definition that reads but fails inspection is registered with its
+//! problems as warnings, as StackStorm registers it, unless a last good version of its file
+//! can stand in (then it is an error, as any failing file). Must not: decide which packs exist
+//! (discovery is the registry's) or block an async runtime (callers run it on a blocking
+//! thread).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -78,7 +81,23 @@ fn load_content(
         let results = map_maybe_parallel(&files, |file| load_file(dir, &meta.ref_, kind, file));
         for (file, result) in files.iter().zip(results) {
             match result {
-                Ok((found, file_warnings)) => {
+                Ok(FileLoad { items: found, warnings: file_warnings, unrunnable: Some(mut unrunnable) }) => {
+                    // A definition that reads but cannot run registers (as in StackStorm), unless
+                    // a last good version of the file stands in for it.
+                    match previous.map(|p| Items::from_file(p, file)).filter(is_last_good) {
+                        Some(kept) => {
+                            unrunnable.error.kept_last_good = true;
+                            items.extend(kept);
+                            errors.push(unrunnable.error);
+                        }
+                        None => {
+                            warnings.extend(file_warnings);
+                            warnings.extend(unrunnable.problems);
+                            items.extend(found);
+                        }
+                    }
+                }
+                Ok(FileLoad { items: found, warnings: file_warnings, unrunnable: None }) => {
                     warnings.extend(file_warnings);
                     items.extend(found);
                 }
@@ -136,14 +155,42 @@ impl Kind {
     }
 }
 
+/// What one content file gave.
+struct FileLoad {
+    items: Items,
+    warnings: Vec<String>,
+    unrunnable: Option<Unrunnable>,
+}
+
+/// An Orquesta action whose definition reads but cannot run.
+struct Unrunnable {
+    /// Recorded (with the last good version kept) when one stands in for the file.
+    error: ContentError,
+    /// Listed as warnings when the action registers as it is.
+    problems: Vec<String>,
+}
+
+/// Whether a previous version of a file is a last good one: it defined something, and each
+/// of its actions can run.
+fn is_last_good(items: &Items) -> bool {
+    !items.is_empty() && items.actions.iter().all(|action| validate::definition_runs(action))
+}
+
 /// Reads, parses and validates one content file (`file` is relative to the pack directory).
-fn load_file(pack_dir: &Path, pack: &str, kind: Kind, file: &str) -> Result<(Items, Vec<String>), ContentError> {
+fn load_file(pack_dir: &Path, pack: &str, kind: Kind, file: &str) -> Result<FileLoad, ContentError> {
     let (text, doc) = read_yaml(pack_dir, file)?;
     let ctx = validate::FileCtx { pack, pack_dir, file };
     let mut warnings = Vec::new();
     let mut items = Items::default();
+    let mut unrunnable = None;
     let result = match kind {
-        Kind::Action => validate::action(&doc, &ctx, &mut warnings).map(|a| items.actions.push(Arc::new(a))),
+        Kind::Action => validate::action(&doc, &ctx, &mut warnings).map(|valid| {
+            if let Some(first) = valid.workflow_problems.first() {
+                let error = field_error(file, &text, FieldError::new("entry_point", first.clone()));
+                unrunnable = Some(Unrunnable { error, problems: valid.workflow_problems });
+            }
+            items.actions.push(Arc::new(valid.action));
+        }),
         Kind::Sensor => validate::sensor(&doc, &ctx).map(|(sensor, types)| {
             items.sensors.push(Arc::new(sensor));
             items.trigger_types.extend(types.into_iter().map(Arc::new));
@@ -154,7 +201,7 @@ fn load_file(pack_dir: &Path, pack: &str, kind: Kind, file: &str) -> Result<(Ite
         Kind::Policy => validate::policy(&doc, &ctx).map(|p| items.policies.push(Arc::new(p))),
     };
     result.map_err(|e| field_error(file, &text, e))?;
-    Ok((items, warnings))
+    Ok(FileLoad { items, warnings, unrunnable })
 }
 
 /// Reads and parses `dir/file`, returning its text too (for line numbers of later errors).

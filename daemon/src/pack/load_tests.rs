@@ -136,6 +136,49 @@ fn a_file_that_breaks_keeps_its_last_good_version() {
     assert!(fx.loaded("demo", Some(&v3)).actions.is_empty(), "a deleted file removes its action");
 }
 
+/// An Orquesta definition that reads but fails inspection registers with its problems as
+/// warnings (as StackStorm registers it), unless a last good version of the file can stand
+/// in; one that is not YAML is an error as any file.
+#[test]
+fn a_workflow_that_fails_inspection_registers_unless_a_last_good_version_stands_in() {
+    let fx = Fixture::new();
+    let good = "version: 1.0\ntasks:\n  one:\n    action: core.echo message=hi\n";
+    let failing = "version: 1.0\ntasks:\n  one:\n    action: core.echo message=<% ctx().nobody %>\n";
+    fx.write("packs/demo/pack.yaml", PACK_YAML)
+        .write("packs/demo/actions/flow.yaml", "name: flow\nrunner_type: orquesta\nentry_point: workflows/flow.yaml\n")
+        .write("packs/demo/actions/workflows/flow.yaml", failing);
+    let fresh = fx.loaded("demo", None);
+    assert_eq!(fresh.actions.len(), 1, "{:?}", fresh.errors);
+    assert!(fresh.errors.is_empty(), "{:?}", fresh.errors);
+    assert_eq!(
+        fresh.warnings,
+        [
+            "actions/workflows/flow.yaml:4: tasks.one.input: context error in \"<% ctx().nobody %>\": Variable \"nobody\" \
+          is referenced before assignment."
+        ]
+    );
+    assert!(!validate::definition_runs(&fresh.actions[0]));
+
+    fx.write("packs/demo/actions/workflows/flow.yaml", good);
+    let v1 = fx.loaded("demo", Some(&fresh));
+    assert!(v1.warnings.is_empty() && v1.errors.is_empty(), "{:?} {:?}", v1.warnings, v1.errors);
+    fx.write("packs/demo/actions/workflows/flow.yaml", failing);
+    let v2 = fx.loaded("demo", Some(&v1));
+    assert_eq!(v2.actions[0].workflow, v1.actions[0].workflow, "the last good definition stays");
+    assert!(v2.errors[0].kept_last_good);
+    assert!(v2.errors[0].message.contains("tasks.one.input: context error"), "{}", v2.errors[0]);
+    assert!(v2.warnings.is_empty(), "{:?}", v2.warnings);
+
+    fx.write("packs/demo/actions/workflows/flow.yaml", "version: [1.0\n");
+    let v3 = fx.loaded("demo", None);
+    assert!(v3.actions.is_empty());
+    assert!(
+        v3.errors[0].message.contains("actions/workflows/flow.yaml:2: the workflow is not valid YAML"),
+        "{}",
+        v3.errors[0]
+    );
+}
+
 #[test]
 fn a_broken_pack_yaml_keeps_the_previous_pack() {
     let fx = Fixture::new();
@@ -216,9 +259,9 @@ fn problems_stackstorm_tolerates_are_warnings_and_the_rest_errors() {
             Is::Warning("aliases/greet.yaml: action aliases are listed but not run"),
         ),
         (
-            "a policy",
-            &[("policies/retry.yaml", "name: retry\nresource_ref: demo.hi\npolicy_type: action.retry\n")],
-            Is::Warning("policies/retry.yaml: policies are listed but not enforced"),
+            "a policy of a type st2d does not enforce",
+            &[("policies/notify.yaml", "name: notify\nresource_ref: demo.hi\npolicy_type: action.notify\n")],
+            Is::Warning("policies/notify.yaml: policies are listed but not enforced"),
         ),
         (
             "an unknown pack.yaml key",

@@ -9,6 +9,7 @@
 pub mod output;
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use serde_json::{Map, Value, json};
 use tokio_util::sync::CancellationToken;
@@ -34,6 +35,67 @@ pub struct RunContext {
     pub python_env: PythonEnv,
     pub shim: ShimServer,
     pub journal: Journal,
+    /// The remote runners' SSH defaults and limits (`--ssh-*`).
+    pub ssh: SshSettings,
+}
+
+/// What the remote runners take from the daemon's `--ssh-*` flags: StackStorm's `[system_user]`
+/// and `[ssh_runner]` settings, and how OpenSSH's connections are kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SshSettings {
+    /// The login when an action gives no `username` and the ssh configuration names none.
+    pub user: String,
+    /// The key when an action gives no `private_key` nor `password`; `None`: `.ssh/stanley_rsa`
+    /// in `user`'s home directory, when it exists.
+    pub key_file: Option<PathBuf>,
+    /// The operator's client configuration, read before `/etc/ssh/ssh_config`; `None`: the
+    /// daemon user's `~/.ssh/config`.
+    pub config_file: Option<PathBuf>,
+    pub host_keys: HostKeyCheck,
+    /// Hosts of one `parallel` execution that run at once.
+    pub max_parallel: usize,
+    pub connect_timeout: Duration,
+    /// How long a connection stays open for the next command to its host after its last
+    /// command ended; zero opens one connection per command.
+    pub keep_connections: Duration,
+    /// Where control sockets and the files given to ssh live; short enough for a socket name.
+    pub state_dir: PathBuf,
+}
+
+/// How host keys are checked against `known_hosts` (OpenSSH's `StrictHostKeyChecking`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HostKeyCheck {
+    /// Only hosts whose key is known.
+    Yes,
+    /// Unknown hosts are added; a known host with another key is refused.
+    AcceptNew,
+    /// No check at all.
+    No,
+}
+
+impl SshSettings {
+    /// StackStorm's `[system_user] user`.
+    pub const DEFAULT_USER: &str = "stanley";
+    /// StackStorm's `[ssh_runner] max_parallel_actions`.
+    pub const DEFAULT_MAX_PARALLEL: usize = 50;
+    /// StackStorm's `[ssh_runner] ssh_connect_timeout`, in seconds.
+    pub const DEFAULT_CONNECT_TIMEOUT: u64 = 60;
+    /// Seconds an idle connection is kept.
+    pub const DEFAULT_KEEP_CONNECTIONS: u64 = 300;
+
+    /// The defaults of the `--ssh-*` flags, with files under `state_dir`.
+    pub fn new(state_dir: PathBuf) -> Self {
+        Self {
+            user: Self::DEFAULT_USER.to_string(),
+            key_file: None,
+            config_file: None,
+            host_keys: HostKeyCheck::AcceptNew,
+            max_parallel: Self::DEFAULT_MAX_PARALLEL,
+            connect_timeout: Duration::from_secs(Self::DEFAULT_CONNECT_TIMEOUT),
+            keep_connections: Duration::from_secs(Self::DEFAULT_KEEP_CONNECTIONS),
+            state_dir,
+        }
+    }
 }
 
 impl std::fmt::Debug for RunContext {

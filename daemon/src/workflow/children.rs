@@ -34,6 +34,10 @@ pub trait ChildExecutions: Send + Sync {
     /// of its tasks was canceled; one that completed meanwhile is left as it is.
     fn cancel_child<'a>(&'a self, id: &'a str) -> Pending<'a, ()>;
 
+    /// Pauses (`pause`) or resumes a child that is a workflow (a pause cascades down to
+    /// subworkflows); a child that cannot is left as it is.
+    fn pause_child(&self, id: &str, pause: bool);
+
     /// A workflow's task executions, in the order they were requested.
     fn children_of(&self, workflow: &str) -> Vec<Execution>;
 

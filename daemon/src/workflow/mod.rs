@@ -55,8 +55,8 @@ pub async fn run(
 ) -> Option<Outcome> {
     let entry_point = crate::runner::entry_point(registry, action);
     let conducted = match action.runner_type.as_str() {
-        "action-chain" => chain::run(executor, registry, action, execution, entry_point, &signals.cancel).await,
-        "orquesta" => orquesta::run(executor, action, execution, entry_point, signals).await,
+        "action-chain" => chain::run(executor, registry, action, execution, entry_point, signals).await,
+        "orquesta" => orquesta::run(executor, registry, action, execution, entry_point, signals).await,
         other => Conduct::Done(Outcome::failed(format!("runner {other} is not supported"))),
     };
     match conducted {

@@ -1,14 +1,18 @@
 //! Action metadata (ST2-COMPAT.md 2.1): fields, parameter schemas, positions, immutables and
-//! the runner parameters an action may override.
+//! the runner parameters an action may override; an Orquesta action's definition, read with
+//! it (a file that is not a YAML mapping refuses the action; one that reads but fails
+//! inspection is kept with its problems, as StackStorm registers it).
 //!
 //! Owns: what makes an action file valid and its effective parameter schema.
 //! Must not: run or render anything.
 
+use std::path::Path;
 use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
 use super::{FileCtx, check_pack_field};
+use crate::orquesta::spec::WorkflowSpec;
 use crate::pack::fields::{FieldError, Fields, type_name};
 use crate::pack::model::{Action, ActionParameters, resource_ref};
 use crate::pack::runners::{self, Resolved};
@@ -76,8 +80,19 @@ const TYPES: &[&str] = &["array", "boolean", "integer", "null", "number", "objec
 /// Attributes of a runner parameter that an action may change.
 const OVERRIDABLE: &[&str] = &["default", "description", "enum", "immutable", "required"];
 
+/// A valid action file: its action, and why its Orquesta definition cannot run when it reads
+/// but fails (StackStorm registers such an action all the same; each run of it fails with
+/// Orquesta's inspection errors).
+#[derive(Debug)]
+pub struct ValidAction {
+    pub action: Action,
+    /// One line per problem, naming the definition file, the line and the field
+    /// (`actions/workflows/x.yaml:10: tasks.t1.input: ...`); empty when it can run.
+    pub workflow_problems: Vec<String>,
+}
+
 /// Validates one action file.
-pub fn action(doc: &Value, ctx: &FileCtx<'_>, warnings: &mut Vec<String>) -> Result<Action, FieldError> {
+pub fn action(doc: &Value, ctx: &FileCtx<'_>, warnings: &mut Vec<String>) -> Result<ValidAction, FieldError> {
     let fields = Fields::new(doc, "")?;
     fields.reject_unknown(FIELDS)?;
     check_pack_field(&fields, ctx)?;
@@ -103,12 +118,13 @@ pub fn action(doc: &Value, ctx: &FileCtx<'_>, warnings: &mut Vec<String>) -> Res
             format!("entry_point \"{entry_point}\" is outside the pack directory"),
         ));
     }
-    let workflow = if runner.name == "orquesta" { check_workflow(ctx.pack_dir, &entry_point)? } else { None };
+    let (workflow, workflow_problems) =
+        if runner.name == "orquesta" { read_workflow(ctx.pack_dir, &entry_point)? } else { (None, Vec::new()) };
     let declared = fields.mapping("parameters")?;
     check_parameters(&declared)?;
     check_positions(&declared)?;
     let parameters = merge_with_runner(&declared, &runner.parameters)?;
-    Ok(Action {
+    let action = Action {
         ref_: resource_ref(ctx.pack, &name),
         pack: ctx.pack.to_string(),
         name,
@@ -122,22 +138,68 @@ pub fn action(doc: &Value, ctx: &FileCtx<'_>, warnings: &mut Vec<String>) -> Res
         notify: fields.get("notify").cloned().unwrap_or(Value::Null),
         metadata_file: ctx.file.to_string(),
         workflow,
-    })
+    };
+    Ok(ValidAction { action, workflow_problems })
 }
 
-/// An Orquesta workflow's definition is checked with its action, so a broken workflow keeps
-/// the last good version of the action and says where it is broken. A definition file that is
-/// not there yet is left for the run to report.
-fn check_workflow(pack_dir: &std::path::Path, entry_point: &str) -> Result<Option<Arc<Value>>, FieldError> {
+/// Whether an action can run as far as its definition goes: any action but an Orquesta one,
+/// and an Orquesta one whose definition was read and has no problem (the loader keeps such a
+/// version when the file's new one fails).
+pub fn definition_runs(action: &Action) -> bool {
+    action.runner_type != "orquesta"
+        || action.workflow.as_deref().is_some_and(|document| WorkflowSpec::problems(document).is_empty())
+}
+
+/// An Orquesta action's definition, read with the action: a file that cannot be read or is
+/// not a YAML mapping is refused with the action (StackStorm cannot load it either); one that
+/// reads but fails is kept with its problems, each a line naming the file, line and field. A
+/// definition file that is not there yet is left for the run to report.
+fn read_workflow(pack_dir: &Path, entry_point: &str) -> Result<(Option<Arc<Value>>, Vec<String>), FieldError> {
     let path = pack_dir.join("actions").join(entry_point);
     if entry_point.is_empty() || !path.is_file() {
-        return Ok(None);
+        return Ok((None, Vec::new()));
     }
-    crate::orquesta::spec::WorkflowSpec::read(&path).map(|(document, _)| Some(Arc::new(document))).map_err(|error| {
-        let shown = path.display().to_string();
-        let relative = path.strip_prefix(pack_dir).map(|p| p.display().to_string()).unwrap_or(shown.clone());
-        FieldError::new("entry_point", error.to_string().replacen(&shown, &relative, 1))
-    })
+    let shown = path.display().to_string();
+    let relative = path.strip_prefix(pack_dir).map(|p| p.display().to_string()).unwrap_or(shown.clone());
+    let (text, document) = WorkflowSpec::read_document(&path)
+        .map_err(|error| FieldError::new("entry_point", error.to_string().replacen(&shown, &relative, 1)))?;
+    let problems = WorkflowSpec::problems(&document)
+        .into_iter()
+        .map(|problem| {
+            let field = problem.field.as_deref().map(|field| written_field(&document, field));
+            match field.and_then(|field| crate::yaml::field_line(&text, &field)) {
+                Some(line) => format!("{relative}:{line}: {}", problem.text),
+                None => format!("{relative}: {}", problem.text),
+            }
+        })
+        .collect();
+    Ok((Some(Arc::new(document)), problems))
+}
+
+/// The part of `field` (`tasks.t1.input.x`) the definition writes, to find its line: up to
+/// the deepest key it has; a task's input given by its action's shorthand is on `action`.
+fn written_field(document: &Value, field: &str) -> String {
+    let mut written: Vec<&str> = Vec::new();
+    let mut at = document;
+    for segment in field.split('.') {
+        let mut parts = segment.split('[');
+        let key = parts.next().unwrap_or(segment);
+        let indexed = at.get(key).and_then(|value| {
+            parts.try_fold(value, |value, index| value.get(index.trim_end_matches(']').parse::<usize>().ok()?))
+        });
+        match indexed {
+            Some(value) => {
+                written.push(segment);
+                at = value;
+            }
+            None if key == "input" && at.get("action").is_some() => {
+                written.push("action");
+                break;
+            }
+            None => break,
+        }
+    }
+    written.join(".")
 }
 
 fn is_word(name: &str) -> bool {
@@ -293,7 +355,7 @@ mod tests {
 
     fn load(doc: Value) -> Result<Action, FieldError> {
         let ctx = FileCtx { pack: "demo", pack_dir: Path::new("/packs/demo"), file: "actions/a.yaml" };
-        action(&doc, &ctx, &mut Vec::new())
+        action(&doc, &ctx, &mut Vec::new()).map(|valid| valid.action)
     }
 
     fn with_params(params: Value) -> Value {
@@ -353,7 +415,7 @@ mod tests {
         let ctx = FileCtx { pack: "demo", pack_dir: Path::new("/p"), file: "actions/a.yaml" };
         let mut warnings = Vec::new();
         let doc = json!({"name": "a", "runner_type": "run-python", "entry_point": "a.py"});
-        let action = action(&doc, &ctx, &mut warnings).expect("loads");
+        let action = action(&doc, &ctx, &mut warnings).expect("loads").action;
         assert_eq!(action.runner_type, "python-script");
         assert_eq!(warnings.len(), 1);
     }

@@ -1,7 +1,8 @@
 //! Turns parsed content files into validated domain types, as StackStorm's registrars do.
 //!
 //! Owns: the rules of what a valid `pack.yaml`, action, sensor, trigger type, rule, alias and
-//! policy is. Must not: read files or touch the registry; callers hand in the parsed document.
+//! policy is. Must not: read files (but the definition an Orquesta action names) or touch the
+//! registry; callers hand in the parsed document.
 
 mod action;
 mod extras;
@@ -9,7 +10,7 @@ pub mod meta;
 mod rule;
 mod sensor;
 
-pub use action::action;
+pub use action::{ValidAction, action, definition_runs};
 pub use extras::{alias, policy};
 pub use meta::{is_valid_ref, pack_meta};
 pub use rule::{OPERATORS, rule};

@@ -12,17 +12,15 @@
 //! published values), written with each task's request. Must not: run processes or wait for a
 //! slot (tasks are executions).
 
-use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value, json};
-use tokio_util::sync::CancellationToken;
-
-use super::{Conduct, Tasks};
+use super::{Conduct, Signals, Tasks};
 use crate::execution::Execution;
 use crate::execution::{ExecutionRequest, ParentLink, RequestError};
 use crate::registry::Registry;
 use crate::runner::Outcome;
 use crate::workflow::children::ChildExecutions;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
 use st2d_core::chain::{ChainNode, ChainSpec};
 use st2d_core::pack::model::Action;
 use st2d_core::status::ExecutionStatus;
@@ -72,7 +70,7 @@ pub async fn run(
     action: &Action,
     workflow: &Execution,
     entry_point: Option<std::path::PathBuf>,
-    cancel: &CancellationToken,
+    signals: &Signals,
 ) -> Conduct {
     let Some(path) = entry_point else {
         return Conduct::Done(Outcome::failed("entry_point is required by the action-chain runner"));
@@ -100,7 +98,7 @@ pub async fn run(
             }
         },
     };
-    if let Some(suspended) = chain.conduct(&mut state, resumed, cancel).await {
+    if let Some(suspended) = chain.conduct(&mut state, resumed, signals).await {
         return suspended;
     }
     let mut result = json!({"tasks": state.tasks});
@@ -151,13 +149,12 @@ impl Chain<'_> {
         Ok(ChainState { vars, current, ..ChainState::default() })
     }
 
-    /// Runs tasks until the chain ends (`None`) or the daemon stops (`Some(Suspended)`).
-    async fn conduct(
-        &self,
-        state: &mut ChainState,
-        mut resumed: Resumed,
-        cancel: &CancellationToken,
-    ) -> Option<Conduct> {
+    /// Runs tasks until the chain ends (`None`) or the daemon stops (`Some(Suspended)`). A pause
+    /// lets the running task finish (a task that is a workflow pauses with the chain) and starts
+    /// no next task until resumed (action_chain_runner.py: `pause`, `resume`).
+    async fn conduct(&self, state: &mut ChainState, mut resumed: Resumed, signals: &Signals) -> Option<Conduct> {
+        let cancel = &signals.cancel;
+        let mut pause = signals.pause.clone();
         while let Some(current) = state.current.clone() {
             let Some(node) = self.spec.node(&current.node) else {
                 state.error = Some(format!("Unable to find node with name \"{}\".", current.node));
@@ -170,6 +167,13 @@ impl Chain<'_> {
             let child_id = match current.execution_id.clone().or(adopted) {
                 Some(id) => id,
                 None => {
+                    if *pause.borrow() && !cancel.is_cancelled() {
+                        self.tasks.save(state);
+                        if let Some(suspended) = self.stay_paused(&mut pause, cancel).await {
+                            return Some(suspended);
+                        }
+                        continue;
+                    }
                     if cancel.is_cancelled() {
                         state.status = Some(ExecutionStatus::Canceled);
                         break;
@@ -191,14 +195,7 @@ impl Chain<'_> {
                     }
                 }
             };
-            let child = tokio::select! {
-                child = self.executor.completion_of(child_id.clone()) => child,
-                () = cancel.cancelled() => {
-                    // Cancelling a chain cancels the task it waits for.
-                    self.executor.cancel_child(&child_id).await;
-                    self.executor.completion_of(child_id.clone()).await
-                }
-            };
+            let child = self.wait_for(&child_id, &mut pause, cancel).await;
             let Some(child) = child else { return Some(Conduct::Suspended) };
             let result = child.result.clone().unwrap_or(Value::Null);
             let entry = task_entry(node, Some(&child.id), &current.created_at, child.status.as_str(), result.clone());
@@ -210,6 +207,68 @@ impl Chain<'_> {
         }
         self.tasks.save(state);
         None
+    }
+
+    /// Waits for the task `child_id` to complete. Canceling the chain cancels it; pausing or
+    /// resuming the chain pauses or resumes it when it is a workflow, and the chain counts as
+    /// paused once that workflow has.
+    async fn wait_for(
+        &self,
+        child_id: &str,
+        pause: &mut tokio::sync::watch::Receiver<bool>,
+        cancel: &tokio_util::sync::CancellationToken,
+    ) -> Option<Execution> {
+        let completion = self.executor.completion_of(child_id.to_string());
+        tokio::pin!(completion);
+        let mut reported_paused = false;
+        loop {
+            let pausing = *pause.borrow() && !reported_paused;
+            tokio::select! {
+                child = &mut completion => return child,
+                () = cancel.cancelled() => {
+                    self.executor.cancel_child(child_id).await;
+                    return self.executor.completion_of(child_id.to_string()).await;
+                }
+                changed = pause.changed() => {
+                    if changed.is_err() {
+                        return completion.await;
+                    }
+                    reported_paused = false;
+                    self.executor.pause_child(child_id, *pause.borrow());
+                }
+                () = tokio::time::sleep(PAUSED_CHILD_CHECK), if pausing => {
+                    let children = self.executor.children_of(&self.workflow.id);
+                    if children.iter().any(|c| c.id == child_id && c.status == ExecutionStatus::Paused) {
+                        self.executor.report_paused(&self.workflow.id);
+                        reported_paused = true;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Stays paused until resumed (`None`), canceled (`None`: the loop then ends the chain
+    /// canceled), or the daemon stops (`Some(Suspended)`).
+    async fn stay_paused(
+        &self,
+        pause: &mut tokio::sync::watch::Receiver<bool>,
+        cancel: &tokio_util::sync::CancellationToken,
+    ) -> Option<Conduct> {
+        self.executor.report_paused(&self.workflow.id);
+        loop {
+            tokio::select! {
+                changed = pause.changed() => {
+                    if changed.is_err() {
+                        return Some(Conduct::Suspended);
+                    }
+                    if !*pause.borrow() {
+                        return None;
+                    }
+                }
+                () = cancel.cancelled() => return None,
+                () = self.executor.until_stopping() => return Some(Conduct::Suspended),
+            }
+        }
     }
 
     /// Records a finished task, publishes, and moves to the next task by its status.
@@ -327,6 +386,9 @@ impl Chain<'_> {
         context
     }
 }
+
+/// How often a pausing chain looks whether its running workflow task has paused.
+const PAUSED_CHILD_CHECK: std::time::Duration = std::time::Duration::from_millis(200);
 
 /// Why a task could not be requested: the chain stops (`Abort`), or the task counts as failed.
 enum Failed {

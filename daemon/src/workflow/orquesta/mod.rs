@@ -29,11 +29,13 @@ use serde_json::{Map, Value, json};
 use super::{Conduct, Signals, Tasks};
 use crate::execution::Execution;
 use crate::execution::{ExecutionRequest, ParentLink, RequestError};
+use crate::registry::Registry;
 use crate::runner::Outcome;
 use crate::workflow::children::ChildExecutions;
 use rerun::TaskReRun;
 use st2d_core::orquesta::expr::{self, ExprError};
 use st2d_core::orquesta::functions::Scope;
+use st2d_core::orquesta::inspect;
 use st2d_core::orquesta::spec::{LoadError, SpecError, TaskSpec, WorkflowSpec};
 use st2d_core::pack::model::Action;
 use st2d_core::status::ExecutionStatus;
@@ -63,26 +65,15 @@ pub enum FlowError {
 /// Conducts an Orquesta execution.
 pub async fn run(
     executor: &dyn ChildExecutions,
+    registry: &Registry,
     action: &Action,
     workflow: &Execution,
     entry_point: Option<std::path::PathBuf>,
     signals: &Signals,
 ) -> Conduct {
-    let spec = match (&action.workflow, entry_point) {
-        // The definition read and checked with the action: the last good one.
-        (Some(document), _) => WorkflowSpec::parse(document).map_err(FlowError::Spec),
-        // Not there when the action loaded: read it now.
-        (None, Some(path)) => match tokio::task::spawn_blocking(move || WorkflowSpec::load(&path)).await {
-            Ok(read) => read.map_err(FlowError::from),
-            Err(error) => Err(FlowError::from(error)),
-        },
-        (None, None) => Err(FlowError::NoEntryPoint),
-    };
-    let spec = match spec {
+    let spec = match definition(registry, action, entry_point).await {
         Ok(spec) => spec,
-        Err(error) => {
-            return Conduct::Done(Outcome { status: ExecutionStatus::Failed, result: failed_to_load(&error) });
-        }
+        Err(result) => return Conduct::Done(Outcome { status: ExecutionStatus::Failed, result }),
     };
     let conductor = Conductor { executor, action, workflow, spec: &spec, tasks: Tasks::new(executor, workflow) };
     let mut state = match conductor.tasks.load::<FlowState>() {
@@ -119,6 +110,41 @@ pub async fn run(
 fn failed_to_load(error: &FlowError) -> Value {
     json!({"output": null, "errors": [{"type": "error", "message": error.to_string()}]})
 }
+
+/// The definition to run, inspected as StackStorm inspects it before each run: the one read
+/// with the action (its last good version), or the file when it was not there then. A
+/// definition that fails inspection gives the run's result, Orquesta's errors (as
+/// orquesta_runner.py turns a WorkflowInspectionError into `{errors, output: null}`); one
+/// that cannot be read, or that st2d's reading refuses, its error.
+async fn definition(
+    registry: &Registry,
+    action: &Action,
+    entry_point: Option<std::path::PathBuf>,
+) -> Result<WorkflowSpec, Value> {
+    let document = match (&action.workflow, entry_point) {
+        (Some(document), _) => Arc::clone(document),
+        (None, Some(path)) => match tokio::task::spawn_blocking(move || WorkflowSpec::read_document(&path)).await {
+            Ok(Ok((_, document))) => Arc::new(document),
+            Ok(Err(error)) => return Err(failed_to_load(&FlowError::from(error))),
+            Err(error) => return Err(failed_to_load(&FlowError::from(error))),
+        },
+        (None, None) => return Err(failed_to_load(&FlowError::NoEntryPoint)),
+    };
+    if let Value::Object(definition) = document.as_ref() {
+        let registered = |reference: &str| match registry.action(reference)?.parameters.parse() {
+            Value::Object(parameters) => Some(parameters),
+            _ => Some(Map::new()),
+        };
+        let problems = inspect::inspect_with_contents(definition, &registered);
+        if !problems.is_empty() {
+            return Err(json!({"errors": inspect::errors(&problems), "output": null}));
+        }
+    }
+    WorkflowSpec::parse(&document).map_err(|error| failed_to_load(&FlowError::Spec(error)))
+}
+
+/// How often a pausing workflow looks whether its subworkflows have paused.
+const PAUSED_CHILDREN_CHECK: std::time::Duration = std::time::Duration::from_millis(200);
 
 type Completion = Pin<Box<dyn Future<Output = (usize, usize, Option<Execution>)> + Send>>;
 
@@ -211,7 +237,7 @@ impl Conductor<'_> {
             if !state.active() {
                 return None;
             }
-            if state.paused && state.in_flight() == 0 && !reported_paused {
+            if state.paused && !reported_paused && self.nothing_runs(state) {
                 self.executor.report_paused(&self.workflow.id);
                 reported_paused = true;
             }
@@ -238,6 +264,8 @@ impl Conductor<'_> {
                     self.slot_completed(state, run, slot, &execution);
                 }
                 () = sleep => {}
+                // While pausing with tasks in flight, look again whether they have paused.
+                () = tokio::time::sleep(PAUSED_CHILDREN_CHECK), if state.paused && !reported_paused && state.in_flight() > 0 => {}
                 () = signals.cancel.cancelled(), if !state.canceling => {}
                 changed = pause.changed() => {
                     if changed.is_err() {
@@ -247,6 +275,10 @@ impl Conductor<'_> {
                     }
                     state.paused = *pause.borrow();
                     reported_paused = false;
+                    // Pause and resume cascade down to the tasks that are workflows.
+                    for id in state.in_flight_executions() {
+                        self.executor.pause_child(&id, state.paused);
+                    }
                 }
                 () = self.executor.until_stopping(), if waits.is_empty() => {
                     self.tasks.save(state);
@@ -254,6 +286,19 @@ impl Conductor<'_> {
                 }
             }
         }
+    }
+
+    /// Whether none of the workflow's tasks runs: none in flight, or each one in flight is a
+    /// workflow that has paused (a paused subworkflow lets its parent pause).
+    fn nothing_runs(&self, state: &FlowState) -> bool {
+        let in_flight = state.in_flight_executions();
+        if in_flight.is_empty() {
+            return true;
+        }
+        let children = self.executor.children_of(&self.workflow.id);
+        in_flight
+            .iter()
+            .all(|id| children.iter().any(|child| &child.id == id && child.status == ExecutionStatus::Paused))
     }
 
     fn wait(&self, run: usize, slot: usize, id: String) -> Completion {
@@ -272,15 +317,7 @@ impl Conductor<'_> {
                 run.phase = Phase::Skipped;
             }
         }
-        let running: Vec<String> = state
-            .runs
-            .iter()
-            .filter(|run| run.phase == Phase::Running)
-            .flat_map(|run| run.slots.iter())
-            .filter(|slot| slot.status.is_none())
-            .filter_map(|slot| slot.execution_id.clone())
-            .collect();
-        for id in running {
+        for id in state.in_flight_executions() {
             self.executor.cancel_child(&id).await;
         }
         for run in state.runs.iter_mut().filter(|run| run.phase == Phase::Running && run.in_flight() == 0) {

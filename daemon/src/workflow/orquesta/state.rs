@@ -255,6 +255,17 @@ impl FlowState {
         self.runs.iter().any(|run| matches!(run.phase, Phase::Staged | Phase::Running))
     }
 
+    /// The executions requested and not yet completed.
+    pub fn in_flight_executions(&self) -> Vec<String> {
+        self.runs
+            .iter()
+            .filter(|run| run.phase == Phase::Running)
+            .flat_map(|run| run.slots.iter())
+            .filter(|slot| slot.status.is_none())
+            .filter_map(|slot| slot.execution_id.clone())
+            .collect()
+    }
+
     pub fn in_flight(&self) -> usize {
         self.runs.iter().filter(|run| run.phase == Phase::Running).map(TaskRun::in_flight).sum()
     }
