@@ -1,10 +1,25 @@
 //! JSON values written the way StackStorm's Python writes them: `str()`, `repr()`,
-//! `json.dumps()` with its default separators, and `shlex.quote()`. Runners pass parameters on
-//! as text in these forms (script arguments, environment variables, query strings).
+//! `json.dumps()` with its default separators, and `shlex.quote()`; and Python's truth of a
+//! value, which YAQL, Orquesta's transitions and inspection and script arguments all follow.
+//! Runners pass parameters on as text in these forms (script arguments, environment
+//! variables, query strings).
 //!
-//! Owns: those text forms. Must not: decide which form a runner uses where.
+//! Owns: those text forms and that truth. Must not: decide which form a runner uses where.
 
 use serde_json::{Number, Value};
+
+/// Python's truth of a value: `None`, `False`, zero, and empty text, lists and mappings are
+/// false.
+pub fn truthy(value: &Value) -> bool {
+    match value {
+        Value::Null => false,
+        Value::Bool(flag) => *flag,
+        Value::Number(number) => number.as_f64().is_some_and(|n| n != 0.0),
+        Value::String(text) => !text.is_empty(),
+        Value::Array(items) => !items.is_empty(),
+        Value::Object(map) => !map.is_empty(),
+    }
+}
 
 /// Python's `str(value)`: strings as they are, `True`/`False`/`None`, containers as `repr`.
 pub fn py_str(value: &Value) -> String {

@@ -12,12 +12,11 @@
 // The test harness starts real processes of its own (clippy.toml keeps the daemon to `process`).
 #![allow(clippy::disallowed_methods)]
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::json;
-use st2d_proto::v1 as pb;
 use st2d_tests::sshd::{MAX_LISTEN_ADDRESSES, SshLab};
-use st2d_tests::{Client, Home, control, pack_yaml, write_file};
+use st2d_tests::{Home, control, pack_yaml, run_to_success, write_file};
 
 const RUNS: usize = 200;
 const UNKEPT_RUNS: usize = 50;
@@ -70,19 +69,19 @@ fn main() {
     runtime.block_on(async {
         let mut client = control(&home.socket()).await;
         let one = json!({"hosts": host, "cmd": "true"});
-        let cold = run_once(&mut client, "core.remote", &one).await;
+        let cold = run_to_success(&mut client, "core.remote", &one).await;
         let mut kept = Vec::with_capacity(RUNS);
         for _ in 0..RUNS {
-            kept.push(run_once(&mut client, "core.remote", &one).await);
+            kept.push(run_to_success(&mut client, "core.remote", &one).await);
         }
         println!("core.remote `true` to one host, request to succeeded: first (cold) run {:.1} ms", ms(cold));
         report(&format!("then {RUNS} runs in a row over the kept connection"), &mut kept);
 
         let all = json!({"hosts": fleet_hosts, "cmd": "true"});
-        let first = run_once(&mut client, "bench.fanout", &all).await;
+        let first = run_to_success(&mut client, "bench.fanout", &all).await;
         let mut again = Vec::with_capacity(FLEET_RUNS);
         for _ in 0..FLEET_RUNS {
-            again.push(run_once(&mut client, "bench.fanout", &all).await);
+            again.push(run_to_success(&mut client, "bench.fanout", &all).await);
         }
         again.sort();
         println!(
@@ -100,7 +99,7 @@ fn main() {
         let one = json!({"hosts": host, "cmd": "true"});
         let mut unkept = Vec::with_capacity(UNKEPT_RUNS);
         for _ in 0..UNKEPT_RUNS {
-            unkept.push(run_once(&mut client, "core.remote", &one).await);
+            unkept.push(run_to_success(&mut client, "core.remote", &one).await);
         }
         report(
             &format!("for comparison, {UNKEPT_RUNS} runs with --ssh-keep-connections 0 (a connection each)"),
@@ -115,28 +114,6 @@ fn report(what: &str, times: &mut [Duration]) {
     let at = |quantile: f64| times[((times.len() as f64 * quantile) as usize).min(times.len() - 1)];
     let mean = times.iter().sum::<Duration>() / times.len() as u32;
     println!("  {what}: p50 {:.1} ms, p99 {:.1} ms, mean {:.1} ms", ms(at(0.5)), ms(at(0.99)), ms(mean));
-}
-
-/// One execution: request, then follow it until it completes; it must succeed.
-async fn run_once(client: &mut Client, action: &str, parameters: &serde_json::Value) -> Duration {
-    let started = Instant::now();
-    let request = pb::RunActionRequest {
-        action: action.to_string(),
-        parameters_json: parameters.to_string(),
-        ..Default::default()
-    };
-    let execution = client.run_action(request).await.expect("run").into_inner();
-    let mut events =
-        client.watch_execution(pb::GetRequest { r#ref: execution.id.clone() }).await.expect("watch").into_inner();
-    loop {
-        let event = events.message().await.expect("a watch event").expect("the watch ends after completion");
-        if let Some(pb::execution_event::Event::Execution(state)) = event.event
-            && ["succeeded", "failed", "timeout", "canceled", "abandoned"].contains(&state.status.as_str())
-        {
-            assert_eq!(state.status, "succeeded", "{}", state.result_json);
-            return started.elapsed();
-        }
-    }
 }
 
 fn ms(duration: Duration) -> f64 {

@@ -12,8 +12,7 @@
 
 use std::time::{Duration, Instant};
 
-use st2d_proto::v1 as pb;
-use st2d_tests::{Client, Home, control, pack_yaml, write_file};
+use st2d_tests::{Home, control, pack_yaml, run_to_success, write_file};
 
 const WARM_UP: usize = 20;
 const RUNS: usize = 300;
@@ -86,11 +85,11 @@ fn main() {
         let mut times = runtime.block_on(async {
             let mut client = control(&home.socket()).await;
             for _ in 0..WARM_UP {
-                run_once(&mut client, action).await;
+                run_to_success(&mut client, action, &serde_json::json!({})).await;
             }
             let mut times = Vec::with_capacity(RUNS);
             for _ in 0..RUNS {
-                times.push(run_once(&mut client, action).await);
+                times.push(run_to_success(&mut client, action, &serde_json::json!({})).await);
             }
             times
         });
@@ -111,31 +110,13 @@ fn main() {
     ] {
         let took = runtime.block_on(async {
             let mut client = control(&home.socket()).await;
-            run_once(&mut client, action).await;
-            run_once(&mut client, action).await
+            run_to_success(&mut client, action, &serde_json::json!({})).await;
+            run_to_success(&mut client, action, &serde_json::json!({})).await
         });
         println!("{what}, request to succeeded: {:.1} ms", ms(took));
     }
     let _ = child.kill();
     let _ = child.wait();
-}
-
-/// One workflow: request, then follow it until it completes; it must succeed.
-async fn run_once(client: &mut Client, action: &str) -> Duration {
-    let started = Instant::now();
-    let request = pb::RunActionRequest { action: action.to_string(), ..Default::default() };
-    let execution = client.run_action(request).await.expect("run").into_inner();
-    let mut events =
-        client.watch_execution(pb::GetRequest { r#ref: execution.id.clone() }).await.expect("watch").into_inner();
-    loop {
-        let event = events.message().await.expect("a watch event").expect("the watch ends after completion");
-        if let Some(pb::execution_event::Event::Execution(state)) = event.event
-            && ["succeeded", "failed", "timeout", "canceled", "abandoned"].contains(&state.status.as_str())
-        {
-            assert_eq!(state.status, "succeeded", "{}", state.result_json);
-            return started.elapsed();
-        }
-    }
 }
 
 fn ms(duration: Duration) -> f64 {

@@ -440,3 +440,27 @@ pub async fn control(socket: &Path) -> st2d_proto::v1::control_client::ControlCl
     let channel = channel(socket).await.expect("connect to the control socket");
     st2d_proto::v1::control_client::ControlClient::new(channel).max_decoding_message_size(256 * 1024 * 1024)
 }
+
+/// Runs `action` with `parameters` over the control plane and follows it until it completes;
+/// it must succeed. The time from the request to its completion (benchmarks measure it).
+pub async fn run_to_success(client: &mut Client, action: &str, parameters: &Value) -> Duration {
+    use st2d_proto::v1 as pb;
+    let started = Instant::now();
+    let request = pb::RunActionRequest {
+        action: action.to_string(),
+        parameters_json: parameters.to_string(),
+        ..Default::default()
+    };
+    let execution = client.run_action(request).await.expect("run").into_inner();
+    let mut events =
+        client.watch_execution(pb::GetRequest { r#ref: execution.id.clone() }).await.expect("watch").into_inner();
+    loop {
+        let event = events.message().await.expect("a watch event").expect("the watch ends after completion");
+        if let Some(pb::execution_event::Event::Execution(state)) = event.event
+            && ["succeeded", "failed", "timeout", "canceled", "abandoned"].contains(&state.status.as_str())
+        {
+            assert_eq!(state.status, "succeeded", "{}", state.result_json);
+            return started.elapsed();
+        }
+    }
+}

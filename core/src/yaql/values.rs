@@ -30,17 +30,7 @@ pub(crate) fn type_name(value: &Value) -> &'static str {
     }
 }
 
-/// Python truthiness: null, false, 0, 0.0 and empty strings, lists and dicts are false.
-pub(crate) fn truthy(value: &Value) -> bool {
-    match value {
-        Value::Null => false,
-        Value::Bool(b) => *b,
-        Value::Number(n) => n.as_f64().is_some_and(|f| f != 0.0),
-        Value::String(s) => !s.is_empty(),
-        Value::Array(a) => !a.is_empty(),
-        Value::Object(m) => !m.is_empty(),
-    }
-}
+pub(crate) use crate::pyfmt::truthy;
 
 /// A number (booleans are not numbers here, as in YAQL).
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -13,18 +13,7 @@ use crate::orquesta::inline;
 use crate::orquesta::spec::{COMMANDS, split_action};
 use crate::pyfmt::py_str;
 
-/// Python's truth of a value: `None`, `False`, `0`, and empty text, lists and mappings are
-/// false (Orquesta skips such parts).
-pub(super) fn truthy(value: &Value) -> bool {
-    match value {
-        Value::Null => false,
-        Value::Bool(flag) => *flag,
-        Value::Number(number) => number.as_f64().is_some_and(|n| n != 0.0),
-        Value::String(text) => !text.is_empty(),
-        Value::Array(items) => !items.is_empty(),
-        Value::Object(map) => !map.is_empty(),
-    }
-}
+pub(super) use crate::pyfmt::truthy;
 
 /// The `k=v` pairs of shorthand text as single-key mappings, when it holds any.
 pub(super) fn inline_assignments(text: &str) -> Option<Vec<Value>> {

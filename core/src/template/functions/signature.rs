@@ -131,17 +131,7 @@ pub fn python_type(value: &Value) -> &'static str {
     }
 }
 
-/// Python's truth of a value: `None`, `False`, zero and empty containers are false.
-pub fn truthy(value: &Value) -> bool {
-    match value {
-        Value::Null => false,
-        Value::Bool(flag) => *flag,
-        Value::Number(n) => n.as_f64().is_some_and(|f| f != 0.0),
-        Value::String(text) => !text.is_empty(),
-        Value::Array(items) => !items.is_empty(),
-        Value::Object(map) => !map.is_empty(),
-    }
-}
+pub use crate::pyfmt::truthy;
 
 #[cfg(test)]
 mod tests {

@@ -10,14 +10,7 @@ use st2d_core::pyfmt::{json_dumps, py_str, shell_quote};
 
 /// A positional argument as StackStorm serialises it, by the parameter's declared `type`.
 pub fn positional_value(param_type: Option<&str>, value: &Value) -> String {
-    let truthy = match value {
-        Value::Null => false,
-        Value::Bool(flag) => *flag,
-        Value::Number(number) => number.as_f64().is_some_and(|n| n != 0.0),
-        Value::String(text) => !text.is_empty(),
-        Value::Array(items) => !items.is_empty(),
-        Value::Object(map) => !map.is_empty(),
-    };
+    let truthy = st2d_core::pyfmt::truthy(value);
     match param_type {
         Some("string" | "number") if value.is_null() => String::new(),
         Some("string" | "number") => py_str(value),

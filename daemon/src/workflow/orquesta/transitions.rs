@@ -15,6 +15,7 @@ use super::{Conductor, FlowError};
 use st2d_core::orquesta::expr;
 use st2d_core::orquesta::functions::{Current, Scope};
 use st2d_core::orquesta::spec::{self, TaskSpec};
+use st2d_core::pyfmt::truthy;
 
 /// Retries the `retry` command allows.
 const RETRY_COMMAND_COUNT: u32 = 3;
@@ -253,18 +254,6 @@ fn log_failed_executions(state: &mut FlowState, index: usize, task: &str) {
         .collect();
     for result in failed {
         state.error(Some(task), EXECUTION_FAILED, Some(result));
-    }
-}
-
-/// Python's truthiness.
-fn truthy(value: &Value) -> bool {
-    match value {
-        Value::Null => false,
-        Value::Bool(b) => *b,
-        Value::Number(n) => n.as_f64().is_some_and(|n| n != 0.0),
-        Value::String(s) => !s.is_empty(),
-        Value::Array(items) => !items.is_empty(),
-        Value::Object(map) => !map.is_empty(),
     }
 }
 
