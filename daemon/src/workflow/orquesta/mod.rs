@@ -13,6 +13,7 @@
 //! task's request and after every transition. Must not: run processes, take execution slots
 //! or change an execution's status itself (the executor does).
 
+mod definition;
 mod rerun;
 mod state;
 mod transitions;
@@ -35,7 +36,6 @@ use crate::workflow::children::ChildExecutions;
 use rerun::TaskReRun;
 use st2d_core::orquesta::expr::{self, ExprError};
 use st2d_core::orquesta::functions::Scope;
-use st2d_core::orquesta::inspect;
 use st2d_core::orquesta::spec::{LoadError, SpecError, TaskSpec, WorkflowSpec};
 use st2d_core::pack::model::Action;
 use st2d_core::status::ExecutionStatus;
@@ -71,17 +71,23 @@ pub async fn run(
     entry_point: Option<std::path::PathBuf>,
     signals: &Signals,
 ) -> Conduct {
-    let spec = match definition(registry, action, entry_point).await {
+    let tasks = Tasks::new(executor, workflow);
+    let saved = tasks.load::<FlowState>();
+    let re_run = TaskReRun::of(&workflow.context);
+    // Inspected when a run starts, as StackStorm inspects a requested workflow; not again when
+    // it goes on after a restart, nor for a re-run of a run that was.
+    let inspect = saved.is_none() && re_run.is_none();
+    let spec = match definition::read(registry, action, entry_point, inspect).await {
         Ok(spec) => spec,
         Err(result) => return Conduct::Done(Outcome { status: ExecutionStatus::Failed, result }),
     };
-    let conductor = Conductor { executor, action, workflow, spec: &spec, tasks: Tasks::new(executor, workflow) };
-    let mut state = match conductor.tasks.load::<FlowState>() {
+    let conductor = Conductor { executor, action, workflow, spec: &spec, tasks };
+    let mut state = match saved {
         Some(mut state) => {
             state.upgrade();
             state
         }
-        None if let Some(re_run) = TaskReRun::of(&workflow.context) => match conductor.resume(&re_run) {
+        None if let Some(re_run) = &re_run => match conductor.resume(re_run) {
             Ok(state) => state,
             Err(error) => {
                 // orquesta_runner.py's rerun_workflow: the error's message only.
@@ -105,42 +111,6 @@ pub async fn run(
         Some(suspended) => suspended,
         None => Conduct::Done(conductor.finish(&mut state)),
     }
-}
-
-fn failed_to_load(error: &FlowError) -> Value {
-    json!({"output": null, "errors": [{"type": "error", "message": error.to_string()}]})
-}
-
-/// The definition to run, inspected as StackStorm inspects it before each run: the one read
-/// with the action (its last good version), or the file when it was not there then. A
-/// definition that fails inspection gives the run's result, Orquesta's errors (as
-/// orquesta_runner.py turns a WorkflowInspectionError into `{errors, output: null}`); one
-/// that cannot be read, or that st2d's reading refuses, its error.
-async fn definition(
-    registry: &Registry,
-    action: &Action,
-    entry_point: Option<std::path::PathBuf>,
-) -> Result<WorkflowSpec, Value> {
-    let document = match (&action.workflow, entry_point) {
-        (Some(document), _) => Arc::clone(document),
-        (None, Some(path)) => match tokio::task::spawn_blocking(move || WorkflowSpec::read_document(&path)).await {
-            Ok(Ok((_, document))) => Arc::new(document),
-            Ok(Err(error)) => return Err(failed_to_load(&FlowError::from(error))),
-            Err(error) => return Err(failed_to_load(&FlowError::from(error))),
-        },
-        (None, None) => return Err(failed_to_load(&FlowError::NoEntryPoint)),
-    };
-    if let Value::Object(definition) = document.as_ref() {
-        let registered = |reference: &str| match registry.action(reference)?.parameters.parse() {
-            Value::Object(parameters) => Some(parameters),
-            _ => Some(Map::new()),
-        };
-        let problems = inspect::inspect_with_contents(definition, &registered);
-        if !problems.is_empty() {
-            return Err(json!({"errors": inspect::errors(&problems), "output": null}));
-        }
-    }
-    WorkflowSpec::parse(&document).map_err(|error| failed_to_load(&FlowError::Spec(error)))
 }
 
 /// How often a pausing workflow looks whether its subworkflows have paused.
