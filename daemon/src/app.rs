@@ -12,6 +12,7 @@ use anyhow::Context;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::action::remote::ssh::close_kept_connections;
 use crate::api::{self, ControlService, DaemonInfo, Runtime, TcpDoors};
 use crate::config::Config;
 use crate::datastore::Datastore;
@@ -255,6 +256,11 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
         );
         executions_kill.cancel();
         let _ = tokio::time::timeout(GRACE, execution_tasks.wait()).await;
+    }
+    let ssh_state = config.ssh.state_dir.clone();
+    let closed = close_kept_connections(&ssh_state).await;
+    if closed > 0 {
+        tracing::info!(closed, "closed the kept ssh connections");
     }
     for (token, tracker, what) in [(&work, &work_tasks, "sensors"), (&journal_shutdown, &journal_tasks, "journal")] {
         token.cancel();

@@ -116,6 +116,13 @@ fn core_remote_runs_on_every_host_with_one_entry_each() {
         "{}",
         stderr(&refused)
     );
+
+    let masters = || processes_with(&format!("{}.*\\[mux\\]", home.path().display()));
+    assert!(!masters().is_empty(), "each host's connection is kept while st2d runs");
+    daemon.signal(15);
+    assert!(daemon.wait_exit().success());
+    let left = masters();
+    assert!(left.is_empty(), "no ssh connection outlives st2d:\n{left}");
 }
 
 #[test]

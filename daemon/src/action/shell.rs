@@ -131,7 +131,7 @@ fn shape(captured: &Captured, timeout: f64, with_password: bool) -> Outcome {
 }
 
 /// The user sudo asked a password for, when sudo reports wrong password attempts.
-fn wrong_sudo_password(stderr: &str) -> Option<String> {
+pub(crate) fn wrong_sudo_password(stderr: &str) -> Option<String> {
     let attempts = regex::Regex::new(r"sudo: \d+ incorrect password attempts").ok()?;
     if !attempts.is_match(stderr) {
         return None;

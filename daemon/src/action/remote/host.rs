@@ -18,6 +18,7 @@ use super::hosts::Target;
 use super::line::{self, RemoteShell};
 use super::ssh::Ssh;
 use crate::action::common::{json_or_text, strip_shell_chars, timeout_error};
+use crate::action::shell::wrong_sudo_password;
 use crate::process::{Captured, Ending, KILL_GRACE, Pipe, RunLimits};
 use crate::runner::Job;
 
@@ -131,6 +132,12 @@ impl HostRun<'_> {
         } else if let Some(upload) = &upload {
             self.housekeeping(target, key, &line::remove(upload), false).await;
         }
+        if self.sudo_password.is_some()
+            && captured.ending == Ending::Exited
+            && let Some(user) = wrong_sudo_password(&String::from_utf8_lossy(&captured.stderr))
+        {
+            return wrong_password(key, self.task, &user);
+        }
         shape(&captured, key, self.timeout)
     }
 
@@ -196,6 +203,23 @@ fn unreachable(key: &str, ssh_said: &str) -> HostOutcome {
 /// line of its ssh that tells why.
 fn last_line(text: &str) -> Option<&str> {
     text.lines().map(str::trim).rfind(|line| !line.is_empty() && *line != "Connection closed")
+}
+
+/// The host's entry when sudo refused the action's `sudo_password` (StackStorm's
+/// `ParallelSSHClient._handle_command_result`, whose error `_run_command` prefixes with the
+/// command and host).
+fn wrong_password(key: &str, task: &Task, user: &str) -> HostOutcome {
+    let command = match task {
+        Task::Command(cmd) => cmd.clone(),
+        Task::Script { local, .. } => local.display().to_string(),
+    };
+    HostOutcome::error(
+        255,
+        format!(
+            "Failed executing command \"{command}\" on host \"{key}\" Invalid sudo password provided or sudo is not configured for this user ({user})"
+        ),
+        "",
+    )
 }
 
 /// The host's entry from how its ssh ended.
@@ -279,5 +303,17 @@ mod tests {
         let after_start = shape(&captured(Ending::Exited, Some(255), "", "st2d-remote-pid=4\n"), "h", 60.0);
         assert_eq!(after_start.entry["return_code"], 255);
         assert!(after_start.entry.get("error").is_none(), "a command that ran and exited 255 is the command's status");
+    }
+
+    #[test]
+    fn a_refused_sudo_password_is_said_as_stackstorm_says_it() {
+        // st2actions/tests/unit/test_parallel_ssh.py: test_run_sudo_password_user_friendly_error
+        let outcome = wrong_password("127.0.0.1", &Task::Command("stuff".to_string()), "bar");
+        assert_eq!(outcome.entry["succeeded"], false);
+        assert_eq!(outcome.entry["return_code"], 255);
+        assert_eq!(
+            outcome.entry["error"],
+            "Failed executing command \"stuff\" on host \"127.0.0.1\" Invalid sudo password provided or sudo is not configured for this user (bar)"
+        );
     }
 }

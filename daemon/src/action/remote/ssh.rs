@@ -249,6 +249,43 @@ impl Ssh {
     }
 }
 
+/// Closes every connection kept under `state_dir` (`ssh -O exit` on each control socket), so
+/// that no ssh master outlives the daemon; a few seconds at most a socket.
+pub async fn close_kept_connections(state_dir: &Path) -> usize {
+    use std::os::unix::fs::FileTypeExt;
+    let Ok(entries) = std::fs::read_dir(state_dir) else {
+        return 0;
+    };
+    let limits = crate::process::RunLimits {
+        timeout: Some(std::time::Duration::from_secs(5)),
+        capture: 4096,
+        grace: std::time::Duration::from_secs(1),
+    };
+    let never = tokio_util::sync::CancellationToken::new();
+    let mut closed = 0;
+    for entry in entries.flatten() {
+        if !entry.file_type().is_ok_and(|kind| kind.is_socket()) {
+            continue;
+        }
+        let path = entry.path();
+        let spec = ProcessSpec::new("ssh", "/")
+            .arg("-o")
+            .arg(format!("ControlPath={}", path.display()))
+            .arg("-o")
+            .arg("BatchMode=yes")
+            .arg("-O")
+            .arg("exit")
+            .arg("st2d-kept-connection");
+        let exited = crate::process::run(&spec, limits, &never, &|_, _| {}).await;
+        if exited.is_ok_and(|captured| captured.exit_code == Some(0)) {
+            closed += 1;
+        } else {
+            let _ = std::fs::remove_file(&path);
+        }
+    }
+    closed
+}
+
 /// The host key options of `policy` (with `no`, no known_hosts file is read or written).
 fn host_key_options(policy: HostKeyCheck) -> Vec<String> {
     match policy {
