@@ -13,7 +13,7 @@ use tokio_stream::StreamExt;
 use crate::cli::{ExecutionVerb, ReRunArgs, RunArgs};
 use crate::commands::{self, call, get_request};
 use crate::connect::Client;
-use crate::output::{print_json, print_list};
+use crate::output::{out, outln, print_json, print_list};
 use crate::{Exit, json, params, yamlish};
 
 const EXECUTION_COLUMNS: &[&str] = &["id", "action.ref", "context.user", "status", "start_timestamp", "end_timestamp"];
@@ -87,8 +87,8 @@ async fn follow(client: &mut Client, execution: pb::Execution, run_async: bool, 
         if as_json {
             print_json(&json::execution(&execution));
         } else {
-            println!("To get the results, execute:\n st2 execution get {}\n", execution.id);
-            println!("To view output in real-time, execute:\n st2 execution tail {}", execution.id);
+            outln!("To get the results, execute:\n st2 execution get {}\n", execution.id);
+            outln!("To view output in real-time, execute:\n st2 execution tail {}", execution.id);
         }
         return Ok(());
     }
@@ -176,8 +176,8 @@ pub async fn execution(client: &mut Client, verb: &ExecutionVerb, as_json: bool)
             print_execution(&execution, as_json);
         }
         ExecutionVerb::Tail { id } => {
-            let execution = wait(client, id, |line| println!("{}", line.line)).await?;
-            println!("\nExecution {} has completed (status={}).", execution.id, execution.status);
+            let execution = wait(client, id, |line| outln!("{}", line.line)).await?;
+            outln!("\nExecution {} has completed (status={}).", execution.id, execution.status);
         }
         ExecutionVerb::Cancel { ids } => {
             for id in ids {
@@ -185,9 +185,9 @@ pub async fn execution(client: &mut Client, verb: &ExecutionVerb, as_json: bool)
                 if as_json {
                     print_json(&json::execution(&execution));
                 } else if execution.status == "canceled" {
-                    println!("action execution with id {} canceled.", execution.id);
+                    outln!("action execution with id {} canceled.", execution.id);
                 } else {
-                    println!("action execution with id {} requested to be canceled.", execution.id);
+                    outln!("action execution with id {} requested to be canceled.", execution.id);
                 }
             }
         }
@@ -213,7 +213,7 @@ pub fn print_execution(execution: &pb::Execution, as_json: bool) {
     if as_json {
         print_json(&json::execution(execution));
     } else {
-        print!("{}", details(execution));
+        out!("{}", details(execution));
     }
 }
 

@@ -11,7 +11,7 @@ use st2d_proto::v1 as pb;
 use crate::cli::KeyVerb;
 use crate::commands::call;
 use crate::connect::Client;
-use crate::output::{print_json, print_list, print_one};
+use crate::output::{outln, print_json, print_list, print_one};
 
 const KEY_COLUMNS: &[&str] = &["name", "value", "secret", "encrypted", "scope", "user", "expire_timestamp"];
 
@@ -58,7 +58,7 @@ pub async fn key(client: &mut Client, verb: &KeyVerb, as_json: bool) -> anyhow::
             if as_json {
                 print_json(&json!({"name": name, "deleted": true}));
             } else {
-                println!("Resource with id \"{name}\" has been successfully deleted.");
+                outln!("Resource with id \"{name}\" has been successfully deleted.");
             }
         }
         KeyVerb::Load { file, convert } => {

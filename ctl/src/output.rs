@@ -1,16 +1,55 @@
-//! Printing answers: JSON documents, listings as tables, one resource as a property table.
+//! Printing answers: JSON documents, listings as tables, one resource as a property table; and
+//! the one way anything reaches stdout (`out!`, `outln!`): when the reader goes away
+//! (`st2ctl -j execution list | head -1`), the command ends quietly with status 0.
 //!
-//! Owns: the choice between JSON and tables, the empty-listing line and the pack problem lines.
-//! Must not: issue RPCs, convert proto messages (`json` does) or draw tables (`table` does).
+//! Owns: the choice between JSON and tables, the empty-listing line, the pack problem lines, and
+//! what a failed write to stdout does. Must not: issue RPCs, convert proto messages (`json`
+//! does) or draw tables (`table` does).
+
+use std::fmt;
+use std::io::{self, Write};
 
 use serde_json::Value;
 use st2d_proto::v1 as pb;
 
 use crate::table;
 
+/// `print!` for the CLI's output: through `write_out`.
+macro_rules! out {
+    ($($arg:tt)*) => {
+        $crate::output::write_out(format_args!($($arg)*))
+    };
+}
+
+/// `println!` for the CLI's output: through `write_out`.
+macro_rules! outln {
+    () => {
+        $crate::output::write_out(format_args!("\n"))
+    };
+    ($($arg:tt)*) => {
+        $crate::output::write_out(format_args!("{}\n", format_args!($($arg)*)))
+    };
+}
+
+pub(crate) use {out, outln};
+
+/// Writes to stdout. Rust ignores SIGPIPE, so a write to a pipe whose reader has gone fails
+/// with `BrokenPipe`, where `print!` panics: that ends the command at once with status 0, as
+/// the reader asked for no more. Any other failure ends it with a line on stderr and status 1.
+pub(crate) fn write_out(args: fmt::Arguments<'_>) {
+    match io::stdout().lock().write_fmt(args) {
+        Ok(()) => {}
+        Err(error) if error.kind() == io::ErrorKind::BrokenPipe => std::process::exit(0),
+        Err(error) => {
+            eprintln!("cannot write to stdout: {error}");
+            std::process::exit(1);
+        }
+    }
+}
+
 /// Prints `value` as pretty JSON (2-space indent).
 pub fn print_json(value: &Value) {
-    println!("{}", to_pretty(value));
+    outln!("{}", to_pretty(value));
 }
 
 fn to_pretty(value: &Value) -> String {
@@ -20,7 +59,7 @@ fn to_pretty(value: &Value) -> String {
 
 /// A listing: a JSON array with `-j`, else a table of `columns` (or `No KIND found.`).
 pub fn print_list(kind: &str, columns: &[&str], rows: impl Iterator<Item = Value>, as_json: bool) {
-    print!("{}", list_text(kind, columns, rows.collect(), as_json));
+    out!("{}", list_text(kind, columns, rows.collect(), as_json));
 }
 
 fn list_text(kind: &str, columns: &[&str], mut rows: Vec<Value>, as_json: bool) -> String {
@@ -39,7 +78,7 @@ pub fn print_one(value: &Value, as_json: bool) {
     if as_json {
         print_json(value);
     } else {
-        print!("{}", table::properties(value));
+        out!("{}", table::properties(value));
     }
 }
 
@@ -52,8 +91,8 @@ pub fn print_pack(pack: &pb::Pack, value: Value, as_json: bool) {
     }
     let mut value = value;
     count_problems(&mut value);
-    print!("{}", table::properties(&value));
-    print!("{}", pack_problems(pack));
+    out!("{}", table::properties(&value));
+    out!("{}", pack_problems(pack));
 }
 
 /// Replaces a pack's `errors` and `warnings` lists by their lengths, keeping the field order.
@@ -84,6 +123,47 @@ fn pack_problems(pack: &pb::Pack) -> String {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    /// Set for the child process of `a_reader_that_goes_away_ends_the_output_quietly`.
+    const PRINT_BIG_LISTING: &str = "ST2CTL_TEST_PRINT_BIG_LISTING";
+
+    /// The child process of the test below (this test binary again): prints a JSON listing far
+    /// bigger than a pipe's buffer, as `st2ctl -j execution list` does. Nothing in a normal run.
+    #[test]
+    fn print_a_big_listing_when_asked() {
+        if std::env::var_os(PRINT_BIG_LISTING).is_some() {
+            let rows = (0..50_000).map(|n| json!({"id": n, "status": "succeeded"}));
+            print_list("executions", &["id", "status"], rows, true);
+        }
+    }
+
+    /// `st2ctl -j execution list | head -1`: the reader takes a line and goes; the command ends
+    /// with status 0 and says nothing (`print!` panicked: "failed printing to stdout").
+    #[test]
+    #[allow(clippy::disallowed_methods)] // this test binary again, as the process under test
+    fn a_reader_that_goes_away_ends_the_output_quietly() {
+        use std::io::BufRead;
+        use std::process::{Command, Stdio};
+        let exe = std::env::current_exe().expect("the test binary has a path");
+        let mut child = Command::new(exe)
+            .args(["--exact", "output::tests::print_a_big_listing_when_asked", "--nocapture", "--test-threads=1"])
+            .env(PRINT_BIG_LISTING, "1")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("the test binary runs");
+        let stdout = child.stdout.take().expect("stdout is piped");
+        let mut lines = io::BufReader::new(stdout).lines();
+        let started = lines.any(|line| line.is_ok_and(|line| line.contains("\"succeeded\"")));
+        // The rest of the listing does not fit in the pipe: the child is writing when it closes.
+        drop(lines);
+        let output = child.wait_with_output().expect("the child ends");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(started, "the listing never started: {stderr}");
+        assert!(output.status.success(), "{}: {stderr}", output.status);
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
 
     #[test]
     fn empty_listings_say_so() {

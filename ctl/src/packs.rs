@@ -13,7 +13,7 @@ use st2d_proto::v1 as pb;
 use crate::cli::{PackInstallArgs, PackVerb};
 use crate::commands::{call, get_request, list_request};
 use crate::connect::Client;
-use crate::output::{print_json, print_list, print_one, print_pack};
+use crate::output::{out, outln, print_json, print_list, print_one, print_pack};
 
 const PACK_COLUMNS: &[&str] = &["ref", "name", "version", "status", "errors", "description"];
 use crate::{Exit, executions, json, params};
@@ -81,7 +81,7 @@ pub async fn pack(client: &mut Client, verb: &PackVerb, as_json: bool) -> anyhow
             if as_json {
                 print_json(&json::pack(&updated));
             } else {
-                println!("The config of {pack} is written to {}.", updated.config_source);
+                outln!("The config of {pack} is written to {}.", updated.config_source);
                 print_one(&serde_json::from_str(&updated.config_json).unwrap_or(Value::Null), false);
             }
         }
@@ -114,7 +114,7 @@ async fn follow(client: &mut Client, action: &str, parameters: Value, as_json: b
     let execution = call(client.run_action(request)).await?;
     let execution = executions::wait(client, &execution.id, |line| {
         if !as_json {
-            println!("{}", line.line);
+            outln!("{}", line.line);
         }
     })
     .await?;
@@ -150,7 +150,7 @@ fn prompt(schema: &Map<String, Value>, current: &pb::Pack) -> anyhow::Result<Map
             Value::String(s) => s.clone(),
             other => other.to_string(),
         });
-        print!(
+        out!(
             "{key} ({kind}{}){}: ",
             if description.is_empty() { String::new() } else { format!(", {description}") },
             now.map(|n| format!(" [{n}]")).unwrap_or_default()
@@ -162,7 +162,7 @@ fn prompt(schema: &Map<String, Value>, current: &pb::Pack) -> anyhow::Result<Map
             words.push(format!("{key}={answer}"));
         }
     }
-    println!();
+    outln!();
     params::from_words(&words, schema, |path| {
         std::fs::read_to_string(path).map_err(|e| format!("cannot read \"{path}\": {e}"))
     })

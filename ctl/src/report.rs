@@ -5,17 +5,17 @@
 use st2d_proto::v1 as pb;
 
 use crate::json;
-use crate::output::print_json;
+use crate::output::{outln, print_json};
 
 pub fn print_status(status: &pb::Status, as_json: bool) {
     if as_json {
         print_json(&json::status(status));
         return;
     }
-    println!("st2d {} (pid {}), up {}", status.version, status.pid, uptime(status.uptime_seconds));
-    println!("socket: {}", status.socket);
-    println!("packs dirs: {}", status.packs_dirs.join(", "));
-    println!(
+    outln!("st2d {} (pid {}), up {}", status.version, status.pid, uptime(status.uptime_seconds));
+    outln!("socket: {}", status.socket);
+    outln!("packs dirs: {}", status.packs_dirs.join(", "));
+    outln!(
         "loaded: {} packs ({} with errors), {} actions, {} trigger types, {} rules, {} sensors ({} running)",
         status.packs_loaded,
         status.packs_with_errors,
@@ -25,9 +25,9 @@ pub fn print_status(status: &pb::Status, as_json: bool) {
         status.sensors,
         status.sensors_running
     );
-    println!("dispatches: {} accepted, {} dropped", status.dispatches_accepted, status.dispatches_dropped);
+    outln!("dispatches: {} accepted, {} dropped", status.dispatches_accepted, status.dispatches_dropped);
     if let Some(report) = &status.last_reload {
-        println!(
+        outln!(
             "last reload: generation {} by {} at {}, {:.1} ms, {} problems",
             report.generation,
             report.trigger,
@@ -53,7 +53,7 @@ pub fn print_reload(report: &pb::ReloadReport, as_json: bool) {
         print_json(&json::reload_report(report));
         return;
     }
-    println!(
+    outln!(
         "reloaded (generation {}) in {:.1} ms: {} packs, {} actions, {} trigger types, {} rules, {} sensors",
         report.generation,
         report.duration_micros as f64 / 1000.0,
@@ -67,13 +67,13 @@ pub fn print_reload(report: &pb::ReloadReport, as_json: bool) {
         [("added", &report.packs_added), ("removed", &report.packs_removed), ("changed", &report.packs_changed)]
     {
         if !packs.is_empty() {
-            println!("{what}: {}", packs.join(", "));
+            outln!("{what}: {}", packs.join(", "));
         }
     }
     if !report.problems.is_empty() {
-        println!("{} problems:", report.problems.len());
+        outln!("{} problems:", report.problems.len());
         for problem in &report.problems {
-            println!("  {problem}");
+            outln!("  {problem}");
         }
     }
 }

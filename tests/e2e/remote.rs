@@ -4,11 +4,12 @@
 //! core.remote_sudo, a pack's remote-shell-script with its arguments and `lib`, `parallel`
 //! hosts at once, a timeout and a cancel that end the remote command and leave no process, an
 //! action's own key and passphrase, a host behind a bastion (`bastion_host`, and `ProxyJump` in
-//! the operator's ssh configuration), and a host whose key is not the one known.
+//! the operator's ssh configuration), a host whose key is not the one known, and a throwaway
+//! user's password for the login and for sudo (right and wrong).
 
 use serde_json::{Value, json};
 use st2d_proto::v1 as pb;
-use st2d_tests::sshd::{SshLab, Sshd, current_user, require_sudo};
+use st2d_tests::sshd::{Logins, SshLab, Sshd, ThrowawayUser, current_user, require_sudo};
 use st2d_tests::{Client, Daemon, Home, completed_execution, control, pack_yaml, stderr, stdout, until};
 
 /// A daemon whose remote actions log in to the lab's servers.
@@ -289,4 +290,66 @@ fn logins_bastions_jump_hosts_and_host_keys() {
         "a host whose key changed is refused: {error}"
     );
     assert!(impostor["result"]["127.0.0.4"]["stdout"] == "", "nothing ran");
+}
+
+#[test]
+fn a_password_logs_in_and_a_sudo_password_is_fed_to_sudo() {
+    let random = st2d_core::random::unique_name();
+    // A space and a `$` on the way through askpass, chpasswd and sudo's stdin.
+    let user = ThrowawayUser::create(&format!("st2d{random}"), &format!("pw {} $HOME", st2d_core::random::token()));
+    let lab = SshLab::new();
+    let sshd = lab.start_sshd_with("passwords", &["127.0.0.1"], Logins::Password);
+    let home = Home::new();
+    let daemon = daemon(&home, &lab, &[]);
+    let login = [format!("hosts={}", sshd.host(0)), format!("username={}", user.name)];
+    let run_as_user = |action: &str, password: &str, more: &[&str]| {
+        let password = format!("password={password}");
+        let mut args = vec![action, password.as_str()];
+        args.extend(login.iter().map(String::as_str));
+        args.extend_from_slice(more);
+        st2_run(&daemon, &args)
+    };
+
+    let who = run_as_user("core.remote", &user.password, &["cmd=whoami"]);
+    assert_eq!(who["status"], "succeeded", "the password answers ssh's prompt through askpass: {who:#}");
+    assert_eq!(who["result"]["127.0.0.1"]["stdout"], user.name.as_str(), "{who:#}");
+    assert_eq!(sshd.password_logins(&user.name), 1, "logged in with the password:\n{}", sshd.log());
+
+    let refused = run_as_user("core.remote", "not the password", &["cmd=whoami"]);
+    assert_eq!(refused["status"], "failed", "{refused:#}");
+    let entry = &refused["result"]["127.0.0.1"];
+    assert_eq!(entry["return_code"], 255, "{entry}");
+    assert_eq!(entry["succeeded"], false, "{entry}");
+    assert_eq!(entry["stdout"], "", "nothing ran: {entry}");
+    let error = entry["error"].as_str().unwrap_or_default();
+    assert_eq!(
+        error,
+        format!("Failed connecting to host 127.0.0.1: {}@127.0.0.1: Permission denied (password).", user.name),
+        "a wrong password names the host: {entry}"
+    );
+    assert_eq!(sshd.password_logins(&user.name), 1, "no login with the wrong password:\n{}", sshd.log());
+
+    let right_sudo = format!("sudo_password={}", user.password);
+    let root = run_as_user("core.remote_sudo", &user.password, &[&right_sudo, "cmd=id -u"]);
+    assert_eq!(root["status"], "succeeded", "sudo took the password on its stdin: {root:#}");
+    assert_eq!(root["result"]["127.0.0.1"]["stdout"], 0, "the command ran as root: {root:#}");
+
+    let wrong = run_as_user("core.remote_sudo", &user.password, &["sudo_password=not the password", "cmd=id -u"]);
+    assert_eq!(wrong["status"], "failed", "{wrong:#}");
+    let entry = &wrong["result"]["127.0.0.1"];
+    assert_eq!(entry["return_code"], 255, "{entry}");
+    assert_eq!(
+        entry["error"],
+        format!(
+            "Failed executing command \"id -u\" on host \"127.0.0.1\" Invalid sudo password provided or sudo is not \
+             configured for this user ({})",
+            user.name
+        ),
+        "{wrong:#}\nst2d log:\n{}",
+        daemon.log()
+    );
+
+    // The kept connections end with st2d, so that nothing of the user is left when it goes.
+    daemon.signal(15);
+    assert!(daemon.wait_exit().success());
 }

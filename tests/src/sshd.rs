@@ -2,10 +2,12 @@
 //! temporary directory, the client side st2d is given (a key for `--ssh-key-file`, an ssh
 //! configuration for `--ssh-config` whose `known_hosts` is the lab's own) and starts `sshd -D`
 //! processes on loopback addresses, each with its own host key and configuration, authorizing
-//! the lab's key.
+//! the lab's key (or, started with `Logins::Password`, only passwords). A `ThrowawayUser` is a
+//! system user with a password, and sudo rights that ask for it, made for one test (as root).
 //!
-//! Owns: those files and processes. Must not: touch the user's own `~/.ssh` or any system file
-//! (but `/run/sshd`, the directory sshd needs, created when missing).
+//! Owns: those files, processes and users. Must not: touch the user's own `~/.ssh` or any system
+//! file (but `/run/sshd`, the directory sshd needs, created when missing, and a throwaway user's
+//! account, home and `/etc/sudoers.d` drop-in, all removed when it is dropped).
 
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
@@ -38,6 +40,12 @@ pub fn require_sshd() -> PathBuf {
 pub fn require_sudo() {
     let found = Command::new("sudo").arg("-V").output().is_ok_and(|o| o.status.success());
     assert!(found, "sudo is needed to test core.remote_sudo: install it with `apt-get install sudo` (.ci/run does)");
+}
+
+/// Fails the test, saying it needs root `to`, when it does not run as root.
+pub fn require_root(to: &str) {
+    let output = Command::new("id").arg("-u").output().expect("id runs");
+    assert!(stdout(&output).trim() == "0", "this test needs root {to}: run the tests as root, as CI does");
 }
 
 /// The user the tests log in as: the one running them.
@@ -153,8 +161,13 @@ impl SshLab {
     }
 
     /// Starts an sshd called `name` on one free port of every address in `addresses` (at most
-    /// 16: sshd's `MAX_LISTEN_SOCKS`).
+    /// 16: sshd's `MAX_LISTEN_SOCKS`), letting in the lab's keys.
     pub fn start_sshd(&self, name: &str, addresses: &[&str]) -> Sshd {
+        self.start_sshd_with(name, addresses, Logins::Key)
+    }
+
+    /// `start_sshd`, letting in what `logins` says.
+    pub fn start_sshd_with(&self, name: &str, addresses: &[&str], logins: Logins) -> Sshd {
         assert!(addresses.len() <= MAX_LISTEN_ADDRESSES, "sshd listens on {MAX_LISTEN_ADDRESSES} addresses at most");
         if !Path::new("/run/sshd").exists() {
             let _ = std::fs::create_dir_all("/run/sshd");
@@ -165,11 +178,16 @@ impl SshLab {
         let listen: String = addresses.iter().map(|address| format!("ListenAddress {address}:{port}\n")).collect();
         // bash sources ~/.bashrc for a command sshd starts unless SHLVL says it is nested: the
         // tests' output is then the command's, whatever the machine's rc files print.
+        // Without PAM, sshd checks a password against /etc/shadow itself.
+        let (pubkey, password) = match logins {
+            Logins::Key => ("yes", "no"),
+            Logins::Password => ("no", "yes"),
+        };
         let config = format!(
             "{listen}HostKey {host_key}\nAuthorizedKeysFile {authorized}\nPidFile none\nUsePAM no\nStrictModes no\n\
-             PermitRootLogin prohibit-password\nPubkeyAuthentication yes\nPasswordAuthentication no\n\
-             KbdInteractiveAuthentication no\nUseDNS no\nMaxStartups 500\nMaxSessions 100\nLogLevel INFO\n\
-             SetEnv SHLVL=1\nSubsystem sftp internal-sftp\n",
+             PermitRootLogin prohibit-password\nPubkeyAuthentication {pubkey}\nPasswordAuthentication {password}\n\
+             PermitEmptyPasswords no\nKbdInteractiveAuthentication no\nUseDNS no\nMaxStartups 500\nMaxSessions 100\n\
+             LogLevel INFO\nSetEnv SHLVL=1\nSubsystem sftp internal-sftp\n",
             host_key = host_key.display(),
             authorized = self.path().join("authorized_keys").display(),
         );
@@ -198,6 +216,16 @@ impl SshLab {
     }
 }
 
+/// How the users of an sshd of the lab log in.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Logins {
+    /// With the lab's keys only.
+    #[default]
+    Key,
+    /// With their password only (no key is accepted).
+    Password,
+}
+
 /// A running sshd, killed when dropped (the sessions of connections st2d keeps end when st2d
 /// closes them, `KEEP_CONNECTIONS` after their last use).
 pub struct Sshd {
@@ -217,6 +245,12 @@ impl Sshd {
         self.log().lines().filter(|line| line.contains("Accepted publickey for")).count()
     }
 
+    /// Logins of `user` with a password so far.
+    pub fn password_logins(&self, user: &str) -> usize {
+        let accepted = format!("Accepted password for {user} ");
+        self.log().lines().filter(|line| line.contains(&accepted)).count()
+    }
+
     /// `address:port` for the `index`th listen address.
     pub fn host(&self, index: usize) -> String {
         format!("{}:{}", self.addresses[index], self.port)
@@ -232,5 +266,79 @@ impl Drop for Sshd {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// A system user made for one test: `name` (with a home) logs in with `password`, and may run
+/// anything through sudo once it gives that password again (a drop-in in `/etc/sudoers.d`, no
+/// cached credentials). The user, its home and the drop-in go when it is dropped, also when
+/// the test fails.
+pub struct ThrowawayUser {
+    pub name: String,
+    pub password: String,
+    sudoers: PathBuf,
+}
+
+impl ThrowawayUser {
+    /// Creates `name` with `password`; needs root (fails the test saying so otherwise) and sudo.
+    /// `name` must be new: a valid user name no account has.
+    pub fn create(name: &str, password: &str) -> Self {
+        require_root("to create a throwaway user with a password and sudo rights");
+        require_sudo();
+        assert!(!password.contains('\n'), "chpasswd reads one password a line");
+        let created = Command::new("useradd")
+            .args(["--create-home", "--shell", "/bin/bash", "--comment", "st2d-tests throwaway user", "--"])
+            .arg(name)
+            .stdin(Stdio::null())
+            .output()
+            .expect("useradd runs");
+        assert!(created.status.success(), "useradd {name} failed: {}", stderr(&created));
+        // From here on, dropping the guard removes whatever was made.
+        let user = Self {
+            name: name.to_string(),
+            password: password.to_string(),
+            sudoers: PathBuf::from("/etc/sudoers.d").join(format!("st2d-tests-{name}")),
+        };
+        user.set_password();
+        user.allow_sudo();
+        user
+    }
+
+    fn set_password(&self) {
+        use std::io::Write;
+        let mut chpasswd = Command::new("chpasswd")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("chpasswd runs");
+        let mut input = chpasswd.stdin.take().expect("chpasswd's stdin is piped");
+        input.write_all(format!("{}:{}\n", self.name, self.password).as_bytes()).expect("chpasswd reads");
+        drop(input);
+        let done = chpasswd.wait_with_output().expect("chpasswd ends");
+        assert!(done.status.success(), "chpasswd for {} failed: {}", self.name, stderr(&done));
+    }
+
+    /// Lets the user run anything as anyone through sudo with its password, asked every time.
+    fn allow_sudo(&self) {
+        use std::os::unix::fs::PermissionsExt;
+        let rules = format!("{name} ALL=(ALL:ALL) ALL\nDefaults:{name} timestamp_timeout=0\n", name = self.name);
+        std::fs::write(&self.sudoers, rules).expect("the sudoers drop-in");
+        std::fs::set_permissions(&self.sudoers, std::fs::Permissions::from_mode(0o440)).expect("chmod 0440");
+        let checked = Command::new("visudo").arg("-cf").arg(&self.sudoers).output().expect("visudo runs");
+        assert!(checked.status.success(), "visudo refuses {}: {}", self.sudoers.display(), stdout(&checked));
+    }
+}
+
+impl Drop for ThrowawayUser {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.sudoers);
+        // --force: a connection the test left open may still hold a session of the user.
+        let removed = Command::new("userdel").args(["--remove", "--force", "--"]).arg(&self.name).output();
+        match removed {
+            Ok(output) if output.status.success() => {}
+            Ok(output) => eprintln!("userdel {} failed ({}): {}", self.name, output.status, stderr(&output)),
+            Err(error) => eprintln!("userdel {} did not run: {error}", self.name),
+        }
     }
 }

@@ -132,7 +132,9 @@ fn shape(captured: &Captured, timeout: f64, with_password: bool) -> Outcome {
 
 /// The user sudo asked a password for, when sudo reports wrong password attempts.
 pub(crate) fn wrong_sudo_password(stderr: &str) -> Option<String> {
-    let attempts = regex::Regex::new(r"sudo: \d+ incorrect password attempts").ok()?;
+    // StackStorm's pattern asks the plural; sudo 1.9 says "1 incorrect password attempt" when
+    // stdin ends after one wrong password, as it does when st2d feeds it.
+    let attempts = regex::Regex::new(r"sudo: \d+ incorrect password attempts?").ok()?;
     if !attempts.is_match(stderr) {
         return None;
     }

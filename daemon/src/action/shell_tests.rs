@@ -151,5 +151,8 @@ fn a_wrong_sudo_password_is_recognised() {
     let stderr = "[sudo] password for stanley: Sorry, try again.\nsudo: 3 incorrect password attempts\n";
     assert_eq!(wrong_sudo_password(stderr).as_deref(), Some("stanley"));
     assert_eq!(wrong_sudo_password("sudo: 1 incorrect password attempts").as_deref(), Some("unknown"));
+    // What sudo 1.9.13 prints when its standard input ends after one wrong password.
+    let fed = "[sudo] password for jack: Sorry, try again.\n[sudo] password for jack: \nsudo: no password was provided\nsudo: 1 incorrect password attempt\n";
+    assert_eq!(wrong_sudo_password(fed).as_deref(), Some("jack"));
     assert_eq!(wrong_sudo_password("all fine"), None);
 }
