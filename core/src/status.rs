@@ -16,6 +16,8 @@ pub enum ExecutionStatus {
     /// Held back by a concurrency policy, or a retry waiting out its delay.
     Delayed,
     Running,
+    /// An inquiry waiting for its response.
+    Pending,
     Succeeded,
     Failed,
     Timeout,
@@ -29,11 +31,12 @@ pub enum ExecutionStatus {
 }
 
 impl ExecutionStatus {
-    pub const ALL: [ExecutionStatus; 13] = [
+    pub const ALL: [ExecutionStatus; 14] = [
         ExecutionStatus::Requested,
         ExecutionStatus::Scheduled,
         ExecutionStatus::Delayed,
         ExecutionStatus::Running,
+        ExecutionStatus::Pending,
         ExecutionStatus::Succeeded,
         ExecutionStatus::Failed,
         ExecutionStatus::Timeout,
@@ -51,6 +54,7 @@ impl ExecutionStatus {
             ExecutionStatus::Scheduled => "scheduled",
             ExecutionStatus::Delayed => "delayed",
             ExecutionStatus::Running => "running",
+            ExecutionStatus::Pending => "pending",
             ExecutionStatus::Succeeded => "succeeded",
             ExecutionStatus::Failed => "failed",
             ExecutionStatus::Timeout => "timeout",

@@ -16,7 +16,7 @@ use crate::cli::{
     TriggerInstanceVerb, TriggerVerb,
 };
 use crate::connect::{self, Client, Settings};
-use crate::output::{print_json, print_list, print_one};
+use crate::output::{outln, print_json, print_list, print_one};
 use crate::{executions, json, keys, packs, report};
 
 const ACTION_COLUMNS: &[&str] = &["ref", "pack", "runner_type", "enabled", "description"];
@@ -71,6 +71,7 @@ async fn verb(cli: &Cli, client: &mut Client) -> anyhow::Result<()> {
         },
         Command::Run(args) => executions::run(client, args, as_json).await?,
         Command::Execution(noun) => executions::execution(client, &noun.verb, as_json).await?,
+        Command::Inquiry(noun) => crate::inquiries::inquiry(client, &noun.verb, as_json).await?,
         Command::Trigger(noun) => match &noun.verb {
             TriggerVerb::List(list) => {
                 let items = call(client.list_trigger_types(list_request(list))).await?;
@@ -134,7 +135,7 @@ async fn verb(cli: &Cli, client: &mut Client) -> anyhow::Result<()> {
             if as_json {
                 print_json(&json::restart_component(&reply));
             } else {
-                println!("restarting {}: {} sensors", reply.component, reply.restarted);
+                outln!("restarting {}: {} sensors", reply.component, reply.restarted);
             }
         }
         Command::TriggerInstance(noun) => match &noun.verb {
@@ -180,12 +181,12 @@ fn rule_tester(rule: &std::path::Path, instance: &std::path::Path) -> anyhow::Re
     use crate::rule_tester::{Verdict, test_files};
     match test_files(rule, instance).map_err(anyhow::Error::msg)? {
         Verdict::Matches => {
-            println!("=== RULE MATCHES ===");
+            outln!("=== RULE MATCHES ===");
             Ok(())
         }
         Verdict::DoesNotMatch(reason) => {
-            println!("{reason}");
-            println!("=== RULE DOES NOT MATCH ===");
+            outln!("{reason}");
+            outln!("=== RULE DOES NOT MATCH ===");
             Err(crate::Exit(1).into())
         }
     }
@@ -209,7 +210,7 @@ async fn sensor(client: &mut Client, verb: &SensorVerb, as_json: bool) -> anyhow
             if as_json {
                 print_json(&json::sensor(&sensor));
             } else {
-                println!("sensor {} {}", sensor.r#ref, if enabled { "enabled" } else { "disabled" });
+                outln!("sensor {} {}", sensor.r#ref, if enabled { "enabled" } else { "disabled" });
             }
         }
         SensorVerb::Restart { ref_ } => {
@@ -217,7 +218,7 @@ async fn sensor(client: &mut Client, verb: &SensorVerb, as_json: bool) -> anyhow
             if as_json {
                 print_json(&json::sensor(&sensor));
             } else {
-                println!("restarting sensor {}", sensor.r#ref);
+                outln!("restarting sensor {}", sensor.r#ref);
             }
         }
     }

@@ -7,6 +7,7 @@ mod cli;
 mod commands;
 mod connect;
 mod executions;
+mod inquiries;
 mod json;
 mod keys;
 mod output;

@@ -10,6 +10,7 @@ mod control_plane;
 mod datastore;
 mod executions;
 mod grpc;
+mod inquiries;
 mod lifecycle;
 mod live_reload;
 mod orquesta;

@@ -354,3 +354,86 @@ fn pausing_cascades_down_to_subworkflows_and_a_chain_pauses_between_tasks() {
     let done = daemon.wait_json("the chain to finish", &["execution", "get", &id], |f| f["status"] == "succeeded");
     assert_eq!(done["result"]["tasks"].as_array().map(Vec::len), Some(2), "{done:#}");
 }
+
+#[test]
+fn a_paused_subworkflow_pauses_its_parent_once_nothing_else_runs_and_resuming_it_resumes_both() {
+    let home = Home::new();
+    flows_pack(&home);
+    workflow(
+        &home,
+        "napping",
+        "{}",
+        "version: 1.0\ntasks:\n  nap:\n    action: core.local cmd='sleep 1'\n    next:\n      - do: after\n  after:\n    action: core.noop\n",
+    );
+    workflow(&home, "busy", "{}", "version: 1.0\ntasks:\n  work:\n    action: core.local cmd='sleep 3'\n");
+    workflow(
+        &home,
+        "parent",
+        "{}",
+        "version: 1.0\ntasks:\n  start:\n    action: core.noop\n    next:\n      - do: one, two\n  one:\n    action: flows.napping\n    next:\n      - do: last\n  two:\n    action: flows.busy\n    next:\n      - do: last\n  last:\n    join: all\n    action: core.noop\n",
+    );
+    let daemon = Daemon::start(&home, &["serve"]);
+    let status =
+        |id: &str| daemon.ctl_json(&["execution", "get", id])["status"].as_str().unwrap_or_default().to_string();
+    let id = daemon.ctl_json(&["run", "flows.parent", "--async"])["id"].as_str().expect("an id").to_string();
+    let sub = st2d_tests::eventually("the subworkflow's nap to run", || {
+        let one = children(&daemon, &id).into_iter().find(|c| c["task"] == "one")?;
+        let sub = one["id"].as_str()?.to_string();
+        (children(&daemon, &sub).first()?["status"] == "running").then_some(sub)
+    });
+    // contrib/runners/orquesta_runner/tests/unit/test_pause_and_resume.py
+    // (test_resume_from_subworkflow_when_parent_is_paused): a subworkflow paused on its own
+    // leaves its parent running while another task runs ...
+    assert_eq!(daemon.ctl_json(&["execution", "pause", &sub])["status"], "pausing");
+    daemon.wait_json("the subworkflow to pause", &["execution", "get", &sub], |e| e["status"] == "paused");
+    assert_eq!(status(&id), "running");
+    // ... and the parent is paused once that task is done and nothing else of it runs.
+    daemon.wait_json("the parent to pause", &["execution", "get", &id], |e| e["status"] == "paused");
+    let two = children(&daemon, &id).into_iter().find(|c| c["task"] == "two").expect("task two");
+    assert_eq!(two["status"], "succeeded");
+    // Resuming the subworkflow resumes its parent.
+    assert_eq!(daemon.ctl_json(&["execution", "resume", &sub])["status"], "running");
+    let parent = status(&id);
+    assert!(parent == "running" || parent == "succeeded", "the parent resumed with it: {parent}");
+    let done = daemon.wait_json("the parent to finish", &["execution", "get", &id], |e| e["status"] == "succeeded");
+    assert_eq!(task_names(done["children"].as_array().expect("tasks")), ["start", "one", "two", "last"]);
+}
+
+#[test]
+fn the_workflow_context_has_stackstorms_keys() {
+    let home = Home::new();
+    flows_pack(&home);
+    workflow(
+        &home,
+        "contexts",
+        "{}",
+        "version: 1.0\ntasks:\n  only:\n    action: core.noop\noutput:\n  - st2: <% ctx(st2) %>\n  - parent_user: <% ctx(parent).user %>\n",
+    );
+    let daemon = Daemon::start(&home, &["serve"]);
+    let done = run_json(&daemon, &["flows.contexts"]);
+    let id = done["id"].as_str().expect("an id");
+    // contrib/runners/orquesta_runner/orquesta_runner/orquesta_runner.py (_construct_st2_context,
+    // _construct_context) and st2common/st2common/services/workflows.py (request: the
+    // workflow_execution_id; request_action_execution: each task's `orquesta` context).
+    assert_eq!(
+        done["result"]["output"]["st2"],
+        json!({
+            "action_execution_id": id,
+            "api_url": "",
+            "user": done["context"]["user"],
+            "pack": "flows",
+            "action": "flows.contexts",
+            "runner": "orquesta",
+            "workflow_execution_id": id,
+        }),
+        "{done:#}"
+    );
+    assert_eq!(done["result"]["output"]["parent_user"], done["context"]["user"]);
+    assert_eq!(done["context"]["workflow_execution"], id);
+    let task = &children(&daemon, id)[0];
+    assert_eq!(
+        task["context"]["orquesta"],
+        json!({"workflow_execution_id": id, "task_name": "only", "task_id": "only", "task_route": 0})
+    );
+    assert_eq!(task["context"]["parent"]["execution_id"], id);
+}

@@ -332,6 +332,25 @@ impl Daemon {
         run_cli(&bins().st2, &self.home, args)
     }
 
+    /// Runs `st2 --home HOME ARGS...` with `input` on its standard input.
+    pub fn st2_with_input(&self, args: &[&str], input: &str) -> Output {
+        use std::io::Write;
+        let mut child = Command::new(&bins().st2)
+            .arg("--home")
+            .arg(&self.home)
+            .args(args)
+            .env_remove("ST2D_SOCKET")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("the CLI runs");
+        if let Some(mut stdin) = child.stdin.take() {
+            stdin.write_all(input.as_bytes()).expect("the CLI reads its input");
+        }
+        child.wait_with_output().expect("the CLI ends")
+    }
+
     /// Runs `st2ctl -j ARGS...` and parses its output; the command must succeed.
     pub fn ctl_json(&self, args: &[&str]) -> Value {
         let mut full = vec!["-j"];

@@ -10,7 +10,8 @@ use clap::{Args, CommandFactory, Parser, Subcommand};
 mod runtime;
 
 pub use runtime::{
-    ExecutionNoun, ExecutionVerb, KeyNoun, KeyVerb, ReRunArgs, RuleEnforcementNoun, RuleEnforcementVerb, RunArgs,
+    ExecutionNoun, ExecutionVerb, InquiryNoun, InquiryVerb, KeyNoun, KeyVerb, ReRunArgs, RuleEnforcementNoun,
+    RuleEnforcementVerb, RunArgs,
 };
 
 #[derive(Debug, Parser)]
@@ -87,6 +88,8 @@ pub enum Command {
     Run(RunArgs),
     /// Executions of actions.
     Execution(ExecutionNoun),
+    /// Inquiries: workflow tasks (core.ask) waiting for a response.
+    Inquiry(InquiryNoun),
     /// Trigger types, and firing a trigger.
     Trigger(TriggerNoun),
     /// Rules.

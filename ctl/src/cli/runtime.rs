@@ -203,3 +203,35 @@ pub enum KeyVerb {
         convert: bool,
     },
 }
+
+#[derive(Debug, Args)]
+pub struct InquiryNoun {
+    #[command(subcommand)]
+    pub verb: InquiryVerb,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum InquiryVerb {
+    /// Inquiries waiting for a response (the newest, listed oldest first).
+    List {
+        /// How many (default 50).
+        #[arg(short = 'n', long = "last", default_value_t = 50)]
+        last: u32,
+    },
+    /// Show one, with the schema its response must follow.
+    Get {
+        #[arg(value_name = "ID")]
+        id: String,
+    },
+    /// Respond: the whole response as JSON with `-r`, or answered key by key as the schema asks.
+    Respond {
+        #[arg(value_name = "ID")]
+        id: String,
+        /// The entire response as a JSON object (bypasses the questions).
+        #[arg(short = 'r', long = "response", value_name = "JSON")]
+        response: Option<String>,
+        /// Who responds (default the system user).
+        #[arg(short = 'u', long, value_name = "USER")]
+        user: Option<String>,
+    },
+}

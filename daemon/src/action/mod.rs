@@ -4,6 +4,7 @@
 pub mod common;
 pub mod http;
 pub mod inject;
+pub mod inquiry;
 pub mod params;
 pub mod python;
 pub mod remote;

@@ -7,6 +7,7 @@
 
 mod convert;
 mod gate;
+mod inquiries;
 mod keys;
 mod runtime;
 mod service;

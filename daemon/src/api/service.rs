@@ -465,6 +465,25 @@ impl Control for ControlService {
         runtime::pause_execution(&self.published, &self.runtime, id, false).map(Response::new)
     }
 
+    async fn list_inquiries(
+        &self,
+        request: Request<pb::ListInquiriesRequest>,
+    ) -> Result<Response<pb::ListInquiriesResponse>, Status> {
+        Ok(Response::new(super::inquiries::list_inquiries(&self.published, &self.runtime, request.get_ref())))
+    }
+
+    async fn get_inquiry(&self, request: Request<pb::GetRequest>) -> Result<Response<pb::Inquiry>, Status> {
+        let id = required_ref(request.get_ref())?;
+        super::inquiries::get_inquiry(&self.published, &self.runtime, id).map(Response::new)
+    }
+
+    async fn respond_inquiry(
+        &self,
+        request: Request<pb::RespondInquiryRequest>,
+    ) -> Result<Response<pb::InquiryResponse>, Status> {
+        super::inquiries::respond_inquiry(&self.runtime, request.get_ref()).await.map(Response::new)
+    }
+
     async fn get_key(&self, request: Request<pb::KeyRequest>) -> Result<Response<pb::KeyValuePair>, Status> {
         super::keys::get_key(&self.runtime, request.get_ref()).map(Response::new)
     }

@@ -8,6 +8,7 @@ use std::fmt::Display;
 
 use tonic::Status;
 
+use crate::action::inquiry::InquiryError;
 use crate::datastore::DatastoreError;
 use crate::execution::RequestError;
 use crate::executor::{CancelError, PauseError, ReRunError};
@@ -30,6 +31,10 @@ pub fn unavailable(message: impl Display) -> Status {
 
 pub fn internal(message: impl Display) -> Status {
     Status::internal(message.to_string())
+}
+
+pub fn permission_denied(message: impl Display) -> Status {
+    Status::permission_denied(message.to_string())
 }
 
 pub fn unauthenticated(message: impl Display) -> Status {
@@ -90,6 +95,20 @@ impl From<DatastoreError> for Status {
             DatastoreError::Invalid(message) => invalid_argument(message),
             DatastoreError::Decrypt(_) => failed_precondition(error),
             DatastoreError::Key(_) | DatastoreError::Store(_) => internal(error),
+        }
+    }
+}
+
+impl From<InquiryError> for Status {
+    fn from(error: InquiryError) -> Self {
+        match error {
+            InquiryError::NotFound(_) => not_found(error),
+            InquiryError::NotAnInquiry(_) | InquiryError::TimedOut(_) | InquiryError::AlreadyResponded(_) => {
+                failed_precondition(error)
+            }
+            InquiryError::Unauthorized { .. } => permission_denied(error),
+            InquiryError::Invalid { .. } => invalid_argument(error),
+            InquiryError::Store(_) => internal(error),
         }
     }
 }

@@ -27,6 +27,17 @@ impl Executor {
             return Err(CancelError::Completed { id: id.to_string(), status: execution.status });
         }
         match self.cancel_token(id) {
+            // A pending inquiry runs nothing: it is canceled at once.
+            Some(_) if execution.status == ExecutionStatus::Pending => {
+                let _one_answer =
+                    self.inner.answering.lock().map_err(|_| CancelError::Store("poisoned lock".into()))?;
+                execution = self.get(id).ok_or_else(|| CancelError::NotFound(id.to_string()))?;
+                if execution.status.is_completed() {
+                    return Err(CancelError::Completed { id: id.to_string(), status: execution.status });
+                }
+                reach(&mut execution, ExecutionStatus::Canceled);
+                self.finish(execution.clone());
+            }
             Some(token) => {
                 if matches!(
                     execution.status,

@@ -8,6 +8,7 @@ use super::Executor;
 use crate::execution::{Execution, ExecutionRequest, RequestError};
 use crate::store::StoreError;
 use crate::workflow::children::{AlsoWrite, ChildExecutions, Pending};
+use st2d_core::status::ExecutionStatus;
 use st2d_core::template::KeyValueSource;
 
 impl ChildExecutions for Executor {
@@ -36,6 +37,16 @@ impl ChildExecutions for Executor {
 
     fn children_of(&self, workflow: &str) -> Vec<Execution> {
         self.children(workflow)
+    }
+
+    fn status_of(&self, id: &str) -> Option<ExecutionStatus> {
+        self.get(id).map(|execution| execution.status)
+    }
+
+    fn pause_itself(&self, workflow: &str) {
+        if let Err(error) = self.pause(workflow) {
+            tracing::debug!(execution_id = %workflow, error = %error, "the workflow did not pause for its tasks");
+        }
     }
 
     fn datastore(&self) -> Arc<dyn KeyValueSource> {

@@ -7,7 +7,7 @@
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
-use crate::action::{http, inject, python, remote, shell};
+use crate::action::{http, inject, inquiry, python, remote, shell};
 use crate::execution::Execution;
 use crate::packmgmt::{self, PackManager};
 use crate::registry::Registry;
@@ -55,6 +55,7 @@ pub async fn run(
         "remote-shell-cmd" | "remote-shell-script" => remote::run(&job).await,
         "python-script" => python::run(&job).await,
         "http-request" => http::run(&job).await,
+        inquiry::RUNNER => inquiry::run(&job).await,
         other => Outcome::failed(format!("runner {other} is not supported")),
     }
 }

@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use crate::metrics::METRICS;
 use chrono::Utc;
 use serde_json::{Value, json};
-use tokio::sync::{Semaphore, broadcast, oneshot, watch};
+use tokio::sync::{Notify, Semaphore, broadcast, oneshot, watch};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -32,6 +32,7 @@ mod cancel;
 mod children;
 pub mod dispatch;
 mod enforce;
+mod inquiries;
 pub mod parameters;
 mod pause;
 mod policies;
@@ -74,6 +75,21 @@ struct Running {
     waiters: Vec<oneshot::Sender<Execution>>,
     /// Pause (true) or resume (false), for a workflow.
     pause: watch::Sender<bool>,
+    /// Told when one of its tasks goes pending or paused, for a workflow.
+    nudge: Arc<Notify>,
+}
+
+impl Running {
+    /// The entry of an execution no task drives (a pending inquiry after a restart).
+    fn idle(shutdown: &CancellationToken) -> Self {
+        Running {
+            cancel: shutdown.child_token(),
+            output: Arc::new(LiveOutput::default()),
+            waiters: Vec::new(),
+            pause: watch::channel(false).0,
+            nudge: Arc::new(Notify::new()),
+        }
+    }
 }
 
 struct Inner {
@@ -85,6 +101,8 @@ struct Inner {
     kv: Arc<dyn KeyValueSource>,
     permits: Arc<Semaphore>,
     running: Mutex<HashMap<String, Running>>,
+    /// Held while an inquiry is answered or timed out, so only one of them completes it.
+    answering: Mutex<()>,
     /// The concurrency policies' count of executions past their gate.
     gate: policies::Gate,
     updates: broadcast::Sender<Arc<Execution>>,
@@ -144,6 +162,7 @@ impl Executor {
             kv: config.kv,
             permits: Arc::new(Semaphore::new(config.concurrency.max(1))),
             running: Mutex::new(HashMap::new()),
+            answering: Mutex::new(()),
             gate: policies::Gate::default(),
             updates: broadcast::channel(UPDATES_BUFFERED).0,
             draining,
@@ -182,6 +201,11 @@ impl Executor {
         }
         for (key, value) in &request.context {
             context[key.as_str()] = value.clone();
+        }
+        if action.runner_type == "orquesta" {
+            // orquesta_runner.py's `_construct_context`: the workflow execution's id, which in
+            // st2d is the execution's own.
+            context["workflow_execution"] = Value::String(crate::trigger::format_id(id));
         }
         let mut execution = Execution {
             id: crate::trigger::format_id(id),
@@ -301,23 +325,39 @@ impl Executor {
         let output = Arc::new(LiveOutput::default());
         let paused = matches!(execution.status, ExecutionStatus::Pausing | ExecutionStatus::Paused);
         let (pause, pause_signal) = watch::channel(paused);
+        let nudge = Arc::new(Notify::new());
         if let Ok(mut running) = self.inner.running.lock() {
             running.insert(
                 execution.id.clone(),
-                Running { cancel: cancel.clone(), output: output.clone(), waiters: Vec::new(), pause },
+                Running {
+                    cancel: cancel.clone(),
+                    output: output.clone(),
+                    waiters: Vec::new(),
+                    pause,
+                    nudge: nudge.clone(),
+                },
             );
         }
         self.inner.announce(&execution);
         let executor = self.clone();
-        let signals = Signals { cancel, pause: pause_signal };
+        let signals = Signals { cancel, pause: pause_signal, nudge };
         self.inner.tracker.spawn(async move { executor.drive(execution, slot, signals, output).await });
     }
 
     async fn drive(self, mut execution: Execution, slot: Option<Slot>, signals: Signals, output: Arc<LiveOutput>) {
         let cancel = &signals.cancel;
         let inner = &self.inner;
+        // Admitted with its slot, or a workflow going on after a restart as it was (paused
+        // stays paused).
         if let Some(Slot(permit)) = slot
-            && execution.status == ExecutionStatus::Running
+            && matches!(
+                execution.status,
+                ExecutionStatus::Running
+                    | ExecutionStatus::Pausing
+                    | ExecutionStatus::Paused
+                    | ExecutionStatus::Resuming
+                    | ExecutionStatus::Canceling
+            )
         {
             inner.announce(&execution);
             return self.run_recorded(execution, permit, &signals, output).await;
@@ -403,6 +443,9 @@ impl Executor {
             None => Outcome::failed(format!("action \"{}\" no longer exists", execution.action)),
         };
         METRICS.action_duration.observe(started.elapsed());
+        if outcome.status == ExecutionStatus::Pending && !cancel.is_cancelled() {
+            return self.hold_pending(execution, outcome.result).await;
+        }
         let status = if cancel.is_cancelled() && !outcome.status.is_completed() {
             ExecutionStatus::Canceled
         } else {
@@ -522,6 +565,15 @@ impl Executor {
     /// Resolves when the daemon begins to stop.
     pub async fn drained(&self) {
         self.inner.draining.cancelled().await;
+    }
+
+    /// Wakes the conductor of the workflow `execution` is a task of: the task went pending or
+    /// paused.
+    fn nudge_parent(&self, execution: &Execution) {
+        let Some(parent) = execution.parent.as_deref() else { return };
+        if let Some(nudge) = self.inner.running.lock().ok().and_then(|r| r.get(parent).map(|r| r.nudge.clone())) {
+            nudge.notify_one();
+        }
     }
 
     fn cancel_token(&self, id: &str) -> Option<CancellationToken> {

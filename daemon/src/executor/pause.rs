@@ -1,7 +1,8 @@
 //! Pausing and resuming workflows (Orquesta and action-chain): the executor writes `pausing` and tells the
 //! conductor (a `watch` channel per conducted execution); the conductor reports when none of
-//! its tasks runs any more, and the executor writes `paused`; resuming writes `resuming` and
-//! `running` and tells the conductor to go on.
+//! its tasks runs any more, and the executor writes `paused` (and wakes the workflow above,
+//! which may pause in turn); resuming writes `resuming` and `running`, tells the conductor to
+//! go on, and resumes the paused Orquesta workflow above.
 //!
 //! Owns: those status changes. Must not: decide what a paused workflow runs (its conductor does).
 
@@ -30,9 +31,17 @@ impl Executor {
         self.pause_or_resume(id, true)
     }
 
-    /// Resumes a paused (or pausing) workflow.
+    /// Resumes a paused (or pausing) workflow; the Orquesta workflow it is a task of resumes
+    /// with it when paused (orquesta runner's `handle_action_execution_resume`).
     pub fn resume(&self, id: &str) -> Result<Execution, PauseError> {
-        self.pause_or_resume(id, false)
+        let execution = self.pause_or_resume(id, false)?;
+        if let Some(parent) = execution.parent.as_deref().and_then(|parent| self.get(parent))
+            && parent.runner == "orquesta"
+            && matches!(parent.status, ExecutionStatus::Pausing | ExecutionStatus::Paused)
+        {
+            let _ = self.resume(&parent.id);
+        }
+        Ok(execution)
     }
 
     fn pause_or_resume(&self, id: &str, pause: bool) -> Result<Execution, PauseError> {
@@ -73,6 +82,7 @@ impl Executor {
         if let Err(error) = self.record_active(&execution) {
             tracing::error!(execution_id = %id, error = %error, "cannot record the workflow as paused");
         }
+        self.nudge_parent(&execution);
     }
 
     /// Writes an execution that is still active and announces the change.

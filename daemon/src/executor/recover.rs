@@ -45,6 +45,7 @@ impl Executor {
                     execution.status = ExecutionStatus::Requested;
                     self.schedule(execution);
                 }
+                ExecutionStatus::Pending => self.hold_recovered(execution),
                 ExecutionStatus::Delayed => {
                     // Held by a concurrency policy or waiting out a retry's delay: it passes
                     // the policies again, as they are now.

@@ -44,6 +44,7 @@ mod tests {
             "core.echo",
             "core.http",
             "core.inject_trigger",
+            "core.ask",
             "packs.install",
             "packs.download",
             "packs.load",

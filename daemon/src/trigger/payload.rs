@@ -1,5 +1,6 @@
 //! Validates a dispatched payload against its trigger type's `payload_schema`, applying
-//! defaults, as StackStorm does with `validate_trigger_payload` on (ST2-COMPAT.md 3.3).
+//! defaults, as StackStorm does with `validate_trigger_payload` on (ST2-COMPAT.md 3.3); an
+//! inquiry's response is checked against its schema the same way.
 //!
 //! Owns: the subset of JSON schema payload schemas use: `type`, `properties`, `required`
 //! (draft-4 list or draft-3 boolean), `enum`, `additionalProperties: false`, `default`, `items`.
@@ -24,10 +25,15 @@ pub enum PayloadError {
 
 /// Checks `payload` against `schema`, filling in defaults; the error names the field.
 pub fn validate(payload: &mut Value, schema: &Value) -> Result<(), PayloadError> {
-    if payload.is_null() && schema.get("type").and_then(Value::as_str) == Some("object") {
-        *payload = Value::Object(Map::new());
+    validate_as(payload, schema, "payload")
+}
+
+/// As `validate`, for a document the errors call `root` (an inquiry's `response`).
+pub fn validate_as(value: &mut Value, schema: &Value, root: &str) -> Result<(), PayloadError> {
+    if value.is_null() && schema.get("type").and_then(Value::as_str) == Some("object") {
+        *value = Value::Object(Map::new());
     }
-    check(payload, schema, "payload")
+    check(value, schema, root)
 }
 
 fn check(value: &mut Value, schema: &Value, path: &str) -> Result<(), PayloadError> {

@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use crate::execution::{Execution, ExecutionRequest, RequestError};
 use crate::store::StoreError;
+use st2d_core::status::ExecutionStatus;
 use st2d_core::template::KeyValueSource;
 
 /// A future a conductor awaits.
@@ -40,6 +41,13 @@ pub trait ChildExecutions: Send + Sync {
 
     /// A workflow's task executions, in the order they were requested.
     fn children_of(&self, workflow: &str) -> Vec<Execution>;
+
+    /// An execution's status now.
+    fn status_of(&self, id: &str) -> Option<ExecutionStatus>;
+
+    /// Pauses a running workflow for its own tasks (one is pending): `pausing`, then `paused`
+    /// once nothing of it runs; its other tasks are not paused.
+    fn pause_itself(&self, workflow: &str);
 
     /// Where templates read the datastore from.
     fn datastore(&self) -> Arc<dyn KeyValueSource>;

@@ -39,10 +39,12 @@ pub enum Conduct {
     Suspended,
 }
 
-/// What a running workflow is told: cancel, and pause (true) or resume (false).
+/// What a running workflow is told: cancel, pause (true) or resume (false), and that one of
+/// its tasks went pending or paused.
 pub struct Signals {
     pub cancel: CancellationToken,
     pub pause: watch::Receiver<bool>,
+    pub nudge: std::sync::Arc<tokio::sync::Notify>,
 }
 
 /// Conducts `execution` to its end; `None` when the daemon stops first.

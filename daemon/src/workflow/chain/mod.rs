@@ -237,8 +237,10 @@ impl Chain<'_> {
                     self.executor.pause_child(child_id, *pause.borrow());
                 }
                 () = tokio::time::sleep(PAUSED_CHILD_CHECK), if pausing => {
-                    let children = self.executor.children_of(&self.workflow.id);
-                    if children.iter().any(|c| c.id == child_id && c.status == ExecutionStatus::Paused) {
+                    // A task that waits (a paused workflow, a pending inquiry) lets the chain
+                    // pause (action_chain_runner.py: "paused because task ... is pending").
+                    let status = self.executor.status_of(child_id);
+                    if matches!(status, Some(ExecutionStatus::Paused | ExecutionStatus::Pending)) {
                         self.executor.report_paused(&self.workflow.id);
                         reported_paused = true;
                     }

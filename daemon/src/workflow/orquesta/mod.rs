@@ -132,7 +132,13 @@ impl Conductor<'_> {
         let resolved = self.workflow.resolved.clone().unwrap_or_default();
         let mut given = resolved.runner.clone();
         given.extend(resolved.action.clone());
+        // Orquesta's initial context is StackStorm's (`st2`, and `parent`: the workflow
+        // execution's context), with the input rendered in it and merged over it.
         let mut ctx = Map::new();
+        ctx.insert("st2".to_string(), self.st2_context());
+        if self.workflow.context.as_object().is_some_and(|c| !c.is_empty()) {
+            ctx.insert("parent".to_string(), self.workflow.context.clone());
+        }
         for (name, default) in &self.spec.input {
             let value = match (given.get(name), default) {
                 (Some(value), _) if !value.is_null() => value.clone(),
@@ -144,9 +150,10 @@ impl Conductor<'_> {
         // Parameters the input list does not name are offered too, as StackStorm passes
         // every parameter of the action.
         for (name, value) in given {
-            ctx.entry(name).or_insert(value);
+            if !self.spec.input.iter().any(|(input, _)| *input == name) {
+                ctx.insert(name, value);
+            }
         }
-        ctx.insert("st2".to_string(), self.st2_context());
         for (name, value) in &self.spec.vars {
             let value = expr::evaluate(value, &self.scope(&ctx))?;
             ctx.insert(name.clone(), value);
@@ -166,16 +173,26 @@ impl Conductor<'_> {
         re_run.resume(original)
     }
 
-    /// StackStorm's runtime context, `ctx(st2)`.
+    /// StackStorm's runtime context, `ctx(st2)` (orquesta_runner.py's `_construct_st2_context`,
+    /// and `workflow_execution_id` from workflows.py's `request`). st2d keeps no workflow
+    /// execution apart from the action execution: both ids are the execution's. `api_url` is
+    /// empty: st2d serves no REST API for it to name.
     fn st2_context(&self) -> Value {
-        json!({
+        let mut st2 = json!({
             "action_execution_id": self.workflow.id,
+            "api_url": "",
             "user": self.workflow.user,
             "pack": self.action.pack,
             "action": self.action.ref_,
             "runner": self.action.runner_type,
-            "api_url": "",
-        })
+            "workflow_execution_id": self.workflow.id,
+        });
+        for key in ["api_user", "source_channel"] {
+            if let Some(value) = self.workflow.context.get(key).filter(|v| !v.is_null()) {
+                st2[key] = value.clone();
+            }
+        }
+        st2
     }
 
     fn scope(&self, ctx: &Map<String, Value>) -> Scope {
@@ -196,12 +213,29 @@ impl Conductor<'_> {
             }
         }
         let mut reported_paused = false;
+        // Whether to look at the statuses of the tasks in flight: after a restart, when one
+        // went pending or paused, and after a resume.
+        let mut recheck = true;
+        // Whether the last look found a task that waits: the next completion looks again.
+        let mut a_task_waits = false;
         loop {
             if signals.cancel.is_cancelled() && !state.canceling {
                 self.cancel(state).await;
             }
             if !state.paused && !state.canceling {
                 self.advance(state, &mut waits).await;
+            }
+            if std::mem::take(&mut recheck) && !state.paused && !state.canceling {
+                let (pause_now, waiting) = self.waits_on_its_tasks(state);
+                a_task_waits = waiting;
+                if pause_now {
+                    // Orquesta's TASK_PENDING, TASK_PAUSED_WORKFLOW_DORMANT and
+                    // TASK_SUCCEEDED_WORKFLOW_*_PAUSED events: pausing while other tasks run,
+                    // paused when none does (orquesta/machines.py).
+                    state.paused = true;
+                    reported_paused = false;
+                    self.executor.pause_itself(&self.workflow.id);
+                }
             }
             self.tasks.save(state);
             if !state.active() {
@@ -232,22 +266,29 @@ impl Conductor<'_> {
                         self.cancel(state).await;
                     }
                     self.slot_completed(state, run, slot, &execution);
+                    recheck = a_task_waits;
                 }
                 () = sleep => {}
                 // While pausing with tasks in flight, look again whether they have paused.
                 () = tokio::time::sleep(PAUSED_CHILDREN_CHECK), if state.paused && !reported_paused && state.in_flight() > 0 => {}
                 () = signals.cancel.cancelled(), if !state.canceling => {}
+                () = signals.nudge.notified() => recheck = true,
                 changed = pause.changed() => {
                     if changed.is_err() {
                         // The executor dropped the control channel: it is stopping.
                         self.tasks.save(state);
                         return Some(Conduct::Suspended);
                     }
-                    state.paused = *pause.borrow();
+                    let paused = *pause.borrow();
                     reported_paused = false;
-                    // Pause and resume cascade down to the tasks that are workflows.
-                    for id in state.in_flight_executions() {
-                        self.executor.pause_child(&id, state.paused);
+                    recheck = !paused;
+                    // A pause or resume asked of the workflow cascades down to the tasks that
+                    // are workflows; one the workflow made itself (a task pending) does not.
+                    if paused != state.paused {
+                        state.paused = paused;
+                        for id in state.in_flight_executions() {
+                            self.executor.pause_child(&id, state.paused);
+                        }
                     }
                 }
                 () = self.executor.until_stopping(), if waits.is_empty() => {
@@ -258,17 +299,21 @@ impl Conductor<'_> {
         }
     }
 
-    /// Whether none of the workflow's tasks runs: none in flight, or each one in flight is a
-    /// workflow that has paused (a paused subworkflow lets its parent pause).
+    /// Whether none of the workflow's tasks runs: none in flight, or each one in flight waits
+    /// (an inquiry pending, a subworkflow paused).
     fn nothing_runs(&self, state: &FlowState) -> bool {
-        let in_flight = state.in_flight_executions();
-        if in_flight.is_empty() {
-            return true;
-        }
-        let children = self.executor.children_of(&self.workflow.id);
-        in_flight
-            .iter()
-            .all(|id| children.iter().any(|child| &child.id == id && child.status == ExecutionStatus::Paused))
+        state.in_flight_executions().iter().all(|id| self.executor.status_of(id).is_some_and(waits))
+    }
+
+    /// Whether the workflow is to pause for its tasks (one of them is a pending inquiry, or
+    /// every one in flight waits), and whether any of them waits.
+    fn waits_on_its_tasks(&self, state: &FlowState) -> (bool, bool) {
+        let statuses: Vec<ExecutionStatus> =
+            state.in_flight_executions().iter().filter_map(|id| self.executor.status_of(id)).collect();
+        let any = statuses.iter().any(|status| waits(*status));
+        let pause =
+            statuses.contains(&ExecutionStatus::Pending) || (any && statuses.iter().all(|status| waits(*status)));
+        (pause, any)
     }
 
     fn wait(&self, run: usize, slot: usize, id: String) -> Completion {
@@ -412,7 +457,14 @@ impl Conductor<'_> {
             }
             Err(error) => return self.slot_failed(state, index, slot, error.to_string()),
         };
-        let mut orquesta = json!({"task_name": task.name, "task_id": task.name, "route": 0});
+        // workflows.py's `request_action_execution`: the task's `orquesta` context (no
+        // `task_execution_id`: st2d keeps no task execution records).
+        let mut orquesta = json!({
+            "workflow_execution_id": self.workflow.id,
+            "task_name": task.name,
+            "task_id": task.name,
+            "task_route": 0,
+        });
         if run.items.is_some() {
             orquesta["item_id"] = json!(slot);
         }
@@ -518,6 +570,12 @@ impl Conductor<'_> {
         self.tasks.save(state);
         Outcome { status, result }
     }
+}
+
+/// Whether a task in this status waits for something outside the workflow (a response, a
+/// resume) rather than runs.
+fn waits(status: ExecutionStatus) -> bool {
+    matches!(status, ExecutionStatus::Pending | ExecutionStatus::Paused)
 }
 
 /// A join some branches reached but that can no longer fire, now that nothing runs, fails the
