@@ -1,3 +1,5 @@
+//! The inquirer runner's checks of a response, its view and its TTL, with StackStorm's messages.
+
 use chrono::{Duration, Utc};
 use serde_json::{Map, Value, json};
 
