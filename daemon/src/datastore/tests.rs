@@ -9,7 +9,18 @@ use super::*;
 type Seen = Arc<Mutex<Vec<(String, Value)>>>;
 
 fn open(dir: &Path) -> (Datastore, Seen) {
-    let store = Store::open(&dir.join("store")).expect("store");
+    // sled lets go of its lock file from a background thread after the last handle is dropped:
+    // a reopen right after a drop may find it still held for a moment.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let store = loop {
+        match Store::open(&dir.join("store")) {
+            Ok(store) => break store,
+            Err(error) if std::time::Instant::now() < deadline && error.to_string().contains("lock") => {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            Err(error) => panic!("store: {error}"),
+        }
+    };
     let seen = Arc::new(Mutex::new(Vec::new()));
     let log = seen.clone();
     let datastore = Datastore::open(store, &dir.join("keys/datastore.key"))
