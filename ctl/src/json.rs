@@ -217,6 +217,13 @@ pub fn status(s: &pb::Status) -> Value {
         "packs_dirs": s.packs_dirs,
         "socket": s.socket,
         "last_reload": s.last_reload.as_ref().map(reload_report),
+        "warm_interpreters": s.warm_interpreters.iter().map(|w| json!({
+            "python": w.python,
+            "state": w.state,
+            "pid": w.pid,
+            "forks": w.forks,
+            "restarts": w.restarts,
+        })).collect::<Vec<_>>(),
     })
 }
 

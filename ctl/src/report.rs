@@ -26,6 +26,16 @@ pub fn print_status(status: &pb::Status, as_json: bool) {
         status.sensors_running
     );
     outln!("dispatches: {} accepted, {} dropped", status.dispatches_accepted, status.dispatches_dropped);
+    for warm in &status.warm_interpreters {
+        outln!(
+            "warm python: {} {} (pid {}), {} forks, {} restarts",
+            warm.python,
+            warm.state,
+            warm.pid,
+            warm.forks,
+            warm.restarts
+        );
+    }
     if let Some(report) = &status.last_reload {
         outln!(
             "last reload: generation {} by {} at {}, {:.1} ms, {} problems",

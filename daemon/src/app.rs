@@ -30,6 +30,7 @@ use crate::sensor::task::{STOP_GRACE, SensorContext};
 use crate::shim::ShimServer;
 use crate::store::Store;
 use crate::trigger::journal::Journal;
+use crate::warm::WarmPool;
 use crate::{signal, systemd, watch};
 
 /// How long in-flight work may take to finish after SIGTERM.
@@ -146,6 +147,16 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
                 shim: shim.clone(),
                 journal: journal.clone(),
                 ssh: config.ssh.clone(),
+                warm: if config.python_warm {
+                    WarmPool::new(
+                        paths.python_dir().join("st2d_shim").join("warm_main.py"),
+                        paths.shim_socket().with_file_name(""),
+                        work.clone(),
+                        work_tasks.clone(),
+                    )
+                } else {
+                    WarmPool::off()
+                },
             },
             packs: Some(packs.clone()),
             kv: std::sync::Arc::new(datastore.clone()),

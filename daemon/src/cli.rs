@@ -110,6 +110,11 @@ pub struct ServeArgs {
     #[arg(long, global = true)]
     pub no_watch: bool,
 
+    /// Start every python-script action in a new interpreter instead of forking it from a warm
+    /// one.
+    #[arg(long, global = true)]
+    pub no_python_warm: bool,
+
     /// Executions that run at once; the others wait, `requested`, in order.
     #[arg(long, env = "ST2D_ACTION_CONCURRENCY", default_value_t = 16, value_name = "N", global = true)]
     pub action_concurrency: usize,

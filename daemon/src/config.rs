@@ -122,6 +122,8 @@ pub struct Config {
     pub python: PathBuf,
     /// `<pack>/lib` on the import path of pack code (`--enable-common-libs`).
     pub common_libs: bool,
+    /// Python actions forked from warm interpreters (`--no-python-warm` turns it off).
+    pub python_warm: bool,
     /// The HTTP ingress, when `--http-listen` is given.
     pub ingress: Option<crate::ingress::IngressConfig>,
     /// The control plane's TCP listeners (`--grpc-listen`).
@@ -162,6 +164,7 @@ impl Config {
             watch_debounce: (!serve.no_watch).then(|| Duration::from_millis(serve.watch_debounce_ms)),
             python: serve.python.clone(),
             common_libs: serve.enable_common_libs,
+            python_warm: !serve.no_python_warm,
             ingress: serve.http_listen.map(|listen| crate::ingress::IngressConfig {
                 listen,
                 api_keys_file: serve.http_api_keys.clone(),

@@ -32,5 +32,6 @@ pub mod store;
 pub mod systemd;
 pub mod telemetry;
 pub mod trigger;
+pub mod warm;
 pub mod watch;
 pub mod workflow;

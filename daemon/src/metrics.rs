@@ -42,6 +42,9 @@ pub struct Metrics {
     http_answers: [AtomicU64; HTTP_CODES.len() + 1],
     /// gRPC calls on a TCP listener refused for a missing or wrong bearer token.
     pub grpc_unauthenticated: AtomicU64,
+    /// Python runs forked from a warm interpreter, and those started cold.
+    python_starts_warm: AtomicU64,
+    python_starts_cold: AtomicU64,
 }
 
 /// The process-wide metrics.
@@ -116,7 +119,15 @@ impl Metrics {
             reload_duration: Histogram::new(&RELOAD_BUCKETS),
             http_answers: [const { AtomicU64::new(0) }; HTTP_CODES.len() + 1],
             grpc_unauthenticated: AtomicU64::new(0),
+            python_starts_warm: AtomicU64::new(0),
+            python_starts_cold: AtomicU64::new(0),
         }
+    }
+
+    /// Counts a python run started warm (forked) or cold (a new interpreter).
+    pub fn python_start(&self, warm: bool) {
+        let counter = if warm { &self.python_starts_warm } else { &self.python_starts_cold };
+        counter.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Counts an execution reaching `status`.
@@ -232,6 +243,14 @@ pub fn render(metrics: &Metrics, snapshot: &Snapshot) -> String {
         "st2d_action_duration_seconds",
         "How long actions ran, from the start of the runner to the result.",
     );
+
+    page.header(
+        "st2d_python_starts_total",
+        "Python action processes by how they started: forked from a warm interpreter, or a new interpreter.",
+        "counter",
+    );
+    page.labelled("st2d_python_starts_total", "start", "warm", load(&metrics.python_starts_warm));
+    page.labelled("st2d_python_starts_total", "start", "cold", load(&metrics.python_starts_cold));
 
     page.header("st2d_sensors", "Sensors by state.", "gauge");
     for state in SENSOR_STATES {

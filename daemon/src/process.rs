@@ -8,7 +8,7 @@
 
 mod run;
 
-pub use run::{Captured, Ending, KILL_GRACE, Pipe, RunLimits, run, terminate_group};
+pub use run::{Captured, Ending, KILL_GRACE, Pipe, RunLimits, Started, run, supervise, terminate_group};
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;

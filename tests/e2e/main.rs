@@ -19,6 +19,7 @@ mod orquesta_semantics;
 mod pack_env;
 mod packs;
 mod policies;
+mod python_warm;
 mod registration;
 mod remote;
 mod rerun;

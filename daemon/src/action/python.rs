@@ -2,7 +2,9 @@
 //! shim (`st2d_shim/action_main.py`) with the pack's virtualenv python when there is one; the
 //! shim gets the parameters and the pack config in its `welcome` and reports `run()`'s result
 //! over the shim socket (`action.result`), so stdout and stderr stay the action's own and are
-//! streamed line by line. The result is `{result, stdout, stderr, exit_code[, error]}`.
+//! streamed line by line. The result is `{result, stdout, stderr, exit_code[, error]}`. The
+//! process is forked from the interpreter's warm process when that one is up (`crate::warm`),
+//! else started cold; both run the same entry point with the same `ProcessSpec`.
 //!
 //! Owns: that runner. Must not: build processes itself (`crate::process` does) or answer the
 //! shim protocol (`crate::shim` does).
@@ -51,9 +53,13 @@ pub async fn run(job: &Job<'_>) -> Outcome {
     let spec = process_spec(job, &token);
     let timeout = job.timeout_seconds(DEFAULT_TIMEOUT);
     let on_line = |pipe, text: &str| job.line(pipe, text);
-    let captured = match crate::process::run(&spec, job.limits(timeout), job.cancel, &on_line).await {
-        Ok(captured) => captured,
-        Err(error) => return Outcome::failed(format!("cannot start {}: {error}", spec.program.display())),
+    let limits = job.limits(timeout);
+    let captured = match job.context.warm.start(&spec).await {
+        Some(started) => crate::process::supervise(started, limits, job.cancel, &on_line).await,
+        None => match crate::process::run(&spec, limits, job.cancel, &on_line).await {
+            Ok(captured) => captured,
+            Err(error) => return Outcome::failed(format!("cannot start {}: {error}", spec.program.display())),
+        },
     };
     if captured.truncated {
         tracing::warn!(execution_id = %job.execution.id, action = %job.action.ref_, "output beyond the capture cap was left out of the result");

@@ -120,6 +120,19 @@ impl Control for ControlService {
                 .count() as u32,
             dispatches_accepted: self.runtime.shim.dispatch_counts().0,
             dispatches_dropped: self.runtime.shim.dispatch_counts().1,
+            warm_interpreters: self
+                .runtime
+                .executor
+                .warm_interpreters()
+                .into_iter()
+                .map(|w| pb::WarmInterpreter {
+                    python: w.python.display().to_string(),
+                    state: w.state.to_string(),
+                    pid: w.pid,
+                    forks: w.forks,
+                    restarts: w.restarts,
+                })
+                .collect(),
         }))
     }
 

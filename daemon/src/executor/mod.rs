@@ -515,6 +515,11 @@ impl Executor {
         children.into_iter().filter_map(|child| self.get(&crate::trigger::format_id(child))).collect()
     }
 
+    /// The warm Python interpreters python-script runs are forked from.
+    pub fn warm_interpreters(&self) -> Vec<crate::warm::WarmStatus> {
+        self.inner.context.warm.interpreters()
+    }
+
     /// Where templates read the datastore from.
     pub fn kv(&self) -> Arc<dyn KeyValueSource> {
         self.inner.kv.clone()

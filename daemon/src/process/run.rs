@@ -6,7 +6,9 @@
 //! Owns: the wait, the capture and the group termination. Must not: interpret what the child
 //! printed or how it ended (the action runners do).
 
+use std::future::Future;
 use std::io;
+use std::pin::Pin;
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
@@ -105,9 +107,9 @@ impl Capture {
     }
 
     /// Reads until the end of the stream (cancel-safe: a dropped read loses nothing).
-    async fn drain<R: AsyncRead + Unpin>(
+    async fn drain(
         &mut self,
-        stream: &mut Option<R>,
+        stream: &mut Option<Pin<Box<dyn AsyncRead + Send>>>,
         on_line: &(dyn Fn(Pipe, &str) + Send + Sync),
     ) {
         let Some(reader) = stream.as_mut() else {
@@ -131,6 +133,38 @@ impl Capture {
     }
 }
 
+/// A child that runs, however it was started: spawned here, or forked by a warm interpreter
+/// (`crate::warm`), which is not st2d's child and reports its exit itself.
+pub struct Started {
+    /// The child's pid, which leads its process group.
+    pub pid: u32,
+    pub stdout: Option<Pin<Box<dyn AsyncRead + Send>>>,
+    pub stderr: Option<Pin<Box<dyn AsyncRead + Send>>>,
+    /// Resolves when the child has exited: its exit code, or `-N` for signal N; `None` when it
+    /// cannot be known.
+    pub exit: Pin<Box<dyn Future<Output = Option<i32>> + Send>>,
+}
+
+impl Started {
+    /// Spawns `spec`: its stdin fed (on the side), its streams piped, its exit waited for (and
+    /// the child killed if that wait is dropped first).
+    pub fn spawn(spec: &ProcessSpec) -> io::Result<Self> {
+        let mut child = spec.command().spawn()?;
+        let pid = child.id().unwrap_or(0);
+        if let (Some(data), Some(mut stdin)) = (spec.stdin.clone(), child.stdin.take()) {
+            // A child that never reads its stdin must not hold the run up: written on the side,
+            // closed when done.
+            tokio::spawn(async move {
+                let _ = stdin.write_all(&data).await;
+            });
+        }
+        let stdout = child.stdout.take().map(|pipe| Box::pin(pipe) as Pin<Box<dyn AsyncRead + Send>>);
+        let stderr = child.stderr.take().map(|pipe| Box::pin(pipe) as Pin<Box<dyn AsyncRead + Send>>);
+        let exit = Box::pin(async move { child.wait().await.ok().and_then(exit_code) });
+        Ok(Self { pid, stdout, stderr, exit })
+    }
+}
+
 /// Runs `spec` until it exits with both streams closed, `limits.timeout` passes or `cancel`
 /// fires; on the last two the whole process group is terminated. `on_line` gets every output
 /// line (without its `\n`) as it comes. Errors only when the child cannot be started.
@@ -140,24 +174,24 @@ pub async fn run(
     cancel: &CancellationToken,
     on_line: &(dyn Fn(Pipe, &str) + Send + Sync),
 ) -> io::Result<Captured> {
-    let mut child = spec.command().spawn()?;
-    let pid = child.id().unwrap_or(0);
-    if let (Some(data), Some(mut stdin)) = (spec.stdin.clone(), child.stdin.take()) {
-        // A child that never reads its stdin must not hold the run up: written on the side,
-        // closed when done.
-        tokio::spawn(async move {
-            let _ = stdin.write_all(&data).await;
-        });
-    }
-    let mut stdout_pipe = child.stdout.take();
-    let mut stderr_pipe = child.stderr.take();
+    Ok(supervise(Started::spawn(spec)?, limits, cancel, on_line).await)
+}
+
+/// As `run`, for a child already started.
+pub async fn supervise(
+    started: Started,
+    limits: RunLimits,
+    cancel: &CancellationToken,
+    on_line: &(dyn Fn(Pipe, &str) + Send + Sync),
+) -> Captured {
+    let Started { pid, stdout: mut stdout_pipe, stderr: mut stderr_pipe, mut exit } = started;
     let mut stdout = Capture::new(Pipe::Stdout, limits.capture);
     let mut stderr = Capture::new(Pipe::Stderr, limits.capture);
     let deadline = limits.timeout.map(|timeout| Instant::now() + timeout);
     let finished = {
         let work = async {
             let (status, (), ()) = tokio::join!(
-                child.wait(),
+                &mut exit,
                 stdout.drain(&mut stdout_pipe, on_line),
                 stderr.drain(&mut stderr_pipe, on_line)
             );
@@ -170,15 +204,15 @@ pub async fn run(
             }
         };
         tokio::select! {
-            status = work => Ok(status.ok()),
+            status = work => Ok(status),
             () = expired => Err(Ending::TimedOut),
             () = cancel.cancelled() => Err(Ending::Cancelled),
         }
     };
-    let (ending, status) = match finished {
+    let (ending, exit_code) = match finished {
         Ok(status) => (Ending::Exited, status),
         Err(ending) => {
-            let status = terminate_group(&mut child, pid, limits.grace).await;
+            let status = terminate(&mut exit, pid, limits.grace).await;
             let rest = async {
                 tokio::join!(stdout.drain(&mut stdout_pipe, on_line), stderr.drain(&mut stderr_pipe, on_line))
             };
@@ -189,13 +223,29 @@ pub async fn run(
             (ending, status)
         }
     };
-    Ok(Captured {
+    Captured {
         ending,
-        exit_code: status.and_then(exit_code),
+        exit_code,
         truncated: stdout.truncated || stderr.truncated,
         stdout: stdout.kept,
         stderr: stderr.kept,
-    })
+    }
+}
+
+/// SIGTERM to the group led by `pid`, up to `grace` for the leader to exit, then SIGKILL to the
+/// group; the leader's exit code.
+async fn terminate(
+    exit: &mut Pin<Box<dyn Future<Output = Option<i32>> + Send>>,
+    pid: u32,
+    grace: Duration,
+) -> Option<i32> {
+    signal_group(pid, GroupSignal::Terminate);
+    let status = tokio::time::timeout(grace, &mut *exit).await.ok().flatten();
+    signal_group(pid, GroupSignal::Kill);
+    match status {
+        Some(status) => Some(status),
+        None => exit.await,
+    }
 }
 
 /// The exit code, or minus the signal that ended the process.

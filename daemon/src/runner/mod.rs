@@ -37,6 +37,8 @@ pub struct RunContext {
     pub journal: Journal,
     /// The remote runners' SSH defaults and limits (`--ssh-*`).
     pub ssh: SshSettings,
+    /// Where python-script runs are forked from, when warm.
+    pub warm: crate::warm::WarmPool,
 }
 
 /// What the remote runners take from the daemon's `--ssh-*` flags: StackStorm's `[system_user]`

@@ -1,0 +1,161 @@
+"""The warm interpreter: started once per Python interpreter, it imports the shim and the
+standard modules an action's entry point needs, then forks one child per python-script run that
+st2d asks for. The child is what a cold `python -u <script> args...` would be: its own process
+group, working directory, environment, import path, stdout and stderr (two pipes st2d sends
+with the request), and the script run as `__main__`.
+
+Protocol, on the Unix stream socket `ST2D_WARM_SOCKET` (one JSON object per line):
+  warm -> st2d  {"op": "ready", "pid": P}
+  st2d -> warm  {"op": "fork", "id": N, "cwd": ..., "env": {...}, "argv": [...]}, with two file
+                descriptors (stdout, stderr) attached to the message (SCM_RIGHTS)
+  warm -> st2d  {"op": "started", "id": N, "pid": C} or {"op": "failed", "id": N, "error": ...}
+  warm -> st2d  {"op": "exited", "pid": C, "code": E}  (E: exit code, or minus the signal)
+
+Owns: forking and reaping. Must not: import pack code, start a thread (a fork copies only the
+forking thread), or write anything to stdout or stderr that is not a crash.
+"""
+import json
+import os
+import select
+import signal
+import socket
+import sys
+import traceback
+
+SHIM_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, SHIM_ROOT)
+
+# What the entry points import, imported once here; a child runs its script with them loaded.
+from st2d_shim import action_main  # noqa: E402,F401
+
+# The import path every child starts from: the interpreter's own (standard library, its
+# site-packages), without this process's entries; the request's PYTHONPATH goes before it.
+BASE_PATH = [entry for entry in sys.path[1:] if entry != SHIM_ROOT]
+MAX_FDS = 64
+
+
+def send(sock, message):
+    sock.sendall((json.dumps(message) + "\n").encode("utf-8"))
+
+
+def child(request, stdout_fd, stderr_fd, sock):
+    """Becomes the action process; never returns."""
+    try:
+        os.setpgid(0, 0)
+        signal.set_wakeup_fd(-1)
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        sock.close()
+        devnull = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(devnull, 0)
+        os.dup2(stdout_fd, 1)
+        os.dup2(stderr_fd, 2)
+        # Nothing else of this process stays open in the child: not the wakeup pipe, and not
+        # the pipes of other runs (a child holding one would keep that run's output open).
+        for name in os.listdir("/proc/self/fd"):
+            fd = int(name)
+            if fd > 2:
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+        os.chdir(request["cwd"])
+        env = request["env"]
+        os.environ.clear()
+        os.environ.update(env)
+        python_path = [entry for entry in env.get("PYTHONPATH", "").split(os.pathsep) if entry]
+        argv = request["argv"]
+        sys.argv = list(argv)
+        sys.path[:] = [os.path.dirname(os.path.abspath(argv[0]))] + python_path + BASE_PATH
+        sys.pycache_prefix = env.get("PYTHONPYCACHEPREFIX") or None
+        sys.dont_write_bytecode = bool(env.get("PYTHONDONTWRITEBYTECODE"))
+        import importlib
+        import runpy
+
+        importlib.invalidate_caches()
+        runpy.run_path(argv[0], run_name="__main__")
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except SystemExit as exit_:
+        code = exit_.code
+        if code is not None and not isinstance(code, int):
+            sys.stderr.write("%s\n" % (code,))
+            code = 1
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code or 0)
+    except BaseException:  # noqa: BLE001 - the traceback is the run's stderr
+        traceback.print_exc()
+        sys.stderr.flush()
+        os._exit(1)
+    os._exit(0)
+
+
+def fork(sock, request, fds):
+    stdout_fd, stderr_fd = fds
+    try:
+        pid = os.fork()
+    except OSError as error:
+        os.close(stdout_fd)
+        os.close(stderr_fd)
+        send(sock, {"op": "failed", "id": request.get("id"), "error": str(error)})
+        return
+    if pid == 0:
+        child(request, stdout_fd, stderr_fd, sock)
+    try:
+        os.setpgid(pid, pid)
+    except OSError:
+        pass  # the child did it first
+    os.close(stdout_fd)
+    os.close(stderr_fd)
+    send(sock, {"op": "started", "id": request.get("id"), "pid": pid})
+
+
+def reap(sock):
+    while True:
+        try:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+        send(sock, {"op": "exited", "pid": pid, "code": os.waitstatus_to_exitcode(status)})
+
+
+def main():
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.connect(os.environ["ST2D_WARM_SOCKET"])
+    wake_read, wake_write = os.pipe()
+    os.set_blocking(wake_read, False)
+    os.set_blocking(wake_write, False)
+    signal.set_wakeup_fd(wake_write)
+    signal.signal(signal.SIGCHLD, lambda *_: None)
+    send(sock, {"op": "ready", "pid": os.getpid()})
+    buffer = b""
+    pending_fds = []
+    while True:
+        readable, _, _ = select.select([sock, wake_read], [], [])
+        if wake_read in readable:
+            try:
+                while os.read(wake_read, 4096):
+                    pass
+            except BlockingIOError:
+                pass
+            reap(sock)
+        if sock not in readable:
+            continue
+        data, fds, _, _ = socket.recv_fds(sock, 1 << 20, MAX_FDS)
+        if not data:
+            return  # st2d is gone; running children end with their own shim connections
+        pending_fds.extend(fds)
+        buffer += data
+        while b"\n" in buffer:
+            line, buffer = buffer.split(b"\n", 1)
+            request = json.loads(line)
+            if request.get("op") == "fork" and len(pending_fds) >= 2:
+                fork(sock, request, (pending_fds.pop(0), pending_fds.pop(0)))
+            else:
+                send(sock, {"op": "failed", "id": request.get("id"), "error": "a fork needs two descriptors"})
+
+
+if __name__ == "__main__":
+    main()

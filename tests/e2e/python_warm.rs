@@ -1,0 +1,184 @@
+//! Python actions forked from a warm interpreter, end to end: the same result, stdout, stderr,
+//! config, datastore calls and exit codes as a cold start (`--no-python-warm`); an edited
+//! action runs at once; a module global one run changes is not seen by the next; a timeout and
+//! a cancel kill the forked child; `kill -9` of the warm interpreter fails only the run in flight.
+
+use serde_json::{Value, json};
+use st2d_tests::{Daemon, Home, eventually, pack_yaml};
+
+/// A pack whose action shows what a run sees: its parameters, config, a module global it bumps,
+/// the datastore, stdout and stderr, and its ending (`(False, ...)`, an exception, an exit code).
+fn probe_pack(home: &Home) {
+    home.write("packs/probe/pack.yaml", &pack_yaml("probe", "python actions"));
+    home.write("packs/probe/config.schema.yaml", "greeting:\n  type: string\n  default: hello\n");
+    home.write(
+        "packs/probe/actions/show.yaml",
+        "---\nname: show\nrunner_type: python-script\nentry_point: show.py\nparameters:\n  who: {type: string, required: true}\n  ending: {type: string, default: ok}\n",
+    );
+    home.write(
+        "packs/probe/actions/show.py",
+        r#"import os
+import sys
+
+from st2common.runners.base_action import Action
+
+RUNS = []
+
+
+class Show(Action):
+    def run(self, who, ending):
+        RUNS.append(who)
+        print("stdout of %s" % who)
+        sys.stderr.write("stderr of %s\n" % who)
+        self.action_service.set_value("last", who)
+        if ending == "false":
+            return (False, {"who": who})
+        if ending == "raise":
+            raise ValueError("refused %s" % who)
+        if ending == "exit":
+            sys.exit(7)
+        return {
+            "text": "%s %s" % (self.config["greeting"], who),
+            "runs": len(RUNS),
+            "last": self.action_service.get_value("last"),
+            "cwd": os.getcwd(),
+            "path_has_lib": any(p.endswith("actions/lib") for p in sys.path),
+        }
+"#,
+    );
+    home.write("packs/probe/actions/lib/.keep", "");
+    home.write(
+        "packs/probe/actions/nap.yaml",
+        "---\nname: nap\nrunner_type: python-script\nentry_point: nap.py\nparameters:\n  marker: {type: string, required: true}\n",
+    );
+    home.write(
+        "packs/probe/actions/nap.py",
+        "import subprocess\nimport time\n\nfrom st2common.runners.base_action import Action\n\n\nclass Nap(Action):\n    def run(self, marker):\n        subprocess.Popen(['sh', '-c', 'sleep 300; true', marker])\n        time.sleep(300)\n",
+    );
+}
+
+fn run(daemon: &Daemon, args: &[&str]) -> Value {
+    let output = daemon.st2(&[&["-j", "run"], args].concat());
+    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+        panic!("st2 run {args:?} printed no JSON ({e}): {}\n{}", String::from_utf8_lossy(&output.stderr), daemon.log())
+    })
+}
+
+/// What of an execution must not depend on how its process started.
+fn outcome(execution: &Value) -> Value {
+    let result = &execution["result"];
+    let stderr = result["stderr"].as_str().unwrap_or_default();
+    // A traceback names the file and line, not the process.
+    json!({
+        "status": execution["status"],
+        "result": result["result"],
+        "stdout": result["stdout"],
+        "stderr_lines": stderr.lines().filter(|l| !l.contains(" INFO ") && !l.contains(" DEBUG ")).collect::<Vec<_>>(),
+        "exit_code": result["exit_code"],
+    })
+}
+
+fn warm_state(daemon: &Daemon) -> Value {
+    daemon.ctl_json(&["status"])["warm_interpreters"].clone()
+}
+
+/// Runs `args` until the warm interpreter is up and has forked a run; returns the executions.
+fn until_warm(daemon: &Daemon, args: &[&str]) {
+    eventually("the warm interpreter to fork a run", || {
+        run(daemon, args);
+        warm_state(daemon)[0]["forks"].as_u64().filter(|forks| *forks > 0).map(|_| ())
+    });
+}
+
+fn processes_with(marker: &str) -> String {
+    let found = std::process::Command::new("pgrep").arg("-af").arg(marker).output().expect("pgrep runs");
+    String::from_utf8_lossy(&found.stdout).into_owned()
+}
+
+#[test]
+fn a_warm_run_is_a_cold_run_and_sees_the_pack_as_it_is_now() {
+    st2d_tests::require_python();
+    let cold_home = Home::new();
+    probe_pack(&cold_home);
+    let cold = Daemon::start(&cold_home, &["serve", "--no-python-warm"]);
+    let home = Home::new();
+    probe_pack(&home);
+    let warm = Daemon::start(&home, &["serve"]);
+    until_warm(&warm, &["probe.show", "who=first"]);
+    assert_eq!(warm_state(&cold), json!([]), "no warm interpreter with --no-python-warm");
+    let warm_forks = warm_state(&warm)[0]["forks"].as_u64().unwrap_or(0);
+
+    for ending in ["ok", "false", "raise", "exit"] {
+        let args = ["probe.show", "who=world", &format!("ending={ending}")];
+        let (from_warm, from_cold) = (run(&warm, &args), run(&cold, &args));
+        // Each daemon has its own home, which paths (the working directory, a traceback's
+        // files) name.
+        let warm_seen = outcome(&from_warm).to_string().replace(&home.path().display().to_string(), "HOME");
+        let cold_seen = outcome(&from_cold).to_string().replace(&cold_home.path().display().to_string(), "HOME");
+        assert_eq!(warm_seen, cold_seen, "{ending}: warm {from_warm:#}\ncold {from_cold:#}");
+    }
+    let shown = run(&warm, &["probe.show", "who=again"]);
+    assert_eq!(shown["result"]["result"]["runs"], 1, "a module global of an earlier run is not seen: {shown:#}");
+    assert_eq!(shown["result"]["result"]["last"], "again");
+    assert_eq!(shown["result"]["result"]["path_has_lib"], true);
+    assert!(warm_state(&warm)[0]["forks"].as_u64().unwrap_or(0) >= warm_forks + 5, "{}", warm_state(&warm));
+
+    // An edited action runs at once.
+    home.write(
+        "packs/probe/actions/show.py",
+        "from st2common.runners.base_action import Action\n\n\nclass Show(Action):\n    def run(self, who, ending):\n        return 'edited %s' % who\n",
+    );
+    let edited = run(&warm, &["probe.show", "who=x"]);
+    assert_eq!(edited["result"]["result"], "edited x", "{edited:#}");
+}
+
+#[test]
+fn a_forked_run_is_killed_on_timeout_and_cancel_and_a_killed_interpreter_fails_only_its_run() {
+    st2d_tests::require_python();
+    let home = Home::new();
+    probe_pack(&home);
+    let daemon = Daemon::start(&home, &["serve"]);
+    until_warm(&daemon, &["probe.show", "who=first"]);
+
+    let marker = format!("st2d-warm-timeout-{}", std::process::id());
+    let id = daemon.ctl_json(&["run", "probe.nap", &format!("marker={marker}"), "timeout=2", "--async"])["id"]
+        .as_str()
+        .expect("an id")
+        .to_string();
+    eventually("the nap to start", || (!processes_with(&marker).is_empty()).then_some(()));
+    let timed_out = daemon.wait_json("the timeout", &["execution", "get", &id], |e| e["status"] == "timeout");
+    assert_eq!(timed_out["status"], "timeout", "{timed_out:#}");
+    eventually("the timed-out run's processes to go", || processes_with(&marker).is_empty().then_some(()));
+
+    let marker = format!("st2d-warm-cancel-{}", std::process::id());
+    let id = daemon.ctl_json(&["run", "probe.nap", &format!("marker={marker}"), "--async"])["id"]
+        .as_str()
+        .expect("an id")
+        .to_string();
+    eventually("the nap to start", || (!processes_with(&marker).is_empty()).then_some(()));
+    daemon.ctl_json(&["execution", "cancel", &id]);
+    daemon.wait_json("the cancel", &["execution", "get", &id], |e| e["status"] == "canceled");
+    eventually("the canceled run's processes to go", || processes_with(&marker).is_empty().then_some(()));
+
+    // kill -9 of the warm interpreter while a run is in flight: that run fails, the next ones
+    // succeed (cold, then warm again).
+    let marker = format!("st2d-warm-kill-{}", std::process::id());
+    let id = daemon.ctl_json(&["run", "probe.nap", &format!("marker={marker}"), "--async"])["id"]
+        .as_str()
+        .expect("an id")
+        .to_string();
+    eventually("the nap to start", || (!processes_with(&marker).is_empty()).then_some(()));
+    let pid = warm_state(&daemon)[0]["pid"].as_u64().expect("the warm pid");
+    assert!(std::process::Command::new("kill").args(["-9", &pid.to_string()]).status().expect("kill").success());
+    let lost = daemon.wait_json("the run in flight to end", &["execution", "get", &id], |e| e["status"] == "failed");
+    assert_eq!(lost["result"]["exit_code"], -1, "{lost:#}");
+    let next = run(&daemon, &["probe.show", "who=after"]);
+    assert_eq!(next["status"], "succeeded", "{next:#}");
+    // It comes back on a later run, once its backoff has passed.
+    let forks = warm_state(&daemon)[0]["forks"].as_u64().unwrap_or(0);
+    eventually("the warm interpreter to come back and fork again", || {
+        run(&daemon, &["probe.show", "who=warm-again"]);
+        let state = warm_state(&daemon);
+        (state[0]["restarts"] == 1 && state[0]["forks"].as_u64().unwrap_or(0) > forks).then_some(())
+    });
+}
