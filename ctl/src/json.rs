@@ -219,6 +219,7 @@ pub fn status(s: &pb::Status) -> Value {
         "last_reload": s.last_reload.as_ref().map(reload_report),
         "warm_interpreters": s.warm_interpreters.iter().map(|w| json!({
             "python": w.python,
+            "kind": w.kind,
             "state": w.state,
             "pid": w.pid,
             "forks": w.forks,

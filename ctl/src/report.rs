@@ -28,7 +28,8 @@ pub fn print_status(status: &pb::Status, as_json: bool) {
     outln!("dispatches: {} accepted, {} dropped", status.dispatches_accepted, status.dispatches_dropped);
     for warm in &status.warm_interpreters {
         outln!(
-            "warm python: {} {} (pid {}), {} forks, {} restarts",
+            "warm python for {}: {} {} (pid {}), {} forks, {} restarts",
+            warm.kind,
             warm.python,
             warm.state,
             warm.pid,

@@ -107,7 +107,21 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
         common_libs: config.common_libs,
         base: BaseLibraries::new(paths.python_base_dir.clone()),
     };
-    let context = SensorContext { shim: shim.clone(), journal: journal.clone(), python_env: python_env.clone() };
+    let warm_pool = |green: bool| {
+        let entry = paths.python_dir().join("st2d_shim").join("warm_main.py");
+        let run_dir = paths.shim_socket().with_file_name("");
+        match (config.python_warm, green) {
+            (false, _) => WarmPool::off(),
+            (true, false) => WarmPool::new(entry, run_dir, work.clone(), work_tasks.clone()),
+            (true, true) => WarmPool::green(entry, run_dir, work.clone(), work_tasks.clone()),
+        }
+    };
+    let context = SensorContext {
+        shim: shim.clone(),
+        journal: journal.clone(),
+        python_env: python_env.clone(),
+        warm: warm_pool(true),
+    };
     let sensors = Supervisor::new(
         context,
         paths.virtualenvs_dir.clone(),
@@ -147,16 +161,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
                 shim: shim.clone(),
                 journal: journal.clone(),
                 ssh: config.ssh.clone(),
-                warm: if config.python_warm {
-                    WarmPool::new(
-                        paths.python_dir().join("st2d_shim").join("warm_main.py"),
-                        paths.shim_socket().with_file_name(""),
-                        work.clone(),
-                        work_tasks.clone(),
-                    )
-                } else {
-                    WarmPool::off()
-                },
+                warm: warm_pool(false),
             },
             packs: Some(packs.clone()),
             kv: std::sync::Arc::new(datastore.clone()),

@@ -110,8 +110,8 @@ pub struct ServeArgs {
     #[arg(long, global = true)]
     pub no_watch: bool,
 
-    /// Start every python-script action in a new interpreter instead of forking it from a warm
-    /// one.
+    /// Start every python-script action and Python sensor in a new interpreter instead of
+    /// forking it from a warm one.
     #[arg(long, global = true)]
     pub no_python_warm: bool,
 

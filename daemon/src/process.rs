@@ -8,7 +8,7 @@
 
 mod run;
 
-pub use run::{Captured, Ending, KILL_GRACE, Pipe, RunLimits, Started, run, supervise, terminate_group};
+pub use run::{Captured, Ending, Exit, KILL_GRACE, Pipe, RunLimits, Started, run, supervise, terminate};
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;

@@ -182,3 +182,69 @@ fn a_forked_run_is_killed_on_timeout_and_cancel_and_a_killed_interpreter_fails_o
         (state[0]["restarts"] == 1 && state[0]["forks"].as_u64().unwrap_or(0) > forks).then_some(())
     });
 }
+
+#[test]
+fn sensors_start_warm_and_green_and_restart_as_before() {
+    st2d_tests::require_python();
+    let home = Home::new();
+    home.write("packs/green/pack.yaml", &pack_yaml("green", "sensors"));
+    for n in 0..3 {
+        home.write(
+            &format!("packs/green/sensors/s{n}.yaml"),
+            &format!(
+                "class_name: S{n}\nentry_point: s{n}.py\ntrigger_types:\n  - name: seen{n}\n    payload_schema: {{type: object}}\n"
+            ),
+        );
+        home.write(
+            &format!("packs/green/sensors/s{n}.py"),
+            &format!(
+                "import os\nimport socket\nimport threading\n\nfrom st2reactor.sensor.base import Sensor\n\n\nclass S{n}(Sensor):\n    def setup(self):\n        pass\n\n    def run(self):\n        self.sensor_service.dispatch(trigger='green.seen{n}', payload={{'pid': os.getpid(), 'green': 'eventlet' in type(socket.socket()).__module__}})\n        threading.Event().wait()\n\n    def cleanup(self):\n        pass\n\n    def add_trigger(self, trigger):\n        pass\n\n    def update_trigger(self, trigger):\n        pass\n\n    def remove_trigger(self, trigger):\n        pass\n"
+            ),
+        );
+    }
+    let daemon = Daemon::start(&home, &["serve"]);
+    // One green interpreter per import path: one more comes up when the base libraries are
+    // found after the start.
+    let sensors_warm =
+        || warm_state(&daemon).as_array().cloned().unwrap_or_default().into_iter().filter(|w| w["kind"] == "sensors");
+    let forks = || sensors_warm().filter_map(|w| w["forks"].as_u64()).sum::<u64>();
+    // The first start may be cold (the green interpreter comes up with it); a restart forks.
+    eventually("a green interpreter to come up", || sensors_warm().any(|w| w["state"] == "up").then_some(()));
+    let before = forks();
+    let output = daemon.ctl(&["restart-component", "sensor_container"]);
+    assert!(output.status.success());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let seen = loop {
+        let found = (|| {
+            let forks = forks() - before;
+            let instances = daemon.ctl_json(&["trigger-instance", "list", "-n", "100"]);
+            let sensors = daemon.ctl_json(&["sensor", "list"]);
+            let pids: Vec<u64> = sensors.as_array()?.iter().filter_map(|s| s["pid"].as_u64()).collect();
+            // What the sensors running now (started after the restart) dispatched.
+            let list: Vec<Value> = instances
+                .as_array()?
+                .iter()
+                .filter(|i| i["trigger"].as_str().is_some_and(|t| t.starts_with("green.seen")))
+                .filter(|i| i["payload"]["pid"].as_u64().is_some_and(|pid| pids.contains(&pid)))
+                .cloned()
+                .collect();
+            (forks >= 3 && list.len() == 3).then_some(list)
+        })();
+        if let Some(list) = found {
+            break list;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "every sensor to dispatch after the restart, forked warm: {}\n{}\n{}",
+            warm_state(&daemon),
+            daemon.ctl_json(&["trigger-instance", "list", "-n", "100"]),
+            daemon.log()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    for instance in &seen {
+        assert_eq!(instance["payload"]["green"], true, "sensors run monkey-patched, warm or cold: {instance:#}");
+    }
+    let running = daemon.ctl_json(&["status"])["sensors_running"].clone();
+    assert_eq!(running, 3);
+}

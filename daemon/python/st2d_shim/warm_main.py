@@ -22,15 +22,31 @@ import socket
 import sys
 import traceback
 
+# What this loop uses, bound before a green interpreter monkey-patches the modules: the loop
+# itself stays plain (blocking select, sockets and waits).
+_select = select.select
+_socket_class = socket.socket
+_recv_fds = socket.recv_fds
+_fork = os.fork
+_waitpid = os.waitpid
+_read = os.read
+
 SHIM_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, SHIM_ROOT)
+OWN_PATH = [entry for entry in os.environ.get("PYTHONPATH", "").split(os.pathsep) if entry]
 
 # What the entry points import, imported once here; a child runs its script with them loaded.
-from st2d_shim import action_main  # noqa: E402,F401
+# A green interpreter (for sensors) imports sensor_main, which monkey-patches os, select,
+# socket, thread and time with eventlet as StackStorm's sensor wrapper does, so its children
+# start patched.
+if os.environ.get("ST2D_WARM_GREEN") == "1":
+    from st2d_shim import sensor_main  # noqa: E402,F401
+else:
+    from st2d_shim import action_main  # noqa: E402,F401
 
 # The import path every child starts from: the interpreter's own (standard library, its
 # site-packages), without this process's entries; the request's PYTHONPATH goes before it.
-BASE_PATH = [entry for entry in sys.path[1:] if entry != SHIM_ROOT]
+BASE_PATH = [entry for entry in sys.path[1:] if entry != SHIM_ROOT and entry not in OWN_PATH]
 MAX_FDS = 64
 
 
@@ -58,6 +74,11 @@ def child(request, stdout_fd, stderr_fd, sock):
                     os.close(fd)
                 except OSError:
                     pass
+        hubs = sys.modules.get("eventlet.hubs")
+        if hubs is not None:
+            # A green interpreter's hub (its epoll descriptor, closed above) is the warm
+            # process's: the child starts its own.
+            hubs.use_hub()
         os.chdir(request["cwd"])
         env = request["env"]
         os.environ.clear()
@@ -93,7 +114,7 @@ def child(request, stdout_fd, stderr_fd, sock):
 def fork(sock, request, fds):
     stdout_fd, stderr_fd = fds
     try:
-        pid = os.fork()
+        pid = _fork()
     except OSError as error:
         os.close(stdout_fd)
         os.close(stderr_fd)
@@ -113,7 +134,7 @@ def fork(sock, request, fds):
 def reap(sock):
     while True:
         try:
-            pid, status = os.waitpid(-1, os.WNOHANG)
+            pid, status = _waitpid(-1, os.WNOHANG)
         except ChildProcessError:
             return
         if pid == 0:
@@ -122,7 +143,7 @@ def reap(sock):
 
 
 def main():
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock = _socket_class(socket.AF_UNIX, socket.SOCK_STREAM)
     sock.connect(os.environ["ST2D_WARM_SOCKET"])
     wake_read, wake_write = os.pipe()
     os.set_blocking(wake_read, False)
@@ -133,17 +154,17 @@ def main():
     buffer = b""
     pending_fds = []
     while True:
-        readable, _, _ = select.select([sock, wake_read], [], [])
+        readable, _, _ = _select([sock, wake_read], [], [])
         if wake_read in readable:
             try:
-                while os.read(wake_read, 4096):
+                while _read(wake_read, 4096):
                     pass
             except BlockingIOError:
                 pass
             reap(sock)
         if sock not in readable:
             continue
-        data, fds, _, _ = socket.recv_fds(sock, 1 << 20, MAX_FDS)
+        data, fds, _, _ = _recv_fds(sock, 1 << 20, MAX_FDS)
         if not data:
             return  # st2d is gone; running children end with their own shim connections
         pending_fds.extend(fds)

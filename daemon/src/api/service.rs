@@ -125,8 +125,10 @@ impl Control for ControlService {
                 .executor
                 .warm_interpreters()
                 .into_iter()
+                .chain(self.runtime.sensors.warm_interpreters())
                 .map(|w| pb::WarmInterpreter {
                     python: w.python.display().to_string(),
+                    kind: w.kind.to_string(),
                     state: w.state.to_string(),
                     pid: w.pid,
                     forks: w.forks,

@@ -140,10 +140,12 @@ pub struct Started {
     pub pid: u32,
     pub stdout: Option<Pin<Box<dyn AsyncRead + Send>>>,
     pub stderr: Option<Pin<Box<dyn AsyncRead + Send>>>,
-    /// Resolves when the child has exited: its exit code, or `-N` for signal N; `None` when it
-    /// cannot be known.
-    pub exit: Pin<Box<dyn Future<Output = Option<i32>> + Send>>,
+    pub exit: Exit,
 }
+
+/// Resolves when a child has exited: its exit code, or `-N` for signal N; `None` when it cannot
+/// be known.
+pub type Exit = Pin<Box<dyn Future<Output = Option<i32>> + Send>>;
 
 impl Started {
     /// Spawns `spec`: its stdin fed (on the side), its streams piped, its exit waited for (and
@@ -233,12 +235,8 @@ pub async fn supervise(
 }
 
 /// SIGTERM to the group led by `pid`, up to `grace` for the leader to exit, then SIGKILL to the
-/// group; the leader's exit code.
-async fn terminate(
-    exit: &mut Pin<Box<dyn Future<Output = Option<i32>> + Send>>,
-    pid: u32,
-    grace: Duration,
-) -> Option<i32> {
+/// group (what ignored SIGTERM, or has not finished yet, goes too); the leader's exit code.
+pub async fn terminate(exit: &mut Exit, pid: u32, grace: Duration) -> Option<i32> {
     signal_group(pid, GroupSignal::Terminate);
     let status = tokio::time::timeout(grace, &mut *exit).await.ok().flatten();
     signal_group(pid, GroupSignal::Kill);
@@ -252,25 +250,6 @@ async fn terminate(
 fn exit_code(status: std::process::ExitStatus) -> Option<i32> {
     use std::os::unix::process::ExitStatusExt;
     status.code().or_else(|| status.signal().map(|signal| -signal))
-}
-
-/// SIGTERM to the group led by `pid`, up to `grace` for the leader to exit, then SIGKILL to the
-/// group (what ignored SIGTERM, or has not finished yet, goes too). Returns the leader's status.
-pub async fn terminate_group(
-    child: &mut tokio::process::Child,
-    pid: u32,
-    grace: Duration,
-) -> Option<std::process::ExitStatus> {
-    signal_group(pid, GroupSignal::Terminate);
-    let status = match tokio::time::timeout(grace, child.wait()).await {
-        Ok(status) => status.ok(),
-        Err(_) => None,
-    };
-    signal_group(pid, GroupSignal::Kill);
-    match status {
-        Some(status) => Some(status),
-        None => child.wait().await.ok(),
-    }
 }
 
 #[cfg(test)]

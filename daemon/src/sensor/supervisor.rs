@@ -43,6 +43,11 @@ pub struct Supervisor {
 }
 
 impl Supervisor {
+    /// The warm (green) interpreters sensor processes are forked from.
+    pub fn warm_interpreters(&self) -> Vec<crate::warm::WarmStatus> {
+        self.ctx.warm.interpreters()
+    }
+
     /// `only`: run that sensor alone (`st2d --sensor-ref`).
     pub fn new(ctx: SensorContext, virtualenvs: PathBuf, python: PathBuf, store: Store, only: Option<String>) -> Self {
         Self {

@@ -5,7 +5,6 @@
 //! Owns: the life of one sensor process and its `SensorStatus`. Must not: decide whether the
 //! sensor should run (the supervisor does).
 
-use std::process::ExitStatus;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -15,7 +14,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::spec::SensorSpec;
 use super::{SensorState, SensorStatus};
-use crate::process::{ProcessSpec, terminate_group};
+use crate::process::{ProcessSpec, Started, terminate};
 use crate::pyenv::{PythonEnv, Role};
 use crate::shim::{Registration, ShimServer, line};
 use crate::trigger::journal::Journal;
@@ -32,6 +31,8 @@ pub struct SensorContext {
     pub journal: Journal,
     /// The import path and variables of pack processes.
     pub python_env: PythonEnv,
+    /// Where sensor processes are forked from, when warm (green interpreters).
+    pub warm: crate::warm::WarmPool,
 }
 
 pub enum Command {
@@ -84,8 +85,9 @@ pub async fn run(
         };
         let (token, _guard) = ctx.shim.register(registration);
         let process = process_spec(&spec, &ctx, &token);
-        let mut child = match process.command().spawn() {
-            Ok(child) => child,
+        let warm = ctx.warm.start(&process).await;
+        let started_process = match warm.map(Ok).unwrap_or_else(|| Started::spawn(&process)) {
+            Ok(started) => started,
             Err(error) => {
                 failures += 1;
                 let reason = format!("cannot start {}: {error}", spec.python.display());
@@ -100,7 +102,7 @@ pub async fn run(
                 }
             }
         };
-        let pid = child.id().unwrap_or(0);
+        let Started { pid, stdout, stderr, mut exit } = started_process;
         let started = Instant::now();
         // `Running` once the shim connects (the sensor's module is then being loaded).
         set(&status, |s| {
@@ -110,24 +112,24 @@ pub async fn run(
         });
         tracing::info!(sensor = %sensor_ref, pid, "sensor started");
         lifecycle(&ctx, "core.st2.sensor.process_spawn", json!({"id": spec.sensor.class_name, "timestamp": epoch(), "pid": pid, "cmd": format!("{} {}", spec.python.display(), ctx.python_env.entry_point(Role::Sensor).display())})).await;
-        let output: Vec<_> = [child.stdout.take().map(reader), child.stderr.take().map(reader)]
+        let output: Vec<_> = [stdout.map(reader), stderr.map(reader)]
             .into_iter()
             .flatten()
             .map(|lines| tokio::spawn(tail(lines, status.clone(), sensor_ref.clone())))
             .collect();
         let outcome = tokio::select! {
-            exit = child.wait() => Outcome::Exited(exit),
+            code = &mut exit => Outcome::Exited(code),
             command = next_command(&mut commands, &mut live) => Outcome::Command(command),
         };
         let exit = match outcome {
-            Outcome::Exited(exit) => exit.ok(),
+            Outcome::Exited(code) => code,
             Outcome::Command(command) => {
-                let exit = terminate_group(&mut child, pid, STOP_GRACE).await;
+                let exit = terminate(&mut exit, pid, STOP_GRACE).await;
                 for task in output {
                     let _ = task.await;
                 }
                 record_exit(&status, exit);
-                lifecycle(&ctx, "core.st2.sensor.process_exit", json!({"id": spec.sensor.class_name, "timestamp": epoch(), "exit_code": exit.and_then(|e| e.code())})).await;
+                lifecycle(&ctx, "core.st2.sensor.process_exit", json!({"id": spec.sensor.class_name, "timestamp": epoch(), "exit_code": exit.filter(|code| *code >= 0)})).await;
                 match command {
                     Some(Command::Restart) => {
                         set(&status, |s| s.restarts += 1);
@@ -145,10 +147,10 @@ pub async fn run(
         lifecycle(
             &ctx,
             "core.st2.sensor.process_exit",
-            json!({"id": spec.sensor.class_name, "timestamp": epoch(), "exit_code": exit.and_then(|e| e.code())}),
+            json!({"id": spec.sensor.class_name, "timestamp": epoch(), "exit_code": exit.filter(|code| *code >= 0)}),
         )
         .await;
-        if exit.is_some_and(|e| e.success()) {
+        if exit == Some(0) {
             tracing::info!(sensor = %sensor_ref, "sensor exited with status 0; it stays stopped until restarted");
             set(&status, |s| s.state = SensorState::Stopped);
             match next_command(&mut commands, &mut live).await {
@@ -172,7 +174,7 @@ pub async fn run(
 }
 
 enum Outcome {
-    Exited(std::io::Result<ExitStatus>),
+    Exited(Option<i32>),
     Command(Option<Command>),
 }
 
@@ -242,14 +244,10 @@ async fn finish(status: &Mutex<SensorStatus>, stop: Option<Command>) {
     }
 }
 
-fn record_exit(status: &Mutex<SensorStatus>, exit: Option<ExitStatus>) {
-    use std::os::unix::process::ExitStatusExt;
+fn record_exit(status: &Mutex<SensorStatus>, exit: Option<i32>) {
     let text = match exit {
-        Some(exit) => match (exit.code(), exit.signal()) {
-            (Some(code), _) => format!("exit {code}"),
-            (None, Some(signal)) => format!("signal {signal}"),
-            _ => "unknown".to_string(),
-        },
+        Some(code) if code >= 0 => format!("exit {code}"),
+        Some(signal) => format!("signal {}", -signal),
         None => "unknown".to_string(),
     };
     set(status, |s| {

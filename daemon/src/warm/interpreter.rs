@@ -66,6 +66,8 @@ pub(super) struct Interpreter {
     python: PathBuf,
     /// The program as the runs give it (what is started).
     program: PathBuf,
+    /// Variables of the warm process beyond the basics.
+    env: Vec<(String, std::ffi::OsString)>,
     state: Mutex<State>,
     backoff: Mutex<Duration>,
     pid: AtomicU32,
@@ -74,10 +76,11 @@ pub(super) struct Interpreter {
 }
 
 impl Interpreter {
-    pub(super) fn new(python: PathBuf, program: PathBuf) -> Self {
+    pub(super) fn new(python: PathBuf, program: PathBuf, env: Vec<(String, std::ffi::OsString)>) -> Self {
         Self {
             python,
             program,
+            env,
             state: Mutex::new(State::Idle),
             backoff: Mutex::new(FIRST_BACKOFF),
             pid: AtomicU32::new(0),
@@ -95,6 +98,7 @@ impl Interpreter {
         };
         WarmStatus {
             python: self.python.clone(),
+            kind: "",
             state,
             pid: self.pid.load(Ordering::Relaxed),
             forks: self.forks.load(Ordering::Relaxed),
@@ -205,7 +209,10 @@ impl Interpreter {
     ) -> Result<(), String> {
         let _ = std::fs::remove_file(socket);
         let listener = UnixListener::bind(socket).map_err(|e| format!("cannot listen on {}: {e}", socket.display()))?;
-        let spec = ProcessSpec::new(&self.program, "/").arg("-u").arg(entry).env("ST2D_WARM_SOCKET", socket);
+        let mut spec = ProcessSpec::new(&self.program, "/").arg("-u").arg(entry).env("ST2D_WARM_SOCKET", socket);
+        for (key, value) in &self.env {
+            spec = spec.env(key, value.clone());
+        }
         let mut process =
             spec.command().spawn().map_err(|e| format!("cannot start {}: {e}", self.program.display()))?;
         let group = process.id().unwrap_or(0);

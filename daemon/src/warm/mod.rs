@@ -36,6 +36,8 @@ pub struct WarmPool {
 struct Pool {
     /// `warm_main.py`; `None`: warm starts are off and every run starts cold.
     entry: Option<PathBuf>,
+    /// For sensors: the warm process imports eventlet and monkey-patches as sensors run.
+    green: bool,
     run_dir: PathBuf,
     interpreters: Mutex<HashMap<PathBuf, Arc<Interpreter>>>,
     shutdown: CancellationToken,
@@ -46,6 +48,8 @@ struct Pool {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WarmStatus {
     pub python: PathBuf,
+    /// `actions`, or `sensors` (green).
+    pub kind: &'static str,
     /// `up`, `starting`, `down` (waiting out its backoff) or `idle` (not started yet).
     pub state: &'static str,
     pub pid: u32,
@@ -60,19 +64,31 @@ impl std::fmt::Debug for WarmPool {
 }
 
 impl WarmPool {
-    /// Warm interpreters running `entry`, with their sockets in `run_dir`; they stop with
-    /// `shutdown`.
+    /// Warm interpreters for python-script actions, running `entry`, with their sockets in
+    /// `run_dir`; they stop with `shutdown`.
     pub fn new(entry: PathBuf, run_dir: PathBuf, shutdown: CancellationToken, tracker: TaskTracker) -> Self {
-        Self::build(Some(entry), run_dir, shutdown, tracker)
+        Self::build(Some(entry), false, run_dir, shutdown, tracker)
+    }
+
+    /// Warm interpreters for sensors: green (eventlet's monkey-patching done before they fork,
+    /// with the import path a sensor of the interpreter has, less its pack's directories).
+    pub fn green(entry: PathBuf, run_dir: PathBuf, shutdown: CancellationToken, tracker: TaskTracker) -> Self {
+        Self::build(Some(entry), true, run_dir, shutdown, tracker)
     }
 
     /// No warm interpreter: every run starts cold.
     pub fn off() -> Self {
-        Self::build(None, PathBuf::new(), CancellationToken::new(), TaskTracker::new())
+        Self::build(None, false, PathBuf::new(), CancellationToken::new(), TaskTracker::new())
     }
 
-    fn build(entry: Option<PathBuf>, run_dir: PathBuf, shutdown: CancellationToken, tracker: TaskTracker) -> Self {
-        let pool = Pool { entry, run_dir, interpreters: Mutex::new(HashMap::new()), shutdown, tracker };
+    fn build(
+        entry: Option<PathBuf>,
+        green: bool,
+        run_dir: PathBuf,
+        shutdown: CancellationToken,
+        tracker: TaskTracker,
+    ) -> Self {
+        let pool = Pool { entry, green, run_dir, interpreters: Mutex::new(HashMap::new()), shutdown, tracker };
         Self { inner: Arc::new(pool) }
     }
 
@@ -87,21 +103,31 @@ impl WarmPool {
     async fn try_start(&self, spec: &ProcessSpec) -> Option<Started> {
         let entry = self.inner.entry.as_ref()?;
         let python = interpreter_key(&spec.program);
+        let mut env = Vec::new();
+        let mut key = python.as_os_str().to_os_string();
+        if self.inner.green {
+            let path = shared_import_path(spec);
+            key.push("\0green\0");
+            key.push(&path);
+            env = vec![("ST2D_WARM_GREEN".to_string(), "1".into()), ("PYTHONPATH".to_string(), path)];
+        }
+        let key = PathBuf::from(key);
         let interpreter = {
             let mut interpreters = self.inner.interpreters.lock().ok()?;
             interpreters
-                .entry(python.clone())
-                .or_insert_with(|| Arc::new(Interpreter::new(python.clone(), spec.program.clone())))
+                .entry(key.clone())
+                .or_insert_with(|| Arc::new(Interpreter::new(python.clone(), spec.program.clone(), env)))
                 .clone()
         };
-        let socket = self.inner.run_dir.join(format!("warm-{}.sock", digest(&python)));
+        let socket = self.inner.run_dir.join(format!("warm-{}.sock", digest(&key)));
         interpreter.start(spec, entry, &socket, &self.inner.shutdown, &self.inner.tracker).await
     }
 
     /// The warm interpreters, by interpreter.
     pub fn interpreters(&self) -> Vec<WarmStatus> {
         let Ok(interpreters) = self.inner.interpreters.lock() else { return Vec::new() };
-        let mut list: Vec<WarmStatus> = interpreters.values().map(|i| i.status()).collect();
+        let kind = if self.inner.green { "sensors" } else { "actions" };
+        let mut list: Vec<WarmStatus> = interpreters.values().map(|i| WarmStatus { kind, ..i.status() }).collect();
         list.sort_by(|a, b| a.python.cmp(&b.python));
         list
     }
@@ -117,6 +143,20 @@ fn interpreter_key(program: &Path) -> PathBuf {
         }
         _ => program.to_path_buf(),
     }
+}
+
+/// The run's `PYTHONPATH` without the entries under a packs directory (`ST2D_PACKS_PATHS`):
+/// what every sensor of that interpreter shares (the shim, a virtualenv's, the base libraries),
+/// so that eventlet is found as the sensor would find it.
+fn shared_import_path(spec: &ProcessSpec) -> std::ffi::OsString {
+    let packs: Vec<PathBuf> =
+        spec.env.get("ST2D_PACKS_PATHS").map(|p| std::env::split_paths(p).collect()).unwrap_or_default();
+    let path: Vec<PathBuf> = spec
+        .env
+        .get("PYTHONPATH")
+        .map(|p| std::env::split_paths(p).filter(|entry| !packs.iter().any(|dir| entry.starts_with(dir))).collect())
+        .unwrap_or_default();
+    std::env::join_paths(path).unwrap_or_default()
 }
 
 /// A short stable name for an interpreter's socket.

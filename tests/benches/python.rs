@@ -1,0 +1,132 @@
+//! Benchmark of python-script actions, printing figures, each side by side in one run with a
+//! bare start of the same interpreter (`python3 -c 'import json, socket, logging'`, p50 of 50):
+//! * one trivial python-script action, RunAction request to `succeeded` (as WatchExecution
+//!   reports it), 200 runs in a row, p50 and p99: forked from the warm interpreter, and the
+//!   same with `--no-python-warm` (a new interpreter each);
+//! * python-script executions per second: 2,000 runs with 16 in flight, warm.
+//!
+//! Run: `cargo bench -p st2d-tests --bench python`.
+
+// The test harness starts real processes of its own (clippy.toml keeps the daemon to `process`).
+#![allow(clippy::disallowed_methods)]
+
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use st2d_proto::v1 as pb;
+use st2d_tests::{Home, control, pack_yaml, run_to_success, write_file};
+
+const RUNS: usize = 200;
+const BURST: usize = 2_000;
+const IN_FLIGHT: usize = 16;
+
+fn pack(home: &Home) {
+    let pack = home.packs().join("bench");
+    write_file(&pack.join("pack.yaml"), &pack_yaml("bench", "python benchmark"));
+    write_file(
+        &pack.join("actions/hello.yaml"),
+        "---\nname: hello\nrunner_type: python-script\nentry_point: hello.py\n",
+    );
+    write_file(
+        &pack.join("actions/hello.py"),
+        "from st2common.runners.base_action import Action\n\n\nclass Hello(Action):\n    def run(self):\n        return {'hello': 'world'}\n",
+    );
+}
+
+fn start(home: &Home, extra: &[&str]) -> std::process::Child {
+    let child = st2d_tests::st2d_command()
+        .arg("--home")
+        .arg(home.path())
+        .arg("serve")
+        .args(["--action-concurrency", &IN_FLIGHT.to_string()])
+        .args(extra)
+        .env("ST2D_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("st2d starts");
+    st2d_tests::eventually("the socket", || std::os::unix::net::UnixStream::connect(home.socket()).ok().map(|_| ()));
+    child
+}
+
+fn stop(mut child: std::process::Child) {
+    let _ = std::process::Command::new("kill").arg(child.id().to_string()).status();
+    let _ = child.wait();
+}
+
+/// A bare start of the interpreter, importing what the shim's connection needs.
+fn bare_start() -> Duration {
+    let started = Instant::now();
+    let status = std::process::Command::new("python3")
+        .args(["-c", "import json, socket, logging"])
+        .status()
+        .expect("python3 runs");
+    assert!(status.success());
+    started.elapsed()
+}
+
+fn main() {
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
+    let mut bare: Vec<Duration> = (0..50).map(|_| bare_start()).collect();
+    bare.sort();
+    let bare_p50 = bare[bare.len() / 2];
+    println!("bare `python3 -c 'import json, socket, logging'`: p50 {:.1} ms (50 starts)", ms(bare_p50));
+
+    for (label, extra) in [("warm", &[][..]), ("cold (--no-python-warm)", &["--no-python-warm"][..])] {
+        let home = Home::new();
+        pack(&home);
+        let daemon = start(&home, extra);
+        runtime.block_on(async {
+            let mut client = control(&home.socket()).await;
+            // Unmeasured: the base libraries found, the warm interpreter up.
+            for _ in 0..20 {
+                run_to_success(&mut client, "bench.hello", &json!({})).await;
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            let mut times = Vec::with_capacity(RUNS);
+            for _ in 0..RUNS {
+                times.push(run_to_success(&mut client, "bench.hello", &json!({})).await);
+            }
+            times.sort();
+            let at = |quantile: f64| times[((times.len() as f64 * quantile) as usize).min(times.len() - 1)];
+            println!(
+                "python-script action, request to succeeded, {label}: p50 {:.1} ms ({:.2} x the bare start), p99 {:.1} ms ({RUNS} runs in a row)",
+                ms(at(0.5)),
+                at(0.5).as_secs_f64() / bare_p50.as_secs_f64(),
+                ms(at(0.99)),
+            );
+            if extra.is_empty() {
+                burst(&client).await;
+            }
+        });
+        stop(daemon);
+    }
+}
+
+/// BURST runs requested with IN_FLIGHT at a time; executions per second until all succeeded.
+async fn burst(client: &st2d_tests::Client) {
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for worker in 0..IN_FLIGHT {
+        let mut client = client.clone();
+        tasks.push(tokio::spawn(async move {
+            for _ in (worker..BURST).step_by(IN_FLIGHT) {
+                run_to_success(&mut client, "bench.hello", &json!({})).await;
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.expect("worker");
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    let mut client = client.clone();
+    let status = client.get_status(pb::GetStatusRequest {}).await.expect("status").into_inner();
+    let forks: u64 = status.warm_interpreters.iter().map(|w| w.forks).sum();
+    println!(
+        "python-script executions: {:.0} per second ({BURST} runs, {IN_FLIGHT} in flight, all succeeded, {elapsed:.2} s; {forks} forked warm in all)",
+        BURST as f64 / elapsed
+    );
+}
+
+fn ms(duration: Duration) -> f64 {
+    duration.as_secs_f64() * 1000.0
+}
