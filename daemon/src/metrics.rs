@@ -246,7 +246,7 @@ pub fn render(metrics: &Metrics, snapshot: &Snapshot) -> String {
 
     page.header(
         "st2d_python_starts_total",
-        "Python action processes by how they started: forked from a warm interpreter, or a new interpreter.",
+        "Python processes (python-script actions and sensors) by how they started: forked from a warm interpreter, or a new interpreter.",
         "counter",
     );
     page.labelled("st2d_python_starts_total", "start", "warm", load(&metrics.python_starts_warm));

@@ -143,9 +143,32 @@ pub struct Started {
     pub exit: Exit,
 }
 
-/// Resolves when a child has exited: its exit code, or `-N` for signal N; `None` when it cannot
-/// be known.
-pub type Exit = Pin<Box<dyn Future<Output = Option<i32>> + Send>>;
+/// A child's exit: its exit code, or `-N` for signal N; `None` when it cannot be known.
+pub struct Exit {
+    future: Option<Pin<Box<dyn Future<Output = Option<i32>> + Send>>>,
+    code: Option<Option<i32>>,
+}
+
+impl Exit {
+    pub fn new(future: impl Future<Output = Option<i32>> + Send + 'static) -> Self {
+        Self { future: Some(Box::pin(future)), code: None }
+    }
+
+    /// Resolves once the child has exited, and at once every time after that; a wait dropped
+    /// before then loses nothing.
+    pub async fn wait(&mut self) -> Option<i32> {
+        if let Some(code) = self.code {
+            return code;
+        }
+        let code = match self.future.as_mut() {
+            Some(future) => future.await,
+            None => None,
+        };
+        self.code = Some(code);
+        self.future = None;
+        code
+    }
+}
 
 impl Started {
     /// Spawns `spec`: its stdin fed (on the side), its streams piped, its exit waited for (and
@@ -162,7 +185,7 @@ impl Started {
         }
         let stdout = child.stdout.take().map(|pipe| Box::pin(pipe) as Pin<Box<dyn AsyncRead + Send>>);
         let stderr = child.stderr.take().map(|pipe| Box::pin(pipe) as Pin<Box<dyn AsyncRead + Send>>);
-        let exit = Box::pin(async move { child.wait().await.ok().and_then(exit_code) });
+        let exit = Exit::new(async move { child.wait().await.ok().and_then(exit_code) });
         Ok(Self { pid, stdout, stderr, exit })
     }
 }
@@ -193,7 +216,7 @@ pub async fn supervise(
     let finished = {
         let work = async {
             let (status, (), ()) = tokio::join!(
-                &mut exit,
+                exit.wait(),
                 stdout.drain(&mut stdout_pipe, on_line),
                 stderr.drain(&mut stderr_pipe, on_line)
             );
@@ -238,11 +261,11 @@ pub async fn supervise(
 /// group (what ignored SIGTERM, or has not finished yet, goes too); the leader's exit code.
 pub async fn terminate(exit: &mut Exit, pid: u32, grace: Duration) -> Option<i32> {
     signal_group(pid, GroupSignal::Terminate);
-    let status = tokio::time::timeout(grace, &mut *exit).await.ok().flatten();
+    let status = tokio::time::timeout(grace, exit.wait()).await.ok().flatten();
     signal_group(pid, GroupSignal::Kill);
     match status {
         Some(status) => Some(status),
-        None => exit.await,
+        None => exit.wait().await,
     }
 }
 

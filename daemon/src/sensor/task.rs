@@ -118,7 +118,7 @@ pub async fn run(
             .map(|lines| tokio::spawn(tail(lines, status.clone(), sensor_ref.clone())))
             .collect();
         let outcome = tokio::select! {
-            code = &mut exit => Outcome::Exited(code),
+            code = exit.wait() => Outcome::Exited(code),
             command = next_command(&mut commands, &mut live) => Outcome::Command(command),
         };
         let exit = match outcome {

@@ -159,7 +159,7 @@ impl Interpreter {
             pid,
             stdout: reader(stdout_read),
             stderr: reader(stderr_read),
-            exit: Box::pin(async move { exited.await.ok() }),
+            exit: crate::process::Exit::new(async move { exited.await.ok() }),
         })
     }
 
