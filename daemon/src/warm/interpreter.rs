@@ -39,7 +39,28 @@ const HEALTHY: Duration = Duration::from_secs(60);
 const QUEUE: usize = 256;
 
 /// What a fork request is answered with: the child's pid and its exit code to come.
-type Forked = Result<(u32, oneshot::Receiver<i32>), String>;
+type Forked = Result<(u32, oneshot::Receiver<i32>), WarmError>;
+
+/// Why a warm interpreter stopped, or could not fork a run.
+#[derive(Debug, thiserror::Error)]
+pub(super) enum WarmError {
+    #[error("cannot listen on {}: {source}", .path.display())]
+    Listen { path: PathBuf, source: std::io::Error },
+    #[error("cannot start {}: {source}", .program.display())]
+    Start { program: PathBuf, source: std::io::Error },
+    #[error("it did not become ready in time")]
+    NotReady,
+    #[error("it did not say it was ready: {0}")]
+    Handshake(String),
+    #[error("its socket failed: {0}")]
+    Socket(#[from] std::io::Error),
+    #[error("it closed its socket")]
+    Closed,
+    #[error("it exited ({0})")]
+    Exited(std::process::ExitStatus),
+    #[error("it could not fork: {0}")]
+    Fork(String),
+}
 
 /// A fork to do: the child's working directory, environment and argv, and the write ends of
 /// its stdout and stderr.
@@ -192,7 +213,7 @@ impl Interpreter {
             *backoff = (now * 2).min(MAX_BACKOFF);
             now
         };
-        tracing::warn!(python = %self.python.display(), error = %outcome.err().unwrap_or_default(), backoff_ms = backoff.as_millis() as u64, "the warm interpreter stopped; runs start cold until it is back");
+        tracing::warn!(python = %self.python.display(), error = %outcome.err().map(|e| e.to_string()).unwrap_or_default(), backoff_ms = backoff.as_millis() as u64, "the warm interpreter stopped; runs start cold until it is back");
         self.restarts.fetch_add(1, Ordering::Relaxed);
         if let Ok(mut state) = self.state.lock() {
             *state = State::Down { until: Instant::now() + backoff };
@@ -206,15 +227,16 @@ impl Interpreter {
         entry: &Path,
         socket: &Path,
         shutdown: &CancellationToken,
-    ) -> Result<(), String> {
+    ) -> Result<(), WarmError> {
         let _ = std::fs::remove_file(socket);
-        let listener = UnixListener::bind(socket).map_err(|e| format!("cannot listen on {}: {e}", socket.display()))?;
+        let listener =
+            UnixListener::bind(socket).map_err(|source| WarmError::Listen { path: socket.to_path_buf(), source })?;
         let mut spec = ProcessSpec::new(&self.program, "/").arg("-u").arg(entry).env("ST2D_WARM_SOCKET", socket);
         for (key, value) in &self.env {
             spec = spec.env(key, value.clone());
         }
         let mut process =
-            spec.command().spawn().map_err(|e| format!("cannot start {}: {e}", self.program.display()))?;
+            spec.command().spawn().map_err(|source| WarmError::Start { program: self.program.clone(), source })?;
         let group = process.id().unwrap_or(0);
         for pipe in [
             process.stdout.take().map(|p| Box::pin(p) as Pin<Box<dyn AsyncRead + Send>>),
@@ -232,12 +254,12 @@ impl Interpreter {
             });
         }
         let connected = tokio::time::timeout(READY_TIMEOUT, async {
-            let (stream, _) = listener.accept().await.map_err(|e| e.to_string())?;
+            let (stream, _) = listener.accept().await?;
             let (read, write) = stream.into_split();
             let mut lines = BufReader::new(read).lines();
-            let ready = lines.next_line().await.map_err(|e| e.to_string())?.unwrap_or_default();
-            let ready: Value = serde_json::from_str(&ready).map_err(|e| format!("not ready: {e}"))?;
-            Ok::<_, String>((lines, write, ready["pid"].as_u64().unwrap_or(0)))
+            let ready = lines.next_line().await?.unwrap_or_default();
+            let ready: Value = serde_json::from_str(&ready).map_err(|e| WarmError::Handshake(e.to_string()))?;
+            Ok::<_, WarmError>((lines, write, ready["pid"].as_u64().unwrap_or(0)))
         })
         .await;
         let (mut lines, mut write, pid) = match connected {
@@ -245,7 +267,7 @@ impl Interpreter {
             Ok(Err(error)) => return Err(error),
             Err(_) => {
                 signal_group(group, GroupSignal::Kill);
-                return Err("it did not become ready in time".to_string());
+                return Err(WarmError::NotReady);
             }
         };
         drop(listener);
@@ -264,7 +286,7 @@ impl Interpreter {
                     next_id += 1;
                     let message = json!({"op": "fork", "id": next_id, "cwd": fork.cwd, "env": fork.env, "argv": fork.argv});
                     if let Err(error) = send_with_fds(&mut write, &message, &fork.stdout, &fork.stderr).await {
-                        let _ = fork.reply.send(Err(error.clone()));
+                        let _ = fork.reply.send(Err(WarmError::Fork(error.to_string())));
                         break Err(error);
                     }
                     asked.insert(next_id, fork.reply);
@@ -272,8 +294,8 @@ impl Interpreter {
                 line = lines.next_line() => {
                     let line = match line {
                         Ok(Some(line)) => line,
-                        Ok(None) => break Err("it closed its socket".to_string()),
-                        Err(error) => break Err(error.to_string()),
+                        Ok(None) => break Err(WarmError::Closed),
+                        Err(error) => break Err(WarmError::Socket(error)),
                     };
                     let message: Value = serde_json::from_str(&line).unwrap_or(Value::Null);
                     let id = message["id"].as_u64().unwrap_or(0);
@@ -291,7 +313,8 @@ impl Interpreter {
                         }
                         Some("failed") => {
                             if let Some(reply) = asked.remove(&id) {
-                                let _ = reply.send(Err(message["error"].as_str().unwrap_or("fork failed").to_string()));
+                                let why = message["error"].as_str().unwrap_or("fork failed").to_string();
+                                let _ = reply.send(Err(WarmError::Fork(why)));
                             }
                         }
                         Some("exited") => {
@@ -304,8 +327,8 @@ impl Interpreter {
                     }
                 }
                 status = process.wait() => break Err(match status {
-                    Ok(status) => format!("it exited ({status})"),
-                    Err(error) => error.to_string(),
+                    Ok(status) => WarmError::Exited(status),
+                    Err(error) => WarmError::Socket(error),
                 }),
                 () = shutdown.cancelled() => break Ok(()),
             }
@@ -352,11 +375,11 @@ async fn send_with_fds(
     message: &Value,
     first: &OwnedFd,
     second: &OwnedFd,
-) -> Result<(), String> {
+) -> Result<(), WarmError> {
     let line = format!("{message}\n").into_bytes();
     let stream: &UnixStream = write.as_ref();
     let sent = loop {
-        stream.writable().await.map_err(|e| e.to_string())?;
+        stream.writable().await?;
         let attempt = stream.try_io(tokio::io::Interest::WRITABLE, || {
             let fds = [first.as_fd(), second.as_fd()];
             let mut space = [MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(2))];
@@ -368,8 +391,8 @@ async fn send_with_fds(
         match attempt {
             Ok(sent) => break sent,
             Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => continue,
-            Err(error) => return Err(error.to_string()),
+            Err(error) => return Err(WarmError::Socket(error)),
         }
     };
-    write.write_all(&line[sent..]).await.map_err(|e| e.to_string())
+    write.write_all(&line[sent..]).await.map_err(WarmError::Socket)
 }
