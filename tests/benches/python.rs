@@ -53,23 +53,32 @@ fn stop(mut child: std::process::Child) {
     let _ = child.wait();
 }
 
-/// A bare start of the interpreter, importing what the shim's connection needs.
-fn bare_start() -> Duration {
-    let started = Instant::now();
-    let status = std::process::Command::new("python3")
-        .args(["-c", "import json, socket, logging"])
-        .status()
+/// The interpreter `python3` names (not a version manager's shim in front of it), as st2d
+/// resolves it.
+fn interpreter() -> String {
+    let output = std::process::Command::new("python3")
+        .args(["-c", "import sys; print(sys.executable)"])
+        .output()
         .expect("python3 runs");
+    String::from_utf8_lossy(&output.stdout).trim().to_string()
+}
+
+/// A bare start of the interpreter, importing what the shim's connection needs.
+fn bare_start(python: &str) -> Duration {
+    let started = Instant::now();
+    let status =
+        std::process::Command::new(python).args(["-c", "import json, socket, logging"]).status().expect("python3 runs");
     assert!(status.success());
     started.elapsed()
 }
 
 fn main() {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
-    let mut bare: Vec<Duration> = (0..50).map(|_| bare_start()).collect();
+    let python = interpreter();
+    let mut bare: Vec<Duration> = (0..50).map(|_| bare_start(&python)).collect();
     bare.sort();
     let bare_p50 = bare[bare.len() / 2];
-    println!("bare `python3 -c 'import json, socket, logging'`: p50 {:.1} ms (50 starts)", ms(bare_p50));
+    println!("bare `{python} -c 'import json, socket, logging'`: p50 {:.1} ms (50 starts)", ms(bare_p50));
 
     for (label, extra) in [("warm", &[][..]), ("cold (--no-python-warm)", &["--no-python-warm"][..])] {
         let home = Home::new();

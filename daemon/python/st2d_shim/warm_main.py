@@ -14,6 +14,7 @@ Protocol, on the Unix stream socket `ST2D_WARM_SOCKET` (one JSON object per line
 Owns: forking and reaping. Must not: import pack code, start a thread (a fork copies only the
 forking thread), or write anything to stdout or stderr that is not a crash.
 """
+import gc
 import json
 import os
 import select
@@ -43,18 +44,22 @@ if os.environ.get("ST2D_WARM_GREEN") == "1":
     from st2d_shim import sensor_main  # noqa: E402,F401
 else:
     from st2d_shim import action_main  # noqa: E402,F401
+    # The base class every action imports (st2d's own, standard library only).
+    import st2common.runners.base_action  # noqa: E402,F401
 
 # The import path every child starts from: the interpreter's own (standard library, its
 # site-packages), without this process's entries; the request's PYTHONPATH goes before it.
 BASE_PATH = [entry for entry in sys.path[1:] if entry != SHIM_ROOT and entry not in OWN_PATH]
 MAX_FDS = 64
+# Scripts compiled here, by path: (modification time, code).
+COMPILED = {}
 
 
 def send(sock, message):
     sock.sendall((json.dumps(message) + "\n").encode("utf-8"))
 
 
-def child(request, stdout_fd, stderr_fd, sock):
+def child(request, code, stdout_fd, stderr_fd, sock):
     """Becomes the action process; never returns."""
     try:
         os.setpgid(0, 0)
@@ -90,10 +95,14 @@ def child(request, stdout_fd, stderr_fd, sock):
         sys.pycache_prefix = env.get("PYTHONPYCACHEPREFIX") or None
         sys.dont_write_bytecode = bool(env.get("PYTHONDONTWRITEBYTECODE"))
         import importlib
-        import runpy
+        import types
 
         importlib.invalidate_caches()
-        runpy.run_path(argv[0], run_name="__main__")
+        main = types.ModuleType("__main__")
+        main.__file__ = argv[0]
+        main.__builtins__ = __builtins__
+        sys.modules["__main__"] = main
+        exec(code, main.__dict__)
         sys.stdout.flush()
         sys.stderr.flush()
     except SystemExit as exit_:
@@ -111,17 +120,29 @@ def child(request, stdout_fd, stderr_fd, sock):
     os._exit(0)
 
 
+def compiled(path):
+    """The code of the script at `path`, compiled once here while its file is unchanged."""
+    stamp = os.stat(path).st_mtime_ns
+    cached = COMPILED.get(path)
+    if cached is None or cached[0] != stamp:
+        with open(path, "rb") as script:
+            cached = (stamp, compile(script.read(), path, "exec"))
+        COMPILED[path] = cached
+    return cached[1]
+
+
 def fork(sock, request, fds):
     stdout_fd, stderr_fd = fds
     try:
+        code = compiled(request["argv"][0])
         pid = _fork()
-    except OSError as error:
+    except (OSError, SyntaxError, ValueError) as error:
         os.close(stdout_fd)
         os.close(stderr_fd)
         send(sock, {"op": "failed", "id": request.get("id"), "error": str(error)})
         return
     if pid == 0:
-        child(request, stdout_fd, stderr_fd, sock)
+        child(request, code, stdout_fd, stderr_fd, sock)
     try:
         os.setpgid(pid, pid)
     except OSError:
@@ -150,6 +171,10 @@ def main():
     os.set_blocking(wake_write, False)
     signal.set_wakeup_fd(wake_write)
     signal.signal(signal.SIGCHLD, lambda *_: None)
+    # What is loaded now is shared with every child: the collector leaves it alone, so a
+    # child's first collection does not copy every page.
+    gc.collect()
+    gc.freeze()
     send(sock, {"op": "ready", "pid": os.getpid()})
     buffer = b""
     pending_fds = []
