@@ -1,29 +1,15 @@
 //! The inquirer runner's checks of a response, its view and its TTL, with StackStorm's messages.
 
 use chrono::{Duration, Utc};
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 use super::*;
 
 fn inquiry(status: ExecutionStatus, result: Value) -> Execution {
     Execution {
-        id: "000000000000000a".to_string(),
-        action: "core.ask".to_string(),
-        runner: RUNNER.to_string(),
-        status,
-        parameters: Map::new(),
         result: Some(result),
-        start_timestamp: Utc::now(),
-        end_timestamp: None,
-        user: "stanley".to_string(),
-        rule: None,
-        trigger_instance: None,
-        trace_tag: None,
-        parent: None,
-        task: None,
         context: json!({}),
-        log: Vec::new(),
-        resolved: None,
+        ..Execution::sample("000000000000000a", "core.ask", RUNNER, status)
     }
 }
 

@@ -7,7 +7,6 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use chrono::Utc;
 use serde_json::{Map, Value};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -117,23 +116,8 @@ impl Kit {
         let found = self.registry.action(action).unwrap_or_else(|| panic!("{action} is not loaded"));
         let resolved = Resolved { runner: object(runner), action: object(params) };
         let execution = Execution {
-            id: "00000000000000aa".to_string(),
-            action: action.to_string(),
-            runner: found.runner_type.clone(),
-            status: ExecutionStatus::Running,
-            parameters: Map::new(),
-            result: None,
-            start_timestamp: Utc::now(),
-            end_timestamp: None,
-            user: "stanley".to_string(),
-            rule: None,
-            trigger_instance: None,
-            trace_tag: None,
-            parent: None,
-            task: None,
-            context: Value::Null,
-            log: Vec::new(),
             resolved: Some(resolved),
+            ..Execution::sample("00000000000000aa", action, &found.runner_type, ExecutionStatus::Running)
         };
         let output = LiveOutput::default();
         let outcome = dispatch::run(&self.context, None, &self.registry, found, &execution, &output, cancel).await;

@@ -65,6 +65,32 @@ pub struct Execution {
     pub resolved: Option<Resolved>,
 }
 
+#[cfg(test)]
+impl Execution {
+    /// A bare execution for unit tests: no parameters, result, parent or log.
+    pub fn sample(id: &str, action: &str, runner: &str, status: ExecutionStatus) -> Self {
+        Self {
+            id: id.to_string(),
+            action: action.to_string(),
+            runner: runner.to_string(),
+            status,
+            parameters: Map::new(),
+            result: None,
+            start_timestamp: Utc::now(),
+            end_timestamp: None,
+            user: "stanley".to_string(),
+            rule: None,
+            trigger_instance: None,
+            trace_tag: None,
+            parent: None,
+            task: None,
+            context: Value::Null,
+            log: Vec::new(),
+            resolved: None,
+        }
+    }
+}
+
 impl Execution {
     /// Moves to `status`, logging the change; completing sets the end time.
     pub fn set_status(&mut self, status: ExecutionStatus) {

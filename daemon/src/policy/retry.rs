@@ -130,25 +130,7 @@ mod tests {
     use crate::policy::{RETRY, policy};
 
     fn execution(status: ExecutionStatus, context: Value) -> Execution {
-        Execution {
-            id: "000000000000000a".to_string(),
-            action: "demo.act".to_string(),
-            runner: "local-shell-cmd".to_string(),
-            status,
-            parameters: Map::new(),
-            result: None,
-            start_timestamp: Utc::now(),
-            end_timestamp: None,
-            user: "stanley".to_string(),
-            rule: None,
-            trigger_instance: None,
-            trace_tag: None,
-            parent: None,
-            task: None,
-            context,
-            log: Vec::new(),
-            resolved: None,
-        }
+        Execution { context, ..Execution::sample("000000000000000a", "demo.act", "local-shell-cmd", status) }
     }
 
     #[test]
