@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::action::remote::ssh::close_kept_connections;
-use crate::api::{self, ControlService, DaemonInfo, Runtime, TcpDoors};
+use crate::api::{self, ControlService, DaemonInfo, TcpDoors};
 use crate::config::Config;
 use crate::datastore::Datastore;
 use crate::executor::{Executor, ExecutorConfig};
@@ -27,6 +27,7 @@ use crate::rule::reactor::Reactor;
 use crate::runner::RunContext;
 use crate::sensor::supervisor::Supervisor;
 use crate::sensor::task::{STOP_GRACE, SensorContext};
+use crate::service::{Runtime, Services};
 use crate::shim::ShimServer;
 use crate::store::Store;
 use crate::trigger::journal::Journal;
@@ -193,30 +194,8 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
 
     let mut rereads = http.as_ref().map(crate::ingress::Bound::rereads).unwrap_or_default();
     rereads.extend(grpc_tcp.as_ref().map(TcpDoors::rereads).unwrap_or_default());
-    if let Some(bound) = http {
-        tracing::info!(address = %bound.local_addr()?, "serving webhooks and metrics over HTTP");
-        let sources = crate::ingress::Sources {
-            published: published.clone(),
-            journal: journal.clone(),
-            sensors: sensors.clone(),
-            executor: executor.clone(),
-            store: store.clone(),
-        };
-        tasks.spawn(crate::ingress::serve(bound, sources, intake.clone()));
-    }
-    let listener = api::bind(&paths.socket).await?;
-    if let Some(tcp) = &grpc_tcp {
-        for address in tcp.local_addrs() {
-            tracing::info!(address = %address, tls = tcp.tls(), "serving the control plane over TCP");
-        }
-    }
-    tasks.spawn(signal::run(signals, reload.clone(), rereads, shutdown.clone()));
-    tasks.spawn(systemd::watchdog(intake.clone()));
-    let info = DaemonInfo { started, packs_dirs: paths.packs_dirs.clone(), socket: paths.socket.clone() };
-    let service = ControlService::new(
-        published,
-        reload,
-        info,
+    let services = Services::new(
+        published.clone(),
         Runtime {
             sensors: sensors.clone(),
             shim,
@@ -227,6 +206,20 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
             packs,
         },
     );
+    if let Some(bound) = http {
+        tracing::info!(address = %bound.local_addr()?, "serving StackStorm's REST API, webhooks and metrics over HTTP");
+        tasks.spawn(crate::ingress::serve(bound, services.clone(), intake.clone()));
+    }
+    let listener = api::bind(&paths.socket).await?;
+    if let Some(tcp) = &grpc_tcp {
+        for address in tcp.local_addrs() {
+            tracing::info!(address = %address, tls = tcp.tls(), "serving the control plane over TCP");
+        }
+    }
+    tasks.spawn(signal::run(signals, reload.clone(), rereads, shutdown.clone()));
+    tasks.spawn(systemd::watchdog(intake.clone()));
+    let info = DaemonInfo { started, packs_dirs: paths.packs_dirs.clone(), socket: paths.socket.clone() };
+    let service = ControlService::new(&services, reload, info);
     let server = tokio::spawn(api::serve(
         listener,
         paths.socket.clone(),

@@ -89,6 +89,16 @@ pub struct ServeArgs {
     #[arg(long = "http-token-file", value_name = "FILE", global = true)]
     pub http_token_file: Option<PathBuf>,
 
+    /// Users who log in to the REST API (`st2 login`, `POST /auth/v1/tokens`): an htpasswd
+    /// file with bcrypt (`htpasswd -B`) or SHA (`htpasswd -s`) hashes, re-read on SIGHUP. With
+    /// it, every API request needs a token or an API key.
+    #[arg(long = "auth-users", env = "ST2D_AUTH_USERS", value_name = "FILE", global = true)]
+    pub auth_users: Option<PathBuf>,
+
+    /// How long an issued token lives, in seconds (also the largest TTL a login may ask for).
+    #[arg(long = "auth-token-ttl", default_value_t = crate::auth::DEFAULT_TOKEN_TTL, value_name = "SECONDS", global = true)]
+    pub auth_token_ttl: u64,
+
     /// The largest HTTP request body accepted, in bytes.
     #[arg(long = "http-max-body", default_value_t = 1024 * 1024, value_name = "BYTES", global = true)]
     pub http_max_body: usize,

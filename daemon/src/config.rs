@@ -170,6 +170,7 @@ impl Config {
                 api_keys_file: serve.http_api_keys.clone(),
                 token_file: serve.http_token_file.clone(),
                 max_body: serve.http_max_body,
+                auth: crate::auth::AuthConfig { users_file: serve.auth_users.clone(), token_ttl: serve.auth_token_ttl },
             }),
             grpc: crate::api::TcpConfig {
                 listen: serve.grpc_listen.clone(),

@@ -231,7 +231,12 @@ fn credentials_are_required_when_configured_and_beyond_loopback() {
         .filter(|e| e.file_name().to_string_lossy().starts_with("st2d-"))
         .filter_map(|e| std::fs::read_to_string(e.path()).ok())
         .collect();
-    assert!(logs.contains("a listener beyond loopback needs --http-api-keys FILE or --http-token-file FILE"), "{logs}");
+    assert!(
+        logs.contains(
+            "a listener beyond loopback needs --auth-users FILE, --http-api-keys FILE or --http-token-file FILE"
+        ),
+        "{logs}"
+    );
 
     let port = free_port();
     let listen = format!("127.0.0.1:{port}");

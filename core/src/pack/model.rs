@@ -332,6 +332,12 @@ impl ActionParameters {
         Value::Object(merged)
     }
 
+    /// The action's own declarations (what its metadata file sets beyond its runner's), as
+    /// StackStorm's API shows an action's `parameters`.
+    pub fn own(&self) -> Value {
+        self.own.parse()
+    }
+
     /// The merged parameters as compact JSON text, as the API sends them.
     pub fn to_json_text(&self) -> String {
         self.parse().to_string()

@@ -9,11 +9,11 @@ use st2d_proto::v1 as pb;
 use tonic::Status;
 
 use super::runtime::{execution_message, object_field};
-use super::service::Runtime;
 use super::status;
 use crate::action::inquiry;
 use crate::execution::Execution;
 use crate::reload::Published;
+use crate::service::Runtime;
 use st2d_core::template::SYSTEM_USER;
 
 /// Inquiries listed when a request names no limit.

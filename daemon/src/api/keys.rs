@@ -1,20 +1,14 @@
 //! The datastore RPCs: GetKey, ListKeys, SetKey, DeleteKey.
 //!
-//! Owns: request checks and proto conversion for keys. Must not: store anything itself (the
-//! datastore does).
+//! Owns: proto conversion for keys. Must not: decide what a request means (`service::keys`
+//! does) or store anything itself (the datastore does).
 
 use tonic::Status;
 
-use super::service::Runtime;
-use super::status;
 use crate::datastore::{Item, Scope};
-use st2d_core::template::SYSTEM_USER;
+use crate::service::Runtime;
+use crate::service::keys::{self, KeyRef, NewValue};
 use st2d_proto::v1 as pb;
-
-fn scope(scope: &str, user: &str) -> Result<Scope, Status> {
-    let user = if user.is_empty() { SYSTEM_USER } else { user };
-    Scope::parse(scope, user).map_err(Status::from)
-}
 
 fn message(item: &Item) -> pb::KeyValuePair {
     pb::KeyValuePair {
@@ -34,47 +28,30 @@ fn message(item: &Item) -> pb::KeyValuePair {
     }
 }
 
-fn required_name(name: &str) -> Result<&str, Status> {
-    if name.is_empty() { Err(status::invalid_argument("field \"name\" is required")) } else { Ok(name) }
+fn key_ref(request: &pb::KeyRequest) -> KeyRef {
+    KeyRef { name: request.name.clone(), scope: request.scope.clone(), user: request.user.clone() }
 }
 
 pub fn get_key(runtime: &Runtime, request: &pb::KeyRequest) -> Result<pb::KeyValuePair, Status> {
-    let name = required_name(&request.name)?;
-    let scope = scope(&request.scope, &request.user)?;
-    match runtime.datastore.get(&scope, name, request.decrypt).map_err(Status::from)? {
-        Some(item) => Ok(message(&item)),
-        None => Err(status::not_found(format!("Resource with a name \"{name}\" not found"))),
-    }
+    Ok(message(&keys::get(&runtime.datastore, &key_ref(request), request.decrypt)?))
 }
 
 pub fn list_keys(runtime: &Runtime, request: &pb::ListKeysRequest) -> Result<pb::ListKeysResponse, Status> {
-    let scopes = match request.scope.as_str() {
-        "" | "all" => vec![Scope::System, scope("user", &request.user)?],
-        other => vec![scope(other, &request.user)?],
-    };
-    let mut keys = Vec::new();
-    for scope in scopes {
-        for item in runtime.datastore.list(&scope, &request.prefix, request.decrypt).map_err(Status::from)? {
-            keys.push(message(&item));
-        }
-    }
-    Ok(pb::ListKeysResponse { keys })
+    let items = keys::list(&runtime.datastore, &request.scope, &request.user, &request.prefix, request.decrypt)?;
+    Ok(pb::ListKeysResponse { keys: items.iter().map(message).collect() })
 }
 
 pub fn set_key(runtime: &Runtime, request: &pb::SetKeyRequest) -> Result<pb::KeyValuePair, Status> {
-    let name = required_name(&request.name)?;
-    let scope = scope(&request.scope, &request.user)?;
-    let ttl = (request.ttl_seconds > 0).then_some(request.ttl_seconds);
-    let item = runtime.datastore.set(&scope, name, &request.value, request.encrypt, ttl).map_err(Status::from)?;
-    Ok(message(&item))
+    let key = KeyRef { name: request.name.clone(), scope: request.scope.clone(), user: request.user.clone() };
+    let value = NewValue {
+        value: request.value.clone(),
+        secret: request.encrypt,
+        ttl_seconds: Some(request.ttl_seconds).filter(|ttl| *ttl > 0),
+    };
+    Ok(message(&keys::set(&runtime.datastore, &key, &value)?))
 }
 
 pub fn delete_key(runtime: &Runtime, request: &pb::KeyRequest) -> Result<pb::DeleteKeyReply, Status> {
-    let name = required_name(&request.name)?;
-    let scope = scope(&request.scope, &request.user)?;
-    if runtime.datastore.delete(&scope, name).map_err(Status::from)? {
-        Ok(pb::DeleteKeyReply { deleted: true })
-    } else {
-        Err(status::not_found(format!("Resource with a name \"{name}\" not found")))
-    }
+    keys::delete(&runtime.datastore, &key_ref(request))?;
+    Ok(pb::DeleteKeyReply { deleted: true })
 }

@@ -15,7 +15,7 @@ mod status;
 pub mod tcp;
 pub mod tls;
 
-pub use service::{ControlService, DaemonInfo, Runtime};
+pub use service::{ControlService, DaemonInfo};
 pub use tcp::{TcpConfig, TcpDoors};
 
 use std::net::SocketAddr;

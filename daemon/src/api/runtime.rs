@@ -10,15 +10,14 @@ use tokio::sync::oneshot;
 use tonic::Status;
 
 use super::convert;
-use super::service::Runtime;
 use super::status::{self, internal};
 use crate::execution::Execution;
-use crate::execution::ExecutionRequest;
 use crate::execution::enforcement::Enforcement;
 use crate::executor::ReRun;
 use crate::reload::Published;
+use crate::service::executions::{self, ExecutionFilter, RunRequest, Tree};
+use crate::service::{Runtime, Window};
 use crate::trigger::{TriggerInstance, parse_id};
-use st2d_core::status::ExecutionStatus;
 
 /// A JSON object from a `*_json` field ("" is an empty object); the error names the field.
 pub fn object_field(text: &str, field: &str) -> Result<Map<String, Value>, Status> {
@@ -93,26 +92,14 @@ pub async fn run_action(
     runtime: &Runtime,
     request: pb::RunActionRequest,
 ) -> Result<pb::Execution, Status> {
-    let action = request.action.trim().to_string();
-    if action.is_empty() {
-        return Err(status::invalid_argument("action is required"));
-    }
-    let parameters = object_field(&request.parameters_json, "parameters_json")?;
-    let trace_tag = (!request.trace_tag.is_empty()).then_some(request.trace_tag);
-    let execution = runtime
-        .executor
-        .request(ExecutionRequest {
-            action,
-            parameters,
-            user: request.user,
-            rule: None,
-            trigger_instance: None,
-            trace_tag,
-            parent: None,
-            context: Default::default(),
-        })
-        .await
-        .map_err(Status::from)?;
+    let run = RunRequest {
+        action: request.action,
+        parameters: object_field(&request.parameters_json, "parameters_json")?,
+        user: request.user,
+        trace_tag: (!request.trace_tag.is_empty()).then_some(request.trace_tag),
+        context: Map::new(),
+    };
+    let execution = executions::run(runtime, run).await?;
     Ok(execution_message(published, &execution))
 }
 
@@ -121,57 +108,32 @@ pub fn list_executions(
     runtime: &Runtime,
     request: pb::ListExecutionsRequest,
 ) -> Result<pb::ListExecutionsResponse, Status> {
-    let limit = if request.limit == 0 { 50 } else { request.limit as usize };
-    let status = match request.status.trim() {
-        "" => None,
-        text => Some(
-            ExecutionStatus::parse(text)
-                .ok_or_else(|| status::invalid_argument(format!("\"{text}\" is not an execution status")))?,
-        ),
+    let filter = ExecutionFilter {
+        action: request.action,
+        status: request.status,
+        rule: request.rule,
+        trigger_instance: request.trigger_instance,
+        include_children: request.include_children,
+        ..ExecutionFilter::default()
     };
-    let keep = |e: &Execution| {
-        (request.include_children || e.parent.is_none())
-            && (request.action.is_empty() || e.action == request.action)
-            && status.is_none_or(|s| e.status == s)
-            && (request.rule.is_empty() || e.rule.as_deref() == Some(request.rule.as_str()))
-            && (request.trigger_instance.is_empty()
-                || e.trigger_instance.as_deref() == Some(request.trigger_instance.as_str()))
-    };
-    let records = runtime
-        .store
-        .recent_executions(limit, |record| Execution::from_record(record).is_some_and(|e| keep(&e)))
-        .map_err(internal)?;
-    let executions =
-        records.iter().filter_map(|r| Execution::from_record(r)).map(|e| execution_message(published, &e)).collect();
-    Ok(pb::ListExecutionsResponse { executions })
+    let window = Window { offset: 0, limit: (request.limit > 0).then_some(request.limit as usize) };
+    let page = executions::list(runtime, &filter, window)?;
+    Ok(pb::ListExecutionsResponse { executions: page.items.iter().map(|e| execution_message(published, e)).collect() })
 }
-
-/// How deep `GetExecution` follows workflows within workflows.
-const TREE_DEPTH: usize = 16;
 
 /// One execution with its task tree, when it is a workflow.
 pub fn get_execution(published: &Published, runtime: &Runtime, id: &str) -> Result<pb::Execution, Status> {
-    let execution =
-        runtime.executor.get(id).ok_or_else(|| status::not_found(format!("execution {id} does not exist")))?;
-    Ok(with_children(published, runtime, &execution, TREE_DEPTH))
+    Ok(tree_message(published, &executions::tree(runtime, id, executions::TREE_DEPTH)?))
 }
 
-fn with_children(published: &Published, runtime: &Runtime, execution: &Execution, depth: usize) -> pb::Execution {
-    let mut message = execution_message(published, execution);
-    if depth > 0 {
-        message.children = runtime
-            .executor
-            .children(&execution.id)
-            .iter()
-            .map(|child| with_children(published, runtime, child, depth - 1))
-            .collect();
-    }
+fn tree_message(published: &Published, tree: &Tree) -> pb::Execution {
+    let mut message = execution_message(published, &tree.execution);
+    message.children = tree.children.iter().map(|child| tree_message(published, child)).collect();
     message
 }
 
 pub async fn cancel_execution(published: &Published, runtime: &Runtime, id: &str) -> Result<pb::Execution, Status> {
-    let execution = runtime.executor.cancel(id).await?;
-    Ok(execution_message(published, &execution))
+    Ok(execution_message(published, &executions::cancel(runtime, id).await?))
 }
 
 /// Runs a completed execution again (`st2 execution re-run`).
@@ -186,8 +148,7 @@ pub async fn re_run_execution(
         reset: request.reset,
         user: request.user,
     };
-    let execution = runtime.executor.re_run(request.id.trim(), re_run).await?;
-    Ok(execution_message(published, &execution))
+    Ok(execution_message(published, &executions::re_run(runtime, &request.id, re_run).await?))
 }
 
 /// Pauses (`pause`) or resumes an Orquesta workflow.
@@ -197,9 +158,7 @@ pub fn pause_execution(
     id: &str,
     pause: bool,
 ) -> Result<pb::Execution, Status> {
-    let changed = if pause { runtime.executor.pause(id) } else { runtime.executor.resume(id) };
-    let execution = changed?;
-    Ok(execution_message(published, &execution))
+    Ok(execution_message(published, &executions::pause(runtime, id, pause)?))
 }
 
 pub type ExecutionEvents =

@@ -13,12 +13,11 @@ use tonic::{Request, Response, Status};
 use super::{convert, runtime, status};
 use crate::reload::{Cause, Published, Registration, ReloadHandle};
 use crate::sensor::spec::Selection;
-use crate::sensor::supervisor::Supervisor;
-use crate::shim::ShimServer;
-use crate::store::Store;
+use crate::service::{Runtime, Services};
 use crate::trigger::{TriggerInstance, parse_id};
 use st2d_core::pack::model::ContentKind;
 use st2d_core::pack::model::Sensor;
+use std::sync::Arc;
 
 /// Facts about the running daemon that status reports.
 #[derive(Debug, Clone)]
@@ -28,27 +27,16 @@ pub struct DaemonInfo {
     pub socket: PathBuf,
 }
 
-/// The running parts the control plane reports on and steers.
-pub struct Runtime {
-    pub sensors: Supervisor,
-    pub shim: ShimServer,
-    pub store: Store,
-    pub journal: crate::trigger::journal::Journal,
-    pub executor: crate::executor::Executor,
-    pub datastore: crate::datastore::Datastore,
-    pub packs: crate::packmgmt::PackManager,
-}
-
 pub struct ControlService {
     published: Published,
     reload: ReloadHandle,
     info: DaemonInfo,
-    runtime: Runtime,
+    runtime: Arc<Runtime>,
 }
 
 impl ControlService {
-    pub fn new(published: Published, reload: ReloadHandle, info: DaemonInfo, runtime: Runtime) -> Self {
-        Self { published, reload, info, runtime }
+    pub fn new(services: &Services, reload: ReloadHandle, info: DaemonInfo) -> Self {
+        Self { published: services.published.clone(), runtime: services.runtime.clone(), reload, info }
     }
 
     fn sensor(&self, sensor: &Sensor, registry: &crate::registry::Registry) -> pb::Sensor {

@@ -1,14 +1,14 @@
-//! The HTTP ingress (off unless `--http-listen` is given): StackStorm's webhook endpoints and
-//! the Prometheus page (`GET /metrics`), with an API key (`St2-Api-Key` header or
-//! `?st2-api-key=`) or a token from a file (`Authorization: Bearer`, `X-Auth-Token` or
-//! `?x-auth-token=`), a body size limit, and the body types StackStorm decodes (JSON, form,
-//! plain text).
+//! The HTTP listener (off unless `--http-listen` is given): StackStorm's REST API (`rest`),
+//! its webhook endpoints and the Prometheus page (`GET /metrics`), behind the credentials gate
+//! (`gate`), with a body size limit and the body types StackStorm decodes (JSON, form, plain
+//! text). Paths are matched with or without a trailing slash, as StackStorm's router does.
 //!
-//! Probes (`GET /healthz`, `GET /readyz`) answer without credentials.
+//! Probes (`GET /healthz`, `GET /readyz`) and `POST /auth/v1/tokens` answer without a token.
 //!
-//! Owns: the listener, authentication and request decoding. Must not: start on a non-loopback
+//! Owns: the listener, the gate and request decoding. Must not: start on a non-loopback
 //! address without credentials, or journal anything itself (webhooks do, through the journal).
 
+mod gate;
 mod probes;
 pub mod webhooks;
 
@@ -27,14 +27,13 @@ use axum::routing::{get, post};
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
-use crate::credentials::{CredentialsError, SecretsFile};
-use crate::executor::Executor;
+use crate::auth::{Auth, Tokens};
+use crate::credentials::CredentialsError;
 use crate::metrics::{METRICS, Snapshot};
-use crate::reload::Published;
-use crate::sensor::supervisor::Supervisor;
+use crate::rest::Rest;
+use crate::service::Services;
 use crate::signal::Reread;
-use crate::store::Store;
-use crate::trigger::journal::Journal;
+use gate::Credentials;
 use webhooks::{Answer, Webhooks, fault};
 
 /// How the ingress is set up.
@@ -47,6 +46,8 @@ pub struct IngressConfig {
     pub token_file: Option<PathBuf>,
     /// The largest request body, in bytes.
     pub max_body: usize,
+    /// Users who log in (`/auth/v1/tokens`) and the TTL of their tokens.
+    pub auth: crate::auth::AuthConfig,
 }
 
 /// Why the ingress did not start; each names the flag or address.
@@ -54,71 +55,21 @@ pub struct IngressConfig {
 pub enum IngressError {
     #[error(transparent)]
     Credentials(#[from] CredentialsError),
-    #[error("--http-listen {listen}: a listener beyond loopback needs --http-api-keys FILE or --http-token-file FILE")]
+    #[error("--auth-users: {0}")]
+    Auth(#[from] crate::auth::AuthError),
+    #[error(
+        "--http-listen {listen}: a listener beyond loopback needs --auth-users FILE, --http-api-keys FILE or --http-token-file FILE"
+    )]
     NoCredentials { listen: SocketAddr },
     #[error("cannot listen on {listen}: {source}")]
     Listen { listen: SocketAddr, source: std::io::Error },
 }
 
-/// Credentials a request may carry (re-read on SIGHUP); none means none are asked for.
-#[derive(Debug, Default)]
-struct Credentials {
-    api_keys: Option<Arc<SecretsFile>>,
-    tokens: Option<Arc<SecretsFile>>,
-}
-
-impl Credentials {
-    fn load(config: &IngressConfig) -> Result<Self, IngressError> {
-        let open = |path: &PathBuf| SecretsFile::open(path);
-        Ok(Self {
-            api_keys: config.api_keys_file.as_ref().map(open).transpose()?,
-            tokens: config.token_file.as_ref().map(open).transpose()?,
-        })
-    }
-
-    fn required(&self) -> bool {
-        self.api_keys.is_some() || self.tokens.is_some()
-    }
-
-    /// An API key from the `St2-Api-Key` header or `?st2-api-key=`, or a token from
-    /// `Authorization: Bearer`, the `X-Auth-Token` header or `?x-auth-token=`.
-    fn admits(&self, headers: &HeaderMap, query: Option<&str>) -> bool {
-        let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(|v| v.trim().to_string());
-        let parameter = |name: &str| {
-            query.and_then(|q| {
-                form_urlencoded::parse(q.as_bytes()).find(|(k, _)| k == name).map(|(_, v)| v.into_owned())
-            })
-        };
-        let known = |file: &Option<Arc<SecretsFile>>, given: Option<String>| {
-            given.is_some_and(|given| file.as_ref().is_some_and(|file| file.admits(&given)))
-        };
-        let bearer = header("authorization").and_then(|a| a.strip_prefix("Bearer ").map(|t| t.trim().to_string()));
-        known(&self.api_keys, header("st2-api-key"))
-            || known(&self.api_keys, parameter("st2-api-key"))
-            || known(&self.tokens, bearer)
-            || known(&self.tokens, header("x-auth-token"))
-            || known(&self.tokens, parameter("x-auth-token"))
-    }
-}
-
 struct Ingress {
     webhooks: Arc<Webhooks>,
     credentials: Credentials,
-    published: Published,
-    sensors: Supervisor,
-    executor: Executor,
-    journal: Journal,
-    store: Store,
-}
-
-/// What the ingress serves from: the registry, the journal webhooks write to, and the owners
-/// of the state the metrics page shows.
-pub struct Sources {
-    pub published: Published,
-    pub journal: Journal,
-    pub sensors: Supervisor,
-    pub executor: Executor,
-    pub store: Store,
+    auth: Auth,
+    services: Services,
 }
 
 /// A bound listener, ready to serve.
@@ -126,6 +77,7 @@ pub struct Bound {
     listener: tokio::net::TcpListener,
     credentials: Credentials,
     max_body: usize,
+    token_ttl: u64,
 }
 
 impl Bound {
@@ -136,7 +88,10 @@ impl Bound {
     /// What SIGHUP re-reads: the key and token files.
     pub fn rereads(&self) -> Vec<Arc<dyn Reread>> {
         let files = [&self.credentials.api_keys, &self.credentials.tokens];
-        files.into_iter().flatten().map(|file| file.clone() as Arc<dyn Reread>).collect()
+        let mut rereads: Vec<Arc<dyn Reread>> =
+            files.into_iter().flatten().map(|file| file.clone() as Arc<dyn Reread>).collect();
+        rereads.extend(self.credentials.users.clone().map(|users| users as Arc<dyn Reread>));
+        rereads
     }
 }
 
@@ -150,34 +105,58 @@ pub async fn bind(config: &IngressConfig) -> Result<Bound, IngressError> {
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|source| IngressError::Listen { listen: config.listen, source })?;
-    Ok(Bound { listener, credentials, max_body: config.max_body })
+    Ok(Bound { listener, credentials, max_body: config.max_body, token_ttl: config.auth.token_ttl })
 }
 
 /// Serves until `shutdown`.
-pub async fn serve(bound: Bound, sources: Sources, shutdown: CancellationToken) {
+pub async fn serve(bound: Bound, services: Services, shutdown: CancellationToken) {
+    let runtime = &services.runtime;
+    let auth = Auth::new(bound.credentials.users.clone(), Tokens::new(runtime.store.clone()), bound.token_ttl);
     let state = Arc::new(Ingress {
-        webhooks: Webhooks::new(sources.published.clone(), sources.journal.clone()),
+        webhooks: Webhooks::new(services.published.clone(), runtime.journal.clone()),
         credentials: bound.credentials,
-        published: sources.published,
-        sensors: sources.sensors,
-        executor: sources.executor,
-        journal: sources.journal,
-        store: sources.store,
+        auth: auth.clone(),
+        services: services.clone(),
     });
-    let router = Router::new()
+    let rest = Rest { services, auth };
+    let gated = Router::new()
         .route("/api/v1/webhooks/{*hook}", post(webhook))
         .route("/metrics", get(metrics_page))
-        .layer(middleware::from_fn_with_state(state.clone(), authenticate))
-        // Probes answer without credentials (a supervisor's probe carries none).
+        .with_state(state.clone())
+        .merge(crate::rest::api(rest.clone()))
+        .layer(middleware::from_fn_with_state(state.clone(), authenticate));
+    // Probes answer without credentials (a supervisor's probe carries none); logging in takes
+    // a user and password instead.
+    let open = Router::new()
         .route("/healthz", get(probes::healthz))
         .route("/readyz", get(probes::readyz))
-        .layer(DefaultBodyLimit::max(bound.max_body))
-        .layer(middleware::from_fn(count_answer))
-        .with_state(state);
-    let served = axum::serve(bound.listener, router).with_graceful_shutdown(async move { shutdown.cancelled().await });
+        .with_state(state)
+        .merge(crate::rest::open(rest));
+    let router =
+        gated.merge(open).layer(DefaultBodyLimit::max(bound.max_body)).layer(middleware::from_fn(count_answer));
+    let app = tower::util::MapRequest::new(router, without_trailing_slash as fn(Request) -> Request);
+    let served = axum::serve(bound.listener, axum::ServiceExt::<Request>::into_make_service(app))
+        .with_graceful_shutdown(async move { shutdown.cancelled().await });
     if let Err(error) = served.await {
         tracing::error!(error = %error, "the HTTP listener stopped");
     }
+}
+
+/// `/api/v1/actions/` is `/api/v1/actions`: StackStorm's clients add the slash at will.
+fn without_trailing_slash(mut request: Request) -> Request {
+    let path = request.uri().path();
+    if path.len() > 1 && path.ends_with('/') {
+        let trimmed = path.trim_end_matches('/');
+        let trimmed = if trimmed.is_empty() { "/" } else { trimmed };
+        let rebuilt = match request.uri().query() {
+            Some(query) => format!("{trimmed}?{query}"),
+            None => trimmed.to_string(),
+        };
+        if let Ok(uri) = rebuilt.parse() {
+            *request.uri_mut() = uri;
+        }
+    }
+    request
 }
 
 /// Counts every answer by status code, whichever layer gave it.
@@ -189,24 +168,26 @@ async fn count_answer(request: Request, next: Next) -> Response {
 
 /// `GET /metrics`: the Prometheus text page.
 async fn metrics_page(State(state): State<Arc<Ingress>>) -> Response {
-    let registry = state.published.registry();
+    let registry = state.services.published.registry();
+    let runtime = &state.services.runtime;
     let snapshot = Snapshot {
         registry_generation: registry.generation,
-        executions_in_flight: state.executor.in_flight(),
-        sensors: state.sensors.overview(&registry),
+        executions_in_flight: runtime.executor.in_flight(),
+        sensors: runtime.sensors.overview(&registry),
     };
     let page = crate::metrics::render(&METRICS, &snapshot);
     (StatusCode::OK, [(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], page).into_response()
 }
 
-async fn authenticate(State(state): State<Arc<Ingress>>, request: Request, next: Next) -> Response {
-    if state.credentials.required() && !state.credentials.admits(request.headers(), request.uri().query()) {
-        return reply(fault(
-            StatusCode::UNAUTHORIZED,
-            "Unauthorized - a valid St2-Api-Key or bearer token is required",
-        ));
+/// The gate: a request goes on with its acting user (`auth::Principal`), or is refused.
+async fn authenticate(State(state): State<Arc<Ingress>>, mut request: Request, next: Next) -> Response {
+    match state.credentials.principal(&state.auth, request.headers(), request.uri().query()) {
+        Ok(principal) => {
+            request.extensions_mut().insert(principal);
+            next.run(request).await
+        }
+        Err(refusal) => refusal.into_response(),
     }
-    next.run(request).await
 }
 
 async fn webhook(
@@ -318,33 +299,5 @@ mod tests {
         for (content_type, body, expected) in cases {
             assert_eq!(&decoded(content_type, body), expected, "{content_type}: {body}");
         }
-    }
-
-    #[test]
-    fn credentials_come_from_stackstorms_headers_and_query_parameters() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let file = |name: &str, secret: &str| {
-            let path = dir.path().join(name);
-            std::fs::write(&path, secret).expect("write");
-            Some(SecretsFile::open(&path).expect("readable"))
-        };
-        let credentials = Credentials { api_keys: file("keys", "k3y"), tokens: file("tokens", "t0k") };
-        let with = |name: &'static str, value: &str| {
-            let mut headers = HeaderMap::new();
-            headers.insert(name, value.parse().expect("a header value"));
-            headers
-        };
-        let none = HeaderMap::new();
-        assert!(credentials.admits(&with("st2-api-key", "k3y"), None));
-        assert!(credentials.admits(&none, Some("a=1&st2-api-key=k3y")));
-        assert!(credentials.admits(&with("authorization", "Bearer t0k"), None));
-        assert!(credentials.admits(&with("x-auth-token", "t0k"), None));
-        assert!(credentials.admits(&none, Some("x-auth-token=t0k")));
-        // A key is not a token, nor the other way round.
-        assert!(!credentials.admits(&with("x-auth-token", "k3y"), None));
-        assert!(!credentials.admits(&with("st2-api-key", "t0k"), None));
-        assert!(!credentials.admits(&with("authorization", "Basic t0k"), None));
-        assert!(!credentials.admits(&none, Some("st2-api-key=k3")));
-        assert!(!credentials.admits(&none, None));
     }
 }

@@ -22,14 +22,14 @@ pub(super) async fn healthz() -> Response {
 /// `GET /readyz`: 200 when every check passes, else 503 naming the checks that failed.
 pub(super) async fn readyz(State(state): State<Arc<Ingress>>) -> Response {
     let mut failed = Vec::new();
-    if state.published.registry().generation == 0 {
+    if state.services.published.registry().generation == 0 {
         failed.push("registry: the packs are not loaded yet");
     }
-    if let Err(error) = state.store.processed_through() {
+    if let Err(error) = state.services.runtime.store.processed_through() {
         tracing::warn!(error = %error, "readiness: the store does not answer");
         failed.push("store: the store does not answer");
     }
-    if !state.journal.writable() {
+    if !state.services.runtime.journal.writable() {
         failed.push("journal: trigger instances cannot be written");
     }
     let (status, text) = if failed.is_empty() {

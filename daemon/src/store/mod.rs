@@ -13,6 +13,7 @@ use std::path::Path;
 
 use st2d_core::pack::model::ContentKind;
 
+mod auth;
 mod executions;
 
 const REGISTRATION_TREE: &str = "pack_registration";
@@ -32,6 +33,8 @@ const META_TREE: &str = "meta";
 const CHILDREN_TREE: &str = "execution_children";
 /// Keyed by workflow execution id: the conductor's state, written after every task transition.
 const WORKFLOWS_TREE: &str = "workflow_states";
+/// Issued auth tokens and API keys, by the digest of their secret (`auth` owns the layout).
+const AUTH_TREE: &str = "auth";
 /// Every trigger instance with an id up to this one has been processed.
 const PROCESSED_THROUGH_KEY: &str = "trigger_instances_processed_through";
 
@@ -63,6 +66,7 @@ pub struct Store {
     meta: sled::Tree,
     children: sled::Tree,
     workflows: sled::Tree,
+    auth: sled::Tree,
 }
 
 /// One tree of history records keyed by increasing ids, for retention.
@@ -110,6 +114,7 @@ impl Store {
         let meta = db.open_tree(META_TREE)?;
         let children = db.open_tree(CHILDREN_TREE)?;
         let workflows = db.open_tree(WORKFLOWS_TREE)?;
+        let auth = db.open_tree(AUTH_TREE)?;
         Ok(Self {
             db,
             registration,
@@ -124,6 +129,7 @@ impl Store {
             meta,
             children,
             workflows,
+            auth,
         })
     }
 

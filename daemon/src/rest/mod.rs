@@ -1,0 +1,76 @@
+//! StackStorm's REST API (`/api/v1`, `/auth/v1`) on the `--http-listen` address, so the `st2`
+//! CLI, `st2client` and the tooling built on them work against st2d unchanged. The contract is
+//! StackStorm's OpenAPI definition (st2common/st2common/openapi.yaml.j2): paths, query
+//! parameters, shapes, status codes, `X-Total-Count` and `{"faultstring": ...}`.
+//!
+//! Owns: HTTP routes, request decoding and the JSON shapes of StackStorm's models. Must not:
+//! re-implement a query, a validation or a permission check (the service layer does), or see
+//! proto types. Authentication (which credentials admit a request) is the ingress's gate.
+
+mod actions;
+mod executions;
+mod fault;
+mod keys;
+mod query;
+mod tokens;
+mod views;
+
+pub use fault::Fault;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::routing::{get, post};
+use serde_json::Value;
+
+use crate::auth::Auth;
+use crate::service::Services;
+
+/// What the REST handlers serve from.
+#[derive(Clone)]
+pub struct Rest {
+    pub services: Services,
+    pub auth: Auth,
+}
+
+/// The routes that need an authenticated caller (behind the ingress's gate).
+pub fn api(rest: Rest) -> Router {
+    Router::new()
+        .route("/api/v1", get(root))
+        .route("/api/v1/actions", get(actions::list).post(actions::read_only))
+        .route("/api/v1/actions/{ref_or_id}", get(actions::get_one).put(actions::read_only).delete(actions::read_only))
+        .route("/api/v1/runnertypes", get(actions::runners))
+        .route("/api/v1/runnertypes/{name_or_id}", get(actions::runner))
+        .route("/api/v1/executions", get(executions::list).post(executions::create))
+        .route("/api/v1/executions/{id}", get(executions::get_one).delete(executions::cancel))
+        .route("/api/v1/executions/{id}/children", get(executions::children))
+        .route("/api/v1/keys", get(keys::list))
+        .route("/api/v1/keys/{name}", get(keys::get_one).put(keys::put).delete(keys::delete))
+        .route("/auth/v1/tokens/validate", post(tokens::validate))
+        .with_state(rest)
+}
+
+/// The routes that take other credentials (a user and password) and so stand before the gate.
+pub fn open(rest: Rest) -> Router {
+    Router::new().route("/auth/v1/tokens", post(tokens::create)).with_state(rest)
+}
+
+/// `GET /api/v1/`: what answers here.
+async fn root() -> axum::Json<Value> {
+    axum::Json(serde_json::json!({
+        "version": env!("CARGO_PKG_VERSION"),
+        "docs_url": "https://docs.stackstorm.com/reference/api.html",
+        "implementation": "st2d",
+    }))
+}
+
+/// A JSON request body: malformed JSON, or JSON that is not an object, is a 400 naming why.
+pub(crate) fn object_body(body: &Bytes) -> Result<serde_json::Map<String, Value>, Fault> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(serde_json::Map::new());
+    }
+    match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(other) => Err(Fault::bad_request(format!("The request body must be a JSON object, not {other}"))),
+        Err(error) => Err(Fault::bad_request(format!("Failed to parse request body: {error}"))),
+    }
+}

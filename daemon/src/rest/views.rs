@@ -1,0 +1,156 @@
+//! The JSON of StackStorm's API models (st2common/models/api): how an action, a runner type,
+//! an execution, a key-value pair and a token look to StackStorm's clients.
+//!
+//! Owns: those shapes. Must not: decide which resources are shown (the service layer does).
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde_json::{Map, Value, json};
+use st2d_core::pack::model::Action;
+use st2d_core::pack::runners::Runner;
+
+use crate::auth::IssuedToken;
+use crate::datastore::{Item, Scope};
+use crate::execution::{Execution, mask_secrets};
+use crate::registry::Registry;
+use crate::service::catalog::{self, action_id, runner_id};
+
+/// StackStorm's timestamps: microseconds, UTC, `Z`.
+pub fn timestamp(time: &DateTime<Utc>) -> String {
+    time.to_rfc3339_opts(SecondsFormat::Micros, true)
+}
+
+pub fn action(action: &Action) -> Value {
+    json!({
+        "id": action_id(action),
+        "uid": catalog::uid("action", Some(&action.pack), &action.name),
+        "ref": action.ref_,
+        "name": action.name,
+        "pack": action.pack,
+        "description": action.description,
+        "enabled": action.enabled,
+        "entry_point": action.entry_point,
+        "runner_type": action.runner_type,
+        "parameters": action.parameters.own(),
+        "output_schema": action.output_schema,
+        "tags": if action.tags.is_null() { json!([]) } else { action.tags.clone() },
+        "notify": if action.notify.is_null() { json!({}) } else { action.notify.clone() },
+        "metadata_file": action.metadata_file,
+    })
+}
+
+pub fn runner(runner: &Runner) -> Value {
+    json!({
+        "id": runner_id(runner),
+        "uid": catalog::uid("runner_type", None, &runner.name),
+        "name": runner.name,
+        "description": "",
+        "enabled": true,
+        "runner_package": runner.name.replace('-', "_"),
+        "runner_module": runner.name.replace('-', "_"),
+        "runner_parameters": runner.parameters,
+        "output_key": "",
+        "output_schema": {},
+    })
+}
+
+/// An execution as `ActionExecutionAPI` shows it: the action and runner embedded, secret
+/// parameters masked unless `show_secrets`, `children` as ids.
+pub fn execution(registry: &Registry, execution: &Execution, children: &[String], show_secrets: bool) -> Value {
+    let action = registry.action(&execution.action);
+    let schema = action.map(|a| a.parameters.parse()).unwrap_or(Value::Null);
+    let parameters =
+        if show_secrets { execution.parameters.clone() } else { mask_secrets(&execution.parameters, &schema) };
+    let action_view = match action {
+        Some(action) => self::action(action),
+        None => {
+            let (pack, name) = execution.action.split_once('.').unwrap_or(("", &execution.action));
+            json!({"ref": execution.action, "pack": pack, "name": name, "runner_type": execution.runner})
+        }
+    };
+    let runner_view =
+        catalog::runner(&execution.runner).map(runner).unwrap_or_else(|_| json!({"name": execution.runner}));
+    let mut view = Map::new();
+    view.insert("id".into(), json!(execution.id));
+    view.insert("action".into(), action_view);
+    view.insert("runner".into(), runner_view);
+    view.insert(
+        "liveaction".into(),
+        json!({
+            "id": execution.id,
+            "action": execution.action,
+            "parameters": parameters,
+            "status": execution.status.as_str(),
+            "context": execution.context,
+            "runner_info": {},
+            "callback": {},
+            "action_is_workflow": matches!(execution.runner.as_str(), "orquesta" | "action-chain"),
+        }),
+    );
+    view.insert("status".into(), json!(execution.status.as_str()));
+    view.insert("parameters".into(), Value::Object(parameters));
+    view.insert("context".into(), context(execution));
+    view.insert("start_timestamp".into(), json!(timestamp(&execution.start_timestamp)));
+    if let Some(end) = &execution.end_timestamp {
+        view.insert("end_timestamp".into(), json!(timestamp(end)));
+    }
+    view.insert("elapsed_seconds".into(), json!(execution.elapsed_seconds()));
+    if let Some(result) = &execution.result {
+        view.insert("result".into(), result.clone());
+    }
+    let log: Vec<Value> = execution
+        .log
+        .iter()
+        .map(|entry| json!({"status": entry.status.as_str(), "timestamp": timestamp(&entry.timestamp)}))
+        .collect();
+    view.insert("log".into(), Value::Array(log));
+    if let Some(parent) = &execution.parent {
+        view.insert("parent".into(), json!(parent));
+    }
+    view.insert("children".into(), json!(children));
+    if let Some(rule) = &execution.rule {
+        view.insert("rule".into(), json!({"ref": rule}));
+    }
+    if let Some(instance) = &execution.trigger_instance {
+        view.insert("trigger_instance".into(), json!({"id": instance}));
+    }
+    Value::Object(view)
+}
+
+/// The context with the user StackStorm always puts there.
+fn context(execution: &Execution) -> Value {
+    let mut context = match &execution.context {
+        Value::Object(map) => map.clone(),
+        _ => Map::new(),
+    };
+    context.entry("user").or_insert_with(|| json!(execution.user));
+    Value::Object(context)
+}
+
+pub fn key(item: &Item) -> Value {
+    let mut view = json!({
+        "id": format!("{}:{}", item.scope.name(), item.name),
+        "uid": format!("key_value_pair:{}:{}", item.scope.name(), item.name),
+        "name": item.name,
+        "value": item.value,
+        "secret": item.secret,
+        "encrypted": item.encrypted,
+        "scope": item.scope.name(),
+    });
+    if let Some(expire) = &item.expire_timestamp {
+        view["expire_timestamp"] = json!(timestamp(expire));
+    }
+    if let Scope::User(user) = &item.scope {
+        view["user"] = json!(user);
+    }
+    view
+}
+
+pub fn token(issued: &IssuedToken) -> Value {
+    json!({
+        "id": issued.record.id,
+        "user": issued.record.user,
+        "token": issued.token,
+        "expiry": timestamp(&issued.record.expiry),
+        "metadata": if issued.record.metadata.is_null() { json!({}) } else { issued.record.metadata.clone() },
+    })
+}

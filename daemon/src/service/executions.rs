@@ -1,0 +1,154 @@
+//! Executions as the doors offer them: run an action, list and read executions (with their
+//! workflow trees), cancel, pause, resume and re-run (StackStorm's
+//! st2api/controllers/v1/actionexecutions.py).
+//!
+//! Owns: what a request for executions means (defaults, filters, required fields). Must not:
+//! change an execution itself (the executor does) or format one for a door.
+
+use serde_json::{Map, Value};
+use st2d_core::status::ExecutionStatus;
+
+use super::{Page, Runtime, ServiceError, Window};
+use crate::execution::{Execution, ExecutionRequest};
+use crate::executor::ReRun;
+
+/// Executions listed when a request names no limit.
+pub const DEFAULT_LIMIT: usize = 50;
+
+/// How deep a workflow's tree is followed when one execution is read.
+pub const TREE_DEPTH: usize = 16;
+
+/// An action run asked for by a user.
+#[derive(Debug, Clone, Default)]
+pub struct RunRequest {
+    pub action: String,
+    pub parameters: Map<String, Value>,
+    /// Empty means the system user.
+    pub user: String,
+    pub trace_tag: Option<String>,
+    /// Entries the caller adds to the execution's context.
+    pub context: Map<String, Value>,
+}
+
+/// Which executions a list asks for; empty fields do not filter.
+#[derive(Debug, Clone, Default)]
+pub struct ExecutionFilter {
+    pub action: String,
+    pub status: String,
+    pub rule: String,
+    pub trigger_instance: String,
+    pub parent: String,
+    pub user: String,
+    pub runner: String,
+    /// Also the tasks of workflows (otherwise only top-level executions, unless `parent` is set).
+    pub include_children: bool,
+}
+
+pub async fn run(runtime: &Runtime, request: RunRequest) -> Result<Execution, ServiceError> {
+    let action = request.action.trim().to_string();
+    if action.is_empty() {
+        return Err(ServiceError::invalid("action is required"));
+    }
+    let execution = runtime
+        .executor
+        .request(ExecutionRequest {
+            action,
+            parameters: request.parameters,
+            user: request.user,
+            rule: None,
+            trigger_instance: None,
+            trace_tag: request.trace_tag,
+            parent: None,
+            context: request.context,
+        })
+        .await?;
+    Ok(execution)
+}
+
+/// The newest executions that pass `filter`, newest first, in `window` (a window without a
+/// limit gets `DEFAULT_LIMIT`). `total` counts those passing up to the window's end and one
+/// more when more exist, so a client can tell there are more.
+pub fn list(runtime: &Runtime, filter: &ExecutionFilter, window: Window) -> Result<Page<Execution>, ServiceError> {
+    let status = match filter.status.trim() {
+        "" => None,
+        text => Some(
+            ExecutionStatus::parse(text)
+                .ok_or_else(|| ServiceError::invalid(format!("\"{text}\" is not an execution status")))?,
+        ),
+    };
+    let keep = |e: &Execution| {
+        let top_level_only = !filter.include_children && filter.parent.is_empty();
+        (!top_level_only || e.parent.is_none())
+            && (filter.action.is_empty() || e.action == filter.action)
+            && status.is_none_or(|s| e.status == s)
+            && (filter.rule.is_empty() || e.rule.as_deref() == Some(filter.rule.as_str()))
+            && (filter.trigger_instance.is_empty()
+                || e.trigger_instance.as_deref() == Some(filter.trigger_instance.as_str()))
+            && (filter.parent.is_empty() || e.parent.as_deref() == Some(filter.parent.as_str()))
+            && (filter.user.is_empty() || e.user == filter.user)
+            && (filter.runner.is_empty() || e.runner == filter.runner)
+    };
+    let limit = window.limit.unwrap_or(DEFAULT_LIMIT);
+    let wanted = window.offset.saturating_add(limit).saturating_add(1);
+    let records = runtime
+        .store
+        .recent_executions(wanted, |record| Execution::from_record(record).is_some_and(|e| keep(&e)))
+        .map_err(ServiceError::internal)?;
+    let executions: Vec<Execution> = records.iter().filter_map(|r| Execution::from_record(r)).collect();
+    Ok(Window { offset: window.offset, limit: Some(limit) }.cut(executions))
+}
+
+pub fn get(runtime: &Runtime, id: &str) -> Result<Execution, ServiceError> {
+    runtime.executor.get(id.trim()).ok_or_else(|| missing(id))
+}
+
+fn missing(id: &str) -> ServiceError {
+    ServiceError::not_found(format!("execution {} does not exist", id.trim()))
+}
+
+/// An execution and its workflow tasks, to `depth` levels.
+#[derive(Debug, Clone)]
+pub struct Tree {
+    pub execution: Execution,
+    pub children: Vec<Tree>,
+}
+
+impl Tree {
+    /// Every execution of the tree below its root, depth first, in creation order.
+    pub fn descendants(&self) -> Vec<&Execution> {
+        let mut found = Vec::new();
+        for child in &self.children {
+            found.push(&child.execution);
+            found.extend(child.descendants());
+        }
+        found
+    }
+}
+
+/// One execution with its tasks (and theirs, to `depth` levels).
+pub fn tree(runtime: &Runtime, id: &str, depth: usize) -> Result<Tree, ServiceError> {
+    Ok(grow(runtime, get(runtime, id)?, depth))
+}
+
+fn grow(runtime: &Runtime, execution: Execution, depth: usize) -> Tree {
+    let children = if depth == 0 {
+        Vec::new()
+    } else {
+        runtime.executor.children(&execution.id).into_iter().map(|child| grow(runtime, child, depth - 1)).collect()
+    };
+    Tree { execution, children }
+}
+
+pub async fn cancel(runtime: &Runtime, id: &str) -> Result<Execution, ServiceError> {
+    Ok(runtime.executor.cancel(id.trim()).await?)
+}
+
+/// Pauses (`pause`) or resumes a workflow.
+pub fn pause(runtime: &Runtime, id: &str, pause: bool) -> Result<Execution, ServiceError> {
+    let id = id.trim();
+    Ok(if pause { runtime.executor.pause(id)? } else { runtime.executor.resume(id)? })
+}
+
+pub async fn re_run(runtime: &Runtime, id: &str, re_run: ReRun) -> Result<Execution, ServiceError> {
+    Ok(runtime.executor.re_run(id.trim(), re_run).await?)
+}

@@ -1,0 +1,294 @@
+//! StackStorm's REST API end to end with the real `st2client` 3.9.0 from PyPI: the `st2` CLI
+//! logs in against a users file, lists and reads actions, runs `core.local`, lists and reads
+//! executions, and sets, reads, lists and deletes keys (plain and encrypted); the Python
+//! library does the same; each is checked against what st2d holds (through st2ctl). Bad
+//! requests get StackStorm's status codes and a `faultstring` naming the cause.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+use st2d_tests::{Daemon, Home, free_port, pyenv, stderr, stdout};
+
+const USER: &str = "st2admin";
+const PASSWORD: &str = "Ch@ngeMe";
+
+/// The virtualenv with st2client's `st2` CLI and library.
+fn st2client() -> PathBuf {
+    pyenv::python_with("st2client-3.9.0", &["st2client==3.9.0"])
+}
+
+/// An htpasswd line for `user` with a `{SHA}` hash (`htpasswd -s`), made by Python's hashlib.
+fn htpasswd_sha(python: &Path, user: &str, password: &str) -> String {
+    let output = Command::new(python)
+        .args([
+            "-c",
+            "import base64, hashlib, sys; print(sys.argv[1] + ':{SHA}' + base64.b64encode(hashlib.sha1(sys.argv[2].encode()).digest()).decode())",
+            user,
+            password,
+        ])
+        .output()
+        .expect("python runs");
+    assert!(output.status.success(), "{}", stderr(&output));
+    stdout(&output).trim().to_string()
+}
+
+/// The `st2` CLI of st2client, pointed at the daemon, with its config under `home`.
+struct Cli {
+    bin: PathBuf,
+    home: PathBuf,
+    port: u16,
+}
+
+impl Cli {
+    fn command(&self) -> Command {
+        let base = format!("http://127.0.0.1:{}", self.port);
+        let mut command = Command::new(&self.bin);
+        command
+            .env("HOME", &self.home)
+            .env("ST2_BASE_URL", &base)
+            .env("ST2_API_URL", format!("{base}/api/v1"))
+            .env("ST2_AUTH_URL", format!("{base}/auth/v1"))
+            .env("ST2_STREAM_URL", format!("{base}/stream/v1"))
+            .env_remove("ST2_AUTH_TOKEN")
+            .env_remove("ST2_API_KEY");
+        command
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.command().args(args).output().expect("st2 runs")
+    }
+
+    /// Runs `st2 ARGS -j`; it must succeed and print JSON.
+    fn json(&self, args: &[&str]) -> Value {
+        let mut full = args.to_vec();
+        full.push("-j");
+        let output = self.run(&full);
+        assert!(output.status.success(), "st2 {args:?} failed: {}\n{}", stderr(&output), stdout(&output));
+        serde_json::from_str(&stdout(&output))
+            .unwrap_or_else(|e| panic!("st2 {args:?} printed no JSON ({e}): {}", stdout(&output)))
+    }
+}
+
+/// `curl` with `args`; returns (status, body).
+fn curl(args: &[&str]) -> (u16, String) {
+    let output = Command::new("curl")
+        .args(["-s", "-o", "-", "-w", "\n%{http_code}"])
+        .args(args)
+        .output()
+        .expect("curl runs (apt-get install curl)");
+    let text = stdout(&output);
+    let (body, status) = text.rsplit_once('\n').expect("curl printed the status");
+    (status.trim().parse().expect("an HTTP status"), body.to_string())
+}
+
+fn faultstring(body: &str) -> String {
+    let value: Value = serde_json::from_str(body).unwrap_or_else(|e| panic!("not JSON ({e}): {body}"));
+    value["faultstring"].as_str().unwrap_or_else(|| panic!("no faultstring in {body}")).to_string()
+}
+
+fn start(home: &Home, python: &Path) -> (Daemon, u16) {
+    home.write("htpasswd", &format!("{}\n", htpasswd_sha(python, USER, PASSWORD)));
+    let users = home.path().join("htpasswd").display().to_string();
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let daemon = Daemon::start(home, &["serve", "--http-listen", &listen, "--auth-users", &users]);
+    (daemon, port)
+}
+
+#[test]
+fn the_st2_cli_logs_in_runs_actions_and_keeps_keys() {
+    let python = st2client();
+    let home = Home::new();
+    let (daemon, port) = start(&home, &python);
+    let cli = Cli { bin: python.with_file_name("st2"), home: home.path().join("cli-home"), port };
+    std::fs::create_dir_all(&cli.home).expect("cli home");
+
+    // A wrong password is refused, and says so.
+    let refused = cli.run(&["login", USER, "-p", "wrong"]);
+    assert!(!refused.status.success());
+    assert!(
+        stdout(&refused).contains("Invalid or missing credentials")
+            || stderr(&refused).contains("Invalid or missing credentials"),
+        "{}{}",
+        stdout(&refused),
+        stderr(&refused)
+    );
+    // Without a login, the API refuses.
+    let anonymous = cli.run(&["action", "list"]);
+    assert!(!anonymous.status.success(), "{}", stdout(&anonymous));
+
+    let login = cli.run(&["login", USER, "-p", PASSWORD]);
+    assert!(login.status.success(), "{}{}", stdout(&login), stderr(&login));
+    assert!(stdout(&login).contains(&format!("Logged in as {USER}")), "{}", stdout(&login));
+
+    // Actions, as st2d holds them.
+    let actions = cli.json(&["action", "list", "--pack=core"]);
+    let refs: Vec<&str> = actions.as_array().expect("a list").iter().filter_map(|a| a["ref"].as_str()).collect();
+    let held = daemon.refs("action", Some("core"));
+    assert_eq!(refs.len(), held.len(), "{refs:?} vs {held:?}");
+    assert!(refs.contains(&"core.local"), "{refs:?}");
+    let local = cli.json(&["action", "get", "core.local"]);
+    assert_eq!(local["ref"], "core.local");
+    assert_eq!(local["runner_type"], "local-shell-cmd");
+
+    // A run, its result, and the same execution through st2ctl.
+    let run = cli.json(&["run", "core.local", "cmd=echo hi"]);
+    assert_eq!(run["status"], "succeeded", "{run:#}");
+    assert_eq!(run["result"]["stdout"], "hi", "{run:#}");
+    let id = run["id"].as_str().expect("an id").to_string();
+    let held = daemon.ctl_json(&["execution", "get", &id]);
+    assert_eq!(held["status"], "succeeded");
+    assert_eq!(held["context"]["user"], USER, "the acting user is the one logged in: {held:#}");
+    let listed = cli.json(&["execution", "list"]);
+    assert!(listed.as_array().expect("a list").iter().any(|e| e["id"] == id.as_str()), "{listed:#}");
+    let got = cli.json(&["execution", "get", &id]);
+    assert_eq!(got["id"], id.as_str());
+    assert_eq!(got["result"]["stdout"], "hi");
+
+    // Keys: plain and encrypted, in the system scope.
+    let set = cli.run(&["key", "set", "greeting", "hello"]);
+    assert!(set.status.success(), "{}{}", stdout(&set), stderr(&set));
+    assert_eq!(cli.json(&["key", "get", "greeting"])["value"], "hello");
+    assert!(cli.run(&["key", "set", "password", "s3cret", "--encrypt"]).status.success());
+    let hidden = cli.json(&["key", "get", "password"]);
+    assert_eq!(hidden["secret"], true);
+    assert_ne!(hidden["value"], "s3cret");
+    assert_eq!(cli.json(&["key", "get", "password", "--decrypt"])["value"], "s3cret");
+    let held = daemon.ctl_json(&["key", "get", "password", "--decrypt"]);
+    assert_eq!(held["value"], "s3cret", "{held:#}");
+    let names: Vec<String> = cli
+        .json(&["key", "list"])
+        .as_array()
+        .expect("a list")
+        .iter()
+        .filter_map(|k| k["name"].as_str().map(String::from))
+        .collect();
+    assert!(names.contains(&"greeting".to_string()) && names.contains(&"password".to_string()), "{names:?}");
+    assert!(cli.run(&["key", "delete", "greeting"]).status.success());
+    let gone = cli.run(&["key", "get", "greeting"]);
+    assert!(!gone.status.success() || stdout(&gone).contains("not found"), "{}", stdout(&gone));
+    assert!(!daemon.ctl(&["key", "get", "greeting"]).status.success());
+}
+
+#[test]
+fn the_python_library_talks_to_st2d() {
+    let python = st2client();
+    let home = Home::new();
+    let (daemon, port) = start(&home, &python);
+    let script = r#"
+import json, sys
+from st2client.client import Client
+from st2client.models import LiveAction, KeyValuePair
+base = sys.argv[1]
+token = Client(base_url=base, api_url=base + "/api/v1", auth_url=base + "/auth/v1").tokens.create(
+    __import__("st2client.models", fromlist=["Token"]).Token(), auth=(sys.argv[2], sys.argv[3])).token
+client = Client(base_url=base, api_url=base + "/api/v1", auth_url=base + "/auth/v1", token=token)
+print(json.dumps({"check": "actions", "refs": sorted(a.ref for a in client.actions.get_all(pack="core"))}))
+execution = client.executions.create(LiveAction(action="core.local", parameters={"cmd": "echo from-the-library"}))
+print(json.dumps({"check": "execution", "id": execution.id, "status": execution.status}))
+client.keys.update(KeyValuePair(name="library", value="written"))
+print(json.dumps({"check": "key", "value": client.keys.get_by_name("library").value}))
+"#;
+    let base = format!("http://127.0.0.1:{port}");
+    let output = Command::new(&python).args(["-c", script, &base, USER, PASSWORD]).output().expect("python runs");
+    assert!(output.status.success(), "{}\n{}", stderr(&output), daemon.log());
+    let lines: Vec<Value> = stdout(&output).lines().map(|l| serde_json::from_str(l).expect("a JSON line")).collect();
+    let refs: Vec<String> =
+        lines[0]["refs"].as_array().expect("refs").iter().filter_map(|r| r.as_str().map(String::from)).collect();
+    let mut held = daemon.refs("action", Some("core"));
+    held.sort();
+    assert_eq!(refs, held);
+    let id = lines[1]["id"].as_str().expect("an execution id");
+    let done = daemon
+        .wait_json("the library's execution to finish", &["execution", "get", id], |e| e["status"] == "succeeded");
+    assert_eq!(done["result"]["stdout"], "from-the-library", "{done:#}");
+    assert_eq!(done["context"]["user"], USER, "{done:#}");
+    assert_eq!(lines[2]["value"], "written");
+    assert_eq!(daemon.ctl_json(&["key", "get", "library"])["value"], "written");
+}
+
+#[test]
+fn bad_requests_get_stackstorms_codes_and_a_faultstring() {
+    let python = st2client();
+    let home = Home::new();
+    let (daemon, port) = start(&home, &python);
+    let url = |path: &str| format!("http://127.0.0.1:{port}{path}");
+
+    // Credentials: none, a wrong password, an unknown token.
+    let (status, body) = curl(&[&url("/api/v1/actions")]);
+    assert_eq!((status, faultstring(&body).as_str()), (401, "Unauthorized - One of Token or API key required."));
+    let (status, body) = curl(&["-X", "POST", "-u", &format!("{USER}:nope"), &url("/auth/v1/tokens")]);
+    assert_eq!((status, faultstring(&body).as_str()), (401, "Invalid or missing credentials"));
+    let (status, body) = curl(&["-H", "X-Auth-Token: 0123456789abcdef0123456789abcdef", &url("/api/v1/actions")]);
+    assert_eq!(status, 401, "{body}");
+    assert!(faultstring(&body).starts_with("Unauthorized - "), "{body}");
+    // A TTL beyond the configured one.
+    let (status, body) = curl(&[
+        "-X",
+        "POST",
+        "-u",
+        &format!("{USER}:{PASSWORD}"),
+        "-H",
+        "Content-Type: application/json",
+        "--data",
+        r#"{"ttl": 999999999}"#,
+        &url("/auth/v1/tokens"),
+    ]);
+    assert_eq!(status, 400, "{body}");
+    assert!(faultstring(&body).contains("greater than max allowed 86400"), "{body}");
+
+    let (status, body) = curl(&["-X", "POST", "-u", &format!("{USER}:{PASSWORD}"), &url("/auth/v1/tokens")]);
+    assert_eq!(status, 201, "{body}");
+    let token: Value = serde_json::from_str(&body).expect("a token");
+    let token = format!("X-Auth-Token: {}", token["token"].as_str().expect("a token"));
+    let json = "Content-Type: application/json";
+
+    let (status, body) = curl(&["-H", &token, &url("/api/v1/actions/nope.missing")]);
+    assert_eq!(status, 404, "{body}");
+    assert!(faultstring(&body).contains("nope.missing"), "{body}");
+    let (status, body) = curl(&["-H", &token, "-H", json, "--data", "{\"action\": ", &url("/api/v1/executions")]);
+    assert_eq!(status, 400, "{body}");
+    assert!(faultstring(&body).starts_with("Failed to parse request body"), "{body}");
+    let (status, body) =
+        curl(&["-H", &token, "-H", json, "--data", r#"{"action": "nope.missing"}"#, &url("/api/v1/executions")]);
+    assert_eq!(status, 404, "{body}");
+    assert!(faultstring(&body).contains("nope.missing"), "{body}");
+    let (status, body) = curl(&[
+        "-H",
+        &token,
+        "-H",
+        json,
+        "--data",
+        r#"{"action": "core.local", "parameters": {"cwd": "/tmp"}}"#,
+        &url("/api/v1/executions"),
+    ]);
+    assert_eq!(status, 400, "{body}");
+    assert!(faultstring(&body).contains("cmd"), "{body}");
+    let (status, body) =
+        curl(&["-H", &token, "-H", json, "--data", r#"{"action": ["core.local"]}"#, &url("/api/v1/executions")]);
+    assert_eq!(status, 400, "{body}");
+    assert!(faultstring(&body).contains("field \"action\""), "{body}");
+    let (status, body) = curl(&["-H", &token, &url("/api/v1/executions?limit=abc")]);
+    assert_eq!(status, 400, "{body}");
+    assert!(faultstring(&body).contains("limit"), "{body}");
+    let (status, body) = curl(&[
+        "-X",
+        "PUT",
+        "-H",
+        &token,
+        "-H",
+        json,
+        "--data",
+        r#"{"name": "k", "value": 7}"#,
+        &url("/api/v1/keys/k"),
+    ]);
+    assert_eq!(status, 400, "{body}");
+    assert!(faultstring(&body).contains("field \"value\""), "{body}");
+    let (status, body) = curl(&["-X", "DELETE", "-H", &token, &url("/api/v1/actions/core.local")]);
+    assert_eq!(status, 405, "{body}");
+    // Nothing was created by any of them.
+    let executions = daemon.ctl_json(&["execution", "list"]);
+    assert_eq!(executions.as_array().map(Vec::len), Some(0), "{executions:#}");
+    assert!(!daemon.ctl(&["key", "get", "k"]).status.success());
+}
