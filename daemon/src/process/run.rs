@@ -133,8 +133,8 @@ impl Capture {
     }
 }
 
-/// A child that runs, however it was started: spawned here, or forked by a warm interpreter
-/// (`crate::warm`), which is not st2d's child and reports its exit itself.
+/// A child that runs, however it was started: spawned here, or forked by a warm interpreter,
+/// which is not st2d's child and reports its exit itself.
 pub struct Started {
     /// The child's pid, which leads its process group.
     pub pid: u32,
