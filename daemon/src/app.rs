@@ -196,6 +196,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     rereads.extend(grpc_tcp.as_ref().map(TcpDoors::rereads).unwrap_or_default());
     let services = Services::new(
         published.clone(),
+        reload.clone(),
         Runtime {
             sensors: sensors.clone(),
             shim,
@@ -219,7 +220,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     tasks.spawn(signal::run(signals, reload.clone(), rereads, shutdown.clone()));
     tasks.spawn(systemd::watchdog(intake.clone()));
     let info = DaemonInfo { started, packs_dirs: paths.packs_dirs.clone(), socket: paths.socket.clone() };
-    let service = ControlService::new(&services, reload, info);
+    let service = ControlService::new(&services, info);
     let server = tokio::spawn(api::serve(
         listener,
         paths.socket.clone(),

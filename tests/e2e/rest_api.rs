@@ -1,8 +1,9 @@
 //! StackStorm's REST API end to end with the real `st2client` 3.9.0 from PyPI: the `st2` CLI
 //! logs in against a users file, lists and reads actions, runs `core.local`, lists and reads
-//! executions, and sets, reads, lists and deletes keys (plain and encrypted); the Python
-//! library does the same; each is checked against what st2d holds (through st2ctl). Bad
-//! requests get StackStorm's status codes and a `faultstring` naming the cause.
+//! executions, and sets, reads, lists and deletes keys (plain and encrypted); lists packs,
+//! rules and trigger types, disables a rule, cancels an execution and answers an inquiry; the
+//! Python library does the same; each is checked against what st2d holds (through st2ctl).
+//! Bad requests get StackStorm's status codes and a `faultstring` naming the cause.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -70,6 +71,17 @@ impl Cli {
     }
 }
 
+/// The execution id `st2 run ... -a` prints (`st2 execution get ID`).
+fn started(output: &Output) -> String {
+    assert!(output.status.success(), "{}{}", stdout(output), stderr(output));
+    let text = stdout(output);
+    let line = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("st2 execution get "))
+        .unwrap_or_else(|| panic!("no id in {text}"));
+    line.trim().to_string()
+}
+
 /// `curl` with `args`; returns (status, body).
 fn curl(args: &[&str]) -> (u16, String) {
     let output = Command::new("curl")
@@ -92,8 +104,19 @@ fn start(home: &Home, python: &Path) -> (Daemon, u16) {
     let users = home.path().join("htpasswd").display().to_string();
     let port = free_port();
     let listen = format!("127.0.0.1:{port}");
-    let daemon = Daemon::start(home, &["serve", "--http-listen", &listen, "--auth-users", &users]);
+    let daemon = Daemon::start(
+        home,
+        &["serve", "--register-rules-by-default", "--http-listen", &listen, "--auth-users", &users],
+    );
     (daemon, port)
+}
+
+fn logged_in(home: &Home, python: &Path, port: u16) -> Cli {
+    let cli = Cli { bin: python.with_file_name("st2"), home: home.path().join("cli-home"), port };
+    std::fs::create_dir_all(&cli.home).expect("cli home");
+    let login = cli.run(&["login", USER, "-p", PASSWORD]);
+    assert!(login.status.success(), "{}{}", stdout(&login), stderr(&login));
+    cli
 }
 
 #[test]
@@ -291,4 +314,58 @@ fn bad_requests_get_stackstorms_codes_and_a_faultstring() {
     let executions = daemon.ctl_json(&["execution", "list"]);
     assert_eq!(executions.as_array().map(Vec::len), Some(0), "{executions:#}");
     assert!(!daemon.ctl(&["key", "get", "k"]).status.success());
+}
+
+#[test]
+fn the_st2_cli_reads_packs_rules_and_triggers_disables_a_rule_cancels_and_answers_an_inquiry() {
+    let python = st2client();
+    let home = Home::new();
+    home.write("packs/hooks/pack.yaml", &st2d_tests::pack_yaml("hooks", "webhook rules"));
+    home.write(
+        "packs/hooks/rules/alert.yaml",
+        "---\nname: alert\nenabled: true\ntrigger: {type: core.st2.webhook, parameters: {url: alert}}\naction: {ref: core.noop}\n",
+    );
+    home.write(
+        "packs/hooks/triggers/deployed.yaml",
+        "---\nname: deployed\ndescription: an app was deployed\npayload_schema: {type: object, properties: {app: {type: string}}}\n",
+    );
+    let (daemon, port) = start(&home, &python);
+    let cli = logged_in(&home, &python, port);
+
+    let packs = cli.json(&["pack", "list"]);
+    let refs: Vec<&str> = packs.as_array().expect("a list").iter().filter_map(|p| p["ref"].as_str()).collect();
+    assert!(refs.contains(&"core") && refs.contains(&"hooks"), "{refs:?}");
+    let triggers = cli.json(&["trigger", "list", "--pack=hooks"]);
+    let refs: Vec<&str> = triggers.as_array().expect("a list").iter().filter_map(|t| t["ref"].as_str()).collect();
+    assert_eq!(refs, ["hooks.deployed"]);
+
+    let rules = cli.json(&["rule", "list", "--pack=hooks"]);
+    assert_eq!(rules[0]["ref"], "hooks.alert", "{rules:#}");
+    assert_eq!(rules[0]["enabled"], true);
+    let disabled = cli.run(&["rule", "disable", "hooks.alert"]);
+    assert!(disabled.status.success(), "{}{}", stdout(&disabled), stderr(&disabled));
+    assert_eq!(daemon.ctl_json(&["rule", "get", "hooks.alert"])["enabled"], false);
+    assert_eq!(cli.json(&["rule", "get", "hooks.alert"])["enabled"], false);
+
+    // Cancel a running execution.
+    let id = started(&cli.run(&["run", "core.local", "cmd=sleep 30", "-a"]));
+    daemon.wait_json("the sleep to run", &["execution", "get", &id], |e| e["status"] == "running");
+    let canceled = cli.run(&["execution", "cancel", &id]);
+    assert!(canceled.status.success(), "{}{}", stdout(&canceled), stderr(&canceled));
+    assert!(stdout(&canceled).contains(&format!("with id {id} canceled")), "{}", stdout(&canceled));
+    daemon.wait_json("the sleep to be canceled", &["execution", "get", &id], |e| e["status"] == "canceled");
+
+    // An inquiry, answered through the API as the logged-in user.
+    let id = started(&cli.run(&["run", "core.ask", "-a"]));
+    daemon.wait_json("the inquiry to wait", &["execution", "get", &id], |e| e["status"] == "pending");
+    let inquiries = cli.json(&["inquiry", "list"]);
+    assert!(inquiries.as_array().expect("a list").iter().any(|i| i["id"] == id.as_str()), "{inquiries:#}");
+    let answered = cli.run(&["inquiry", "respond", &id, "-r", r#"{"continue": true}"#]);
+    assert!(answered.status.success(), "{}{}", stdout(&answered), stderr(&answered));
+    assert!(stdout(&answered).contains(&format!("Response accepted for inquiry {id}")), "{}", stdout(&answered));
+    let done = daemon.wait_json("the inquiry to succeed", &["execution", "get", &id], |e| e["status"] == "succeeded");
+    assert_eq!(done["result"]["response"]["continue"], true, "{done:#}");
+    // Answered once: a second answer is refused with StackStorm's message.
+    let again = cli.run(&["inquiry", "respond", &id, "-r", r#"{"continue": true}"#]);
+    assert!(!again.status.success());
 }

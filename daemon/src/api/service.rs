@@ -11,7 +11,7 @@ use st2d_proto::v1::control_server::Control;
 use tonic::{Request, Response, Status};
 
 use super::{convert, runtime, status};
-use crate::reload::{Cause, Published, Registration, ReloadHandle};
+use crate::reload::{Cause, Published, Registration};
 use crate::sensor::spec::Selection;
 use crate::service::{Runtime, Services};
 use crate::trigger::{TriggerInstance, parse_id};
@@ -28,15 +28,21 @@ pub struct DaemonInfo {
 }
 
 pub struct ControlService {
+    services: Services,
+    /// The same as `services`' (kept apart as the RPCs read them on every call).
     published: Published,
-    reload: ReloadHandle,
-    info: DaemonInfo,
     runtime: Arc<Runtime>,
+    info: DaemonInfo,
 }
 
 impl ControlService {
-    pub fn new(services: &Services, reload: ReloadHandle, info: DaemonInfo) -> Self {
-        Self { published: services.published.clone(), runtime: services.runtime.clone(), reload, info }
+    pub fn new(services: &Services, info: DaemonInfo) -> Self {
+        Self {
+            services: services.clone(),
+            published: services.published.clone(),
+            runtime: services.runtime.clone(),
+            info,
+        }
     }
 
     fn sensor(&self, sensor: &Sensor, registry: &crate::registry::Registry) -> pb::Sensor {
@@ -139,8 +145,12 @@ impl Control for ControlService {
         }
         let registration =
             (!kinds.is_empty()).then_some(Registration { kinds, packs: request.packs, ..Registration::default() });
-        let report =
-            self.reload.reload(Cause::Rpc, registration).await.map_err(|e| status::unavailable(e.to_string()))?;
+        let report = self
+            .services
+            .reload
+            .reload(Cause::Rpc, registration)
+            .await
+            .map_err(|e| status::unavailable(e.to_string()))?;
         Ok(Response::new(convert::reload_report(&report)))
     }
 
@@ -398,18 +408,8 @@ impl Control for ControlService {
 
     async fn set_rule_enabled(&self, request: Request<pb::SetEnabledRequest>) -> Result<Response<pb::Rule>, Status> {
         let request = request.into_inner();
-        let ref_ = request.r#ref.trim();
-        if ref_.is_empty() {
-            return Err(status::invalid_argument("ref is required"));
-        }
-        if self.published.registry().rule(ref_).is_none() {
-            return Err(not_found("rule", ref_));
-        }
-        self.runtime.store.set_rule_toggle(ref_, request.enabled).map_err(|e| status::internal(e.to_string()))?;
-        self.reload.refresh().await.map_err(|e| status::unavailable(e.to_string()))?;
-        let registry = self.published.registry();
-        let rule = registry.rule(ref_).ok_or_else(|| not_found("rule", ref_))?;
-        Ok(Response::new(convert::rule(rule, &registry)))
+        let rule = crate::service::rules::set_enabled(&self.services, &request.r#ref, request.enabled).await?;
+        Ok(Response::new(convert::rule(&rule, &self.published.registry())))
     }
 
     async fn list_rule_enforcements(

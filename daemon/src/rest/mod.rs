@@ -10,7 +10,9 @@
 mod actions;
 mod executions;
 mod fault;
+mod inquiries;
 mod keys;
+mod packs;
 mod query;
 mod tokens;
 mod views;
@@ -43,6 +45,14 @@ pub fn api(rest: Rest) -> Router {
         .route("/api/v1/executions", get(executions::list).post(executions::create))
         .route("/api/v1/executions/{id}", get(executions::get_one).delete(executions::cancel))
         .route("/api/v1/executions/{id}/children", get(executions::children))
+        .route("/api/v1/packs", get(packs::list))
+        .route("/api/v1/packs/{ref_or_id}", get(packs::get_one))
+        .route("/api/v1/triggertypes", get(packs::trigger_types))
+        .route("/api/v1/triggertypes/{ref_or_id}", get(packs::trigger_type))
+        .route("/api/v1/rules", get(packs::rules))
+        .route("/api/v1/rules/{ref_or_id}", get(packs::rule).put(packs::update_rule))
+        .route("/api/v1/inquiries", get(inquiries::list))
+        .route("/api/v1/inquiries/{id}", get(inquiries::get_one).put(inquiries::respond))
         .route("/api/v1/keys", get(keys::list))
         .route("/api/v1/keys/{name}", get(keys::get_one).put(keys::put).delete(keys::delete))
         .route("/auth/v1/tokens/validate", post(tokens::validate))

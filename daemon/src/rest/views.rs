@@ -1,18 +1,19 @@
-//! The JSON of StackStorm's API models (st2common/models/api): how an action, a runner type,
-//! an execution, a key-value pair and a token look to StackStorm's clients.
+//! The JSON of StackStorm's API models (st2common/models/api): how a pack, an action, a runner
+//! type, a trigger type, a rule, an execution, an inquiry, a key-value pair and a token look to
+//! StackStorm's clients.
 //!
 //! Owns: those shapes. Must not: decide which resources are shown (the service layer does).
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Map, Value, json};
-use st2d_core::pack::model::Action;
+use st2d_core::pack::model::{Action, Rule, TriggerType};
 use st2d_core::pack::runners::Runner;
 
 use crate::auth::IssuedToken;
 use crate::datastore::{Item, Scope};
 use crate::execution::{Execution, mask_secrets};
-use crate::registry::Registry;
-use crate::service::catalog::{self, action_id, runner_id};
+use crate::registry::{PackEntry, Registry};
+use crate::service::catalog::{self, action_id, pack_id, rule_id, runner_id, trigger_type_id};
 
 /// StackStorm's timestamps: microseconds, UTC, `Z`.
 pub fn timestamp(time: &DateTime<Utc>) -> String {
@@ -35,6 +36,78 @@ pub fn action(action: &Action) -> Value {
         "tags": if action.tags.is_null() { json!([]) } else { action.tags.clone() },
         "notify": if action.notify.is_null() { json!({}) } else { action.notify.clone() },
         "metadata_file": action.metadata_file,
+    })
+}
+
+pub fn pack(pack: &PackEntry) -> Value {
+    let meta = pack.content.as_ref().map(|c| &c.meta);
+    let raw = meta.map(|m| &m.raw);
+    let field = |name: &str| raw.and_then(|r| r.get(name)).cloned();
+    json!({
+        "id": pack_id(pack),
+        "uid": catalog::uid("pack", None, &pack.ref_),
+        "ref": pack.ref_,
+        "name": meta.map(|m| m.name.as_str()).unwrap_or(&pack.ref_),
+        "description": meta.map(|m| m.description.as_str()).unwrap_or_default(),
+        "keywords": meta.map(|m| m.keywords.clone()).unwrap_or_default(),
+        "version": meta.map(|m| m.version.as_str()).unwrap_or_default(),
+        "author": meta.map(|m| m.author.as_str()).unwrap_or_default(),
+        "email": meta.map(|m| m.email.as_str()).unwrap_or_default(),
+        "contributors": field("contributors").unwrap_or_else(|| json!([])),
+        "dependencies": meta.map(|m| m.dependencies.clone()).unwrap_or_default(),
+        "stackstorm_version": field("stackstorm_version").unwrap_or(Value::Null),
+        "python_versions": field("python_versions").unwrap_or_else(|| json!([])),
+        "system": {},
+        "path": pack.dir.display().to_string(),
+    })
+}
+
+pub fn trigger_type(trigger_type: &TriggerType) -> Value {
+    json!({
+        "id": trigger_type_id(trigger_type),
+        "uid": catalog::uid("trigger_type", Some(&trigger_type.pack), &trigger_type.name),
+        "ref": trigger_type.ref_,
+        "name": trigger_type.name,
+        "pack": trigger_type.pack,
+        "description": trigger_type.description,
+        "payload_schema": trigger_type.payload_schema,
+        "parameters_schema": trigger_type.parameters_schema,
+        "tags": if trigger_type.tags.is_null() { json!([]) } else { trigger_type.tags.clone() },
+        "metadata_file": trigger_type.metadata_file,
+    })
+}
+
+pub fn rule(registry: &Registry, rule: &Rule) -> Value {
+    let trigger = crate::trigger::triggers::of_rule(rule);
+    json!({
+        "id": rule_id(rule),
+        "uid": catalog::uid("rule", Some(&rule.pack), &rule.name),
+        "ref": rule.ref_,
+        "name": rule.name,
+        "pack": rule.pack,
+        "description": rule.description,
+        "enabled": registry.rule_enabled(rule),
+        "trigger": {"type": rule.trigger_type, "ref": trigger.ref_, "parameters": rule.trigger_parameters},
+        "criteria": rule.criteria,
+        "action": {"ref": rule.action_ref, "parameters": rule.action_parameters},
+        "type": {"ref": rule.rule_type.as_str(), "parameters": {}},
+        "tags": if rule.tags.is_null() { json!([]) } else { rule.tags.clone() },
+        "context": if rule.context.is_null() { json!({}) } else { rule.context.clone() },
+        "metadata_file": rule.metadata_file,
+    })
+}
+
+/// An inquiry as `InquiryResponseAPI` shows it: its id, route, schema, users, roles, TTL.
+pub fn inquiry(execution: &Execution) -> Value {
+    let view = crate::action::inquiry::view(execution);
+    json!({
+        "id": execution.id,
+        "route": view["route"],
+        "ttl": view["ttl"],
+        "users": view["users"],
+        "roles": view["roles"],
+        "schema": view["schema"],
+        "parent": execution.parent,
     })
 }
 

@@ -1,5 +1,5 @@
-//! The registry's resources as the doors offer them: actions and runner types, listed with
-//! StackStorm's filters and found by ref, name or id.
+//! The registry's resources as the doors offer them: packs, actions, runner types, trigger types
+//! and rules, listed with StackStorm's filters and found by ref, name or id.
 //!
 //! StackStorm gives every resource a database id; st2d's resources are pack files, so their id
 //! is derived from their uid (`action:core:local`): 24 hex digits, stable across reloads and
@@ -9,11 +9,11 @@
 
 use std::sync::Arc;
 
-use st2d_core::pack::model::Action;
+use st2d_core::pack::model::{Action, Rule, TriggerType};
 use st2d_core::pack::runners::{self, Runner};
 
 use super::ServiceError;
-use crate::registry::Registry;
+use crate::registry::{PackEntry, Registry};
 
 /// StackStorm's uid of a resource: `<kind>:<pack>:<name>`, or `<kind>:<name>` without a pack.
 pub fn uid(kind: &str, pack: Option<&str>, name: &str) -> String {
@@ -35,6 +35,85 @@ pub fn action_id(action: &Action) -> String {
 
 pub fn runner_id(runner: &Runner) -> String {
     resource_id(&uid("runner_type", None, &runner.name))
+}
+
+pub fn pack_id(pack: &PackEntry) -> String {
+    resource_id(&uid("pack", None, &pack.ref_))
+}
+
+pub fn trigger_type_id(trigger_type: &TriggerType) -> String {
+    resource_id(&uid("trigger_type", Some(&trigger_type.pack), &trigger_type.name))
+}
+
+pub fn rule_id(rule: &Rule) -> String {
+    resource_id(&uid("rule", Some(&rule.pack), &rule.name))
+}
+
+fn not_found(wanted: &str) -> ServiceError {
+    ServiceError::not_found(format!("Resource with a reference or id \"{wanted}\" not found"))
+}
+
+fn required(ref_or_id: &str) -> Result<&str, ServiceError> {
+    let wanted = ref_or_id.trim();
+    if wanted.is_empty() { Err(ServiceError::invalid("ref is required")) } else { Ok(wanted) }
+}
+
+/// Packs, in ref order; `name` (when not empty) keeps the pack with that ref or name.
+pub fn packs<'a>(registry: &'a Registry, name: &'a str) -> Vec<&'a PackEntry> {
+    registry
+        .packs()
+        .filter(|p| name.is_empty() || p.ref_ == name || p.content.as_ref().is_some_and(|c| c.meta.name == name))
+        .collect()
+}
+
+/// The pack whose ref or id is `ref_or_id`.
+pub fn pack<'a>(registry: &'a Registry, ref_or_id: &str) -> Result<&'a PackEntry, ServiceError> {
+    let wanted = required(ref_or_id)?;
+    registry.pack(wanted).or_else(|| registry.packs().find(|p| pack_id(p) == wanted)).ok_or_else(|| not_found(wanted))
+}
+
+/// Trigger types of `pack` (all when empty), in ref order.
+pub fn trigger_types(registry: &Registry, pack: &str) -> Vec<Arc<TriggerType>> {
+    registry.trigger_types(Some(pack).filter(|p| !p.is_empty())).cloned().collect()
+}
+
+pub fn trigger_type(registry: &Registry, ref_or_id: &str) -> Result<Arc<TriggerType>, ServiceError> {
+    let wanted = required(ref_or_id)?;
+    registry
+        .trigger_type(wanted)
+        .or_else(|| registry.trigger_types(None).find(|t| trigger_type_id(t) == wanted))
+        .cloned()
+        .ok_or_else(|| not_found(wanted))
+}
+
+/// Which rules a list asks for; empty fields do not filter.
+#[derive(Debug, Clone, Default)]
+pub struct RuleFilter {
+    pub pack: String,
+    pub name: String,
+    pub action: String,
+    pub trigger_type: String,
+    pub enabled: Option<bool>,
+}
+
+pub fn rules(registry: &Registry, filter: &RuleFilter) -> Vec<Arc<Rule>> {
+    registry
+        .rules(Some(filter.pack.as_str()).filter(|p| !p.is_empty()))
+        .filter(|r| filter.name.is_empty() || r.name == filter.name)
+        .filter(|r| filter.action.is_empty() || r.action_ref == filter.action)
+        .filter(|r| filter.trigger_type.is_empty() || r.trigger_type == filter.trigger_type)
+        .filter(|r| filter.enabled.is_none_or(|enabled| registry.rule_enabled(r) == enabled))
+        .cloned()
+        .collect()
+}
+
+pub fn rule(registry: &Registry, ref_or_id: &str) -> Result<Arc<Rule>, ServiceError> {
+    let wanted = required(ref_or_id)?;
+    registry
+        .rule(wanted)
+        .or_else(|| registry.rules(None).find(|r| rule_id(r) == wanted))
+        .cloned()
+        .ok_or_else(|| not_found(wanted))
 }
 
 /// Which actions a list asks for; empty fields do not filter.
@@ -65,15 +144,12 @@ fn has_tag(action: &Action, tag: &str) -> bool {
 
 /// The action whose ref or id is `ref_or_id`.
 pub fn action(registry: &Registry, ref_or_id: &str) -> Result<Arc<Action>, ServiceError> {
-    let wanted = ref_or_id.trim();
-    if wanted.is_empty() {
-        return Err(ServiceError::invalid("ref is required"));
-    }
+    let wanted = required(ref_or_id)?;
     registry
         .action(wanted)
         .or_else(|| registry.actions(None).find(|a| action_id(a) == wanted))
         .cloned()
-        .ok_or_else(|| ServiceError::not_found(format!("Resource with a reference or id \"{wanted}\" not found")))
+        .ok_or_else(|| not_found(wanted))
 }
 
 /// Runner types, by name; `name` (when not empty) keeps only that one.

@@ -8,13 +8,15 @@
 pub mod catalog;
 mod error;
 pub mod executions;
+pub mod inquiries;
 pub mod keys;
+pub mod rules;
 
 pub use error::ServiceError;
 
 use std::sync::Arc;
 
-use crate::reload::Published;
+use crate::reload::{Published, ReloadHandle};
 
 /// The running parts the doors report on and steer.
 pub struct Runtime {
@@ -27,16 +29,18 @@ pub struct Runtime {
     pub packs: crate::packmgmt::PackManager,
 }
 
-/// What every service function reads and steers: the published registry and the runtime.
+/// What every service function reads and steers: the published registry, the reload actor
+/// and the runtime.
 #[derive(Clone)]
 pub struct Services {
     pub published: Published,
+    pub reload: ReloadHandle,
     pub runtime: Arc<Runtime>,
 }
 
 impl Services {
-    pub fn new(published: Published, runtime: Runtime) -> Self {
-        Self { published, runtime: Arc::new(runtime) }
+    pub fn new(published: Published, reload: ReloadHandle, runtime: Runtime) -> Self {
+        Self { published, reload, runtime: Arc::new(runtime) }
     }
 }
 
