@@ -224,6 +224,8 @@ pub fn status(s: &pb::Status) -> Value {
             "pid": w.pid,
             "forks": w.forks,
             "restarts": w.restarts,
+            "pack": w.pack,
+            "preloaded": w.preloaded,
         })).collect::<Vec<_>>(),
     })
 }

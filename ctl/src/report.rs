@@ -36,6 +36,10 @@ pub fn print_status(status: &pb::Status, as_json: bool) {
             warm.forks,
             warm.restarts
         );
+        if !warm.pack.is_empty() {
+            let plural = if warm.preloaded == 1 { "" } else { "s" };
+            outln!("  preloads pack {}: {} action module{plural} imported", warm.pack, warm.preloaded);
+        }
     }
     if let Some(report) = &status.last_reload {
         outln!(

@@ -113,7 +113,9 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
         let run_dir = paths.shim_socket().with_file_name("");
         match (config.python_warm, green) {
             (false, _) => WarmPool::off(),
-            (true, false) => WarmPool::new(entry, run_dir, work.clone(), work_tasks.clone()),
+            (true, false) => {
+                WarmPool::new(entry, run_dir, config.python_preload.clone(), work.clone(), work_tasks.clone())
+            }
             (true, true) => WarmPool::green(entry, run_dir, work.clone(), work_tasks.clone()),
         }
     };

@@ -125,6 +125,18 @@ pub struct ServeArgs {
     #[arg(long, global = true)]
     pub no_python_warm: bool,
 
+    /// Import this pack's python-script action modules in a warm interpreter of its own before
+    /// forking its runs (repeatable; module top-level code then runs once per change of the
+    /// pack, not per run).
+    #[arg(
+        long = "python-preload",
+        env = "ST2D_PYTHON_PRELOAD",
+        value_delimiter = ',',
+        value_name = "PACK",
+        global = true
+    )]
+    pub python_preload: Vec<String>,
+
     /// Executions that run at once; the others wait, `requested`, in order.
     #[arg(long, env = "ST2D_ACTION_CONCURRENCY", default_value_t = 16, value_name = "N", global = true)]
     pub action_concurrency: usize,

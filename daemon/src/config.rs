@@ -124,6 +124,8 @@ pub struct Config {
     pub common_libs: bool,
     /// Python actions forked from warm interpreters (`--no-python-warm` turns it off).
     pub python_warm: bool,
+    /// Packs whose action modules their warm interpreter imports (`--python-preload`).
+    pub python_preload: Vec<String>,
     /// The HTTP ingress, when `--http-listen` is given.
     pub ingress: Option<crate::ingress::IngressConfig>,
     /// The control plane's TCP listeners (`--grpc-listen`).
@@ -165,6 +167,7 @@ impl Config {
             python: serve.python.clone(),
             common_libs: serve.enable_common_libs,
             python_warm: !serve.no_python_warm,
+            python_preload: serve.python_preload.clone(),
             ingress: serve.http_listen.map(|listen| crate::ingress::IngressConfig {
                 listen,
                 api_keys_file: serve.http_api_keys.clone(),

@@ -1,7 +1,9 @@
 //! Python actions forked from a warm interpreter, end to end: the same result, stdout, stderr,
 //! config, datastore calls and exit codes as a cold start (`--no-python-warm`); an edited
 //! action runs at once; a module global one run changes is not seen by the next; a timeout and
-//! a cancel kill the forked child; `kill -9` of the warm interpreter fails only the run in flight.
+//! a cancel kill the forked child; `kill -9` of the warm interpreter fails only the run in flight;
+//! a pack preloaded (`--python-preload`) imports its action once, keeps runs apart and sees an
+//! edit at once.
 
 use serde_json::{Value, json};
 use st2d_tests::{Daemon, Home, eventually, pack_yaml};
@@ -247,4 +249,140 @@ fn sensors_start_warm_and_green_and_restart_as_before() {
     }
     let running = daemon.ctl_json(&["status"])["sensors_running"].clone();
     assert_eq!(running, 3);
+}
+
+/// A pack whose action module counts its imports in a file, keeps a module global, and imports
+/// a module of its `actions/lib`.
+fn preload_pack(home: &Home) {
+    home.write("packs/pre/pack.yaml", &pack_yaml("pre", "preloaded python actions"));
+    home.write("packs/pre/config.schema.yaml", "greeting:\n  type: string\n  default: hello\n");
+    home.write(
+        "packs/pre/actions/count.yaml",
+        "---\nname: count\nrunner_type: python-script\nentry_point: count.py\nparameters:\n  who: {type: string, required: true}\n",
+    );
+    home.write("packs/pre/actions/lib/helper.py", "def shout(text):\n    return text.upper()\n");
+    let imports = home.path().join("imports.log");
+    home.write(
+        "packs/pre/actions/count.py",
+        &format!(
+            r#"import os
+import sys
+
+from helper import shout
+from st2common.runners.base_action import Action
+
+with open({imports:?}, "a") as log:
+    log.write("%d\n" % os.getpid())
+
+RUNS = []
+
+
+class Count(Action):
+    def run(self, who):
+        RUNS.append(who)
+        print("stdout of %s" % who)
+        sys.stderr.write("stderr of %s\n" % who)
+        self.action_service.set_value("last", who)
+        return {{"text": shout("%s %s" % (self.config["greeting"], who)), "runs": len(RUNS),
+                "last": self.action_service.get_value("last"), "pid": os.getpid()}}
+"#
+        ),
+    );
+}
+
+/// The warm interpreter that preloads `pack`.
+fn preloading(daemon: &Daemon, pack: &str) -> Value {
+    warm_state(daemon)
+        .as_array()
+        .and_then(|list| list.iter().find(|w| w["pack"] == pack).cloned())
+        .unwrap_or(Value::Null)
+}
+
+fn import_pids(home: &Home) -> Vec<u64> {
+    std::fs::read_to_string(home.path().join("imports.log"))
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|line| line.trim().parse().ok())
+        .collect()
+}
+
+#[test]
+fn a_preloaded_pack_runs_as_cold_imports_once_and_sees_an_edit_at_once() {
+    st2d_tests::require_python();
+    let home = Home::new();
+    preload_pack(&home);
+    let daemon = Daemon::start(&home, &["serve", "--python-preload", "pre"]);
+    eventually("the preloading interpreter to fork a run", || {
+        run(&daemon, &["pre.count", "who=first"]);
+        let warm = preloading(&daemon, "pre");
+        (warm["forks"].as_u64().unwrap_or(0) > 0).then_some(())
+    });
+    let warm = preloading(&daemon, "pre");
+    assert_eq!(warm["kind"], "actions");
+    assert_eq!(warm["preloaded"], 1, "{warm}");
+    let warm_pid = warm["pid"].as_u64().expect("a pid");
+    let imports_before = import_pids(&home);
+    assert!(imports_before.contains(&warm_pid), "the warm interpreter imported the module: {imports_before:?}");
+
+    let first = run(&daemon, &["pre.count", "who=world"]);
+    let second = run(&daemon, &["pre.count", "who=again"]);
+    for (shown, who) in [(&first, "world"), (&second, "again")] {
+        assert_eq!(shown["status"], "succeeded", "{shown:#}");
+        let result = &shown["result"];
+        assert_eq!(result["result"]["text"], format!("HELLO {}", who.to_uppercase()), "{shown:#}");
+        assert_eq!(result["result"]["runs"], 1, "a module global of an earlier run is not seen: {shown:#}");
+        assert_eq!(result["result"]["last"], who);
+        assert_eq!(result["stdout"], format!("stdout of {who}\n"));
+        assert!(result["stderr"].as_str().unwrap_or_default().contains(&format!("stderr of {who}\n")), "{shown:#}");
+        assert_eq!(result["exit_code"], 0);
+        assert_ne!(result["result"]["pid"].as_u64(), Some(warm_pid));
+    }
+    assert_eq!(import_pids(&home), imports_before, "a forked run does not import the preloaded module again");
+    assert_eq!(preloading(&daemon, "pre")["pid"].as_u64(), Some(warm_pid));
+
+    // An edited action runs at once, and its pack's interpreter is replaced by one that has
+    // imported the new file.
+    home.write(
+        "packs/pre/actions/count.py",
+        "from helper import shout\nfrom st2common.runners.base_action import Action\n\n\nclass Count(Action):\n    def run(self, who):\n        return shout('edited %s' % who)\n",
+    );
+    let edited = run(&daemon, &["pre.count", "who=x"]);
+    assert_eq!(edited["result"]["result"], "EDITED X", "{edited:#}");
+    // So does an edited module of the pack's lib.
+    home.write("packs/pre/actions/lib/helper.py", "def shout(text):\n    return '<%s>' % text\n");
+    let edited = run(&daemon, &["pre.count", "who=y"]);
+    assert_eq!(edited["result"]["result"], "<edited y>", "{edited:#}");
+    eventually("a new preloading interpreter to fork the edited action", || {
+        let shown = run(&daemon, &["pre.count", "who=z"]);
+        assert_eq!(shown["result"]["result"], "<edited z>", "{shown:#}");
+        let warm = preloading(&daemon, "pre");
+        (warm["pid"].as_u64().is_some_and(|pid| pid != warm_pid) && warm["forks"].as_u64().unwrap_or(0) > 0)
+            .then_some(())
+    });
+    let status = daemon.ctl(&["status"]);
+    let text = String::from_utf8_lossy(&status.stdout);
+    assert!(text.contains("preloads pack pre: 1 action module"), "{text}");
+}
+
+#[test]
+fn a_preloaded_run_is_a_cold_run() {
+    st2d_tests::require_python();
+    let cold_home = Home::new();
+    probe_pack(&cold_home);
+    let cold = Daemon::start(&cold_home, &["serve", "--no-python-warm"]);
+    let home = Home::new();
+    probe_pack(&home);
+    let preloaded = Daemon::start(&home, &["serve", "--python-preload", "probe"]);
+    eventually("the preloading interpreter to fork a run", || {
+        run(&preloaded, &["probe.show", "who=first"]);
+        (preloading(&preloaded, "probe")["forks"].as_u64().unwrap_or(0) > 0).then_some(())
+    });
+    assert_eq!(preloading(&preloaded, "probe")["preloaded"], 2, "{}", warm_state(&preloaded));
+    for ending in ["ok", "false", "raise", "exit"] {
+        let args = ["probe.show", "who=world", &format!("ending={ending}")];
+        let (from_warm, from_cold) = (run(&preloaded, &args), run(&cold, &args));
+        let warm_seen = outcome(&from_warm).to_string().replace(&home.path().display().to_string(), "HOME");
+        let cold_seen = outcome(&from_cold).to_string().replace(&cold_home.path().display().to_string(), "HOME");
+        assert_eq!(warm_seen, cold_seen, "{ending}: preloaded {from_warm:#}\ncold {from_cold:#}");
+    }
 }

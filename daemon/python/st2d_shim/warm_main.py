@@ -5,14 +5,24 @@ group, working directory, environment, import path, stdout and stderr (two pipes
 with the request), and the script run as `__main__`.
 
 Protocol, on the Unix stream socket `ST2D_WARM_SOCKET` (one JSON object per line):
-  warm -> st2d  {"op": "ready", "pid": P}
+  warm -> st2d  {"op": "ready", "pid": P, "preloaded": N}
   st2d -> warm  {"op": "fork", "id": N, "cwd": ..., "env": {...}, "argv": [...]}, with two file
                 descriptors (stdout, stderr) attached to the message (SCM_RIGHTS)
   warm -> st2d  {"op": "started", "id": N, "pid": C} or {"op": "failed", "id": N, "error": ...}
+                (with "stale": true when preloaded files changed: the run starts cold)
   warm -> st2d  {"op": "exited", "pid": C, "code": E}  (E: exit code, or minus the signal)
 
-Owns: forking and reaping. Must not: import pack code, start a thread (a fork copies only the
-forking thread), or write anything to stdout or stderr that is not a crash.
+With `ST2D_WARM_PRELOAD` (a JSON list of action files: `st2d --python-preload PACK`), it also
+imports those action modules once, as a child would (`loader.PRELOADED`), so that a child skips
+their import. It then stamps every file of the pack (and of its virtualenv, `ST2D_WARM_WATCH`)
+it imported, and the directories they were found in; a fork asked for after any of them changed
+is refused as stale (st2d starts that run cold and replaces this interpreter), so no run sees a
+module older than its file. A preload that leaves a thread running is undone: the interpreter
+starts again without it.
+
+Owns: forking, reaping and preloading. Must not: import pack code but the preloaded actions,
+start a thread (a fork copies only the forking thread), or write anything to stdout or stderr
+that is not a crash or a preload's problem.
 """
 import gc
 import json
@@ -21,6 +31,7 @@ import select
 import signal
 import socket
 import sys
+import time
 import traceback
 
 # What this loop uses, bound before a green interpreter monkey-patches the modules: the loop
@@ -53,6 +64,77 @@ BASE_PATH = [entry for entry in sys.path[1:] if entry != SHIM_ROOT and entry not
 MAX_FDS = 64
 # Scripts compiled here, by path: (modification time, code).
 COMPILED = {}
+# What preloading read: (path, stamp) of each file and directory; a fork checks them first.
+STAMPS = []
+STALE = []
+
+
+def stamp(path):
+    try:
+        found = os.stat(path)
+    except OSError:
+        return None
+    return (found.st_ino, found.st_size, found.st_mtime_ns)
+
+
+def preload(files, roots):
+    """Imports the action modules in `files` as their children would (the import path a child
+    has, each module's directory appended), then stamps what came from under `roots`."""
+    from st2d_shim import loader
+
+    saved_path = list(sys.path)
+    before = set(sys.modules)
+    # A file written while it was being imported may have been read before the write: anything
+    # modified since just before this began counts as changed.
+    began = time.time_ns() - 10_000_000
+    entry_dir = os.path.join(SHIM_ROOT, "st2d_shim")
+    for path in files:
+        sys.path[:] = [entry_dir] + OWN_PATH + BASE_PATH
+        name = loader.module_name(path)
+        previous = sys.modules.get(name)
+        try:
+            module = loader.load_module(path)
+        except BaseException as error:  # noqa: BLE001 - its runs import it, and fail, themselves
+            sys.stderr.write("cannot preload %s: %s: %s\n" % (path, type(error).__name__, error))
+            module = None
+        # The module of an action is its own runs': another action importing that name gets
+        # what a cold run of it gets.
+        if previous is None:
+            sys.modules.pop(name, None)
+        else:
+            sys.modules[name] = previous
+        if module is not None:
+            loader.PRELOADED[path] = module
+    sys.path[:] = saved_path
+    watched = [os.path.join(os.path.abspath(root), "") for root in roots]
+
+    def under(path):
+        return any(path.startswith(root) for root in watched)
+
+    read = {os.path.abspath(path) for path in files}
+    for name in set(sys.modules) - before:
+        path = getattr(sys.modules.get(name), "__file__", None)
+        if isinstance(path, str) and under(os.path.abspath(path)):
+            read.add(os.path.abspath(path))
+    places = {os.path.dirname(path) for path in read}
+    places.update(os.path.abspath(entry) for entry in OWN_PATH if under(os.path.abspath(entry)))
+    STAMPS[:] = [(path, stamp(path)) for path in sorted(read | places)]
+    if any(was is not None and was[2] >= began for _, was in STAMPS):
+        STALE.append(True)
+
+
+def threads():
+    try:
+        return len(os.listdir("/proc/self/task"))
+    except OSError:
+        return 1
+
+
+def fresh():
+    """Whether every file and directory preloading read is as it was then."""
+    if not STALE and any(stamp(path) != was for path, was in STAMPS):
+        STALE.append(True)
+    return not STALE
 
 
 def send(sock, message):
@@ -133,6 +215,12 @@ def compiled(path):
 
 def fork(sock, request, fds):
     stdout_fd, stderr_fd = fds
+    if STAMPS and not fresh():
+        os.close(stdout_fd)
+        os.close(stderr_fd)
+        send(sock, {"op": "failed", "id": request.get("id"), "stale": True,
+                    "error": "the preloaded pack changed on disk"})
+        return
     try:
         code = compiled(request["argv"][0])
         pid = _fork()
@@ -164,6 +252,18 @@ def reap(sock):
 
 
 def main():
+    files = json.loads(os.environ.get("ST2D_WARM_PRELOAD") or "[]")
+    if files:
+        preload(files, json.loads(os.environ.get("ST2D_WARM_WATCH") or "[]"))
+        if threads() > 1:
+            # A fork would copy this thread alone: start again, importing no pack code.
+            sys.stderr.write("preloading left a thread running; the pack's actions are not preloaded\n")
+            sys.stderr.flush()
+            env = dict(os.environ)
+            del env["ST2D_WARM_PRELOAD"]
+            os.execve(sys.executable, [sys.executable, "-u", os.path.abspath(__file__)], env)
+    from st2d_shim import loader
+
     sock = _socket_class(socket.AF_UNIX, socket.SOCK_STREAM)
     sock.connect(os.environ["ST2D_WARM_SOCKET"])
     wake_read, wake_write = os.pipe()
@@ -175,7 +275,7 @@ def main():
     # child's first collection does not copy every page.
     gc.collect()
     gc.freeze()
-    send(sock, {"op": "ready", "pid": os.getpid()})
+    send(sock, {"op": "ready", "pid": os.getpid(), "preloaded": len(loader.PRELOADED)})
     buffer = b""
     pending_fds = []
     while True:

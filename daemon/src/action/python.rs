@@ -4,11 +4,14 @@
 //! over the shim socket (`action.result`), so stdout and stderr stay the action's own and are
 //! streamed line by line. The result is `{result, stdout, stderr, exit_code[, error]}`. The
 //! process is forked from the interpreter's warm process when that one is up (`crate::warm`),
-//! else started cold; both run the same entry point with the same `ProcessSpec`.
+//! else started cold; both run the same entry point with the same `ProcessSpec`. The runs of a
+//! pack named with `--python-preload` are forked from a warm interpreter that has imported the
+//! pack's action modules.
 //!
 //! Owns: that runner. Must not: build processes itself (`crate::process` does) or answer the
 //! shim protocol (`crate::shim` does).
 
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use serde_json::{Value, json};
@@ -19,6 +22,7 @@ use crate::pyenv::Role;
 use crate::runner::Job;
 use crate::runner::Outcome;
 use crate::shim::Registration;
+use crate::warm::PackCode;
 use st2d_core::status::ExecutionStatus;
 
 /// StackStorm's default `timeout` of python-script actions, in seconds.
@@ -54,7 +58,13 @@ pub async fn run(job: &Job<'_>) -> Outcome {
     let timeout = job.timeout_seconds(DEFAULT_TIMEOUT);
     let on_line = |pipe, text: &str| job.line(pipe, text);
     let limits = job.limits(timeout);
-    let captured = match job.context.warm.start(&spec).await {
+    let warm = &job.context.warm;
+    let started = if warm.preloads(&job.action.pack) {
+        warm.start_preloaded(&spec, &job.action.pack, &|| pack_code(job, &spec.program)).await
+    } else {
+        warm.start(&spec).await
+    };
+    let captured = match started {
         Some(started) => crate::process::supervise(started, limits, job.cancel, &on_line).await,
         None => match crate::process::run(&spec, limits, job.cancel, &on_line).await {
             Ok(captured) => captured,
@@ -114,6 +124,22 @@ fn welcome(job: &Job<'_>, file: &std::path::Path) -> Value {
         "parameters": job.params,
         "log_level": job.runner_text("log_level").unwrap_or_else(|| "DEBUG".to_string()),
     })
+}
+
+/// What a warm interpreter preloading the job's pack imports: the entry points of the pack's
+/// python-script actions that exist; and watches: the pack's directory and its virtualenv.
+fn pack_code(job: &Job<'_>, python: &std::path::Path) -> PackCode {
+    let mut files: Vec<PathBuf> = job
+        .registry
+        .actions(Some(&job.action.pack))
+        .filter(|action| action.runner_type == "python-script")
+        .filter_map(|action| crate::runner::entry_point(job.registry, action))
+        .filter(|file| file.is_file())
+        .collect();
+    files.sort();
+    files.dedup();
+    let watch = job.pack_dir().into_iter().chain(crate::pyenv::virtualenv_of(python).map(PathBuf::from)).collect();
+    PackCode { files, watch }
 }
 
 /// The interpreter (the pack's virtualenv python, else st2d's), the import path

@@ -127,6 +127,8 @@ impl Control for ControlService {
                     pid: w.pid,
                     forks: w.forks,
                     restarts: w.restarts,
+                    pack: w.pack,
+                    preloaded: w.preloaded,
                 })
                 .collect(),
         }))

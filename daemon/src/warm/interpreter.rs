@@ -12,6 +12,7 @@ use std::mem::MaybeUninit;
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
+use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -24,11 +25,13 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use super::WarmStatus;
+use super::{Setup, WarmStatus};
 use crate::process::{GroupSignal, ProcessSpec, Started, signal_group};
 
 /// How long a warm interpreter may take to connect and say it is ready.
 const READY_TIMEOUT: Duration = Duration::from_secs(20);
+/// The same for one that imports a pack's actions first.
+const PRELOAD_TIMEOUT: Duration = Duration::from_secs(120);
 /// How long a fork may take to be answered before the run starts cold instead.
 const FORK_TIMEOUT: Duration = Duration::from_secs(5);
 const FIRST_BACKOFF: Duration = Duration::from_secs(1);
@@ -60,6 +63,8 @@ pub(super) enum WarmError {
     Exited(std::process::ExitStatus),
     #[error("it could not fork: {0}")]
     Fork(String),
+    #[error("the pack it preloaded changed on disk")]
+    Stale,
 }
 
 /// A fork to do: the child's working directory, environment and argv, and the write ends of
@@ -89,6 +94,14 @@ pub(super) struct Interpreter {
     program: PathBuf,
     /// Variables of the warm process beyond the basics.
     env: Vec<(String, std::ffi::OsString)>,
+    cwd: PathBuf,
+    /// The pack whose actions it preloads; empty when none.
+    pub(super) pack: String,
+    socket: PathBuf,
+    /// Serves no new run: its pack changed, or another interpreter preloads the pack now. It
+    /// ends when its runs in flight have.
+    retired: CancellationToken,
+    preloaded: AtomicU32,
     state: Mutex<State>,
     backoff: Mutex<Duration>,
     pid: AtomicU32,
@@ -97,11 +110,17 @@ pub(super) struct Interpreter {
 }
 
 impl Interpreter {
-    pub(super) fn new(python: PathBuf, program: PathBuf, env: Vec<(String, std::ffi::OsString)>) -> Self {
+    pub(super) fn new(setup: Setup) -> Self {
+        let Setup { python, program, env, cwd, pack, socket } = setup;
         Self {
             python,
             program,
             env,
+            cwd,
+            pack,
+            socket,
+            retired: CancellationToken::new(),
+            preloaded: AtomicU32::new(0),
             state: Mutex::new(State::Idle),
             backoff: Mutex::new(FIRST_BACKOFF),
             pid: AtomicU32::new(0),
@@ -124,38 +143,30 @@ impl Interpreter {
             pid: self.pid.load(Ordering::Relaxed),
             forks: self.forks.load(Ordering::Relaxed),
             restarts: self.restarts.load(Ordering::Relaxed),
+            pack: self.pack.clone(),
+            preloaded: self.preloaded.load(Ordering::Relaxed),
         }
+    }
+
+    /// Serves no new run from now on.
+    pub(super) fn retire(&self) {
+        self.retired.cancel();
+    }
+
+    pub(super) fn retired(&self) -> bool {
+        self.retired.is_cancelled()
     }
 
     /// Forks `spec` from this interpreter when it is up; otherwise starts it (when its backoff
     /// allows) and answers `None`.
     pub(super) async fn start(
-        self: &std::sync::Arc<Self>,
+        self: &Arc<Self>,
         spec: &ProcessSpec,
         entry: &Path,
-        socket: &Path,
         shutdown: &CancellationToken,
         tracker: &TaskTracker,
     ) -> Option<Started> {
-        let sender = {
-            let mut state = self.state.lock().ok()?;
-            match &*state {
-                State::Up(sender) => Some(sender.clone()),
-                State::Starting => None,
-                State::Down { until } if Instant::now() < *until => None,
-                State::Idle | State::Down { .. } => {
-                    if shutdown.is_cancelled() {
-                        return None;
-                    }
-                    *state = State::Starting;
-                    let (sender, forks) = mpsc::channel(QUEUE);
-                    let interpreter = self.clone();
-                    let (entry, socket, shutdown) = (entry.to_path_buf(), socket.to_path_buf(), shutdown.clone());
-                    tracker.spawn(async move { interpreter.live(sender, forks, &entry, &socket, &shutdown).await });
-                    None
-                }
-            }
-        }?;
+        let sender = self.sender(entry, shutdown, tracker)?;
         let fork = fork_request(spec)?;
         let (stdout_read, stdout_write) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).ok()?;
         let (stderr_read, stderr_write) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).ok()?;
@@ -164,6 +175,11 @@ impl Interpreter {
         sender.send(Fork { cwd, env, argv, stdout: stdout_write, stderr: stderr_write, reply }).await.ok()?;
         let (pid, exited) = match tokio::time::timeout(FORK_TIMEOUT, answer).await {
             Ok(Ok(Ok(started))) => started,
+            Ok(Ok(Err(WarmError::Stale))) => {
+                tracing::info!(python = %self.python.display(), pack = %self.pack, "the preloaded pack changed on disk; its warm interpreter is replaced");
+                self.retire();
+                return None;
+            }
             Ok(Ok(Err(error))) => {
                 tracing::warn!(python = %self.python.display(), error = %error, "the warm interpreter could not fork; starting cold");
                 return None;
@@ -184,21 +200,54 @@ impl Interpreter {
         })
     }
 
+    /// Starts it when it is not up (and not retired, and its backoff allows).
+    pub(super) fn launch(self: &Arc<Self>, entry: &Path, shutdown: &CancellationToken, tracker: &TaskTracker) {
+        self.sender(entry, shutdown, tracker);
+    }
+
+    /// The way to send it forks when it is up; otherwise starts it (`launch`).
+    fn sender(
+        self: &Arc<Self>,
+        entry: &Path,
+        shutdown: &CancellationToken,
+        tracker: &TaskTracker,
+    ) -> Option<mpsc::Sender<Fork>> {
+        if self.retired() {
+            return None;
+        }
+        let mut state = self.state.lock().ok()?;
+        match &*state {
+            State::Up(sender) => Some(sender.clone()),
+            State::Starting => None,
+            State::Down { until } if Instant::now() < *until => None,
+            State::Idle | State::Down { .. } => {
+                if shutdown.is_cancelled() {
+                    return None;
+                }
+                *state = State::Starting;
+                let (sender, forks) = mpsc::channel(QUEUE);
+                let interpreter = self.clone();
+                let (entry, shutdown) = (entry.to_path_buf(), shutdown.clone());
+                tracker.spawn(async move { interpreter.live(sender, forks, &entry, &shutdown).await });
+                None
+            }
+        }
+    }
+
     /// One life of the warm process: start it, serve forks until it dies or the daemon stops,
     /// then kill what it left running and wait out the backoff.
     async fn live(
-        self: std::sync::Arc<Self>,
+        self: Arc<Self>,
         sender: mpsc::Sender<Fork>,
         forks: mpsc::Receiver<Fork>,
         entry: &Path,
-        socket: &Path,
         shutdown: &CancellationToken,
     ) {
         let started = Instant::now();
-        let outcome = self.serve(sender, forks, entry, socket, shutdown).await;
-        let _ = std::fs::remove_file(socket);
+        let outcome = self.serve(sender, forks, entry, shutdown).await;
+        let _ = std::fs::remove_file(&self.socket);
         self.pid.store(0, Ordering::Relaxed);
-        if shutdown.is_cancelled() {
+        if shutdown.is_cancelled() || self.retired() {
             if let Ok(mut state) = self.state.lock() {
                 *state = State::Idle;
             }
@@ -225,13 +274,13 @@ impl Interpreter {
         sender: mpsc::Sender<Fork>,
         mut forks: mpsc::Receiver<Fork>,
         entry: &Path,
-        socket: &Path,
         shutdown: &CancellationToken,
     ) -> Result<(), WarmError> {
+        let socket = self.socket.as_path();
         let _ = std::fs::remove_file(socket);
         let listener =
             UnixListener::bind(socket).map_err(|source| WarmError::Listen { path: socket.to_path_buf(), source })?;
-        let mut spec = ProcessSpec::new(&self.program, "/").arg("-u").arg(entry).env("ST2D_WARM_SOCKET", socket);
+        let mut spec = ProcessSpec::new(&self.program, &self.cwd).arg("-u").arg(entry).env("ST2D_WARM_SOCKET", socket);
         for (key, value) in &self.env {
             spec = spec.env(key, value.clone());
         }
@@ -253,16 +302,17 @@ impl Interpreter {
                 }
             });
         }
-        let connected = tokio::time::timeout(READY_TIMEOUT, async {
+        let ready_timeout = if self.pack.is_empty() { READY_TIMEOUT } else { PRELOAD_TIMEOUT };
+        let connected = tokio::time::timeout(ready_timeout, async {
             let (stream, _) = listener.accept().await?;
             let (read, write) = stream.into_split();
             let mut lines = BufReader::new(read).lines();
             let ready = lines.next_line().await?.unwrap_or_default();
             let ready: Value = serde_json::from_str(&ready).map_err(|e| WarmError::Handshake(e.to_string()))?;
-            Ok::<_, WarmError>((lines, write, ready["pid"].as_u64().unwrap_or(0)))
+            Ok::<_, WarmError>((lines, write, ready))
         })
         .await;
-        let (mut lines, mut write, pid) = match connected {
+        let (mut lines, mut write, ready) = match connected {
             Ok(Ok(connected)) => connected,
             Ok(Err(error)) => return Err(error),
             Err(_) => {
@@ -271,18 +321,30 @@ impl Interpreter {
             }
         };
         drop(listener);
+        let _ = std::fs::remove_file(socket);
+        let pid = ready["pid"].as_u64().unwrap_or(0);
+        let preloaded = ready["preloaded"].as_u64().unwrap_or(0);
         self.pid.store(pid as u32, Ordering::Relaxed);
+        self.preloaded.store(preloaded as u32, Ordering::Relaxed);
         if let Ok(mut state) = self.state.lock() {
             *state = State::Up(sender);
         }
-        tracing::info!(python = %self.python.display(), pid, "warm interpreter ready");
+        tracing::info!(python = %self.python.display(), pid, pack = %self.pack, preloaded, "warm interpreter ready");
         let mut next_id = 0u64;
         let mut asked: HashMap<u64, oneshot::Sender<Forked>> = HashMap::new();
         let mut running: HashMap<u32, oneshot::Sender<i32>> = HashMap::new();
+        let mut retiring = false;
         let ended = loop {
+            if retiring && asked.is_empty() && running.is_empty() {
+                break Ok(());
+            }
             tokio::select! {
                 fork = forks.recv() => {
                     let Some(fork) = fork else { break Ok(()) };
+                    if retiring {
+                        let _ = fork.reply.send(Err(WarmError::Stale));
+                        continue;
+                    }
                     next_id += 1;
                     let message = json!({"op": "fork", "id": next_id, "cwd": fork.cwd, "env": fork.env, "argv": fork.argv});
                     if let Err(error) = send_with_fds(&mut write, &message, &fork.stdout, &fork.stderr).await {
@@ -312,9 +374,13 @@ impl Interpreter {
                             }
                         }
                         Some("failed") => {
+                            let stale = message["stale"] == true;
+                            if stale {
+                                self.retire();
+                            }
                             if let Some(reply) = asked.remove(&id) {
                                 let why = message["error"].as_str().unwrap_or("fork failed").to_string();
-                                let _ = reply.send(Err(WarmError::Fork(why)));
+                                let _ = reply.send(Err(if stale { WarmError::Stale } else { WarmError::Fork(why) }));
                             }
                         }
                         Some("exited") => {
@@ -331,6 +397,7 @@ impl Interpreter {
                     Err(error) => WarmError::Socket(error),
                 }),
                 () = shutdown.cancelled() => break Ok(()),
+                () = self.retired.cancelled(), if !retiring => retiring = true,
             }
         };
         if let Ok(mut state) = self.state.lock() {

@@ -43,7 +43,7 @@ fn runs(pid: u32) -> bool {
 async fn a_forked_run_is_a_cold_run_and_a_killed_interpreter_comes_back() {
     let dir = tempfile::tempdir().expect("temp dir");
     let shutdown = CancellationToken::new();
-    let pool = WarmPool::new(entry(), dir.path().to_path_buf(), shutdown.clone(), TaskTracker::new());
+    let pool = WarmPool::new(entry(), dir.path().to_path_buf(), Vec::new(), shutdown.clone(), TaskTracker::new());
     let script = dir.path().join("script.py");
     std::fs::write(
         &script,
