@@ -151,6 +151,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     );
     // Executions: queued ones stop waiting when draining starts; running ones get the grace
     // period, then their process groups are killed.
+    let action_tokens = std::sync::Arc::new(crate::auth::ActionTokens::default());
     let executions_draining = CancellationToken::new();
     let executions_kill = CancellationToken::new();
     let execution_tasks = TaskTracker::new();
@@ -165,6 +166,10 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
                 journal: journal.clone(),
                 ssh: config.ssh.clone(),
                 warm: warm_pool(false),
+                api: crate::runner::ApiAccess {
+                    url: http.as_ref().and_then(|bound| bound.api_url()).unwrap_or_default(),
+                    tokens: Some(action_tokens.clone()),
+                },
             },
             packs: Some(packs.clone()),
             kv: std::sync::Arc::new(datastore.clone()),
@@ -207,6 +212,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
             executor: executor.clone(),
             datastore: datastore.clone(),
             packs,
+            action_tokens,
         },
     );
     if let Some(bound) = http {

@@ -369,3 +369,155 @@ fn the_st2_cli_reads_packs_rules_and_triggers_disables_a_rule_cancels_and_answer
     let again = cli.run(&["inquiry", "respond", &id, "-r", r#"{"continue": true}"#]);
     assert!(!again.status.success());
 }
+
+#[test]
+fn api_keys_made_with_the_cli_admit_their_user_until_disabled_or_deleted() {
+    let python = st2client();
+    let home = Home::new();
+    let (daemon, port) = start(&home, &python);
+    let cli = logged_in(&home, &python, port);
+    let created = cli.run(&["apikey", "create", "-k", "-m", r#"{"used_by": "ci"}"#]);
+    assert!(created.status.success(), "{}{}", stdout(&created), stderr(&created));
+    let key = stdout(&created).trim().to_string();
+    assert!(key.len() >= 32 && !key.contains(' '), "{key}");
+    let keys = cli.json(&["apikey", "list"]);
+    let listed = keys.as_array().expect("a list").first().cloned().expect("one key");
+    assert_eq!(listed["user"], USER);
+    assert_eq!(listed["metadata"]["used_by"], "ci");
+    let id = listed["id"].as_str().expect("an id").to_string();
+    let (status, body) =
+        curl(&["-H", &format!("St2-Api-Key: {key}"), &format!("http://127.0.0.1:{port}/api/v1/apikeys/{id}")]);
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        serde_json::from_str::<Value>(&body).expect("a key")["key_hash"],
+        "********",
+        "the hash is masked: {body}"
+    );
+
+    // The key admits its user; a run made with it is theirs.
+    let url = format!("http://127.0.0.1:{port}/api/v1/executions");
+    let header = format!("St2-Api-Key: {key}");
+    let (status, body) =
+        curl(&["-H", &header, "-H", "Content-Type: application/json", "--data", r#"{"action": "core.noop"}"#, &url]);
+    assert_eq!(status, 201, "{body}");
+    let execution: Value = serde_json::from_str(&body).expect("an execution");
+    let run = daemon.wait_json("the key's run", &["execution", "get", execution["id"].as_str().expect("an id")], |e| {
+        e["status"] == "succeeded"
+    });
+    assert_eq!(run["context"]["user"], USER);
+    let (status, _) = curl(&[&format!("http://127.0.0.1:{port}/api/v1/actions?st2-api-key={key}")]);
+    assert_eq!(status, 200);
+
+    let disabled = cli.run(&["apikey", "disable", &id]);
+    assert!(disabled.status.success(), "{}{}", stdout(&disabled), stderr(&disabled));
+    let (status, body) = curl(&["-H", &header, &format!("http://127.0.0.1:{port}/api/v1/actions")]);
+    assert_eq!((status, faultstring(&body).as_str()), (401, "Unauthorized - API key is disabled."));
+    assert!(cli.run(&["apikey", "enable", &id]).status.success());
+    assert_eq!(curl(&["-H", &header, &format!("http://127.0.0.1:{port}/api/v1/actions")]).0, 200);
+    let deleted = cli.run(&["apikey", "delete", &id]);
+    assert!(deleted.status.success(), "{}{}", stdout(&deleted), stderr(&deleted));
+    let (status, body) = curl(&["-H", &header, &format!("http://127.0.0.1:{port}/api/v1/actions")]);
+    assert_eq!((status, faultstring(&body).as_str()), (401, "Unauthorized - API key is not found."));
+    // The store keeps no key in clear.
+    let store = std::fs::read_dir(home.path().join("data")).expect("the store").filter_map(Result::ok);
+    for entry in store {
+        let bytes = std::fs::read(entry.path()).unwrap_or_default();
+        assert!(!String::from_utf8_lossy(&bytes).contains(&key), "{} holds the key", entry.path().display());
+    }
+}
+
+#[test]
+fn st2_execution_tail_follows_output_and_the_end_through_the_stream() {
+    let python = st2client();
+    let home = Home::new();
+    let (daemon, port) = start(&home, &python);
+    let cli = logged_in(&home, &python, port);
+    let id = started(&cli.run(&[
+        "run",
+        "core.local",
+        "cmd=sleep 1; for i in 1 2 3; do echo line-$i; sleep 0.5; done; echo oops >&2",
+        "-a",
+    ]));
+    daemon.wait_json("the loop to run", &["execution", "get", &id], |e| e["status"] == "running");
+    let tail = cli.run(&["execution", "tail", &id]);
+    assert!(tail.status.success(), "{}{}", stdout(&tail), stderr(&tail));
+    let printed = stdout(&tail);
+    for line in ["line-1", "line-2", "line-3", "oops", &format!("Execution {id} has completed (status=succeeded).")] {
+        assert!(printed.contains(line), "{line} missing from the tail:\n{printed}");
+    }
+    // A completed execution's tail is its output, from /executions/{id}/output.
+    let again = cli.run(&["execution", "tail", &id]);
+    assert!(stdout(&again).contains("line-3"), "{}", stdout(&again));
+    assert!(
+        stdout(&again).contains(&format!("Execution {id} has completed (status=succeeded).")),
+        "{}",
+        stdout(&again)
+    );
+
+    // The raw stream: StackStorm's framing and event names, filtered by `events`.
+    let token = cli.json(&["auth", USER, "-p", PASSWORD])["token"].as_str().expect("a token").to_string();
+    let url = format!("http://127.0.0.1:{port}/stream/v1/stream?events=st2.execution__create&x-auth-token={token}");
+    let mut curl = Command::new("curl")
+        .args(["-s", "-N", "--max-time", "20", &url])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("curl runs");
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let run = cli.json(&["run", "core.noop"]);
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let _ = curl.kill();
+    let output = curl.wait_with_output().expect("curl ends");
+    let text = String::from_utf8_lossy(&output.stdout).into_owned();
+    let frame = "event: st2.execution__create\ndata: ";
+    assert!(text.contains(frame), "{text}");
+    assert!(text.contains(run["id"].as_str().expect("an id")), "{text}");
+    assert!(!text.contains("st2.execution__update"), "only the events asked for: {text}");
+}
+
+#[test]
+fn actions_reach_the_api_with_their_executions_token() {
+    let python = st2client();
+    let home = Home::new();
+    home.write("packs/selfie/pack.yaml", &st2d_tests::pack_yaml("selfie", "actions that call the API"));
+    home.write(
+        "packs/selfie/actions/whoami.yaml",
+        "---\nname: whoami\nrunner_type: python-script\nentry_point: whoami.py\n",
+    );
+    home.write(
+        "packs/selfie/actions/whoami.py",
+        r#"import os
+from st2client.client import Client
+from st2client.models import KeyValuePair
+from st2common.runners.base_action import Action
+
+
+class WhoAmI(Action):
+    def run(self):
+        url = os.environ["ST2_ACTION_API_URL"]
+        client = Client(api_url=url, token=os.environ["ST2_ACTION_AUTH_TOKEN"])
+        me = client.executions.get_by_id(os.environ["ST2_ACTION_EXECUTION_ID"])
+        client.keys.update(KeyValuePair(name="written_by_action", value=me.context["user"]))
+        return {"url": url, "status": me.status, "core_actions": len(client.actions.get_all(pack="core"))}
+"#,
+    );
+    home.write("packs/selfie/actions/token.yaml", "---\nname: token\nrunner_type: local-shell-cmd\nparameters:\n  cmd: {default: 'echo $ST2_ACTION_AUTH_TOKEN', immutable: true}\n");
+    let (daemon, port) = start(&home, &python);
+    let cli = logged_in(&home, &python, port);
+    let run = cli.json(&["run", "selfie.whoami"]);
+    assert_eq!(run["status"], "succeeded", "{run:#}\n{}", daemon.log());
+    assert_eq!(run["result"]["result"]["url"], format!("http://127.0.0.1:{port}/api/v1"));
+    assert_eq!(run["result"]["result"]["status"], "running");
+    assert_eq!(run["result"]["result"]["core_actions"], json_len(&cli.json(&["action", "list", "--pack=core"])));
+    assert_eq!(daemon.ctl_json(&["key", "get", "written_by_action"])["value"], USER);
+    // The token ends with its execution.
+    let shown = cli.json(&["run", "selfie.token"]);
+    let token = shown["result"]["stdout"].as_str().expect("the token").to_string();
+    assert_eq!(token.len(), 32, "{shown:#}");
+    let (status, _) =
+        curl(&["-H", &format!("X-Auth-Token: {token}"), &format!("http://127.0.0.1:{port}/api/v1/actions")]);
+    assert_eq!(status, 401);
+}
+
+fn json_len(value: &Value) -> usize {
+    value.as_array().map(Vec::len).unwrap_or_default()
+}

@@ -47,8 +47,9 @@ impl Job<'_> {
     }
 
     /// Adds the user's `env` runner parameter (values as Python's `str`), skipping names
-    /// `skip` refuses, then the ST2_ACTION_* variables StackStorm sets. st2d has no HTTP API
-    /// and no auth tokens: `ST2_ACTION_API_URL` is empty and `ST2_ACTION_AUTH_TOKEN` unset.
+    /// `skip` refuses, then the ST2_ACTION_* variables StackStorm sets: `ST2_ACTION_API_URL`
+    /// (empty without `--http-listen`) and, with it, `ST2_ACTION_AUTH_TOKEN`, a token that acts
+    /// as the execution's user while it runs.
     pub fn environment(&self, mut spec: ProcessSpec, skip: impl Fn(&str) -> bool) -> ProcessSpec {
         if let Some(Value::Object(env)) = self.runner.get("env") {
             for (name, value) in env {
@@ -57,9 +58,13 @@ impl Job<'_> {
                 }
             }
         }
+        let api = &self.context.api;
+        if let Some(tokens) = api.tokens.as_ref().filter(|_| !api.url.is_empty()) {
+            spec = spec.env("ST2_ACTION_AUTH_TOKEN", tokens.token_for(&self.execution.id, &self.execution.user));
+        }
         spec.env("ST2_ACTION_PACK_NAME", &self.action.pack)
             .env("ST2_ACTION_EXECUTION_ID", &self.execution.id)
-            .env("ST2_ACTION_API_URL", "")
+            .env("ST2_ACTION_API_URL", &api.url)
             .env("ST2_ACTION_DEBUG", if self.runner_flag("debug") { "True" } else { "False" })
     }
 }

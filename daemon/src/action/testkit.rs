@@ -93,6 +93,7 @@ impl Kit {
             journal,
             ssh: crate::runner::SshSettings::new(home.path().join("ssh")),
             warm: crate::warm::WarmPool::off(),
+            api: Default::default(),
         };
         Self { registry: published.registry(), home, context, datastore, shutdown }
     }

@@ -212,14 +212,15 @@ pub fn watch_execution(published: &Published, runtime: &Runtime, id: &str) -> Re
                     None => lines = None,
                 },
                 update = updates.recv() => match update {
-                    Ok(execution) if execution.id == id => {
+                    Ok(announced) if announced.execution.id == id => {
+                        let execution = &announced.execution;
                         let done = execution.status.is_completed();
                         // Output printed before the end arrives before the end.
                         while let Some(line) = done.then(|| lines.as_mut().and_then(|rx| rx.try_recv().ok())).flatten() {
                             let event = Event::Output(pb::OutputLine { stream: line.stream.as_str().to_string(), line: line.line });
                             if !send(event).await { return; }
                         }
-                        if !send(Event::Execution(execution_message(&published, &execution))).await || done {
+                        if !send(Event::Execution(execution_message(&published, execution))).await || done {
                             return;
                         }
                     }

@@ -6,6 +6,7 @@
 //! (`Token has expired.`, `Invalid or missing credentials`). Must not: know a door's types
 //! (HTTP headers, gRPC metadata: each door takes the credential out of its request).
 
+pub mod api_keys;
 pub mod tokens;
 pub mod users;
 
@@ -15,7 +16,8 @@ use std::sync::Arc;
 use chrono::Utc;
 use serde_json::Value;
 
-pub use tokens::{IssuedToken, TokenRecord, Tokens};
+pub use api_keys::{ApiKeyRecord, ApiKeys};
+pub use tokens::{ActionTokens, IssuedToken, TokenRecord, Tokens};
 pub use users::{UsersError, UsersFile};
 
 /// StackStorm's default and largest token TTL (`auth.token_ttl`): a day.
@@ -33,6 +35,10 @@ pub enum AuthError {
     TokenNotFound,
     #[error("Token has expired.")]
     TokenExpired,
+    #[error("API key is disabled.")]
+    ApiKeyDisabled,
+    #[error("ApiKey matching {0} for reference and id not found.")]
+    ApiKeyNotFound(String),
     #[error(
         "authentication is off: start st2d with --auth-users FILE (an htpasswd file) to log in with a user and password"
     )]
@@ -69,18 +75,25 @@ pub fn load_users(config: &AuthConfig) -> Result<Option<Arc<UsersFile>>, AuthErr
     Ok(config.users_file.as_deref().map(UsersFile::open).transpose()?)
 }
 
-/// Users and tokens.
+/// Users, tokens and API keys.
 #[derive(Clone)]
 pub struct Auth {
     users: Option<Arc<UsersFile>>,
     tokens: Tokens,
+    action_tokens: Arc<ActionTokens>,
+    api_keys: ApiKeys,
     token_ttl: u64,
 }
 
 impl Auth {
-    pub fn new(users: Option<Arc<UsersFile>>, tokens: Tokens, token_ttl: u64) -> Self {
+    pub fn new(
+        users: Option<Arc<UsersFile>>,
+        store: crate::store::Store,
+        action_tokens: Arc<ActionTokens>,
+        token_ttl: u64,
+    ) -> Self {
         let token_ttl = if token_ttl == 0 { DEFAULT_TOKEN_TTL } else { token_ttl };
-        Self { users, tokens, token_ttl }
+        Self { users, tokens: Tokens::new(store.clone()), action_tokens, api_keys: ApiKeys::new(store), token_ttl }
     }
 
     /// Whether users log in (a users file is configured).
@@ -109,8 +122,12 @@ impl Auth {
         self.tokens.issue(user, ttl, metadata)
     }
 
-    /// The live token `token`.
+    /// The live token `token`: one issued to a user, or a running execution's.
     pub fn token(&self, token: &str) -> Result<TokenRecord, AuthError> {
+        if let Some(user) = self.action_tokens.user_of(token) {
+            let now = Utc::now();
+            return Ok(TokenRecord { id: String::new(), user, issued: now, expiry: now, metadata: Value::Null });
+        }
         let record = self.tokens.find(token)?.ok_or(AuthError::TokenNotFound)?;
         if record.expired(Utc::now()) {
             return Err(AuthError::TokenExpired);
@@ -121,4 +138,23 @@ impl Auth {
     pub fn tokens(&self) -> &Tokens {
         &self.tokens
     }
+
+    pub fn api_keys(&self) -> &ApiKeys {
+        &self.api_keys
+    }
+
+    /// The live, enabled API key `key`.
+    pub fn api_key(&self, key: &str) -> Result<ApiKeyRecord, AuthError> {
+        let record = self.api_keys.by_key(key)?.ok_or_else(|| AuthError::ApiKeyNotFound(key_prefix(key)))?;
+        if !record.enabled {
+            return Err(AuthError::ApiKeyDisabled);
+        }
+        Ok(record)
+    }
+}
+
+/// The first characters of a secret, for a message that must not repeat it whole.
+fn key_prefix(key: &str) -> String {
+    let shown: String = key.chars().take(4).collect();
+    format!("{shown}...")
 }

@@ -105,6 +105,43 @@ impl Tokens {
     }
 }
 
+/// Tokens of running executions (`ST2_ACTION_AUTH_TOKEN`): in memory only, as they end with
+/// their execution, and an execution does not outlive a restart.
+#[derive(Default)]
+pub struct ActionTokens {
+    by_execution: std::sync::Mutex<std::collections::HashMap<String, String>>,
+    users: std::sync::Mutex<std::collections::HashMap<String, String>>,
+}
+
+impl ActionTokens {
+    /// The user a live execution token acts as.
+    pub fn user_of(&self, token: &str) -> Option<String> {
+        self.users.lock().ok()?.get(token).cloned()
+    }
+}
+
+impl crate::runner::ExecutionTokens for ActionTokens {
+    fn token_for(&self, execution_id: &str, user: &str) -> String {
+        let Ok(mut by_execution) = self.by_execution.lock() else { return String::new() };
+        if let Some(token) = by_execution.get(execution_id) {
+            return token.clone();
+        }
+        let token = new_secret();
+        by_execution.insert(execution_id.to_string(), token.clone());
+        if let Ok(mut users) = self.users.lock() {
+            users.insert(token.clone(), user.to_string());
+        }
+        token
+    }
+
+    fn forget(&self, execution_id: &str) {
+        let token = self.by_execution.lock().ok().and_then(|mut m| m.remove(execution_id));
+        if let (Some(token), Ok(mut users)) = (token, self.users.lock()) {
+            users.remove(&token);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -105,7 +105,7 @@ struct Inner {
     answering: Mutex<()>,
     /// The concurrency policies' count of executions past their gate.
     gate: policies::Gate,
-    updates: broadcast::Sender<Arc<Execution>>,
+    updates: broadcast::Sender<Arc<Announcement>>,
     /// Cancelled when the daemon starts to stop: queued executions stop waiting (they stay
     /// `requested` and run after the next start).
     draining: CancellationToken,
@@ -117,11 +117,23 @@ struct Inner {
 /// How many status changes a slow watcher may fall behind by before it is told it lagged.
 const UPDATES_BUFFERED: usize = 4096;
 
+/// What the executor tells watchers: an execution as it now is, and whether it was just
+/// created (its first announcement) or changed.
+#[derive(Debug)]
+pub struct Announcement {
+    pub execution: Execution,
+    pub created: bool,
+}
+
 impl Inner {
     /// Tells watchers of a status change; with none, nothing is copied.
     fn announce(&self, execution: &Execution) {
+        self.announce_as(execution, false);
+    }
+
+    fn announce_as(&self, execution: &Execution, created: bool) {
         if self.updates.receiver_count() > 0 {
-            let _ = self.updates.send(Arc::new(execution.clone()));
+            let _ = self.updates.send(Arc::new(Announcement { execution: execution.clone(), created }));
         }
     }
 }
@@ -338,7 +350,7 @@ impl Executor {
                 },
             );
         }
-        self.inner.announce(&execution);
+        self.inner.announce_as(&execution, true);
         let executor = self.clone();
         let signals = Signals { cancel, pause: pause_signal, nudge };
         self.inner.tracker.spawn(async move { executor.drive(execution, slot, signals, output).await });
@@ -437,8 +449,13 @@ impl Executor {
                 }
             }
             Some(action) => {
-                dispatch::run(&inner.context, inner.packs.as_ref(), &registry, action, &execution, &output, cancel)
-                    .await
+                let outcome =
+                    dispatch::run(&inner.context, inner.packs.as_ref(), &registry, action, &execution, &output, cancel)
+                        .await;
+                if let Some(tokens) = &inner.context.api.tokens {
+                    tokens.forget(&execution.id);
+                }
+                outcome
             }
             None => Outcome::failed(format!("action \"{}\" no longer exists", execution.action)),
         };
@@ -563,7 +580,7 @@ impl Executor {
     }
 
     /// Every status change from now on.
-    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Execution>> {
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Announcement>> {
         self.inner.updates.subscribe()
     }
 

@@ -1,8 +1,9 @@
 //! Who may use the HTTP listener, and as whom: StackStorm's credentials (`X-Auth-Token` header
 //! or `?x-auth-token=`, `St2-Api-Key` header or `?st2-api-key=`) and a bearer token
 //! (`Authorization: Bearer`). A token is one from `--http-token-file` or one issued by
-//! `/auth/v1/tokens`; an API key is one from `--http-api-keys`. A request admitted by a file's
-//! secret acts as the system user; one with an issued token as its user.
+//! `/auth/v1/tokens`; an API key is one from `--http-api-keys` or one made through
+//! `/api/v1/apikeys`. A request admitted by a file's secret acts as the system user; one with an
+//! issued token or API key as its user.
 //!
 //! Owns: the credential files, re-reading them, and the acting user of each request. Must not:
 //! issue tokens or check passwords (`auth` does), or serve anything.
@@ -66,9 +67,12 @@ impl Credentials {
             if in_file(&self.api_keys, &key) {
                 return Ok(Principal::system());
             }
-            if self.required() {
-                return Err(Fault::unauthorized("API key is not found."));
-            }
+            return match auth.api_key(&key) {
+                Ok(record) => Ok(Principal { user: record.user }),
+                Err(AuthError::ApiKeyNotFound(_)) if !self.required() => Ok(Principal::system()),
+                Err(AuthError::ApiKeyNotFound(_)) => Err(Fault::unauthorized("API key is not found.")),
+                Err(error) => Err(error.into()),
+            };
         }
         if self.required() {
             return Err(Fault::unauthorized("One of Token or API key required."));
@@ -80,7 +84,6 @@ impl Credentials {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::auth::Tokens;
     use axum::http::StatusCode;
 
     #[test]
@@ -92,9 +95,8 @@ mod tests {
             Some(SecretsFile::open(&path).expect("readable"))
         };
         let store = crate::store::Store::open(&dir.path().join("data")).expect("store");
-        let tokens = Tokens::new(store);
-        let issued = tokens.issue("jill", 60, serde_json::Value::Null).expect("issued");
-        let auth = Auth::new(None, tokens, 0);
+        let auth = Auth::new(None, store, Default::default(), 0);
+        let issued = auth.tokens().issue("jill", 60, serde_json::Value::Null).expect("issued");
         let credentials = Credentials { api_keys: file("keys", "k3y"), tokens: file("tokens", "t0k"), users: None };
         let with = |name: &'static str, value: &str| {
             let mut headers = HeaderMap::new();

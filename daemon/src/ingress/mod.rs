@@ -27,7 +27,7 @@ use axum::routing::{get, post};
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
-use crate::auth::{Auth, Tokens};
+use crate::auth::Auth;
 use crate::credentials::CredentialsError;
 use crate::metrics::{METRICS, Snapshot};
 use crate::rest::Rest;
@@ -85,6 +85,19 @@ impl Bound {
         self.listener.local_addr()
     }
 
+    /// The REST API's URL as actions reach it (`ST2_ACTION_API_URL`): the listener's address,
+    /// loopback for an unspecified one.
+    pub fn api_url(&self) -> Option<String> {
+        let mut address = self.listener.local_addr().ok()?;
+        if address.ip().is_unspecified() {
+            address.set_ip(match address {
+                SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+                SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+            });
+        }
+        Some(format!("http://{address}/api/v1"))
+    }
+
     /// What SIGHUP re-reads: the key and token files.
     pub fn rereads(&self) -> Vec<Arc<dyn Reread>> {
         let files = [&self.credentials.api_keys, &self.credentials.tokens];
@@ -111,7 +124,12 @@ pub async fn bind(config: &IngressConfig) -> Result<Bound, IngressError> {
 /// Serves until `shutdown`.
 pub async fn serve(bound: Bound, services: Services, shutdown: CancellationToken) {
     let runtime = &services.runtime;
-    let auth = Auth::new(bound.credentials.users.clone(), Tokens::new(runtime.store.clone()), bound.token_ttl);
+    let auth = Auth::new(
+        bound.credentials.users.clone(),
+        runtime.store.clone(),
+        runtime.action_tokens.clone(),
+        bound.token_ttl,
+    );
     let state = Arc::new(Ingress {
         webhooks: Webhooks::new(services.published.clone(), runtime.journal.clone()),
         credentials: bound.credentials,

@@ -58,7 +58,8 @@ impl From<AuthError> for Fault {
     fn from(error: AuthError) -> Self {
         match error {
             AuthError::BadCredentials => Self::new(StatusCode::UNAUTHORIZED, error.to_string()),
-            AuthError::TokenNotFound | AuthError::TokenExpired => Self::unauthorized(error),
+            AuthError::TokenNotFound | AuthError::TokenExpired | AuthError::ApiKeyDisabled => Self::unauthorized(error),
+            AuthError::ApiKeyNotFound(_) => Self::new(StatusCode::NOT_FOUND, error.to_string()),
             AuthError::TtlTooLarge { .. } => Self::bad_request(error.to_string()),
             AuthError::Off => Self::new(StatusCode::NOT_IMPLEMENTED, error.to_string()),
             AuthError::Users(_) | AuthError::Store(_) => {

@@ -1,19 +1,21 @@
-//! StackStorm's REST API (`/api/v1`, `/auth/v1`) on the `--http-listen` address, so the `st2`
-//! CLI, `st2client` and the tooling built on them work against st2d unchanged. The contract is
-//! StackStorm's OpenAPI definition (st2common/st2common/openapi.yaml.j2): paths, query
-//! parameters, shapes, status codes, `X-Total-Count` and `{"faultstring": ...}`.
+//! StackStorm's REST API (`/api/v1`, `/auth/v1`, `/stream/v1`) on the `--http-listen` address,
+//! so the `st2` CLI, `st2client` and the tooling built on them work against st2d unchanged. The
+//! contract is StackStorm's OpenAPI definition (st2common/st2common/openapi.yaml.j2): paths,
+//! query parameters, shapes, status codes, `X-Total-Count` and `{"faultstring": ...}`.
 //!
 //! Owns: HTTP routes, request decoding and the JSON shapes of StackStorm's models. Must not:
 //! re-implement a query, a validation or a permission check (the service layer does), or see
 //! proto types. Authentication (which credentials admit a request) is the ingress's gate.
 
 mod actions;
+mod apikeys;
 mod executions;
 mod fault;
 mod inquiries;
 mod keys;
 mod packs;
 mod query;
+mod stream;
 mod tokens;
 mod views;
 
@@ -45,6 +47,8 @@ pub fn api(rest: Rest) -> Router {
         .route("/api/v1/executions", get(executions::list).post(executions::create))
         .route("/api/v1/executions/{id}", get(executions::get_one).delete(executions::cancel))
         .route("/api/v1/executions/{id}/children", get(executions::children))
+        .route("/api/v1/executions/{id}/output", get(stream::output))
+        .route("/stream/v1/stream", get(stream::stream))
         .route("/api/v1/packs", get(packs::list))
         .route("/api/v1/packs/{ref_or_id}", get(packs::get_one))
         .route("/api/v1/triggertypes", get(packs::trigger_types))
@@ -53,6 +57,8 @@ pub fn api(rest: Rest) -> Router {
         .route("/api/v1/rules/{ref_or_id}", get(packs::rule).put(packs::update_rule))
         .route("/api/v1/inquiries", get(inquiries::list))
         .route("/api/v1/inquiries/{id}", get(inquiries::get_one).put(inquiries::respond))
+        .route("/api/v1/apikeys", get(apikeys::list).post(apikeys::create))
+        .route("/api/v1/apikeys/{id_or_key}", get(apikeys::get_one).put(apikeys::update).delete(apikeys::delete))
         .route("/api/v1/keys", get(keys::list))
         .route("/api/v1/keys/{name}", get(keys::get_one).put(keys::put).delete(keys::delete))
         .route("/auth/v1/tokens/validate", post(tokens::validate))

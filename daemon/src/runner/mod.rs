@@ -39,6 +39,25 @@ pub struct RunContext {
     pub ssh: SshSettings,
     /// Where python-script runs are forked from, when warm.
     pub warm: crate::warm::WarmPool,
+    /// How actions reach the REST API (`ST2_ACTION_API_URL`, `ST2_ACTION_AUTH_TOKEN`).
+    pub api: ApiAccess,
+}
+
+/// How an action reaches st2d's REST API, as StackStorm gives it to actions: the API's URL and
+/// a token for each execution, acting as the execution's user, that lives while it runs.
+#[derive(Clone, Default)]
+pub struct ApiAccess {
+    /// `http://host:port/api/v1`; empty without `--http-listen`.
+    pub url: String,
+    pub tokens: Option<std::sync::Arc<dyn ExecutionTokens>>,
+}
+
+/// Tokens that live as long as an execution runs.
+pub trait ExecutionTokens: Send + Sync {
+    /// Execution `execution_id`'s token, acting as `user` (made at the first call).
+    fn token_for(&self, execution_id: &str, user: &str) -> String;
+    /// Ends execution `execution_id`'s token.
+    fn forget(&self, execution_id: &str);
 }
 
 /// What the remote runners take from the daemon's `--ssh-*` flags: StackStorm's `[system_user]`

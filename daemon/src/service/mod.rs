@@ -27,6 +27,8 @@ pub struct Runtime {
     pub executor: crate::executor::Executor,
     pub datastore: crate::datastore::Datastore,
     pub packs: crate::packmgmt::PackManager,
+    /// The tokens of running executions (`ST2_ACTION_AUTH_TOKEN`).
+    pub action_tokens: Arc<crate::auth::ActionTokens>,
 }
 
 /// What every service function reads and steers: the published registry, the reload actor
