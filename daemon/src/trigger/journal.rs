@@ -13,7 +13,7 @@ use serde_json::Value;
 use tokio::sync::{broadcast, mpsc};
 use tokio_util::sync::CancellationToken;
 
-use super::{TriggerInstance, format_id};
+use super::{PENDING, TriggerInstance, format_id};
 use crate::metrics::{METRICS, Metrics};
 use crate::store::{Store, StoreError};
 
@@ -60,7 +60,7 @@ impl Journal {
     /// Each durable batch goes to `engine` (the rules engine), waiting when it is behind.
     pub fn start(
         store: Store,
-        engine: Option<mpsc::Sender<Vec<TriggerInstance>>>,
+        engine: Option<mpsc::Sender<Vec<Arc<TriggerInstance>>>>,
         shutdown: CancellationToken,
         tracker: &tokio_util::task::TaskTracker,
     ) -> Self {
@@ -104,7 +104,7 @@ async fn writer(
     store: Store,
     mut rx: mpsc::Receiver<Pending>,
     journaled: broadcast::Sender<Arc<TriggerInstance>>,
-    engine: Option<mpsc::Sender<Vec<TriggerInstance>>>,
+    engine: Option<mpsc::Sender<Vec<Arc<TriggerInstance>>>>,
     last_write_ok: Arc<AtomicBool>,
     shutdown: CancellationToken,
 ) {
@@ -143,9 +143,9 @@ async fn write_batch(
     store: &Store,
     batch: &mut Vec<Pending>,
     journaled: &broadcast::Sender<Arc<TriggerInstance>>,
-    engine: Option<&mpsc::Sender<Vec<TriggerInstance>>>,
+    engine: Option<&mpsc::Sender<Vec<Arc<TriggerInstance>>>>,
     last_write_ok: &AtomicBool,
-) -> (Vec<TriggerInstance>, bool) {
+) -> (Vec<Arc<TriggerInstance>>, bool) {
     let now = Utc::now();
     let mut instances = Vec::with_capacity(batch.len());
     let mut records = Vec::with_capacity(batch.len());
@@ -163,12 +163,12 @@ async fn write_batch(
             trigger: std::mem::take(&mut pending.trigger),
             payload: std::mem::take(&mut pending.payload),
             occurrence_time: now,
-            status: "pending".to_string(),
+            status: PENDING.to_string(),
             source: pending.source.take(),
             trace_tag: pending.trace_tag.take(),
         };
         records.push((id, serde_json::to_vec(&instance).unwrap_or_default()));
-        instances.push(instance);
+        instances.push(Arc::new(instance));
     }
     let mut handed_over = false;
     let written = match failure {
@@ -205,12 +205,11 @@ async fn write_batch(
     {
         match (&written, instance) {
             (Ok(()), Some(instance)) => {
-                let id = instance.id.clone();
                 if watched {
                     // Nobody listening is fine.
-                    let _ = journaled.send(Arc::new(instance.clone()));
+                    let _ = journaled.send(instance.clone());
                 }
-                (pending.reply)(Ok(id));
+                (pending.reply)(Ok(instance.id.clone()));
                 durable.push(instance);
             }
             (Err(error), _) => (pending.reply)(Err(error.clone())),
