@@ -164,10 +164,13 @@ pub async fn serve(bound: Bound, sources: Sources, shutdown: CancellationToken) 
         journal: sources.journal,
         store: sources.store,
     });
-    let router = Router::new()
-        .route("/api/v1/webhooks/{*hook}", post(webhook))
-        .route("/metrics", get(metrics_page))
-        .layer(middleware::from_fn_with_state(state.clone(), authenticate))
+    let mut router =
+        Router::new().route("/api/v1/webhooks/{*hook}", post(webhook)).route("/metrics", get(metrics_page));
+    // Which credentials files there are is fixed at start (SIGHUP re-reads their contents).
+    if state.credentials.required() {
+        router = router.layer(middleware::from_fn_with_state(state.clone(), authenticate));
+    }
+    let router = router
         // Probes answer without credentials (a supervisor's probe carries none).
         .route("/healthz", get(probes::healthz))
         .route("/readyz", get(probes::readyz))
@@ -200,7 +203,7 @@ async fn metrics_page(State(state): State<Arc<Ingress>>) -> Response {
 }
 
 async fn authenticate(State(state): State<Arc<Ingress>>, request: Request, next: Next) -> Response {
-    if state.credentials.required() && !state.credentials.admits(request.headers(), request.uri().query()) {
+    if !state.credentials.admits(request.headers(), request.uri().query()) {
         return reply(fault(
             StatusCode::UNAUTHORIZED,
             "Unauthorized - a valid St2-Api-Key or bearer token is required",
