@@ -116,6 +116,10 @@ async fn writer(
         };
         let Some(first) = first else { return };
         batch.push(first);
+        // Let the tasks that are ready (connections with a request read, sensors with a
+        // dispatch) run first and queue theirs: one flush then covers them all, where taking
+        // the first alone would flush for it and make the others wait for the next flush.
+        tokio::task::yield_now().await;
         while batch.len() < BATCH {
             match rx.try_recv() {
                 Ok(pending) => batch.push(pending),
