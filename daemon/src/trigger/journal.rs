@@ -20,6 +20,9 @@ use crate::store::{Store, StoreError};
 /// The most instances written in one batch.
 const BATCH: usize = 4096;
 
+/// The most rounds of other tasks a batch waits for while they add to it.
+const GATHER_ROUNDS: usize = 8;
+
 /// Why an instance was not journaled.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum JournalError {
@@ -116,10 +119,7 @@ async fn writer(
         };
         let Some(first) = first else { return };
         batch.push(first);
-        // Let the tasks that are ready (connections with a request read, sensors with a
-        // dispatch) run first and queue theirs: one flush then covers them all, where taking
-        // the first alone would flush for it and make the others wait for the next flush.
-        tokio::task::yield_now().await;
+        gather(&mut rx, batch.len()).await;
         while batch.len() < BATCH {
             match rx.try_recv() {
                 Ok(pending) => batch.push(pending),
@@ -134,6 +134,23 @@ async fn writer(
         {
             tracing::warn!("the rules engine stopped; instances stay pending until the next start");
         }
+    }
+}
+
+/// Lets the tasks that are ready (connections with a request read, sensors with a dispatch)
+/// run and queue theirs before a batch is taken, for as long as each round of them adds to the
+/// queue (at most `GATHER_ROUNDS` rounds): one flush then covers them all, where taking the
+/// first alone would flush for it and make the others wait for the next flush. A lone
+/// dispatch waits one round.
+async fn gather(rx: &mut mpsc::Receiver<Pending>, taken: usize) {
+    let mut queued = rx.len();
+    for _ in 0..GATHER_ROUNDS {
+        tokio::task::yield_now().await;
+        let now = rx.len();
+        if now <= queued || taken + now >= BATCH {
+            return;
+        }
+        queued = now;
     }
 }
 
