@@ -26,6 +26,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
+use tower::util::MapResponseLayer;
 
 use crate::credentials::{CredentialsError, SecretsFile};
 use crate::executor::Executor;
@@ -175,7 +176,7 @@ pub async fn serve(bound: Bound, sources: Sources, shutdown: CancellationToken) 
         .route("/healthz", get(probes::healthz))
         .route("/readyz", get(probes::readyz))
         .layer(DefaultBodyLimit::max(bound.max_body))
-        .layer(middleware::from_fn(count_answer))
+        .layer(MapResponseLayer::new(count_answer))
         .with_state(state);
     let served = axum::serve(bound.listener, router).with_graceful_shutdown(async move { shutdown.cancelled().await });
     if let Err(error) = served.await {
@@ -184,8 +185,7 @@ pub async fn serve(bound: Bound, sources: Sources, shutdown: CancellationToken) 
 }
 
 /// Counts every answer by status code, whichever layer gave it.
-async fn count_answer(request: Request, next: Next) -> Response {
-    let response = next.run(request).await;
+fn count_answer(response: Response) -> Response {
     METRICS.http_answered(response.status().as_u16());
     response
 }
