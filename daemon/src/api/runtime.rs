@@ -17,7 +17,7 @@ use crate::executor::ReRun;
 use crate::reload::Published;
 use crate::service::executions::{self, ExecutionFilter, RunRequest, Tree};
 use crate::service::{Runtime, Window};
-use crate::trigger::{TriggerInstance, parse_id};
+use crate::trigger::parse_id;
 
 /// A JSON object from a `*_json` field ("" is an empty object); the error names the field.
 pub fn object_field(text: &str, field: &str) -> Result<Map<String, Value>, Status> {
@@ -59,8 +59,9 @@ pub async fn fire_trigger(
     runtime.journal.append(trigger, payload, Some("api".to_string()), trace_tag, reply).await;
     let id = rx.await.map_err(|_| status::unavailable("the daemon is shutting down"))?.map_err(status::unavailable)?;
     let numeric = parse_id(&id).ok_or_else(|| internal("journal returned a bad id"))?;
+    let processed_through = runtime.store.processed_through().map_err(internal)?;
     let record = runtime.store.trigger_instance(numeric).map_err(internal)?.ok_or_else(|| internal("instance lost"))?;
-    let instance: TriggerInstance = serde_json::from_slice(&record).map_err(internal)?;
+    let instance = crate::trigger::from_record(&record, processed_through).map_err(internal)?;
     Ok(convert::trigger_instance(&instance))
 }
 

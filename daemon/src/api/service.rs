@@ -323,9 +323,9 @@ impl Control for ControlService {
         let request = request.into_inner();
         let limit = if request.limit == 0 { 50 } else { request.limit as usize };
         let wanted = request.trigger;
-        let records = self
-            .runtime
-            .store
+        let store = &self.runtime.store;
+        let processed_through = store.processed_through().map_err(|e| status::internal(e.to_string()))?;
+        let records = store
             .recent_trigger_instances(limit, |record| {
                 wanted.is_empty()
                     || serde_json::from_slice::<TriggerInstance>(record).is_ok_and(|i| i.trigger == wanted)
@@ -333,7 +333,7 @@ impl Control for ControlService {
             .map_err(|e| status::internal(e.to_string()))?;
         let instances = records
             .iter()
-            .filter_map(|record| serde_json::from_slice::<TriggerInstance>(record).ok())
+            .filter_map(|record| crate::trigger::from_record(record, processed_through).ok())
             .map(|instance| convert::trigger_instance(&instance))
             .collect();
         Ok(Response::new(pb::ListTriggerInstancesResponse { instances }))
@@ -346,13 +346,13 @@ impl Control for ControlService {
         let text = required_ref(request.get_ref())?;
         let id = parse_id(text)
             .ok_or_else(|| status::invalid_argument(format!("\"{text}\" is not a trigger instance id")))?;
-        let record = self
-            .runtime
-            .store
+        let store = &self.runtime.store;
+        let processed_through = store.processed_through().map_err(|e| status::internal(e.to_string()))?;
+        let record = store
             .trigger_instance(id)
             .map_err(|e| status::internal(e.to_string()))?
             .ok_or_else(|| not_found("trigger instance", text))?;
-        let instance: TriggerInstance = serde_json::from_slice(&record)
+        let instance = crate::trigger::from_record(&record, processed_through)
             .map_err(|e| status::internal(format!("corrupt trigger instance {text}: {e}")))?;
         Ok(Response::new(convert::trigger_instance(&instance)))
     }

@@ -26,6 +26,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
+use tower::util::MapResponseLayer;
 
 use crate::auth::Auth;
 use crate::credentials::CredentialsError;
@@ -137,12 +138,18 @@ pub async fn serve(bound: Bound, services: Services, shutdown: CancellationToken
         services: services.clone(),
     });
     let rest = Rest { services, auth };
-    let gated = Router::new()
+    let gate = middleware::from_fn_with_state(state.clone(), authenticate);
+    let mut hooks = Router::new()
         .route("/api/v1/webhooks/{*hook}", post(webhook))
         .route("/metrics", get(metrics_page))
-        .with_state(state.clone())
-        .merge(crate::rest::api(rest.clone()))
-        .layer(middleware::from_fn_with_state(state.clone(), authenticate));
+        .with_state(state.clone());
+    // Which credentials files there are is fixed at start (SIGHUP re-reads their contents);
+    // without any, webhooks and metrics skip the gate. The REST API always passes it, as its
+    // handlers act as the caller's user.
+    if state.credentials.required() {
+        hooks = hooks.layer(gate.clone());
+    }
+    let api = crate::rest::api(rest.clone()).layer(gate);
     // Probes answer without credentials (a supervisor's probe carries none); logging in takes
     // a user and password instead.
     let open = Router::new()
@@ -150,8 +157,11 @@ pub async fn serve(bound: Bound, services: Services, shutdown: CancellationToken
         .route("/readyz", get(probes::readyz))
         .with_state(state)
         .merge(crate::rest::open(rest));
-    let router =
-        gated.merge(open).layer(DefaultBodyLimit::max(bound.max_body)).layer(middleware::from_fn(count_answer));
+    let router = hooks
+        .merge(api)
+        .merge(open)
+        .layer(DefaultBodyLimit::max(bound.max_body))
+        .layer(MapResponseLayer::new(count_answer));
     let app = tower::util::MapRequest::new(router, without_trailing_slash as fn(Request) -> Request);
     let served = axum::serve(bound.listener, axum::ServiceExt::<Request>::into_make_service(app))
         .with_graceful_shutdown(async move { shutdown.cancelled().await });
@@ -178,8 +188,7 @@ fn without_trailing_slash(mut request: Request) -> Request {
 }
 
 /// Counts every answer by status code, whichever layer gave it.
-async fn count_answer(request: Request, next: Next) -> Response {
-    let response = next.run(request).await;
+fn count_answer(response: Response) -> Response {
     METRICS.http_answered(response.status().as_u16());
     response
 }

@@ -2,7 +2,9 @@
 //! a previous run left unprocessed), matches them against the rule index, hands each batch's
 //! matches to the executor (`Executor::enforce` records an enforcement per (instance, rule)
 //! with the executions they request in one durable commit, then starts them), and marks the
-//! instances processed.
+//! instances processed: the store's processed watermark moves past the batch (a `pending`
+//! record below it reads as `processed`, `trigger::from_record`); only the instances of a
+//! batch that failed are rewritten, as `processing_failed`.
 //!
 //! Owns: replay at start and the processed marks. Must not: write an enforcement or an
 //! execution, run actions or evaluate operators.
@@ -18,7 +20,7 @@ use crate::executor::{Executor, RuleMatch};
 use crate::metrics::{METRICS, Metrics};
 use crate::reload::Published;
 use crate::store::{Store, StoreError};
-use crate::trigger::{TriggerInstance, parse_id};
+use crate::trigger::{PENDING, TriggerInstance, parse_id};
 use st2d_core::criteria::matcher::PatternRenderer;
 
 /// Instances replayed at start are processed in chunks of this size.
@@ -42,7 +44,7 @@ impl Reactor {
 
     /// Processes what a previous run left, then every batch the journal sends, until the
     /// journal closes the channel (it does after draining, at shutdown).
-    pub async fn run(mut self, mut batches: mpsc::Receiver<Vec<TriggerInstance>>, shutdown: CancellationToken) {
+    pub async fn run(mut self, mut batches: mpsc::Receiver<Vec<Arc<TriggerInstance>>>, shutdown: CancellationToken) {
         self.replay().await;
         loop {
             let batch = tokio::select! {
@@ -56,13 +58,14 @@ impl Reactor {
 
     async fn replay(&mut self) {
         let store = self.store.clone();
-        let pending = tokio::task::spawn_blocking(move || -> Result<Vec<TriggerInstance>, StoreError> {
+        let pending = tokio::task::spawn_blocking(move || -> Result<Vec<Arc<TriggerInstance>>, StoreError> {
             let after = store.processed_through()?;
             let records = store.trigger_instances_after(after)?;
             Ok(records
                 .into_iter()
                 .filter_map(|(_, record)| serde_json::from_slice::<TriggerInstance>(&record).ok())
-                .filter(|instance| instance.status == "pending" || instance.status == "processing")
+                .filter(|instance| instance.status == PENDING || instance.status == "processing")
+                .map(Arc::new)
                 .collect())
         })
         .await;
@@ -83,7 +86,7 @@ impl Reactor {
         }
         let mut pending = pending.into_iter().peekable();
         while pending.peek().is_some() {
-            let chunk: Vec<TriggerInstance> = pending.by_ref().take(REPLAY_CHUNK).collect();
+            let chunk: Vec<Arc<TriggerInstance>> = pending.by_ref().take(REPLAY_CHUNK).collect();
             self.process(chunk).await;
         }
     }
@@ -98,12 +101,12 @@ impl Reactor {
 
     /// One batch: match, hand the matches to the executor (which records the enforcements and
     /// executions and starts them), mark the instances processed.
-    pub async fn process(&mut self, mut batch: Vec<TriggerInstance>) {
+    pub async fn process(&mut self, batch: Vec<Arc<TriggerInstance>>) {
         let registry = self.refresh_index();
         let renderer = (self.renderer)();
         let now = Utc::now();
         let mut matches = Vec::new();
-        for instance in &batch {
+        for instance in batch.iter().map(Arc::as_ref) {
             for verdict in self.index.evaluate(&instance.trigger, &instance.payload, renderer.as_ref(), now) {
                 let (rule, failure) = match verdict {
                     Verdict::Matched(rule) => (rule, None),
@@ -119,23 +122,20 @@ impl Reactor {
             }
         }
         let committed = self.executor.enforce(&registry, matches).await;
-        let status = match &committed {
-            Ok(()) => "processed",
-            Err(error) => {
-                tracing::error!(error = %error, count = batch.len(), "cannot record rule enforcements");
-                "processing_failed"
-            }
-        };
-        let mut records = Vec::with_capacity(batch.len());
-        let mut last = 0;
-        for instance in &mut batch {
-            instance.status = status.to_string();
-            if let Some(id) = parse_id(&instance.id) {
-                last = last.max(id);
-                records.push((id, serde_json::to_vec(&*instance).unwrap_or_default()));
+        let last = batch.iter().filter_map(|instance| parse_id(&instance.id)).max().unwrap_or(0);
+        let mut failed = Vec::new();
+        if let Err(error) = &committed {
+            tracing::error!(error = %error, count = batch.len(), "cannot record rule enforcements");
+            for instance in &batch {
+                let mut instance = TriggerInstance::clone(instance);
+                instance.status = "processing_failed".to_string();
+                if let Some(id) = parse_id(&instance.id) {
+                    failed.push((id, serde_json::to_vec(&instance).unwrap_or_default()));
+                }
             }
         }
-        let marked = self.store.put_trigger_instances(&records).and_then(|()| {
+        let rewritten = if failed.is_empty() { Ok(()) } else { self.store.put_trigger_instances(&failed) };
+        let marked = rewritten.and_then(|()| {
             if last > self.store.processed_through()? { self.store.set_processed_through(last) } else { Ok(()) }
         });
         if let Err(error) = marked {

@@ -13,12 +13,15 @@ use serde_json::Value;
 use tokio::sync::{broadcast, mpsc};
 use tokio_util::sync::CancellationToken;
 
-use super::{TriggerInstance, format_id};
+use super::{PENDING, TriggerInstance, format_id};
 use crate::metrics::{METRICS, Metrics};
 use crate::store::{Store, StoreError};
 
 /// The most instances written in one batch.
 const BATCH: usize = 4096;
+
+/// The most rounds of other tasks a batch waits for while they add to it.
+const GATHER_ROUNDS: usize = 8;
 
 /// Why an instance was not journaled.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -60,7 +63,7 @@ impl Journal {
     /// Each durable batch goes to `engine` (the rules engine), waiting when it is behind.
     pub fn start(
         store: Store,
-        engine: Option<mpsc::Sender<Vec<TriggerInstance>>>,
+        engine: Option<mpsc::Sender<Vec<Arc<TriggerInstance>>>>,
         shutdown: CancellationToken,
         tracker: &tokio_util::task::TaskTracker,
     ) -> Self {
@@ -104,7 +107,7 @@ async fn writer(
     store: Store,
     mut rx: mpsc::Receiver<Pending>,
     journaled: broadcast::Sender<Arc<TriggerInstance>>,
-    engine: Option<mpsc::Sender<Vec<TriggerInstance>>>,
+    engine: Option<mpsc::Sender<Vec<Arc<TriggerInstance>>>>,
     last_write_ok: Arc<AtomicBool>,
     shutdown: CancellationToken,
 ) {
@@ -116,6 +119,7 @@ async fn writer(
         };
         let Some(first) = first else { return };
         batch.push(first);
+        gather(&mut rx, batch.len()).await;
         while batch.len() < BATCH {
             match rx.try_recv() {
                 Ok(pending) => batch.push(pending),
@@ -133,6 +137,23 @@ async fn writer(
     }
 }
 
+/// Lets the tasks that are ready (connections with a request read, sensors with a dispatch)
+/// run and queue theirs before a batch is taken, for as long as each round of them adds to the
+/// queue (at most `GATHER_ROUNDS` rounds): one flush then covers them all, where taking the
+/// first alone would flush for it and make the others wait for the next flush. A lone
+/// dispatch waits one round.
+async fn gather(rx: &mut mpsc::Receiver<Pending>, taken: usize) {
+    let mut queued = rx.len();
+    for _ in 0..GATHER_ROUNDS {
+        tokio::task::yield_now().await;
+        let now = rx.len();
+        if now <= queued || taken + now >= BATCH {
+            return;
+        }
+        queued = now;
+    }
+}
+
 /// Writes and flushes one batch, answers each dispatcher, and returns the durable instances
 /// and whether they already went to the rules engine.
 ///
@@ -143,9 +164,9 @@ async fn write_batch(
     store: &Store,
     batch: &mut Vec<Pending>,
     journaled: &broadcast::Sender<Arc<TriggerInstance>>,
-    engine: Option<&mpsc::Sender<Vec<TriggerInstance>>>,
+    engine: Option<&mpsc::Sender<Vec<Arc<TriggerInstance>>>>,
     last_write_ok: &AtomicBool,
-) -> (Vec<TriggerInstance>, bool) {
+) -> (Vec<Arc<TriggerInstance>>, bool) {
     let now = Utc::now();
     let mut instances = Vec::with_capacity(batch.len());
     let mut records = Vec::with_capacity(batch.len());
@@ -163,12 +184,12 @@ async fn write_batch(
             trigger: std::mem::take(&mut pending.trigger),
             payload: std::mem::take(&mut pending.payload),
             occurrence_time: now,
-            status: "pending".to_string(),
+            status: PENDING.to_string(),
             source: pending.source.take(),
             trace_tag: pending.trace_tag.take(),
         };
         records.push((id, serde_json::to_vec(&instance).unwrap_or_default()));
-        instances.push(instance);
+        instances.push(Arc::new(instance));
     }
     let mut handed_over = false;
     let written = match failure {
@@ -205,12 +226,11 @@ async fn write_batch(
     {
         match (&written, instance) {
             (Ok(()), Some(instance)) => {
-                let id = instance.id.clone();
                 if watched {
                     // Nobody listening is fine.
-                    let _ = journaled.send(Arc::new(instance.clone()));
+                    let _ = journaled.send(instance.clone());
                 }
-                (pending.reply)(Ok(id));
+                (pending.reply)(Ok(instance.id.clone()));
                 durable.push(instance);
             }
             (Err(error), _) => (pending.reply)(Err(error.clone())),

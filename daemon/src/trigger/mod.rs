@@ -35,6 +35,22 @@ pub fn format_id(id: u64) -> String {
     format!("{id:016x}")
 }
 
+/// The status a stored instance had when the rules engine took it, and the status it shows
+/// once processed. The rules engine does not rewrite a processed instance: it moves the
+/// store's processed watermark past it, and rewrites only the instances it failed to process.
+pub const PENDING: &str = "pending";
+pub const PROCESSED: &str = "processed";
+
+/// Reads a stored instance record, its status as of the processed watermark `processed_through`
+/// (`Store::processed_through`): a `pending` instance at or below it was processed.
+pub fn from_record(record: &[u8], processed_through: u64) -> Result<TriggerInstance, serde_json::Error> {
+    let mut instance: TriggerInstance = serde_json::from_slice(record)?;
+    if instance.status == PENDING && parse_id(&instance.id).is_some_and(|id| id <= processed_through) {
+        instance.status = PROCESSED.to_string();
+    }
+    Ok(instance)
+}
+
 /// Parses an instance id (16 hex digits, or fewer).
 pub fn parse_id(text: &str) -> Option<u64> {
     u64::from_str_radix(text.trim(), 16).ok()
@@ -69,4 +85,33 @@ pub fn validate_dispatch(
         crate::metrics::Metrics::add(&crate::metrics::METRICS.trigger_instances_invalid, 1);
     }
     checked
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_pending_record_at_or_below_the_watermark_reads_as_processed() {
+        let record = |id: u64, status: &str| {
+            let instance = TriggerInstance {
+                id: format_id(id),
+                trigger: "core.st2.webhook".to_string(),
+                payload: serde_json::json!({}),
+                occurrence_time: Utc::now(),
+                status: status.to_string(),
+                source: None,
+                trace_tag: None,
+            };
+            serde_json::to_vec(&instance).expect("serialisable")
+        };
+        let status = |id: u64, stored: &str, watermark: u64| {
+            from_record(&record(id, stored), watermark).expect("a record").status
+        };
+        assert_eq!(status(7, PENDING, 7), PROCESSED);
+        assert_eq!(status(7, PENDING, 9), PROCESSED);
+        assert_eq!(status(8, PENDING, 7), PENDING);
+        assert_eq!(status(7, "processing_failed", 9), "processing_failed");
+        assert!(from_record(b"{", 0).is_err());
+    }
 }
