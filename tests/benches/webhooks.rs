@@ -10,7 +10,7 @@
 
 use std::time::{Duration, Instant};
 
-use st2d_tests::{Home, pack_yaml, write_file};
+use st2d_tests::{Home, http1, pack_yaml, write_file};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const CONNECTIONS: usize = 64;
@@ -18,34 +18,12 @@ const DURATION: Duration = Duration::from_secs(10);
 
 /// Sends requests on one connection until `until`; returns how many got a 202.
 async fn load(port: u16, request: Vec<u8>, until: Instant) -> usize {
-    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.expect("connect");
-    stream.set_nodelay(true).expect("nodelay");
+    let mut stream = http1::connect(port).await;
     let mut accepted = 0;
     let mut buffer = Vec::with_capacity(4096);
-    let mut chunk = [0u8; 4096];
     while Instant::now() < until {
-        stream.write_all(&request).await.expect("write");
-        buffer.clear();
-        // Read one response: headers, then Content-Length bytes of body.
-        let (status, total) = loop {
-            let read = stream.read(&mut chunk).await.expect("read");
-            assert!(read > 0, "the server closed the connection");
-            buffer.extend_from_slice(&chunk[..read]);
-            let Some(end) = buffer.windows(4).position(|w| w == b"\r\n\r\n") else { continue };
-            let head = String::from_utf8_lossy(&buffer[..end]).to_ascii_lowercase();
-            let status: u16 = head.split_whitespace().nth(1).and_then(|s| s.parse().ok()).expect("a status");
-            let length: usize = head
-                .lines()
-                .find_map(|l| l.strip_prefix("content-length:").map(|v| v.trim().parse().unwrap_or(0)))
-                .unwrap_or(0);
-            break (status, end + 4 + length);
-        };
-        while buffer.len() < total {
-            let read = stream.read(&mut chunk).await.expect("read");
-            assert!(read > 0, "the server closed the connection");
-            buffer.extend_from_slice(&chunk[..read]);
-        }
-        assert_eq!(status, 202, "{}", String::from_utf8_lossy(&buffer));
+        let (status, body) = http1::exchange(&mut stream, &request, &mut buffer).await;
+        assert_eq!(status, 202, "{}", String::from_utf8_lossy(&body));
         accepted += 1;
     }
     accepted
@@ -75,11 +53,7 @@ fn main() {
         std::thread::sleep(Duration::from_millis(10));
     }
     let body = r#"{"severity": "warning", "host": "web-1", "check": "disk", "output": "DISK WARNING - 81% used"}"#;
-    let request = format!(
-        "POST /api/v1/webhooks/alert HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    )
-    .into_bytes();
+    let request = http1::post_json("/api/v1/webhooks/alert", body);
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
     let (accepted, elapsed) = runtime.block_on(async {
         // Warm up, then measure.

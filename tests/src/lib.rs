@@ -8,6 +8,7 @@
 // The test harness starts real processes of its own (clippy.toml keeps the daemon to `process`).
 #![allow(clippy::disallowed_methods)]
 
+pub mod http1;
 pub mod pki;
 pub mod pyenv;
 pub mod sshd;

@@ -1,0 +1,55 @@
+//! A minimal HTTP/1.1 client for the benchmarks: one request and its whole response at a time
+//! on a keep-alive connection, with nothing between the load generator and the socket.
+//!
+//! Owns: framing (headers, then `Content-Length` bytes of body). Must not: be used where a real
+//! client is the point (the end-to-end tests use curl, st2client and grpcio).
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// A keep-alive connection to `127.0.0.1:port`.
+pub async fn connect(port: u16) -> TcpStream {
+    let stream = TcpStream::connect(("127.0.0.1", port)).await.expect("connect");
+    stream.set_nodelay(true).expect("nodelay");
+    stream
+}
+
+/// Sends `request` and reads one response: its status and body. `buffer` is reused between
+/// calls.
+pub async fn exchange(stream: &mut TcpStream, request: &[u8], buffer: &mut Vec<u8>) -> (u16, Vec<u8>) {
+    stream.write_all(request).await.expect("write");
+    buffer.clear();
+    let mut chunk = [0u8; 16384];
+    let (status, start, total) = loop {
+        let read = stream.read(&mut chunk).await.expect("read");
+        assert!(read > 0, "the server closed the connection");
+        buffer.extend_from_slice(&chunk[..read]);
+        let Some(end) = buffer.windows(4).position(|w| w == b"\r\n\r\n") else { continue };
+        let head = String::from_utf8_lossy(&buffer[..end]).to_ascii_lowercase();
+        let status: u16 = head.split_whitespace().nth(1).and_then(|s| s.parse().ok()).expect("a status");
+        let length: usize = head
+            .lines()
+            .find_map(|l| l.strip_prefix("content-length:").map(|v| v.trim().parse().unwrap_or(0)))
+            .unwrap_or(0);
+        break (status, end + 4, end + 4 + length);
+    };
+    while buffer.len() < total {
+        let read = stream.read(&mut chunk).await.expect("read");
+        assert!(read > 0, "the server closed the connection");
+        buffer.extend_from_slice(&chunk[..read]);
+    }
+    (status, buffer[start..total].to_vec())
+}
+
+/// A request with a JSON body.
+pub fn post_json(path: &str, body: &str) -> Vec<u8> {
+    format!(
+        "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
+}
+
+pub fn get(path: &str) -> Vec<u8> {
+    format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n").into_bytes()
+}
