@@ -28,7 +28,7 @@ const DURATION: Duration = Duration::from_secs(10);
 
 /// Writes `HISTORY` completed `core.local` executions, as st2d records them.
 fn write_history(home: &Home) {
-    let store = Store::open(&home.path().join("data")).expect("the store opens");
+    let store = Store::open(&home.path().join("data").join("store")).expect("the store opens");
     let now = Utc::now();
     for n in 0..HISTORY {
         let id = store.next_id().expect("an id");
