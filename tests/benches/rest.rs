@@ -76,16 +76,8 @@ fn percentile(sorted: &[Duration], p: f64) -> f64 {
 
 /// Creates executions on one connection until `until`; returns how many got a 201.
 async fn create(port: u16, until: Instant) -> usize {
-    let mut stream = http1::connect(port).await;
     let request = http1::post_json("/api/v1/executions", r#"{"action": "core.noop"}"#);
-    let mut buffer = Vec::with_capacity(16384);
-    let mut created = 0;
-    while Instant::now() < until {
-        let (status, body) = http1::exchange(&mut stream, &request, &mut buffer).await;
-        assert_eq!(status, 201, "{}", String::from_utf8_lossy(&body));
-        created += 1;
-    }
-    created
+    http1::repeat_until(port, &request, 201, until).await
 }
 
 fn main() {

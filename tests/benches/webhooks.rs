@@ -18,15 +18,7 @@ const DURATION: Duration = Duration::from_secs(10);
 
 /// Sends requests on one connection until `until`; returns how many got a 202.
 async fn load(port: u16, request: Vec<u8>, until: Instant) -> usize {
-    let mut stream = http1::connect(port).await;
-    let mut accepted = 0;
-    let mut buffer = Vec::with_capacity(4096);
-    while Instant::now() < until {
-        let (status, body) = http1::exchange(&mut stream, &request, &mut buffer).await;
-        assert_eq!(status, 202, "{}", String::from_utf8_lossy(&body));
-        accepted += 1;
-    }
-    accepted
+    http1::repeat_until(port, &request, 202, until).await
 }
 
 fn main() {

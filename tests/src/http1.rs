@@ -41,6 +41,20 @@ pub async fn exchange(stream: &mut TcpStream, request: &[u8], buffer: &mut Vec<u
     (status, buffer[start..total].to_vec())
 }
 
+/// Sends `request` on one connection, each time the previous answer arrives, until `until`;
+/// returns how many answers there were. Each must have status `expected`.
+pub async fn repeat_until(port: u16, request: &[u8], expected: u16, until: std::time::Instant) -> usize {
+    let mut stream = connect(port).await;
+    let mut buffer = Vec::with_capacity(16384);
+    let mut answered = 0;
+    while std::time::Instant::now() < until {
+        let (status, body) = exchange(&mut stream, request, &mut buffer).await;
+        assert_eq!(status, expected, "{}", String::from_utf8_lossy(&body));
+        answered += 1;
+    }
+    answered
+}
+
 /// A request with a JSON body.
 pub fn post_json(path: &str, body: &str) -> Vec<u8> {
     format!(

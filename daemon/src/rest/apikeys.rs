@@ -12,8 +12,9 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
+use super::body::JsonBody;
 use super::query::{Attributes, Params, list_answer};
-use super::{Fault, Rest, object_body, views};
+use super::{Fault, Rest, views};
 use crate::auth::{ApiKeyRecord, Principal};
 
 /// StackStorm's mask for a secret attribute.
@@ -29,22 +30,6 @@ fn view(record: &ApiKeyRecord, show_secrets: bool) -> Value {
         "created_at": views::timestamp(&record.created_at),
         "enabled": record.enabled,
     })
-}
-
-fn text(body: &serde_json::Map<String, Value>, field: &str) -> Result<Option<String>, Fault> {
-    match body.get(field) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(text)) => Ok(Some(text.clone())),
-        Some(other) => Err(Fault::bad_request(format!("{other} is not of type 'string' (field \"{field}\")"))),
-    }
-}
-
-fn metadata(body: &serde_json::Map<String, Value>) -> Result<Option<Value>, Fault> {
-    match body.get("metadata") {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::Object(map)) => Ok(Some(Value::Object(map.clone()))),
-        Some(other) => Err(Fault::bad_request(format!("{other} is not of type 'object' (field \"metadata\")"))),
-    }
 }
 
 pub async fn list(State(rest): State<Rest>, RawQuery(query): RawQuery) -> Result<Response, Fault> {
@@ -72,10 +57,11 @@ pub async fn create(
     Extension(principal): Extension<Principal>,
     body: Bytes,
 ) -> Result<Response, Fault> {
-    let body = object_body(&body)?;
-    let user = text(&body, "user")?.filter(|u| !u.is_empty()).unwrap_or(principal.user);
-    let given_hash = text(&body, "key_hash")?.filter(|h| !h.is_empty() && h != MASKED);
-    let (key, record) = rest.auth.api_keys().create(&user, metadata(&body)?.unwrap_or(Value::Null), given_hash)?;
+    let body = JsonBody::parse(&body)?;
+    let user = body.text("user")?.filter(|u| !u.is_empty()).unwrap_or(principal.user);
+    let given_hash = body.text("key_hash")?.filter(|h| !h.is_empty() && h != MASKED);
+    let metadata = body.object("metadata")?.map(Value::Object).unwrap_or(Value::Null);
+    let (key, record) = rest.auth.api_keys().create(&user, metadata, given_hash)?;
     let mut answer = view(&record, false);
     if let Some(object) = answer.as_object_mut() {
         object.shift_remove("key_hash");
@@ -86,17 +72,14 @@ pub async fn create(
 
 /// `PUT /api/v1/apikeys/{id_or_key}` with the key (as `st2 apikey enable|disable` send it).
 pub async fn update(State(rest): State<Rest>, Path(id_or_key): Path<String>, body: Bytes) -> Result<Response, Fault> {
-    let body = object_body(&body)?;
+    let body = JsonBody::parse(&body)?;
     let current = rest.auth.api_keys().by_id_or_key(&id_or_key)?;
-    if text(&body, "key_hash")?.is_some_and(|h| !h.is_empty() && h != MASKED && h != current.key_hash) {
+    if body.text("key_hash")?.is_some_and(|h| !h.is_empty() && h != MASKED && h != current.key_hash) {
         return Err(Fault::bad_request("Update of key_hash is not allowed."));
     }
-    let enabled = match body.get("enabled") {
-        None | Some(Value::Null) => current.enabled,
-        Some(Value::Bool(enabled)) => *enabled,
-        Some(other) => return Err(Fault::bad_request(format!("{other} is not of type 'boolean' (field \"enabled\")"))),
-    };
-    let record = rest.auth.api_keys().update(&current.id, enabled, text(&body, "user")?, metadata(&body)?)?;
+    let enabled = body.flag("enabled")?.unwrap_or(current.enabled);
+    let metadata = body.object("metadata")?.map(Value::Object);
+    let record = rest.auth.api_keys().update(&current.id, enabled, body.text("user")?, metadata)?;
     Ok(Json(view(&record, false)).into_response())
 }
 

@@ -9,18 +9,18 @@ use axum::body::Bytes;
 use axum::extract::{Extension, Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
+use super::body::JsonBody;
 use super::query::{Attributes, Params, list_answer};
-use super::{Fault, Rest, object_body, views};
+use super::{Fault, Rest, views};
 use crate::auth::Principal;
 use crate::execution::Execution;
 use crate::service::ServiceError;
 use crate::service::executions::{self, ExecutionFilter, RunRequest, Tree};
 
 fn view(rest: &Rest, execution: &Execution, show_secrets: bool) -> Value {
-    let children: Vec<String> =
-        rest.services.runtime.executor.children(&execution.id).into_iter().map(|c| c.id).collect();
+    let children = executions::child_ids(&rest.services.runtime, &execution.id);
     views::execution(&rest.services.published.registry(), execution, &children, show_secrets)
 }
 
@@ -87,28 +87,13 @@ pub async fn create(
     Extension(principal): Extension<Principal>,
     body: Bytes,
 ) -> Result<Response, Fault> {
-    let body = object_body(&body)?;
-    let action = match body.get("action") {
-        Some(Value::String(action)) => action.clone(),
-        None | Some(Value::Null) => {
-            return Err(Fault::bad_request("'action' is a required property (field \"action\")"));
-        }
-        Some(other) => return Err(Fault::bad_request(format!("{other} is not of type 'string' (field \"action\")"))),
-    };
-    let object = |field: &str| -> Result<Map<String, Value>, Fault> {
-        match body.get(field) {
-            None | Some(Value::Null) => Ok(Map::new()),
-            Some(Value::Object(map)) => Ok(map.clone()),
-            Some(other) => Err(Fault::bad_request(format!("{other} is not of type 'object' (field \"{field}\")"))),
-        }
-    };
-    let trace_tag = body.get("trace_tag").and_then(Value::as_str).map(str::to_string);
+    let body = JsonBody::parse(&body)?;
     let run = RunRequest {
-        action,
-        parameters: object("parameters")?,
+        action: JsonBody::required("action", body.text("action")?)?,
+        parameters: body.object("parameters")?.unwrap_or_default(),
         user: principal.user.clone(),
-        trace_tag,
-        context: object("context")?,
+        trace_tag: body.text("trace_tag")?,
+        context: body.object("context")?.unwrap_or_default(),
     };
     let execution = executions::run(&rest.services.runtime, run).await?;
     Ok((StatusCode::CREATED, Json(view(&rest, &execution, false))).into_response())

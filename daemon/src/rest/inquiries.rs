@@ -9,8 +9,9 @@ use axum::extract::{Extension, Path, RawQuery, State};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
+use super::body::JsonBody;
 use super::query::{Attributes, Params, list_answer};
-use super::{Fault, Rest, object_body, views};
+use super::{Fault, Rest, views};
 use crate::auth::Principal;
 use crate::service::inquiries;
 
@@ -32,14 +33,8 @@ pub async fn respond(
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<Response, Fault> {
-    let body = object_body(&body)?;
-    let response = match body.get("response") {
-        Some(Value::Object(response)) => Value::Object(response.clone()),
-        None | Some(Value::Null) => {
-            return Err(Fault::bad_request("'response' is a required property (field \"response\")"));
-        }
-        Some(other) => return Err(Fault::bad_request(format!("{other} is not of type 'object' (field \"response\")"))),
-    };
+    let body = JsonBody::parse(&body)?;
+    let response = Value::Object(JsonBody::required("response", body.object("response")?)?);
     let (id, response) = inquiries::respond(&rest.services.runtime, &id, response, &principal.user).await?;
     Ok(Json(json!({ "id": id, "response": response })).into_response())
 }

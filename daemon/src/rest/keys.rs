@@ -9,10 +9,10 @@ use axum::body::Bytes;
 use axum::extract::{Extension, Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde_json::Value;
 
+use super::body::JsonBody;
 use super::query::{Attributes, Params, list_answer};
-use super::{Fault, Rest, object_body, views};
+use super::{Fault, Rest, views};
 use crate::auth::Principal;
 use crate::service::keys::{self, KeyRef, NewValue};
 
@@ -70,36 +70,12 @@ pub async fn put(
     Path(name): Path<String>,
     body: Bytes,
 ) -> Result<Response, Fault> {
-    let body = object_body(&body)?;
-    let text = |field: &str| -> Result<String, Fault> {
-        match body.get(field) {
-            None | Some(Value::Null) => Ok(String::new()),
-            Some(Value::String(text)) => Ok(text.clone()),
-            Some(other) => Err(Fault::bad_request(format!("{other} is not of type 'string' (field \"{field}\")"))),
-        }
-    };
-    let value = match body.get("value") {
-        Some(Value::String(value)) => value.clone(),
-        None | Some(Value::Null) => return Err(Fault::bad_request("'value' is a required property (field \"value\")")),
-        Some(other) => return Err(Fault::bad_request(format!("{other} is not of type 'string' (field \"value\")"))),
-    };
-    let secret = match body.get("secret") {
-        None | Some(Value::Null) => false,
-        Some(Value::Bool(secret)) => *secret,
-        Some(other) => return Err(Fault::bad_request(format!("{other} is not of type 'boolean' (field \"secret\")"))),
-    };
-    let ttl_seconds = match body.get("ttl") {
-        None | Some(Value::Null) => None,
-        Some(ttl) => match ttl.as_u64() {
-            Some(ttl) => Some(ttl).filter(|ttl| *ttl > 0),
-            None => return Err(Fault::bad_request(format!("{ttl} is not of type 'integer' (field \"ttl\")"))),
-        },
-    };
-    let user = match text("user")?.as_str() {
-        "" => principal.user.clone(),
-        user => user.to_string(),
-    };
-    let key = KeyRef { name, scope: text("scope")?, user };
+    let body = JsonBody::parse(&body)?;
+    let value = JsonBody::required("value", body.text("value")?)?;
+    let secret = body.flag("secret")?.unwrap_or(false);
+    let ttl_seconds = body.count("ttl")?.filter(|ttl| *ttl > 0);
+    let user = body.text("user")?.filter(|u| !u.is_empty()).unwrap_or_else(|| principal.user.clone());
+    let key = KeyRef { name, scope: body.text("scope")?.unwrap_or_default(), user };
     let item = keys::set(&rest.services.runtime.datastore, &key, &NewValue { value, secret, ttl_seconds })?;
     Ok(Json(views::key(&item)).into_response())
 }

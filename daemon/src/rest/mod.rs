@@ -9,6 +9,7 @@
 
 mod actions;
 mod apikeys;
+mod body;
 mod executions;
 mod fault;
 mod inquiries;
@@ -22,7 +23,6 @@ mod views;
 pub use fault::Fault;
 
 use axum::Router;
-use axum::body::Bytes;
 use axum::routing::{get, post};
 use serde_json::Value;
 
@@ -77,16 +77,4 @@ async fn root() -> axum::Json<Value> {
         "docs_url": "https://docs.stackstorm.com/reference/api.html",
         "implementation": "st2d",
     }))
-}
-
-/// A JSON request body: malformed JSON, or JSON that is not an object, is a 400 naming why.
-pub(crate) fn object_body(body: &Bytes) -> Result<serde_json::Map<String, Value>, Fault> {
-    if body.iter().all(u8::is_ascii_whitespace) {
-        return Ok(serde_json::Map::new());
-    }
-    match serde_json::from_slice::<Value>(body) {
-        Ok(Value::Object(map)) => Ok(map),
-        Ok(other) => Err(Fault::bad_request(format!("The request body must be a JSON object, not {other}"))),
-        Err(error) => Err(Fault::bad_request(format!("Failed to parse request body: {error}"))),
-    }
 }

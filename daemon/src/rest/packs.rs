@@ -8,10 +8,10 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
 use axum::response::{IntoResponse, Response};
-use serde_json::Value;
 
+use super::body::JsonBody;
 use super::query::{Attributes, Params, list_answer};
-use super::{Fault, Rest, object_body, views};
+use super::{Fault, Rest, views};
 use crate::service::catalog::{self, RuleFilter};
 
 pub async fn list(State(rest): State<Rest>, RawQuery(query): RawQuery) -> Result<Response, Fault> {
@@ -76,18 +76,13 @@ pub async fn update_rule(
     Path(ref_or_id): Path<String>,
     body: Bytes,
 ) -> Result<Response, Fault> {
-    let body = object_body(&body)?;
+    let body = JsonBody::parse(&body)?;
     let registry = rest.services.published.registry();
     let rule = catalog::rule(&registry, &ref_or_id)?;
     let current = views::rule(&registry, &rule);
-    let enabled = match body.get("enabled") {
-        None | Some(Value::Null) => registry.rule_enabled(&rule),
-        Some(Value::Bool(enabled)) => *enabled,
-        Some(other) => return Err(Fault::bad_request(format!("{other} is not of type 'boolean' (field \"enabled\")"))),
-    };
+    let enabled = body.flag("enabled")?.unwrap_or_else(|| registry.rule_enabled(&rule));
     for field in ["criteria", "action", "description"] {
         if let Some(given) = body.get(field)
-            && !given.is_null()
             && Some(given) != current.get(field)
         {
             return Err(Fault::bad_request(format!(

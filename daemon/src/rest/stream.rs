@@ -202,8 +202,7 @@ impl Feed {
         let liveaction_event = format!("st2.liveaction__{verb}");
         let passes = self.subscription.passes(&execution.action, Some(&execution.id));
         if passes && self.subscription.wants(&execution_event) {
-            let children: Vec<String> =
-                self.rest.services.runtime.executor.children(&execution.id).into_iter().map(|c| c.id).collect();
+            let children = executions::child_ids(&self.rest.services.runtime, &execution.id);
             let body = views::execution(&registry, &execution, &children, false);
             if !self.send(frame(&execution_event, &body)) {
                 return Some(false);

@@ -11,7 +11,8 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use super::{Fault, Rest, object_body, views};
+use super::body::JsonBody;
+use super::{Fault, Rest, views};
 use crate::auth::AuthError;
 
 /// `Authorization: Basic base64(user:password)`.
@@ -32,14 +33,8 @@ pub async fn create(State(rest): State<Rest>, headers: HeaderMap, body: Bytes) -
     let Some((user, password)) = basic_credentials(&headers) else {
         return Err(AuthError::BadCredentials.into());
     };
-    let body = object_body(&body)?;
-    let ttl = match body.get("ttl") {
-        None | Some(Value::Null) => None,
-        Some(ttl) => Some(
-            ttl.as_u64()
-                .ok_or_else(|| Fault::bad_request(format!("{ttl} is not of type 'integer' (field \"ttl\")")))?,
-        ),
-    };
+    let body = JsonBody::parse(&body)?;
+    let ttl = body.count("ttl")?;
     let metadata = body.get("metadata").cloned().unwrap_or(Value::Null);
     let auth = rest.auth.clone();
     // bcrypt is slow on purpose: off the runtime's threads.
@@ -51,8 +46,8 @@ pub async fn create(State(rest): State<Rest>, headers: HeaderMap, body: Bytes) -
 
 /// `POST /auth/v1/tokens/validate` with `{"token": ...}`: `{"valid": bool}`.
 pub async fn validate(State(rest): State<Rest>, body: Bytes) -> Result<Response, Fault> {
-    let body = object_body(&body)?;
-    let token = body.get("token").and_then(Value::as_str).unwrap_or_default();
-    let valid = !token.is_empty() && rest.auth.token(token).is_ok();
+    let body = JsonBody::parse(&body)?;
+    let token = body.text("token")?.unwrap_or_default();
+    let valid = !token.is_empty() && rest.auth.token(&token).is_ok();
     Ok(Json(json!({ "valid": valid })).into_response())
 }

@@ -106,6 +106,17 @@ fn missing(id: &str) -> ServiceError {
     ServiceError::not_found(format!("execution {} does not exist", id.trim()))
 }
 
+/// The ids of a workflow's tasks, in creation order (the links alone, without reading the
+/// tasks' records).
+pub fn child_ids(runtime: &Runtime, id: &str) -> Vec<String> {
+    let Some(numeric) = crate::trigger::parse_id(id) else { return Vec::new() };
+    let children = runtime.store.children(numeric).unwrap_or_else(|error| {
+        tracing::error!(execution_id = %id, error = %error, "cannot read a workflow's children");
+        Vec::new()
+    });
+    children.into_iter().map(crate::trigger::format_id).collect()
+}
+
 /// An execution and its workflow tasks, to `depth` levels.
 #[derive(Debug, Clone)]
 pub struct Tree {
