@@ -103,6 +103,16 @@ pub struct ServeArgs {
     #[arg(long = "http-max-body", default_value_t = 1024 * 1024, value_name = "BYTES", global = true)]
     pub http_max_body: usize,
 
+    /// Serve StackStorm's web UI (a build of st2web, with its `config.js`) from this directory
+    /// at `/` on the --http-listen address.
+    #[arg(long = "webui-dir", env = "ST2D_WEBUI_DIR", value_name = "DIR", global = true)]
+    pub webui_dir: Option<PathBuf>,
+
+    /// An origin whose browser pages may call the REST API (CORS), e.g. `https://st2.example.com`;
+    /// `*` admits any (repeatable). Without it no CORS headers are sent.
+    #[arg(long = "http-allow-origin", value_name = "ORIGIN", global = true)]
+    pub http_allow_origin: Vec<String>,
+
     /// A pack index in StackStorm's index.json format, for installing packs by bare name
     /// (repeatable; the first index that names a pack wins).
     #[arg(long = "index", value_name = "FILE", global = true)]

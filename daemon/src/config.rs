@@ -173,6 +173,8 @@ impl Config {
                 api_keys_file: serve.http_api_keys.clone(),
                 token_file: serve.http_token_file.clone(),
                 max_body: serve.http_max_body,
+                webui_dir: serve.webui_dir.clone(),
+                allow_origins: serve.http_allow_origin.clone(),
                 auth: crate::auth::AuthConfig { users_file: serve.auth_users.clone(), token_ttl: serve.auth_token_ttl },
             }),
             grpc: crate::api::TcpConfig {

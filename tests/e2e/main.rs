@@ -24,6 +24,7 @@ mod registration;
 mod remote;
 mod rerun;
 mod rest_api;
+mod rest_webui;
 mod rules;
 mod sensors;
 mod systemd;

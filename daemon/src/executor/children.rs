@@ -53,6 +53,10 @@ impl ChildExecutions for Executor {
         self.kv()
     }
 
+    fn api_url(&self) -> String {
+        self.api_url().to_string()
+    }
+
     fn stopping(&self) -> bool {
         self.draining()
     }

@@ -542,6 +542,11 @@ impl Executor {
         self.inner.kv.clone()
     }
 
+    /// The REST API's URL as actions reach it; empty without `--http-listen`.
+    pub fn api_url(&self) -> &str {
+        &self.inner.context.api.url
+    }
+
     /// Whether the daemon has begun to stop (workflows then start no new task).
     pub fn draining(&self) -> bool {
         self.inner.draining.is_cancelled()

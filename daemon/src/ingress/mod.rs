@@ -3,11 +3,13 @@
 //! (`gate`), with a body size limit and the body types StackStorm decodes (JSON, form, plain
 //! text). Paths are matched with or without a trailing slash, as StackStorm's router does.
 //!
-//! Probes (`GET /healthz`, `GET /readyz`) and `POST /auth/v1/tokens` answer without a token.
+//! Probes (`GET /healthz`, `GET /readyz`), `POST /auth/v1/tokens` and the web UI's static files
+//! (`--webui-dir`, at `/`) answer without a token; CORS (`--http-allow-origin`) wraps it all.
 //!
 //! Owns: the listener, the gate and request decoding. Must not: start on a non-loopback
 //! address without credentials, or journal anything itself (webhooks do, through the journal).
 
+mod cors;
 mod gate;
 mod probes;
 pub mod webhooks;
@@ -19,7 +21,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Path, Request, State};
-use axum::http::header::CONTENT_TYPE;
+use axum::http::header::{CONTENT_TYPE, SET_COOKIE};
 use axum::http::{HeaderMap, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -47,6 +49,10 @@ pub struct IngressConfig {
     pub token_file: Option<PathBuf>,
     /// The largest request body, in bytes.
     pub max_body: usize,
+    /// st2web's build, served at `/`.
+    pub webui_dir: Option<PathBuf>,
+    /// Origins admitted by CORS (`*` for any); none sends no CORS headers.
+    pub allow_origins: Vec<String>,
     /// Users who log in (`/auth/v1/tokens`) and the TTL of their tokens.
     pub auth: crate::auth::AuthConfig,
 }
@@ -62,6 +68,8 @@ pub enum IngressError {
         "--http-listen {listen}: a listener beyond loopback needs --auth-users FILE, --http-api-keys FILE or --http-token-file FILE"
     )]
     NoCredentials { listen: SocketAddr },
+    #[error("--webui-dir {}: not a directory with an index.html", .0.display())]
+    WebUi(PathBuf),
     #[error("cannot listen on {listen}: {source}")]
     Listen { listen: SocketAddr, source: std::io::Error },
 }
@@ -79,6 +87,8 @@ pub struct Bound {
     credentials: Credentials,
     max_body: usize,
     token_ttl: u64,
+    webui_dir: Option<PathBuf>,
+    cors: Option<Arc<cors::Cors>>,
 }
 
 impl Bound {
@@ -116,10 +126,22 @@ pub async fn bind(config: &IngressConfig) -> Result<Bound, IngressError> {
     if !credentials.required() && !config.listen.ip().is_loopback() {
         return Err(IngressError::NoCredentials { listen: config.listen });
     }
+    if let Some(dir) = &config.webui_dir
+        && !dir.join("index.html").is_file()
+    {
+        return Err(IngressError::WebUi(dir.clone()));
+    }
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|source| IngressError::Listen { listen: config.listen, source })?;
-    Ok(Bound { listener, credentials, max_body: config.max_body, token_ttl: config.auth.token_ttl })
+    Ok(Bound {
+        listener,
+        credentials,
+        max_body: config.max_body,
+        token_ttl: config.auth.token_ttl,
+        webui_dir: config.webui_dir.clone(),
+        cors: cors::Cors::new(&config.allow_origins).map(Arc::new),
+    })
 }
 
 /// Serves until `shutdown`.
@@ -157,11 +179,16 @@ pub async fn serve(bound: Bound, services: Services, shutdown: CancellationToken
         .route("/readyz", get(probes::readyz))
         .with_state(state)
         .merge(crate::rest::open(rest));
-    let router = hooks
-        .merge(api)
-        .merge(open)
-        .layer(DefaultBodyLimit::max(bound.max_body))
-        .layer(MapResponseLayer::new(count_answer));
+    let mut router = hooks.merge(api).merge(open);
+    // The web UI's static files are public, as behind StackStorm's nginx: the API it calls is
+    // what the gate guards.
+    if let Some(dir) = &bound.webui_dir {
+        router = router.fallback_service(tower_http::services::ServeDir::new(dir));
+    }
+    if let Some(cors) = bound.cors.clone() {
+        router = router.layer(middleware::from_fn_with_state(cors, cors::answer));
+    }
+    let router = router.layer(DefaultBodyLimit::max(bound.max_body)).layer(MapResponseLayer::new(count_answer));
     let app = tower::util::MapRequest::new(router, without_trailing_slash as fn(Request) -> Request);
     let served = axum::serve(bound.listener, axum::ServiceExt::<Request>::into_make_service(app))
         .with_graceful_shutdown(async move { shutdown.cancelled().await });
@@ -208,10 +235,14 @@ async fn metrics_page(State(state): State<Arc<Ingress>>) -> Response {
 
 /// The gate: a request goes on with its acting user (`auth::Principal`), or is refused.
 async fn authenticate(State(state): State<Arc<Ingress>>, mut request: Request, next: Next) -> Response {
-    match state.credentials.principal(&state.auth, request.headers(), request.uri().query()) {
-        Ok(principal) => {
-            request.extensions_mut().insert(principal);
-            next.run(request).await
+    match state.credentials.admit(&state.auth, request.headers(), request.uri().query()) {
+        Ok(admitted) => {
+            request.extensions_mut().insert(admitted.principal);
+            let mut response = next.run(request).await;
+            if let Some(cookie) = admitted.cookie {
+                response.headers_mut().append(SET_COOKIE, cookie);
+            }
+            response
         }
         Err(refusal) => refusal.into_response(),
     }

@@ -1,5 +1,5 @@
-//! `/api/v1/actions` and `/api/v1/runnertypes`: the registry's actions and the runner
-//! catalogue. Actions are pack files, so creating, updating or deleting one through the API
+//! `/api/v1/actions`, its web UI views (`/actions/views/...`: merged parameters, entry point
+//! source) and `/api/v1/runnertypes`: the registry's actions and the runner catalogue. Actions are pack files, so creating, updating or deleting one through the API
 //! is refused with the way to do it.
 //!
 //! Owns: these routes. Must not: filter or find resources itself (`service::catalog` does).
@@ -7,10 +7,14 @@
 use axum::Json;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
+use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+use st2d_core::pack::model::Action;
 
 use super::query::{Attributes, Params, list_answer};
 use super::{Fault, Rest, views};
+use crate::service::actions as service_actions;
 use crate::service::catalog::{self, ActionFilter};
 
 pub async fn list(State(rest): State<Rest>, RawQuery(query): RawQuery) -> Result<Response, Fault> {
@@ -54,4 +58,58 @@ pub async fn runners(RawQuery(query): RawQuery) -> Result<Response, Fault> {
 
 pub async fn runner(Path(name_or_id): Path<String>) -> Result<Response, Fault> {
     Ok(Json(views::runner(catalog::runner(&name_or_id)?)).into_response())
+}
+
+/// `GET /api/v1/actions/views/overview`: actions with their parameters merged with their
+/// runner's, as the web UI lists them.
+pub async fn overview(State(rest): State<Rest>, RawQuery(query): RawQuery) -> Result<Response, Fault> {
+    let params = Params::parse(query.as_deref());
+    let window = params.window()?;
+    let attributes = Attributes::from_params(&params)?;
+    let filter = ActionFilter {
+        pack: params.get("pack").to_string(),
+        name: params.get("name").to_string(),
+        tag: params.get("tags").to_string(),
+        ids: params.list("id"),
+    };
+    let registry = rest.services.published.registry();
+    let page = window.cut(catalog::actions(&registry, &filter));
+    let items = page.items.iter().map(|a| overview_of(a)).collect();
+    Ok(list_answer(items, page.total, window, &attributes))
+}
+
+/// `GET /api/v1/actions/views/overview/{ref_or_id}`.
+pub async fn overview_one(State(rest): State<Rest>, Path(ref_or_id): Path<String>) -> Result<Response, Fault> {
+    let registry = rest.services.published.registry();
+    let action = catalog::action(&registry, &ref_or_id)?;
+    Ok(Json(overview_of(&action)).into_response())
+}
+
+fn overview_of(action: &Action) -> Value {
+    let mut view = views::action(action);
+    view["parameters"] = Value::Object(service_actions::merged_parameters(action));
+    view
+}
+
+/// `GET /api/v1/actions/views/parameters/{ref_or_id}`: `{"parameters": merged}`.
+pub async fn parameters(State(rest): State<Rest>, Path(ref_or_id): Path<String>) -> Result<Response, Fault> {
+    let registry = rest.services.published.registry();
+    let action = catalog::action(&registry, &ref_or_id)?;
+    Ok(Json(json!({ "parameters": service_actions::merged_parameters(&action) })).into_response())
+}
+
+/// `GET /api/v1/actions/views/entry_point/{ref_or_id}`: the entry point's source, typed by its
+/// extension (YAML for workflows, `text/x-python` for Python, plain text otherwise).
+pub async fn entry_point(State(rest): State<Rest>, Path(ref_or_id): Path<String>) -> Result<Response, Fault> {
+    let registry = rest.services.published.registry();
+    let action = catalog::action(&registry, &ref_or_id)?;
+    let source = service_actions::entry_point(&registry, &action)?;
+    let content_type = match source.path.extension().and_then(|e| e.to_str()).unwrap_or_default() {
+        "yaml" | "yml" => "application/x-yaml",
+        "py" => "text/x-python",
+        "json" => "application/json",
+        "sh" => "application/x-sh",
+        _ => "text/plain",
+    };
+    Ok(([(CONTENT_TYPE, content_type)], source.text).into_response())
 }

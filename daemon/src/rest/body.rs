@@ -55,6 +55,13 @@ impl JsonBody {
         self.typed(field, "object", |v| v.as_object().cloned())
     }
 
+    /// A list of strings.
+    pub fn texts(&self, field: &str) -> Result<Option<Vec<String>>, Fault> {
+        self.typed(field, "array", |v| {
+            v.as_array()?.iter().map(|item| item.as_str().map(str::to_string)).collect::<Option<Vec<_>>>()
+        })
+    }
+
     /// A field that must be there.
     pub fn required<T>(field: &str, value: Option<T>) -> Result<T, Fault> {
         value.ok_or_else(|| Fault::bad_request(format!("'{field}' is a required property (field \"{field}\")")))

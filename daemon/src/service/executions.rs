@@ -5,6 +5,10 @@
 //! Owns: what a request for executions means (defaults, filters, required fields). Must not:
 //! change an execution itself (the executor does) or format one for a door.
 
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Mutex;
+
+use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 use st2d_core::status::ExecutionStatus;
 
@@ -40,6 +44,9 @@ pub struct ExecutionFilter {
     pub parent: String,
     pub user: String,
     pub runner: String,
+    /// Started strictly after / before these times (StackStorm's `timestamp_gt`, `timestamp_lt`).
+    pub started_after: Option<DateTime<Utc>>,
+    pub started_before: Option<DateTime<Utc>>,
     /// Also the tasks of workflows (otherwise only top-level executions, unless `parent` is set).
     pub include_children: bool,
 }
@@ -87,6 +94,9 @@ pub fn list(runtime: &Runtime, filter: &ExecutionFilter, window: Window) -> Resu
             && (filter.parent.is_empty() || e.parent.as_deref() == Some(filter.parent.as_str()))
             && (filter.user.is_empty() || e.user == filter.user)
             && (filter.runner.is_empty() || e.runner == filter.runner)
+            // At the microseconds StackStorm's timestamps (and st2d's views) carry.
+            && filter.started_after.is_none_or(|after| e.start_timestamp.timestamp_micros() > after.timestamp_micros())
+            && filter.started_before.is_none_or(|before| e.start_timestamp.timestamp_micros() < before.timestamp_micros())
     };
     let limit = window.limit.unwrap_or(DEFAULT_LIMIT);
     let wanted = window.offset.saturating_add(limit).saturating_add(1);
@@ -96,6 +106,51 @@ pub fn list(runtime: &Runtime, filter: &ExecutionFilter, window: Window) -> Resu
         .map_err(ServiceError::internal)?;
     let executions: Vec<Execution> = records.iter().filter_map(|r| Execution::from_record(r)).collect();
     Ok(Window { offset: window.offset, limit: Some(limit) }.cut(executions))
+}
+
+/// The filters of the history view (StackStorm's `/executions/views/filters`): the names whose
+/// distinct values are offered.
+pub const FILTER_NAMES: [&str; 6] = ["action", "status", "rule", "runner", "trigger_type", "user"];
+
+/// Every distinct value of each filter in `names` (all of `FILTER_NAMES` when empty) across the
+/// kept history, sorted. An unknown name is refused.
+pub fn filter_values(runtime: &Runtime, names: &[String]) -> Result<BTreeMap<String, Vec<String>>, ServiceError> {
+    if let Some(unknown) = names.iter().find(|n| !FILTER_NAMES.contains(&n.as_str())) {
+        return Err(ServiceError::invalid(format!(
+            "\"{unknown}\" is not an execution filter (types: {})",
+            FILTER_NAMES.join(", ")
+        )));
+    }
+    let wanted: Vec<&str> =
+        FILTER_NAMES.iter().copied().filter(|n| names.is_empty() || names.iter().any(|w| w == n)).collect();
+    let seen: Mutex<BTreeMap<&str, BTreeSet<String>>> =
+        Mutex::new(wanted.iter().map(|name| (*name, BTreeSet::new())).collect());
+    runtime
+        .store
+        .recent_executions(usize::MAX, |record| {
+            let Some(execution) = Execution::from_record(record) else { return false };
+            let mut seen = seen.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            for (name, values) in seen.iter_mut() {
+                let value = match *name {
+                    "action" => Some(execution.action.clone()),
+                    "status" => Some(execution.status.as_str().to_string()),
+                    "rule" => execution.rule.clone(),
+                    "runner" => Some(execution.runner.clone()),
+                    "trigger_type" => trigger_type_of(&execution),
+                    _ => Some(execution.user.clone()),
+                };
+                values.extend(value.filter(|v| !v.is_empty()));
+            }
+            false
+        })
+        .map_err(ServiceError::internal)?;
+    let seen = seen.into_inner().unwrap_or_else(|poisoned| poisoned.into_inner());
+    Ok(seen.into_iter().map(|(name, values)| (name.to_string(), values.into_iter().collect())).collect())
+}
+
+/// The trigger (type) that made an execution, as its context records it.
+fn trigger_type_of(execution: &Execution) -> Option<String> {
+    execution.context.get("trigger_instance")?.get("ref").and_then(Value::as_str).map(str::to_string)
 }
 
 pub fn get(runtime: &Runtime, id: &str) -> Result<Execution, ServiceError> {

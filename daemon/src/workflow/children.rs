@@ -52,6 +52,9 @@ pub trait ChildExecutions: Send + Sync {
     /// Where templates read the datastore from.
     fn datastore(&self) -> Arc<dyn KeyValueSource>;
 
+    /// The REST API's URL as actions reach it (`ctx(st2).api_url`); empty without one.
+    fn api_url(&self) -> String;
+
     /// Whether the daemon has begun to stop (a workflow then starts no new task).
     fn stopping(&self) -> bool;
 

@@ -176,11 +176,11 @@ impl Conductor<'_> {
     /// StackStorm's runtime context, `ctx(st2)` (orquesta_runner.py's `_construct_st2_context`,
     /// and `workflow_execution_id` from workflows.py's `request`). st2d keeps no workflow
     /// execution apart from the action execution: both ids are the execution's. `api_url` is
-    /// empty: st2d serves no REST API for it to name.
+    /// the REST API's URL (empty without `--http-listen`).
     fn st2_context(&self) -> Value {
         let mut st2 = json!({
             "action_execution_id": self.workflow.id,
-            "api_url": "",
+            "api_url": self.executor.api_url(),
             "user": self.workflow.user,
             "pack": self.action.pack,
             "action": self.action.ref_,
