@@ -288,6 +288,19 @@ fn bad_requests_get_stackstorms_codes_and_a_faultstring() {
     ]);
     assert_eq!(status, 400, "{body}");
     assert!(faultstring(&body).contains("cmd"), "{body}");
+    // A value of the wrong type is refused as given, before any cast (StackStorm's API
+    // validates the parameters as sent).
+    let (status, body) = curl(&[
+        "-H",
+        &token,
+        "-H",
+        json,
+        "--data",
+        r#"{"action": "core.local", "parameters": {"cmd": "true", "timeout": "60"}}"#,
+        &url("/api/v1/executions"),
+    ]);
+    assert_eq!(status, 400, "{body}");
+    assert!(faultstring(&body).contains("parameter \"timeout\""), "{body}");
     let (status, body) =
         curl(&["-H", &token, "-H", json, "--data", r#"{"action": ["core.local"]}"#, &url("/api/v1/executions")]);
     assert_eq!(status, 400, "{body}");

@@ -43,14 +43,20 @@ pub struct ParamInput<'a> {
     pub runner_names: &'a BTreeSet<String>,
     /// The parameters as given (by a caller, or a rule's `action.parameters`).
     pub given: &'a Map<String, Value>,
+    /// The given values are JSON as a client typed them: each must already be of its declared
+    /// type (a template aside), as StackStorm's API validates them before any cast.
+    pub typed: bool,
     /// `action_context`, `config_context`, `trigger` (for rules), and `st2kv`.
     pub context: Context,
 }
 
 /// Runs the whole pipeline.
 pub fn resolve(input: ParamInput<'_>) -> Result<Resolved, ParamError> {
-    let ParamInput { schema, runner_names, given, context } = input;
+    let ParamInput { schema, runner_names, given, typed, context } = input;
     check_given(schema, given)?;
+    if typed {
+        check_given_types(schema, given)?;
+    }
     let values = render_all(schema, given, context)?;
     let mut cast = Map::new();
     for (name, value) in values {
@@ -86,6 +92,28 @@ fn check_given(schema: &Map<String, Value>, given: &Map<String, Value>) -> Resul
         return Err(ParamError::Invalid(format!("Additional properties are not allowed ('{name}' was unexpected)")));
     }
     Ok(())
+}
+
+/// Each given value (a template aside, which is rendered and cast later) of its declared type
+/// and within its enum, before any cast.
+fn check_given_types(schema: &Map<String, Value>, given: &Map<String, Value>) -> Result<(), ParamError> {
+    let as_given: Map<String, Value> = given
+        .iter()
+        .filter(|(_, value)| !value.is_null() && !template::is_template(value))
+        .map(|(name, value)| (name.clone(), value.clone()))
+        .collect();
+    let declared: Map<String, Value> = schema
+        .iter()
+        .filter(|(name, _)| as_given.contains_key(*name))
+        .map(|(name, spec)| {
+            let mut spec = spec.clone();
+            if let Value::Object(spec) = &mut spec {
+                spec.remove("required");
+            }
+            (name.clone(), spec)
+        })
+        .collect();
+    validate(&declared, &as_given)
 }
 
 /// The given values and the defaults of the rest, rendered in dependency order.

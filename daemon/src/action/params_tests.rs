@@ -37,6 +37,10 @@ fn runner_names() -> BTreeSet<String> {
 }
 
 fn resolve_with(given: Value, trigger: Value) -> Result<Resolved, ParamError> {
+    resolve_as(given, trigger, false)
+}
+
+fn resolve_as(given: Value, trigger: Value, typed: bool) -> Result<Resolved, ParamError> {
     let schema = schema();
     let names = runner_names();
     let given = map(given);
@@ -44,7 +48,7 @@ fn resolve_with(given: Value, trigger: Value) -> Result<Resolved, ParamError> {
         .with("action_context", json!({"user": "stanley", "pack": "demo"}))
         .with("config_context", json!({"region": "eu"}))
         .with("trigger", trigger);
-    resolve(ParamInput { schema: &schema, runner_names: &names, given: &given, context })
+    resolve(ParamInput { schema: &schema, runner_names: &names, given: &given, typed, context })
 }
 
 #[test]
@@ -62,6 +66,21 @@ fn defaults_templates_and_the_split() {
     );
     let unset = resolve_with(json!({"cmd": "true"}), json!({})).expect("resolves");
     assert_eq!(unset.action["greeting"], "say None", "a None parameter prints as Python's None");
+}
+
+#[test]
+fn typed_values_are_checked_as_given_before_any_cast() {
+    // StackStorm's API validates the parameters as sent (services/action.py create_request).
+    let refused = resolve_as(json!({"cmd": "true", "count": "5"}), json!({}), true).expect_err("a string count");
+    assert_eq!(refused, ParamError::Invalid("parameter \"count\": '5' is not of type 'integer'".into()));
+    let refused = resolve_as(json!({"cmd": 5}), json!({}), true).expect_err("a number cmd");
+    assert!(matches!(&refused, ParamError::Invalid(m) if m.contains("\"cmd\"")), "{refused:?}");
+    let typed = resolve_as(json!({"cmd": "true", "count": 5, "message": "{{ 1 + 1 }}"}), json!({}), true)
+        .expect("typed values and templates pass");
+    assert_eq!(typed.action["count"], 5);
+    assert_eq!(typed.action["message"], "2");
+    // The same text from `key=value` arguments is cast.
+    assert_eq!(resolve_as(json!({"cmd": "true", "count": "5"}), json!({}), false).expect("cast").action["count"], 5);
 }
 
 #[test]

@@ -99,6 +99,7 @@ pub async fn run_action(
         user: request.user,
         trace_tag: (!request.trace_tag.is_empty()).then_some(request.trace_tag),
         context: Map::new(),
+        typed: false,
     };
     let execution = executions::run(runtime, run).await?;
     Ok(execution_message(published, &execution))

@@ -24,6 +24,10 @@ pub struct ExecutionRequest {
     pub parent: Option<ParentLink>,
     /// Entries of the new execution's context beside those the executor sets (`re-run`).
     pub context: Map<String, Value>,
+    /// The parameters are JSON values as a client typed them (StackStorm's REST API): each is
+    /// checked against its declared type before any cast, as StackStorm's API validates them.
+    /// Otherwise they are text from `key=value` arguments or templates, cast by type.
+    pub typed: bool,
 }
 
 /// A child execution's place in its workflow.

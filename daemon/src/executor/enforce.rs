@@ -67,6 +67,7 @@ impl Executor {
                     trace_tag: instance.trace_tag.clone(),
                     parent: None,
                     context: Default::default(),
+                    typed: false,
                 };
                 match self.admit(registry, request) {
                     Ok((execution, slot)) => {

@@ -240,7 +240,7 @@ impl Executor {
         };
         reach(&mut execution, ExecutionStatus::Requested);
         let kv = self.inner.kv.clone();
-        match parameters::resolve(registry, action, &execution, request.trigger_instance.as_ref(), kv) {
+        match parameters::resolve(registry, action, &execution, request.trigger_instance.as_ref(), kv, request.typed) {
             Ok(resolved) => execution.resolved = Some(resolved),
             Err(parameters::Failure::Invalid(message)) => return Err(RequestError::Invalid(message)),
             Err(parameters::Failure::Render(message)) => {

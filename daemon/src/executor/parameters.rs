@@ -43,6 +43,7 @@ pub fn resolve(
     execution: &Execution,
     trigger_instance: Option<&TriggerInstance>,
     kv: Arc<dyn KeyValueSource>,
+    typed: bool,
 ) -> Result<Resolved, Failure> {
     let schema = match action.parameters.parse() {
         Value::Object(schema) => schema,
@@ -60,7 +61,8 @@ pub fn resolve(
     if let Some(instance) = trigger_instance {
         context.set("trigger", instance.payload.clone());
     }
-    let input = ParamInput { schema: &schema, runner_names: &runner_names, given: &execution.parameters, context };
+    let input =
+        ParamInput { schema: &schema, runner_names: &runner_names, given: &execution.parameters, typed, context };
     params::resolve(input).map_err(|error| match error {
         ParamError::Invalid(message) => Failure::Invalid(message),
         ParamError::Render(message) => Failure::Render(message),

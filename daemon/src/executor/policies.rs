@@ -234,6 +234,7 @@ impl Executor {
             trace_tag: execution.trace_tag.clone(),
             parent: None,
             context: attempt.context,
+            typed: false,
         };
         let mut next = match self.prepare(&registry, request) {
             Ok(next) => next,

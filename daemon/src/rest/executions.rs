@@ -172,6 +172,7 @@ pub async fn create(
         user: principal.user.clone(),
         trace_tag: body.text("trace_tag")?,
         context: body.object("context")?.unwrap_or_default(),
+        typed: true,
     };
     let execution = executions::run(&rest.services.runtime, run).await?;
     Ok((StatusCode::CREATED, Json(view(&rest, &execution, false))).into_response())

@@ -32,6 +32,9 @@ pub struct RunRequest {
     pub trace_tag: Option<String>,
     /// Entries the caller adds to the execution's context.
     pub context: Map<String, Value>,
+    /// The parameters are JSON values typed by the caller (the REST API), checked against their
+    /// declared types as StackStorm's API checks them; otherwise `key=value` text, cast by type.
+    pub typed: bool,
 }
 
 /// Which executions a list asks for; empty fields do not filter.
@@ -67,6 +70,7 @@ pub async fn run(runtime: &Runtime, request: RunRequest) -> Result<Execution, Se
             trace_tag: request.trace_tag,
             parent: None,
             context: request.context,
+            typed: request.typed,
         })
         .await?;
     Ok(execution)
