@@ -74,7 +74,8 @@ fn st2_pack_install_remove_register_and_search_go_through_the_packs_executions()
     }
     assert!(installed(&daemon).contains(&"greeter".to_string()));
     let runs = daemon.ctl_json(&["execution", "list"]);
-    let run = runs.as_array().expect("a list").iter().find(|e| e["action"]["ref"] == "packs.install").expect("an install");
+    let run =
+        runs.as_array().expect("a list").iter().find(|e| e["action"]["ref"] == "packs.install").expect("an install");
     assert_eq!(run["status"], "succeeded", "{run:#}");
     assert_eq!(run["context"]["user"], USER, "the install acts as the caller: {run:#}");
     assert_eq!(run["parameters"]["packs"], serde_json::json!([url]), "{run:#}");
