@@ -5,7 +5,7 @@
 //! Owns: walking and reading inside one pack directory. Must not: write anything, or run on the
 //! async runtime (callers use blocking threads).
 
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 /// Files larger than this are left out of the list and refused alone (StackStorm's
@@ -135,7 +135,7 @@ fn normalized(path: &str) -> String {
 
 /// Whether `path`, with its symlinks followed, is inside `root` (itself canonical).
 fn inside(root: &Path, path: &Path) -> bool {
-    path.canonicalize().is_ok_and(|real| real.starts_with(root) && real.components().all(|c| c != Component::ParentDir))
+    path.canonicalize().is_ok_and(|real| real.starts_with(root))
 }
 
 /// Python's `mimetypes.guess_type` for the files packs hold.
