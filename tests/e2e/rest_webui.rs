@@ -4,34 +4,14 @@
 //! CORS preflights, `st2 execution pause|resume|re-run`, `timestamp_gt`, the raw result and one
 //! attribute of an execution, and `ctx(st2).api_url` naming the API in a workflow.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
 use serde_json::Value;
-use st2d_tests::{Daemon, Home, free_port, pyenv, stderr, stdout};
+use st2d_tests::{Daemon, Home, stdout};
 
-const USER: &str = "st2admin";
-const PASSWORD: &str = "Ch@ngeMe";
+use crate::support::rest::{Cli, PASSWORD, USER, logged_in, st2client, start_with, started};
+
 const UI_ORIGIN: &str = "http://ui.example";
-
-fn st2client() -> PathBuf {
-    pyenv::python_with("st2client-3.9.0", &["st2client==3.9.0"])
-}
-
-/// An htpasswd line with a `{SHA}` hash, made by Python's hashlib.
-fn htpasswd_line(python: &Path) -> String {
-    let output = Command::new(python)
-        .args([
-            "-c",
-            "import base64, hashlib, sys; print(sys.argv[1] + ':{SHA}' + base64.b64encode(hashlib.sha1(sys.argv[2].encode()).digest()).decode())",
-            USER,
-            PASSWORD,
-        ])
-        .output()
-        .expect("python runs");
-    assert!(output.status.success(), "{}", stderr(&output));
-    stdout(&output).trim().to_string()
-}
 
 /// A request with curl: (status, headers, body).
 fn http(args: &[&str]) -> (u16, String, String) {
@@ -48,44 +28,6 @@ fn http(args: &[&str]) -> (u16, String, String) {
 
 fn json(body: &str) -> Value {
     serde_json::from_str(body).unwrap_or_else(|e| panic!("not JSON ({e}): {body}"))
-}
-
-/// The st2 CLI, logged in.
-struct Cli {
-    bin: PathBuf,
-    home: PathBuf,
-    port: u16,
-}
-
-impl Cli {
-    fn run(&self, args: &[&str]) -> Output {
-        let base = format!("http://127.0.0.1:{}", self.port);
-        Command::new(&self.bin)
-            .env("HOME", &self.home)
-            .env("ST2_BASE_URL", &base)
-            .env("ST2_API_URL", format!("{base}/api/v1"))
-            .env("ST2_AUTH_URL", format!("{base}/auth/v1"))
-            .env("ST2_STREAM_URL", format!("{base}/stream/v1"))
-            .env_remove("ST2_AUTH_TOKEN")
-            .env_remove("ST2_API_KEY")
-            .args(args)
-            .output()
-            .expect("st2 runs")
-    }
-
-    fn json(&self, args: &[&str]) -> Value {
-        let mut args = args.to_vec();
-        args.push("-j");
-        let output = self.run(&args);
-        assert!(output.status.success(), "st2 {args:?} failed: {}\n{}", stderr(&output), stdout(&output));
-        // A workflow is printed with its tasks after it: the first document is the execution.
-        let text = stdout(&output);
-        serde_json::Deserializer::from_str(&text)
-            .into_iter::<Value>()
-            .next()
-            .and_then(Result::ok)
-            .unwrap_or_else(|| panic!("st2 {args:?} printed no JSON: {text}"))
-    }
 }
 
 struct Setup {
@@ -109,7 +51,6 @@ impl Setup {
 fn start() -> Setup {
     let python = st2client();
     let home = Home::new();
-    home.write("htpasswd", &format!("{}\n", htpasswd_line(&python)));
     home.write("webui/index.html", "<!doctype html><title>st2web</title>\n");
     home.write("webui/config.js", "window.st2constants = {st2Config: {hosts: [{name: 'st2d', url: '/api', auth: '/auth', stream: '/stream'}]}};\n");
     home.write("packs/flows/pack.yaml", &st2d_tests::pack_yaml("flows", "workflows for the web UI"));
@@ -129,32 +70,13 @@ fn start() -> Setup {
         "packs/flows/actions/workflows/slow.yaml",
         "version: 1.0\ntasks:\n  first:\n    action: core.local cmd=\"sleep 2\"\n    next:\n      - when: <% succeeded() %>\n        do: second\n  second:\n    action: core.noop\noutput:\n  - api_url: <% ctx(st2).api_url %>\n",
     );
-    let users = home.path().join("htpasswd").display().to_string();
     let webui = home.path().join("webui").display().to_string();
-    let port = free_port();
-    let listen = format!("127.0.0.1:{port}");
-    let daemon = Daemon::start(
-        &home,
-        &[
-            "serve",
-            "--http-listen",
-            &listen,
-            "--auth-users",
-            &users,
-            "--webui-dir",
-            &webui,
-            "--http-allow-origin",
-            UI_ORIGIN,
-        ],
-    );
-    let (status, _, body) =
-        http(&["-X", "POST", "-u", &format!("{USER}:{PASSWORD}"), &format!("http://{listen}/auth/v1/tokens")]);
+    let (daemon, port) = start_with(&home, &python, &["--webui-dir", &webui, "--http-allow-origin", UI_ORIGIN]);
+    let login_url = format!("http://127.0.0.1:{port}/auth/v1/tokens");
+    let (status, _, body) = http(&["-X", "POST", "-u", &format!("{USER}:{PASSWORD}"), &login_url]);
     assert_eq!(status, 201, "{body}");
     let token = json(&body)["token"].as_str().expect("a token").to_string();
-    let cli = Cli { bin: python.with_file_name("st2"), home: home.path().join("cli-home"), port };
-    std::fs::create_dir_all(&cli.home).expect("cli home");
-    let login = cli.run(&["login", USER, "-p", PASSWORD]);
-    assert!(login.status.success(), "{}{}", stdout(&login), stderr(&login));
+    let cli = logged_in(&home, &python, port);
     Setup { _home: home, daemon, port, token, cli }
 }
 
@@ -267,12 +189,7 @@ fn the_st2_cli_pauses_resumes_and_re_runs_and_a_workflow_knows_the_api_url() {
     let daemon = &setup.daemon;
 
     // Pause and resume a workflow (PUT /executions/{id} with a status).
-    let output = cli.run(&["run", "flows.slow", "-a"]);
-    assert!(output.status.success(), "{}{}", stdout(&output), stderr(&output));
-    let id = stdout(&output)
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("st2 execution get ").map(str::to_string))
-        .unwrap_or_else(|| panic!("an execution id: {}", stdout(&output)));
+    let id = started(&cli.run(&["run", "flows.slow", "-a"]));
     daemon.wait_json("the workflow to run", &["execution", "get", &id], |e| e["status"] == "running");
     let paused = cli.json(&["execution", "pause", &id]);
     assert!(paused["status"] == "pausing" || paused["status"] == "paused", "{paused:#}");
@@ -304,9 +221,7 @@ fn the_st2_cli_pauses_resumes_and_re_runs_and_a_workflow_knows_the_api_url() {
     // Re-run with a parameter changed.
     let first = cli.json(&["run", "core.local", "cmd=echo one"]);
     let first_id = first["id"].as_str().expect("an id");
-    let output = cli.run(&["execution", "re-run", first_id, "cmd=echo two", "-j"]);
-    assert!(output.status.success(), "{}{}", stdout(&output), stderr(&output));
-    let again = json(&stdout(&output));
+    let again = cli.json(&["execution", "re-run", first_id, "cmd=echo two"]);
     let again_id = again["id"].as_str().expect("an id").to_string();
     assert_ne!(again_id, first_id);
     let again =

@@ -197,11 +197,7 @@ impl Control for ControlService {
     async fn set_pack_config(&self, request: Request<pb::SetPackConfigRequest>) -> Result<Response<pb::Pack>, Status> {
         let request = request.into_inner();
         let values = super::runtime::object_field(&request.values_json, "values_json")?;
-        self.runtime
-            .packs
-            .set_config(&request.pack, values, request.replace)
-            .await
-            .map_err(status::invalid_argument)?;
+        self.runtime.packs.set_config(&request.pack, values, request.replace).await.map_err(Status::from)?;
         let registry = self.published.registry();
         let entry = registry.pack(&request.pack).ok_or_else(|| not_found("pack", &request.pack))?;
         Ok(Response::new(convert::pack(entry)))

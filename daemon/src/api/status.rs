@@ -13,6 +13,7 @@ use crate::action::inquiry::InquiryError;
 use crate::datastore::DatastoreError;
 use crate::execution::RequestError;
 use crate::executor::{CancelError, PauseError, ReRunError};
+use crate::packmgmt::config::ConfigError;
 use crate::service::ServiceError;
 
 pub fn invalid_argument(message: impl Display) -> Status {
@@ -71,4 +72,4 @@ macro_rules! through_service_kind {
     )*};
 }
 
-through_service_kind!(RequestError, CancelError, ReRunError, PauseError, DatastoreError, InquiryError);
+through_service_kind!(RequestError, CancelError, ReRunError, PauseError, DatastoreError, InquiryError, ConfigError);

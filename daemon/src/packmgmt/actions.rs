@@ -13,11 +13,12 @@ use std::time::Duration;
 use serde_json::{Map, Value, json};
 
 use super::install::{InstallError, InstallRequest, Placed};
+use super::register::RegisterError;
 use super::remove::RemoveError;
 use super::source::{Location, SourceError, check_ref, parse};
 use super::venv::{self, VenvJob};
 use super::{PackManager, Progress};
-use crate::reload::{Cause, Registration, ReloadStopped};
+use crate::reload::ReloadStopped;
 use crate::runner::Job;
 use crate::runner::Outcome;
 use st2d_core::pack::model::ContentKind;
@@ -70,9 +71,7 @@ pub enum ActionError {
     Ref(#[from] SourceError),
     /// The reason comes from `ContentKind`'s parser.
     #[error("register: {0}")]
-    Register(String),
-    #[error("packs: no pack \"{pack}\" is installed")]
-    UnknownPack { pack: String },
+    Kinds(String),
     #[error("pack \"{pack}\" is not installed")]
     NotInstalled { pack: String },
     #[error("Failed to register packs: {}", .0.join("; "))]
@@ -90,6 +89,8 @@ pub enum ActionError {
     Install(#[from] InstallError),
     #[error(transparent)]
     Remove(#[from] RemoveError),
+    #[error(transparent)]
+    Register(#[from] RegisterError),
     #[error(transparent)]
     Reload(#[from] ReloadStopped),
 }
@@ -211,47 +212,15 @@ fn warning_list(placed: &[Placed]) -> Vec<String> {
 
 async fn load(manager: &PackManager, job: &Job<'_>, progress: &Progress<'_>) -> Result<Value, ActionError> {
     let packs = optional_packs(job, "packs")?;
-    let registry = manager.published().registry();
-    if let Some(unknown) = packs.iter().find(|p| registry.pack(p).is_none()) {
-        return Err(ActionError::UnknownPack { pack: unknown.clone() });
+    let registered = manager.register(&packs, register_kinds(job)?).await?;
+    for line in &registered.lines {
+        progress.line(line);
     }
-    let kinds = register_kinds(job)?;
-    let registration = Registration { kinds, packs: packs.clone(), ..Registration::default() };
-    let report = manager.reload().reload(Cause::Packs, Some(registration)).await?;
-    let registry = manager.published().registry();
-    let chosen: Vec<String> = if packs.is_empty() {
-        registry.packs().filter(|p| !p.builtin).map(|p| p.ref_.clone()).collect()
-    } else {
-        packs
-    };
-    let mut counts = BTreeMap::<&str, usize>::new();
-    let mut problems = Vec::new();
-    for pack in &chosen {
-        let Some(entry) = registry.pack(pack) else { continue };
-        problems.extend(entry.errors().iter().map(|e| format!("{pack}: {e}")));
-        for warning in entry.warnings() {
-            progress.line(&format!("warning: {pack}: {warning}"));
-        }
-        let Some(content) = &entry.content else { continue };
-        let registered = |kind: ContentKind, n: usize| if entry.registers(kind) { n } else { 0 };
-        *counts.entry("actions").or_default() += registered(ContentKind::Actions, content.actions.len());
-        *counts.entry("triggers").or_default() += registered(ContentKind::Triggers, content.trigger_types.len());
-        *counts.entry("sensors").or_default() += registered(ContentKind::Sensors, content.sensors.len());
-        *counts.entry("rules").or_default() += registered(ContentKind::Rules, content.rules.len());
-        *counts.entry("aliases").or_default() += registered(ContentKind::Aliases, content.aliases.len());
-        *counts.entry("policies").or_default() += registered(ContentKind::Policies, content.policies.len());
-        *counts.entry("configs").or_default() +=
-            registered(ContentKind::Configs, usize::from(content.config_schema.is_some()));
-        progress.line(&format!(
-            "{pack}: registered {}",
-            entry.registered.iter().map(|k| k.as_str()).collect::<Vec<_>>().join(", ")
-        ));
+    progress.line(&format!("Registry generation {}", registered.generation));
+    if !registered.problems.is_empty() {
+        return Err(ActionError::Registration(registered.problems));
     }
-    progress.line(&format!("Registry generation {}", report.generation));
-    if !problems.is_empty() {
-        return Err(ActionError::Registration(problems));
-    }
-    Ok(json!(counts))
+    Ok(json!(registered.counts))
 }
 
 async fn setup_virtualenv(manager: &PackManager, job: &Job<'_>, progress: &Progress<'_>) -> Result<Value, ActionError> {
@@ -426,7 +395,7 @@ pub fn parse_register(text: &str) -> Result<BTreeSet<ContentKind>, ActionError> 
             "all" => kinds.extend(ContentKind::ALL),
             "runner" | "runners" | "rule_type" | "rule_types" | "policy_type" | "policy_types" | "policiy_types" => {}
             other => {
-                kinds.insert(other.parse::<ContentKind>().map_err(ActionError::Register)?);
+                kinds.insert(other.parse::<ContentKind>().map_err(ActionError::Kinds)?);
             }
         }
     }

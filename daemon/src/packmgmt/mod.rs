@@ -8,9 +8,11 @@
 
 pub mod actions;
 pub mod config;
+pub mod files;
 pub mod git;
 pub mod index;
 pub mod install;
+pub mod register;
 pub mod remove;
 pub mod source;
 pub mod stage;

@@ -51,15 +51,20 @@ impl JsonBody {
         self.typed(field, "integer", Value::as_u64)
     }
 
-    pub fn object(&self, field: &str) -> Result<Option<Map<String, Value>>, Fault> {
-        self.typed(field, "object", |v| v.as_object().cloned())
-    }
-
-    /// A list of strings.
+    /// An array of strings.
     pub fn texts(&self, field: &str) -> Result<Option<Vec<String>>, Fault> {
-        self.typed(field, "array", |v| {
+        self.typed(field, "array of strings", |v| {
             v.as_array()?.iter().map(|item| item.as_str().map(str::to_string)).collect::<Option<Vec<_>>>()
         })
+    }
+
+    /// The whole body as an object.
+    pub fn into_map(self) -> Map<String, Value> {
+        self.0
+    }
+
+    pub fn object(&self, field: &str) -> Result<Option<Map<String, Value>>, Fault> {
+        self.typed(field, "object", |v| v.as_object().cloned())
     }
 
     /// A field that must be there.

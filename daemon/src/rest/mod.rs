@@ -14,6 +14,7 @@ mod executions;
 mod fault;
 mod inquiries;
 mod keys;
+mod pack_admin;
 mod packs;
 mod query;
 mod stream;
@@ -59,6 +60,18 @@ pub fn api(rest: Rest) -> Router {
         .route("/stream/v1/stream", get(stream::stream))
         .route("/api/v1/packs", get(packs::list))
         .route("/api/v1/packs/{ref_or_id}", get(packs::get_one))
+        .route("/api/v1/packs/install", post(pack_admin::install))
+        .route("/api/v1/packs/uninstall", post(pack_admin::uninstall))
+        .route("/api/v1/packs/register", post(pack_admin::register))
+        .route("/api/v1/packs/index", get(pack_admin::index))
+        .route("/api/v1/packs/index/search", post(pack_admin::index_search))
+        .route("/api/v1/packs/index/health", get(pack_admin::index_health))
+        .route("/api/v1/packs/views/files/{ref_or_id}", get(pack_admin::files))
+        .route("/api/v1/packs/views/file/{ref_or_id}/{*file_path}", get(pack_admin::file))
+        .route("/api/v1/config_schemas", get(pack_admin::config_schemas))
+        .route("/api/v1/config_schemas/{pack_ref}", get(pack_admin::config_schema))
+        .route("/api/v1/configs", get(pack_admin::configs))
+        .route("/api/v1/configs/{pack_ref}", get(pack_admin::config).put(pack_admin::put_config))
         .route("/api/v1/triggertypes", get(packs::trigger_types))
         .route("/api/v1/triggertypes/{ref_or_id}", get(packs::trigger_type))
         .route("/api/v1/rules", get(packs::rules))

@@ -1,6 +1,6 @@
 //! The JSON of StackStorm's API models (st2common/models/api): how a pack, an action, a runner
-//! type, a trigger type, a rule, an execution, an inquiry, a key-value pair and a token look to
-//! StackStorm's clients.
+//! type, a trigger type, a rule, an execution, an inquiry, a key-value pair, a token, a pack
+//! config and its schema and a pack index status look to StackStorm's clients.
 //!
 //! Owns: those shapes. Must not: decide which resources are shown (the service layer does).
 
@@ -12,8 +12,10 @@ use st2d_core::pack::runners::Runner;
 use crate::auth::IssuedToken;
 use crate::datastore::{Item, Scope};
 use crate::execution::{Execution, mask_secrets};
+use crate::packmgmt::index::IndexStatus;
 use crate::registry::{PackEntry, Registry};
 use crate::service::catalog::{self, action_id, pack_id, rule_id, runner_id, trigger_type_id};
+use crate::service::packs::{ConfigSchema, PackConfig};
 
 /// StackStorm's timestamps: microseconds, UTC, `Z`.
 pub fn timestamp(time: &DateTime<Utc>) -> String {
@@ -60,6 +62,29 @@ pub fn pack(pack: &PackEntry) -> Value {
         "system": {},
         "path": pack.dir.display().to_string(),
     })
+}
+
+/// A pack's config schema as `ConfigSchemaAPI` shows it.
+pub fn config_schema(schema: &ConfigSchema) -> Value {
+    json!({
+        "id": catalog::resource_id(&catalog::uid("config_schema", None, &schema.pack)),
+        "pack": schema.pack,
+        "attributes": schema.attributes,
+    })
+}
+
+/// A pack's config as `ConfigAPI` shows it.
+pub fn pack_config(config: &PackConfig) -> Value {
+    json!({
+        "id": catalog::resource_id(&catalog::uid("config", None, &config.pack)),
+        "pack": config.pack,
+        "values": config.values,
+    })
+}
+
+/// How one index read, as StackStorm's `fetch_pack_index` reports it.
+pub fn index_status(status: &IndexStatus) -> Value {
+    json!({"url": status.url, "packs": status.packs, "message": status.message, "error": status.error})
 }
 
 pub fn trigger_type(trigger_type: &TriggerType) -> Value {

@@ -10,6 +10,9 @@ use crate::action::inquiry::InquiryError;
 use crate::datastore::DatastoreError;
 use crate::execution::RequestError;
 use crate::executor::{CancelError, PauseError, ReRunError};
+use crate::packmgmt::config::ConfigError;
+use crate::packmgmt::files::FilesError;
+use crate::packmgmt::register::RegisterError;
 
 /// A refusal or failure, with the message the caller sees.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -120,6 +123,43 @@ impl From<InquiryError> for ServiceError {
             InquiryError::Unauthorized { .. } => Self::Forbidden(error.to_string()),
             InquiryError::Invalid { .. } => Self::invalid(error),
             InquiryError::Store(_) => Self::internal(error),
+        }
+    }
+}
+
+impl From<RegisterError> for ServiceError {
+    fn from(error: RegisterError) -> Self {
+        match error {
+            RegisterError::UnknownPack { .. } => Self::invalid(error),
+            RegisterError::Reload(_) => Self::unavailable(error),
+        }
+    }
+}
+
+impl From<ConfigError> for ServiceError {
+    fn from(error: ConfigError) -> Self {
+        match error {
+            ConfigError::NotInstalled { .. } => Self::not_found(error),
+            ConfigError::Ref(_)
+            | ConfigError::Invalid(_)
+            | ConfigError::NotAMapping { .. }
+            | ConfigError::Parse { .. } => Self::invalid(error),
+            ConfigError::Reload(_) => Self::unavailable(error),
+            ConfigError::Read { .. }
+            | ConfigError::Yaml(_)
+            | ConfigError::NoDirectory
+            | ConfigError::Create { .. }
+            | ConfigError::Write { .. } => Self::internal(error),
+        }
+    }
+}
+
+impl From<FilesError> for ServiceError {
+    fn from(error: FilesError) -> Self {
+        match error {
+            FilesError::NotRelative { .. } | FilesError::TooLarge { .. } => Self::invalid(error),
+            FilesError::NotFound { .. } => Self::not_found(error),
+            FilesError::Read { .. } => Self::internal(error),
         }
     }
 }

@@ -11,6 +11,7 @@ mod error;
 pub mod executions;
 pub mod inquiries;
 pub mod keys;
+pub mod packs;
 pub mod rules;
 
 pub use error::ServiceError;
