@@ -24,6 +24,7 @@ mod registration;
 mod remote;
 mod rerun;
 mod rest_api;
+mod rest_rules;
 mod rules;
 mod sensors;
 mod systemd;

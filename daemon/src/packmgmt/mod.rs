@@ -12,6 +12,7 @@ pub mod git;
 pub mod index;
 pub mod install;
 pub mod remove;
+pub mod rule_files;
 pub mod source;
 pub mod stage;
 pub mod swap;

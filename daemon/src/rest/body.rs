@@ -25,6 +25,11 @@ impl JsonBody {
         }
     }
 
+    /// The whole object.
+    pub fn into_map(self) -> Map<String, Value> {
+        self.0
+    }
+
     /// The field, `None` when absent or null.
     pub fn get(&self, field: &str) -> Option<&Value> {
         self.0.get(field).filter(|value| !value.is_null())

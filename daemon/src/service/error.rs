@@ -10,6 +10,7 @@ use crate::action::inquiry::InquiryError;
 use crate::datastore::DatastoreError;
 use crate::execution::RequestError;
 use crate::executor::{CancelError, PauseError, ReRunError};
+use crate::packmgmt::rule_files::RuleFileError;
 
 /// A refusal or failure, with the message the caller sees.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -120,6 +121,20 @@ impl From<InquiryError> for ServiceError {
             InquiryError::Unauthorized { .. } => Self::Forbidden(error.to_string()),
             InquiryError::Invalid { .. } => Self::invalid(error),
             InquiryError::Store(_) => Self::internal(error),
+        }
+    }
+}
+
+impl From<RuleFileError> for ServiceError {
+    fn from(error: RuleFileError) -> Self {
+        match error {
+            RuleFileError::BadName { .. } | RuleFileError::OutsideRules { .. } | RuleFileError::Escapes { .. } => {
+                Self::invalid(error)
+            }
+            RuleFileError::Exists { .. } => Self::conflict(error),
+            RuleFileError::Yaml(_) | RuleFileError::Write { .. } | RuleFileError::Remove { .. } => {
+                Self::internal(error)
+            }
         }
     }
 }
