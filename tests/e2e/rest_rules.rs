@@ -353,8 +353,26 @@ fn bad_rules_are_refused_naming_the_field_and_nothing_is_written() {
     assert_eq!(status, 200, "{answer}");
     assert_eq!(daemon.ctl_json(&["rule", "get", "hooks.alert"])["enabled"], false);
     assert_eq!(std::fs::read_to_string(pack.join("rules/alert.yaml")).expect("file"), before);
+    // A whole rule replaces the rule: what it leaves out is gone.
+    let criteria = json!({"trigger.body.level": {"type": "equals", "pattern": "high"}});
+    let (status, answer) = send("PUT", &one, &with("criteria", criteria.clone()));
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(daemon.ctl_json(&["rule", "get", "hooks.alert"])["criteria"], criteria);
+    let (status, answer) = send("PUT", &one, &good);
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(daemon.ctl_json(&["rule", "get", "hooks.alert"])["criteria"], json!({}));
+    assert_eq!(daemon.ctl_json(&["rule", "get", "hooks.alert"])["enabled"], true);
     let (status, _) = curl(&["-X", "DELETE", &cli.url("/api/v1/rules/hooks.nothing")]);
     assert_eq!(status, 404);
+    for missing in ["/api/v1/ruleenforcements/00000000000000ff", "/api/v1/triggerinstances/00000000000000ff"] {
+        let (status, answer) = curl(&[&cli.url(missing)]);
+        assert_eq!(status, 404, "{missing}: {answer}");
+    }
+    let (status, answer) = curl(&["-X", "POST", &cli.url("/api/v1/triggerinstances/00000000000000ff/re_emit")]);
+    assert_eq!(status, 404, "{answer}");
+    let (status, answer) = curl(&[&cli.url("/api/v1/ruleenforcements?enforced_at_gt=yesterday")]);
+    assert_eq!(status, 400, "{answer}");
+    assert!(faultstring(&answer).contains("enforced_at_gt"), "{answer}");
 
     // Policies are files: the API says so.
     let (status, answer) = send("POST", &cli.url("/api/v1/policies"), &json!({"name": "p"}));

@@ -72,7 +72,8 @@ fn resolve(pack_dir: &Path, file: &str) -> Result<PathBuf, RuleFileError> {
 }
 
 /// Writes `doc` as YAML to `file` of the pack in `pack_dir`; with `create`, refuses to
-/// replace a file that is there. Returns the path written.
+/// replace a file that is there (also one that appears meanwhile: the new file is linked into
+/// place, which never replaces). Returns the path written.
 pub fn write(pack_dir: &Path, file: &str, doc: &Value, create: bool) -> Result<PathBuf, RuleFileError> {
     let path = resolve(pack_dir, file)?;
     if create && path.symlink_metadata().is_ok() {
@@ -93,8 +94,18 @@ pub fn write(pack_dir: &Path, file: &str, doc: &Value, create: bool) -> Result<P
         let _ = std::fs::remove_file(&temp);
         return Err(RuleFileError::Write { path: temp, source });
     }
-    std::fs::rename(&temp, &path).map_err(|source| RuleFileError::Write { path: path.clone(), source })?;
-    Ok(path)
+    let placed = if create {
+        let linked = std::fs::hard_link(&temp, &path);
+        // The temporary name goes either way; the link (if made) is the file.
+        let _ = std::fs::remove_file(&temp);
+        linked.map_err(|source| match source.kind() {
+            std::io::ErrorKind::AlreadyExists => RuleFileError::Exists { path: path.clone() },
+            _ => RuleFileError::Write { path: path.clone(), source },
+        })
+    } else {
+        std::fs::rename(&temp, &path).map_err(|source| RuleFileError::Write { path: path.clone(), source })
+    };
+    placed.map(|()| path)
 }
 
 /// Removes `file` of the pack in `pack_dir`; a file already gone is no error.

@@ -119,6 +119,11 @@ fn writable_pack<'r>(registry: &'r Registry, pack: &str) -> Result<&'r PackEntry
             "pack: pack \"{pack}\" is built into st2d; its rules cannot be changed"
         )));
     }
+    if entry.unloaded() {
+        return Err(ServiceError::conflict(format!(
+            "pack: pack \"{pack}\" is unloaded; load it first (st2 run packs.load packs={pack})"
+        )));
+    }
     Ok(entry)
 }
 
@@ -167,14 +172,16 @@ pub async fn create(services: &Services, body: Map<String, Value>) -> Result<Arc
     reloaded(services, dir, Some(registration), &rule.ref_, &file).await
 }
 
-/// Updates a rule from a request body holding the whole rule (as `st2 rule update` and
-/// `st2 rule enable|disable` send it; a field the body leaves out keeps its value). A body
-/// that differs from the rule only in `enabled` is a toggle (the file stays as it is); any
-/// other change rewrites the rule's file.
+/// Updates a rule from a request body holding the whole rule, as `st2 rule update` and
+/// `st2 rule enable|disable` send it (a body with none of `name`, `trigger` and `action` is a
+/// change of the fields it gives, the others keep their values). A body that differs from the
+/// rule only in `enabled` is a toggle (the file stays as it is); any other change rewrites the
+/// rule's file.
 pub async fn update(services: &Services, ref_or_id: &str, body: Map<String, Value>) -> Result<Arc<Rule>, ServiceError> {
     let registry = services.published.registry();
     let current = catalog::rule(&registry, ref_or_id)?;
-    let mut doc = document_of(&registry, &current);
+    let whole = ["name", "trigger", "action"].iter().any(|field| body.contains_key(*field));
+    let mut doc = if whole { Map::new() } else { document_of(&registry, &current) };
     doc.extend(document(body));
     let pack = text_field(&doc, "pack")?.unwrap_or_else(|| current.pack.clone());
     if pack != current.pack {
