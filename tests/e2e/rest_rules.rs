@@ -5,11 +5,8 @@
 //! instance fires the rule again), `st2 trigger list`, `st2 sensor list|get|disable|enable`,
 //! `st2 policy list|get` and `st2 policy-type list|get`, each checked against what st2d holds
 //! (through st2ctl and the files). Bad rules get 400 with a `faultstring` naming the field, and
-//! nothing is written.
-//!
-//! The daemon listens on loopback without credentials: st2client 3.9's `trigger-instance
-//! re-emit` sends no token (its `run` drops the CLI's credentials), so against an API that asks
-//! for one it is refused, in StackStorm as in st2d.
+//! nothing is written. The first test logs in against a users file; the others use loopback
+//! without credentials.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -27,11 +24,13 @@ struct Cli {
     bin: PathBuf,
     home: PathBuf,
     port: u16,
+    /// The credential `curl` sends, once logged in.
+    token: Option<String>,
 }
 
 impl Cli {
     fn new(home: &Home, port: u16) -> Self {
-        let cli = Cli { bin: st2client().with_file_name("st2"), home: home.path().join("cli-home"), port };
+        let cli = Cli { bin: st2client().with_file_name("st2"), home: home.path().join("cli-home"), port, token: None };
         std::fs::create_dir_all(&cli.home).expect("cli home");
         cli
     }
@@ -76,6 +75,30 @@ impl Cli {
     fn url(&self, path: &str) -> String {
         format!("http://127.0.0.1:{}{path}", self.port)
     }
+
+    /// `st2 login`, and a token of the same user for `curl`.
+    fn login(&mut self) {
+        let login = self.run(&["login", USER, "-p", PASSWORD]);
+        assert!(login.status.success(), "{}{}", stdout(&login), stderr(&login));
+        let token = self.run(&["auth", USER, "-p", PASSWORD, "-t"]);
+        assert!(token.status.success(), "{}{}", stdout(&token), stderr(&token));
+        self.token = Some(stdout(&token).trim().to_string());
+    }
+
+    /// `curl` of `path` with `args` and the credential; returns (status, body).
+    fn curl(&self, path: &str, args: &[&str]) -> (u16, String) {
+        let header = self.token.as_ref().map(|token| format!("X-Auth-Token: {token}"));
+        let mut full: Vec<&str> = header.iter().flat_map(|h| ["-H", h.as_str()]).collect();
+        full.extend_from_slice(args);
+        let url = self.url(path);
+        full.push(&url);
+        curl(&full)
+    }
+
+    /// `curl` sending `body` as JSON to `path` with `method`.
+    fn send(&self, method: &str, path: &str, body: &Value) -> (u16, String) {
+        self.curl(path, &["-X", method, "-H", "Content-Type: application/json", "--data", &body.to_string()])
+    }
 }
 
 /// `curl` with `args`; returns (status, body).
@@ -90,22 +113,41 @@ fn curl(args: &[&str]) -> (u16, String) {
     (status.trim().parse().expect("an HTTP status"), body.to_string())
 }
 
-/// `curl` sending `body` as JSON with `method`.
-fn send(method: &str, url: &str, body: &Value) -> (u16, String) {
-    curl(&["-X", method, "-H", "Content-Type: application/json", "--data", &body.to_string(), url])
-}
-
 fn faultstring(body: &str) -> String {
     let value: Value = serde_json::from_str(body).unwrap_or_else(|e| panic!("not JSON ({e}): {body}"));
     value["faultstring"].as_str().unwrap_or_else(|| panic!("no faultstring in {body}")).to_string()
 }
 
-/// st2d on loopback without credentials, rules not registered by default.
-fn start(home: &Home) -> (Daemon, u16) {
+const USER: &str = "st2admin";
+const PASSWORD: &str = "Ch@ngeMe";
+
+/// st2d on loopback (asking for credentials of a users file with `USER` when `auth`), rules
+/// not registered by default.
+fn start(home: &Home, auth: bool) -> (Daemon, u16) {
     let port = free_port();
     let listen = format!("127.0.0.1:{port}");
-    let daemon = Daemon::start(home, &["serve", "--http-listen", &listen]);
-    (daemon, port)
+    let mut args = vec!["serve".to_string(), "--http-listen".to_string(), listen];
+    if auth {
+        home.write("htpasswd", &format!("{}\n", htpasswd_sha(USER, PASSWORD)));
+        args.extend(["--auth-users".to_string(), home.path().join("htpasswd").display().to_string()]);
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    (Daemon::start(home, &args), port)
+}
+
+/// An htpasswd line for `user` with a `{SHA}` hash (`htpasswd -s`), made by Python's hashlib.
+fn htpasswd_sha(user: &str, password: &str) -> String {
+    let output = Command::new(st2client())
+        .args([
+            "-c",
+            "import base64, hashlib, sys; print(sys.argv[1] + ':{SHA}' + base64.b64encode(hashlib.sha1(sys.argv[2].encode()).digest()).decode())",
+            user,
+            password,
+        ])
+        .output()
+        .expect("python runs");
+    assert!(output.status.success(), "{}", stderr(&output));
+    stdout(&output).trim().to_string()
 }
 
 fn list(value: &Value) -> &Vec<Value> {
@@ -123,7 +165,7 @@ fn rule_files(pack: &Path) -> Vec<String> {
 
 /// Posts a webhook body to `url` (the rule's `url` parameter); 202 when journaled.
 fn webhook(cli: &Cli, url: &str, body: &Value) {
-    let (status, answer) = send("POST", &cli.url(&format!("/api/v1/webhooks/{url}")), body);
+    let (status, answer) = cli.send("POST", &format!("/api/v1/webhooks/{url}"), body);
     assert_eq!(status, 202, "{answer}");
 }
 
@@ -172,8 +214,10 @@ action:
 fn rules_made_through_the_api_are_pack_files_that_fire_and_re_fire() {
     let home = Home::new();
     home.write("packs/hooks/pack.yaml", &pack_yaml("hooks", "webhook rules"));
-    let (daemon, port) = start(&home);
-    let cli = Cli::new(&home, port);
+    let (daemon, port) = start(&home, true);
+    let mut cli = Cli::new(&home, port);
+    assert!(!cli.run(&["rule", "list"]).status.success(), "credentials are asked for");
+    cli.login();
     let pack = home.packs().join("hooks");
     assert!(rule_files(&pack).is_empty());
 
@@ -211,12 +255,12 @@ fn rules_made_through_the_api_are_pack_files_that_fire_and_re_fire() {
     assert_eq!(held["trigger"], trigger.as_str(), "{held:#}");
 
     // The views embed the instance and the execution, and the rule's action and trigger.
-    let (status, body) = curl(&[&cli.url("/api/v1/ruleenforcements/views?rule_ref=hooks.on_deploy")]);
+    let (status, body) = cli.curl("/api/v1/ruleenforcements/views?rule_ref=hooks.on_deploy", &[]);
     assert_eq!(status, 200, "{body}");
     let views: Value = serde_json::from_str(&body).expect("JSON");
     assert_eq!(views[0]["trigger_instance"]["id"], instance_id.as_str(), "{views:#}");
     assert_eq!(views[0]["execution"]["status"], "succeeded", "{views:#}");
-    let (status, body) = curl(&[&cli.url("/api/v1/rules/views/hooks.on_deploy")]);
+    let (status, body) = cli.curl("/api/v1/rules/views/hooks.on_deploy", &[]);
     assert_eq!(status, 200, "{body}");
     let view: Value = serde_json::from_str(&body).expect("JSON");
     let local = cli.json(&["action", "get", "core.local"]);
@@ -277,10 +321,10 @@ fn rules_made_through_the_api_are_pack_files_that_fire_and_re_fire() {
 fn bad_rules_are_refused_naming_the_field_and_nothing_is_written() {
     let home = Home::new();
     home.write("packs/hooks/pack.yaml", &pack_yaml("hooks", "webhook rules"));
-    let (daemon, port) = start(&home);
+    let (daemon, port) = start(&home, false);
     let cli = Cli::new(&home, port);
     let pack = home.packs().join("hooks");
-    let rules = cli.url("/api/v1/rules");
+    let rules = "/api/v1/rules";
     let good = json!({
         "name": "alert", "pack": "hooks", "enabled": true,
         "trigger": {"type": "core.st2.webhook", "parameters": {"url": "alert"}},
@@ -315,67 +359,67 @@ fn bad_rules_are_refused_naming_the_field_and_nothing_is_written() {
         (with("surprise", json!(1)), "surprise"),
     ];
     for (body, field) in &cases {
-        let (status, answer) = send("POST", &rules, body);
+        let (status, answer) = cli.send("POST", rules, body);
         assert_eq!(status, 400, "{body} -> {answer}");
         let fault = faultstring(&answer);
         assert!(fault.contains(field), "{body}: the faultstring names {field}: {fault}");
     }
     let (status, answer) =
-        curl(&["-X", "POST", "-H", "Content-Type: application/json", "--data", "{\"name\": ", &rules]);
+        cli.curl(rules, &["-X", "POST", "-H", "Content-Type: application/json", "--data", "{\"name\": "]);
     assert_eq!(status, 400, "{answer}");
     assert!(rule_files(&pack).is_empty(), "nothing was written: {:?}", rule_files(&pack));
     assert!(!home.packs().join("x.yaml").exists() && !pack.join("x.yaml").exists());
     assert!(cli.list(&["rule", "list", "--pack=hooks"]).is_empty());
 
     // A good one is created once; the same again is a conflict.
-    let (status, answer) = send("POST", &rules, &good);
+    let (status, answer) = cli.send("POST", rules, &good);
     assert_eq!(status, 201, "{answer}");
     assert_eq!(rule_files(&pack), ["alert.yaml"]);
-    let (status, answer) = send("POST", &rules, &good);
+    let (status, answer) = cli.send("POST", rules, &good);
     assert_eq!(status, 409, "{answer}");
     assert!(faultstring(&answer).contains("hooks.alert"), "{answer}");
 
     // An update may not rename or move the rule, nor break it; the file stays.
     let before = std::fs::read_to_string(pack.join("rules/alert.yaml")).expect("file");
-    let one = cli.url("/api/v1/rules/hooks.alert");
+    let one = "/api/v1/rules/hooks.alert";
     for (body, field) in [
         (with("name", json!("renamed")), "name"),
         (with("criteria", json!(["x"])), "criteria"),
         (with("trigger", json!({"type": "nope.missing"})), "trigger.type"),
     ] {
-        let (status, answer) = send("PUT", &one, &body);
+        let (status, answer) = cli.send("PUT", one, &body);
         assert_eq!(status, 400, "{body} -> {answer}");
         assert!(faultstring(&answer).contains(field), "{answer}");
     }
     assert_eq!(std::fs::read_to_string(pack.join("rules/alert.yaml")).expect("file"), before);
     // Only `enabled` in a body is a toggle.
-    let (status, answer) = send("PUT", &one, &json!({"enabled": false}));
+    let (status, answer) = cli.send("PUT", one, &json!({"enabled": false}));
     assert_eq!(status, 200, "{answer}");
     assert_eq!(daemon.ctl_json(&["rule", "get", "hooks.alert"])["enabled"], false);
     assert_eq!(std::fs::read_to_string(pack.join("rules/alert.yaml")).expect("file"), before);
     // A whole rule replaces the rule: what it leaves out is gone.
     let criteria = json!({"trigger.body.level": {"type": "equals", "pattern": "high"}});
-    let (status, answer) = send("PUT", &one, &with("criteria", criteria.clone()));
+    let (status, answer) = cli.send("PUT", one, &with("criteria", criteria.clone()));
     assert_eq!(status, 200, "{answer}");
     assert_eq!(daemon.ctl_json(&["rule", "get", "hooks.alert"])["criteria"], criteria);
-    let (status, answer) = send("PUT", &one, &good);
+    let (status, answer) = cli.send("PUT", one, &good);
     assert_eq!(status, 200, "{answer}");
     assert_eq!(daemon.ctl_json(&["rule", "get", "hooks.alert"])["criteria"], json!({}));
     assert_eq!(daemon.ctl_json(&["rule", "get", "hooks.alert"])["enabled"], true);
-    let (status, _) = curl(&["-X", "DELETE", &cli.url("/api/v1/rules/hooks.nothing")]);
+    let (status, _) = cli.curl("/api/v1/rules/hooks.nothing", &["-X", "DELETE"]);
     assert_eq!(status, 404);
     for missing in ["/api/v1/ruleenforcements/00000000000000ff", "/api/v1/triggerinstances/00000000000000ff"] {
-        let (status, answer) = curl(&[&cli.url(missing)]);
+        let (status, answer) = cli.curl(missing, &[]);
         assert_eq!(status, 404, "{missing}: {answer}");
     }
-    let (status, answer) = curl(&["-X", "POST", &cli.url("/api/v1/triggerinstances/00000000000000ff/re_emit")]);
+    let (status, answer) = cli.curl("/api/v1/triggerinstances/00000000000000ff/re_emit", &["-X", "POST"]);
     assert_eq!(status, 404, "{answer}");
-    let (status, answer) = curl(&[&cli.url("/api/v1/ruleenforcements?enforced_at_gt=yesterday")]);
+    let (status, answer) = cli.curl("/api/v1/ruleenforcements?enforced_at_gt=yesterday", &[]);
     assert_eq!(status, 400, "{answer}");
     assert!(faultstring(&answer).contains("enforced_at_gt"), "{answer}");
 
     // Policies are files: the API says so.
-    let (status, answer) = send("POST", &cli.url("/api/v1/policies"), &json!({"name": "p"}));
+    let (status, answer) = cli.send("POST", "/api/v1/policies", &json!({"name": "p"}));
     assert_eq!(status, 405, "{answer}");
     assert!(faultstring(&answer).contains("policies directory"), "{answer}");
 }
@@ -396,19 +440,19 @@ fn sensors_triggers_and_policies_through_the_cli() {
         "packs/watch/policies/limit.yaml",
         "---\nname: limit\nresource_ref: core.local\npolicy_type: action.concurrency\nparameters:\n  threshold: 2\n",
     );
-    let (daemon, port) = start(&home);
+    let (daemon, port) = start(&home, false);
     let cli = Cli::new(&home, port);
 
     // Trigger types and triggers.
     let types = cli.json(&["trigger", "list", "--pack=watch"]);
     let refs: Vec<&str> = list(&types).iter().filter_map(|t| t["ref"].as_str()).collect();
     assert_eq!(refs, ["watch.event"], "{types:#}");
-    let (status, body) = curl(&[&cli.url("/api/v1/triggers")]);
+    let (status, body) = cli.curl("/api/v1/triggers", &[]);
     assert_eq!(status, 200, "{body}");
     let triggers: Value = serde_json::from_str(&body).expect("JSON");
     let event = list(&triggers).iter().find(|t| t["ref"] == "watch.event").expect("the type's own trigger");
     assert_eq!(event["type"], "watch.event");
-    let (status, body) = curl(&[&cli.url(&format!("/api/v1/triggers/{}", event["id"].as_str().expect("id")))]);
+    let (status, body) = cli.curl(&format!("/api/v1/triggers/{}", event["id"].as_str().expect("id")), &[]);
     assert_eq!(status, 200, "{body}");
 
     // Sensors: listed, read, disabled and enabled, as st2ctl sees them.
