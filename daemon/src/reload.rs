@@ -341,6 +341,20 @@ impl ReloadHandle {
         answer.await.map_err(|_| ReloadStopped)
     }
 
+    /// Rescans one pack directory (and any new directory), optionally registering more kinds
+    /// first; waits for its report.
+    pub async fn rescan(
+        &self,
+        cause: Cause,
+        dir: std::path::PathBuf,
+        registration: Option<Registration>,
+    ) -> Result<Arc<ReloadReport>, ReloadStopped> {
+        let (reply, answer) = oneshot::channel();
+        let dirty = Dirty::Dirs([dir].into_iter().collect());
+        self.tx.send(Request { cause, dirty, registration, reply: Some(reply) }).map_err(|_| ReloadStopped)?;
+        answer.await.map_err(|_| ReloadStopped)
+    }
+
     /// Publishes a new snapshot without rescanning any directory (after a change that lives in
     /// the store, such as a rule toggle); waits for its report.
     pub async fn refresh(&self) -> Result<Arc<ReloadReport>, ReloadStopped> {

@@ -25,6 +25,7 @@ mod remote;
 mod rerun;
 mod rest_api;
 mod rest_packs;
+mod rest_rules;
 mod rest_webui;
 mod rules;
 mod sensors;

@@ -12,9 +12,9 @@ use tonic::Status;
 use super::convert;
 use super::status::{self, internal};
 use crate::execution::Execution;
-use crate::execution::enforcement::Enforcement;
 use crate::executor::ReRun;
 use crate::reload::Published;
+use crate::service::enforcements::{self, EnforcementFilter};
 use crate::service::executions::{self, ExecutionFilter, RunRequest, Tree};
 use crate::service::{Runtime, Window};
 use crate::trigger::parse_id;
@@ -69,23 +69,14 @@ pub fn list_enforcements(
     runtime: &Runtime,
     request: pb::ListRuleEnforcementsRequest,
 ) -> Result<pb::ListRuleEnforcementsResponse, Status> {
-    let limit = if request.limit == 0 { 50 } else { request.limit as usize };
-    let keep = |e: &Enforcement| {
-        (request.rule.is_empty() || e.rule == request.rule)
-            && (request.trigger_instance.is_empty() || e.trigger_instance == request.trigger_instance)
+    let filter = EnforcementFilter {
+        rule_ref: request.rule,
+        trigger_instance: request.trigger_instance,
+        ..EnforcementFilter::default()
     };
-    let records = match parse_id(&request.trigger_instance).filter(|_| !request.trigger_instance.is_empty()) {
-        Some(instance) => runtime.store.enforcements_of(instance).map_err(internal)?,
-        None => runtime
-            .store
-            .recent_enforcements(limit, |record| Enforcement::from_record(record).is_some_and(|e| keep(&e)))
-            .map_err(internal)?,
-    };
-    let mut enforcements: Vec<Enforcement> =
-        records.iter().filter_map(|r| Enforcement::from_record(r)).filter(|e| keep(e)).collect();
-    enforcements.sort_by_key(|e| std::cmp::Reverse(e.enforced_at));
-    enforcements.truncate(limit);
-    Ok(pb::ListRuleEnforcementsResponse { enforcements: enforcements.iter().map(convert::enforcement).collect() })
+    let window = Window { offset: 0, limit: (request.limit > 0).then_some(request.limit as usize) };
+    let page = enforcements::list(runtime, &filter, window)?;
+    Ok(pb::ListRuleEnforcementsResponse { enforcements: page.items.iter().map(convert::enforcement).collect() })
 }
 
 pub async fn run_action(

@@ -12,9 +12,9 @@ use tonic::{Request, Response, Status};
 
 use super::{convert, runtime, status};
 use crate::reload::{Cause, Published, Registration};
-use crate::sensor::spec::Selection;
-use crate::service::{Runtime, Services};
-use crate::trigger::{TriggerInstance, parse_id};
+use crate::service::catalog::{self, PolicyFilter, SensorFilter};
+use crate::service::trigger_instances::{self, InstanceFilter};
+use crate::service::{Runtime, Services, Window, sensors};
 use st2d_core::pack::model::ContentKind;
 use st2d_core::pack::model::Sensor;
 use std::sync::Arc;
@@ -46,11 +46,7 @@ impl ControlService {
     }
 
     fn sensor(&self, sensor: &Sensor, registry: &crate::registry::Registry) -> pb::Sensor {
-        self.sensor_with(sensor, registry, &self.runtime.sensors.selection())
-    }
-
-    fn sensor_with(&self, sensor: &Sensor, registry: &crate::registry::Registry, selection: &Selection) -> pb::Sensor {
-        convert::sensor(sensor, &self.runtime.sensors.standing(sensor, registry, selection))
+        convert::sensor(sensor, &self.runtime.sensors.standing(sensor, registry, &self.runtime.sensors.selection()))
     }
 }
 
@@ -253,18 +249,16 @@ impl Control for ControlService {
         &self,
         request: Request<pb::ListRequest>,
     ) -> Result<Response<pb::ListSensorsResponse>, Status> {
-        let registry = self.published.registry();
-        let selection = self.runtime.sensors.selection();
-        let sensors =
-            registry.sensors(filter(request.get_ref())).map(|s| self.sensor_with(s, &registry, &selection)).collect();
+        let only = SensorFilter { pack: request.get_ref().pack.clone(), ..SensorFilter::default() };
+        let entries = sensors::list(&self.services, &only);
+        let sensors = entries.iter().map(|e| convert::sensor(&e.sensor, &e.standing)).collect();
         Ok(Response::new(pb::ListSensorsResponse { sensors }))
     }
 
     async fn get_sensor(&self, request: Request<pb::GetRequest>) -> Result<Response<pb::Sensor>, Status> {
         let ref_ = required_ref(request.get_ref())?;
-        let registry = self.published.registry();
-        let sensor = registry.sensor(ref_).ok_or_else(|| not_found("sensor", ref_))?;
-        Ok(Response::new(self.sensor(sensor, &registry)))
+        let entry = sensors::get(&self.services, ref_)?;
+        Ok(Response::new(convert::sensor(&entry.sensor, &entry.standing)))
     }
 
     async fn list_aliases(
@@ -281,7 +275,8 @@ impl Control for ControlService {
         request: Request<pb::ListRequest>,
     ) -> Result<Response<pb::ListPoliciesResponse>, Status> {
         let registry = self.published.registry();
-        let policies = registry.policies(filter(request.get_ref())).map(|p| convert::policy(p)).collect();
+        let only = PolicyFilter { pack: request.get_ref().pack.clone(), ..PolicyFilter::default() };
+        let policies = catalog::policies(&registry, &only).iter().map(|p| convert::policy(p)).collect();
         Ok(Response::new(pb::ListPoliciesResponse { policies }))
     }
 
@@ -317,21 +312,16 @@ impl Control for ControlService {
         request: Request<pb::ListTriggerInstancesRequest>,
     ) -> Result<Response<pb::ListTriggerInstancesResponse>, Status> {
         let request = request.into_inner();
-        let limit = if request.limit == 0 { 50 } else { request.limit as usize };
-        let wanted = request.trigger;
-        let store = &self.runtime.store;
-        let processed_through = store.processed_through().map_err(|e| status::internal(e.to_string()))?;
-        let records = store
-            .recent_trigger_instances(limit, |record| {
-                wanted.is_empty()
-                    || serde_json::from_slice::<TriggerInstance>(record).is_ok_and(|i| i.trigger == wanted)
-            })
-            .map_err(|e| status::internal(e.to_string()))?;
-        let instances = records
-            .iter()
-            .filter_map(|record| crate::trigger::from_record(record, processed_through).ok())
-            .map(|instance| convert::trigger_instance(&instance))
-            .collect();
+        let window = Window { offset: 0, limit: (request.limit > 0).then_some(request.limit as usize) };
+        let filter = InstanceFilter {
+            triggers: Some(request.trigger).filter(|t| !t.is_empty()).into_iter().collect(),
+            ..InstanceFilter::default()
+        };
+        let (runtime, registry) = (self.runtime.clone(), self.published.registry());
+        let page = tokio::task::spawn_blocking(move || trigger_instances::list(&runtime, &registry, &filter, window))
+            .await
+            .map_err(|e| status::internal(e.to_string()))??;
+        let instances = page.items.iter().map(convert::trigger_instance).collect();
         Ok(Response::new(pb::ListTriggerInstancesResponse { instances }))
     }
 
@@ -339,17 +329,8 @@ impl Control for ControlService {
         &self,
         request: Request<pb::GetRequest>,
     ) -> Result<Response<pb::TriggerInstance>, Status> {
-        let text = required_ref(request.get_ref())?;
-        let id = parse_id(text)
-            .ok_or_else(|| status::invalid_argument(format!("\"{text}\" is not a trigger instance id")))?;
-        let store = &self.runtime.store;
-        let processed_through = store.processed_through().map_err(|e| status::internal(e.to_string()))?;
-        let record = store
-            .trigger_instance(id)
-            .map_err(|e| status::internal(e.to_string()))?
-            .ok_or_else(|| not_found("trigger instance", text))?;
-        let instance = crate::trigger::from_record(&record, processed_through)
-            .map_err(|e| status::internal(format!("corrupt trigger instance {text}: {e}")))?;
+        let id = required_ref(request.get_ref())?;
+        let instance = trigger_instances::get(&self.runtime, id)?;
         Ok(Response::new(convert::trigger_instance(&instance)))
     }
 
@@ -358,17 +339,8 @@ impl Control for ControlService {
         request: Request<pb::SetEnabledRequest>,
     ) -> Result<Response<pb::Sensor>, Status> {
         let request = request.into_inner();
-        let ref_ = request.r#ref.trim();
-        if ref_.is_empty() {
-            return Err(status::invalid_argument("ref is required"));
-        }
-        let registry = self.published.registry();
-        let sensor = registry.sensor(ref_).ok_or_else(|| not_found("sensor", ref_))?;
-        self.runtime
-            .sensors
-            .set_enabled(ref_, request.enabled, sensor.enabled)
-            .map_err(|e| status::internal(e.to_string()))?;
-        Ok(Response::new(self.sensor(sensor, &registry)))
+        let entry = sensors::set_enabled(&self.services, &request.r#ref, request.enabled)?;
+        Ok(Response::new(convert::sensor(&entry.sensor, &entry.standing)))
     }
 
     type WatchTriggerInstancesStream =
@@ -414,7 +386,11 @@ impl Control for ControlService {
         &self,
         request: Request<pb::ListRuleEnforcementsRequest>,
     ) -> Result<Response<pb::ListRuleEnforcementsResponse>, Status> {
-        runtime::list_enforcements(&self.runtime, request.into_inner()).map(Response::new)
+        let runtime = self.runtime.clone();
+        tokio::task::spawn_blocking(move || runtime::list_enforcements(&runtime, request.into_inner()))
+            .await
+            .map_err(|e| status::internal(e.to_string()))?
+            .map(Response::new)
     }
 
     async fn run_action(&self, request: Request<pb::RunActionRequest>) -> Result<Response<pb::Execution>, Status> {

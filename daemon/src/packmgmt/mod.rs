@@ -14,6 +14,7 @@ pub mod index;
 pub mod install;
 pub mod register;
 pub mod remove;
+pub mod rule_files;
 pub mod source;
 pub mod stage;
 pub mod swap;

@@ -11,6 +11,7 @@
 
 pub mod concurrency;
 pub mod retry;
+pub mod types;
 
 use serde_json::{Map, Value};
 use st2d_core::pack::model::{ContentKind, Policy};

@@ -25,6 +25,11 @@ impl JsonBody {
         }
     }
 
+    /// The whole object.
+    pub fn into_map(self) -> Map<String, Value> {
+        self.0
+    }
+
     /// The field, `None` when absent or null.
     pub fn get(&self, field: &str) -> Option<&Value> {
         self.0.get(field).filter(|value| !value.is_null())
@@ -56,11 +61,6 @@ impl JsonBody {
         self.typed(field, "array of strings", |v| {
             v.as_array()?.iter().map(|item| item.as_str().map(str::to_string)).collect::<Option<Vec<_>>>()
         })
-    }
-
-    /// The whole body as an object.
-    pub fn into_map(self) -> Map<String, Value> {
-        self.0
     }
 
     pub fn object(&self, field: &str) -> Result<Option<Map<String, Value>>, Fault> {

@@ -11,7 +11,6 @@ use axum::extract::{Extension, Path, RawQuery, State};
 use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use chrono::{DateTime, NaiveDateTime, Utc};
 use serde_json::{Value, json};
 
 use super::body::JsonBody;
@@ -20,8 +19,8 @@ use super::{Fault, Rest, views};
 use crate::auth::Principal;
 use crate::execution::Execution;
 use crate::executor::ReRun;
-use crate::service::ServiceError;
 use crate::service::executions::{self, ExecutionFilter, RunRequest, Tree};
+use crate::service::{ServiceError, parse_time};
 
 fn view(rest: &Rest, execution: &Execution, show_secrets: bool) -> Value {
     let children = executions::child_ids(&rest.services.runtime, &execution.id);
@@ -42,8 +41,8 @@ pub async fn list(State(rest): State<Rest>, RawQuery(query): RawQuery) -> Result
         parent: if parent == "null" { String::new() } else { parent.to_string() },
         user: params.get("user").to_string(),
         runner: params.get("runner").to_string(),
-        started_after: time(&params, "timestamp_gt")?,
-        started_before: time(&params, "timestamp_lt")?,
+        started_after: parse_time("timestamp_gt", params.get("timestamp_gt"))?,
+        started_before: parse_time("timestamp_lt", params.get("timestamp_lt"))?,
         include_children: parent.is_empty(),
     };
     let runtime = rest.services.runtime.clone();
@@ -57,24 +56,6 @@ pub async fn list(State(rest): State<Rest>, RawQuery(query): RawQuery) -> Result
 
 fn first_of(params: &Params, names: &[&str]) -> String {
     names.iter().map(|name| params.get(name)).find(|value| !value.is_empty()).unwrap_or_default().to_string()
-}
-
-/// A time query parameter (ISO 8601, as StackStorm's clients send it; a time without a zone is
-/// UTC).
-fn time(params: &Params, name: &str) -> Result<Option<DateTime<Utc>>, Fault> {
-    let text = params.get(name).trim();
-    if text.is_empty() {
-        return Ok(None);
-    }
-    let parsed = DateTime::parse_from_rfc3339(text)
-        .map(|t| t.with_timezone(&Utc))
-        .or_else(|_| {
-            NaiveDateTime::parse_from_str(text.trim_end_matches('Z'), "%Y-%m-%dT%H:%M:%S%.f").map(|t| t.and_utc())
-        })
-        .or_else(|_| NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S%.f").map(|t| t.and_utc()));
-    parsed.map(Some).map_err(|_| {
-        Fault::bad_request(format!("'{text}' is not a valid ISO 8601 date and time (query parameter \"{name}\")"))
-    })
 }
 
 /// `GET /api/v1/executions/views/filters?types=action,status`: every distinct value of the

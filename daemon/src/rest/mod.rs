@@ -10,15 +10,20 @@
 mod actions;
 mod apikeys;
 mod body;
+mod enforcements;
 mod executions;
 mod fault;
 mod inquiries;
 mod keys;
 mod pack_admin;
 mod packs;
+mod policies;
 mod query;
+mod rules;
+mod sensors;
 mod stream;
 mod tokens;
+mod triggers;
 mod views;
 
 pub use fault::Fault;
@@ -74,8 +79,29 @@ pub fn api(rest: Rest) -> Router {
         .route("/api/v1/configs/{pack_ref}", get(pack_admin::config).put(pack_admin::put_config))
         .route("/api/v1/triggertypes", get(packs::trigger_types))
         .route("/api/v1/triggertypes/{ref_or_id}", get(packs::trigger_type))
-        .route("/api/v1/rules", get(packs::rules))
-        .route("/api/v1/rules/{ref_or_id}", get(packs::rule).put(packs::update_rule))
+        .route("/api/v1/triggers", get(triggers::list))
+        .route("/api/v1/triggers/{ref_or_id}", get(triggers::get_one))
+        .route("/api/v1/triggerinstances", get(triggers::instances))
+        .route("/api/v1/triggerinstances/{id}", get(triggers::instance))
+        .route("/api/v1/triggerinstances/{id}/re_emit", post(triggers::re_emit))
+        .route("/api/v1/triggerinstances/{id}/re_send", post(triggers::re_emit))
+        .route("/api/v1/rules", get(rules::list).post(rules::create))
+        .route("/api/v1/rules/views", get(rules::list_views))
+        .route("/api/v1/rules/views/{ref_or_id}", get(rules::view_one))
+        .route("/api/v1/rules/{ref_or_id}", get(rules::get_one).put(rules::update).delete(rules::delete))
+        .route("/api/v1/ruleenforcements", get(enforcements::list))
+        .route("/api/v1/ruleenforcements/views", get(enforcements::list_views))
+        .route("/api/v1/ruleenforcements/views/{id}", get(enforcements::view_one))
+        .route("/api/v1/ruleenforcements/{id}", get(enforcements::get_one))
+        .route("/api/v1/sensortypes", get(sensors::list))
+        .route("/api/v1/sensortypes/{ref_or_id}", get(sensors::get_one).put(sensors::update))
+        .route("/api/v1/policytypes", get(policies::types))
+        .route("/api/v1/policytypes/{ref_or_id}", get(policies::policy_type))
+        .route("/api/v1/policies", get(policies::list).post(policies::read_only))
+        .route(
+            "/api/v1/policies/{ref_or_id}",
+            get(policies::get_one).put(policies::read_only).delete(policies::read_only),
+        )
         .route("/api/v1/inquiries", get(inquiries::list))
         .route("/api/v1/inquiries/{id}", get(inquiries::get_one).put(inquiries::respond))
         .route("/api/v1/apikeys", get(apikeys::list).post(apikeys::create))

@@ -1,21 +1,30 @@
 //! The JSON of StackStorm's API models (st2common/models/api): how a pack, an action, a runner
-//! type, a trigger type, a rule, an execution, an inquiry, a key-value pair, a token, a pack
-//! config and its schema and a pack index status look to StackStorm's clients.
+//! type, a trigger type, a trigger, a trigger instance, a rule (and its view), a rule
+//! enforcement (and its view), a sensor, a policy, a policy type, an execution, an inquiry, a
+//! key-value pair, a token, a pack config and its schema and a pack index status look to
+//! StackStorm's clients.
 //!
 //! Owns: those shapes. Must not: decide which resources are shown (the service layer does).
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Map, Value, json};
-use st2d_core::pack::model::{Action, Rule, TriggerType};
+use st2d_core::pack::model::{Action, Policy, Rule, Sensor, TriggerType};
 use st2d_core::pack::runners::Runner;
 
 use crate::auth::IssuedToken;
 use crate::datastore::{Item, Scope};
+use crate::execution::enforcement::Enforcement;
 use crate::execution::{Execution, mask_secrets};
 use crate::packmgmt::index::IndexStatus;
+use crate::policy::types::PolicyType;
 use crate::registry::{PackEntry, Registry};
-use crate::service::catalog::{self, action_id, pack_id, rule_id, runner_id, trigger_type_id};
+use crate::sensor::Standing;
+use crate::service::catalog::{
+    self, action_id, pack_id, policy_id, policy_type_id, rule_id, runner_id, sensor_id, trigger_id, trigger_type_id,
+};
 use crate::service::packs::{ConfigSchema, PackConfig};
+use crate::trigger::TriggerInstance;
+use crate::trigger::triggers::Trigger;
 
 /// StackStorm's timestamps: microseconds, UTC, `Z`.
 pub fn timestamp(time: &DateTime<Utc>) -> String {
@@ -119,6 +128,139 @@ pub fn rule(registry: &Registry, rule: &Rule) -> Value {
         "tags": if rule.tags.is_null() { json!([]) } else { rule.tags.clone() },
         "context": if rule.context.is_null() { json!({}) } else { rule.context.clone() },
         "metadata_file": rule.metadata_file,
+    })
+}
+
+/// A rule as `/rules/views` shows it: the action's and the trigger's descriptions added (the
+/// trigger's is its type's, as st2d's triggers have none of their own).
+pub fn rule_view(registry: &Registry, rule: &Rule) -> Value {
+    let mut view = self::rule(registry, rule);
+    let action = registry.action(&rule.action_ref).map(|a| a.description.clone()).unwrap_or_default();
+    let trigger = registry.trigger_type(&rule.trigger_type).map(|t| t.description.clone()).unwrap_or_default();
+    view["action"]["description"] = json!(action);
+    view["trigger"]["description"] = json!(trigger);
+    view
+}
+
+/// A trigger as `TriggerAPI` shows it.
+pub fn trigger(trigger: &Trigger) -> Value {
+    let (pack, name) = trigger.pack_and_name();
+    json!({
+        "id": trigger_id(trigger),
+        "uid": trigger.uid(),
+        "ref": trigger.ref_,
+        "name": name,
+        "pack": pack,
+        "type": trigger.type_ref,
+        "parameters": trigger.parameters,
+        "description": "",
+    })
+}
+
+/// A trigger instance as `TriggerInstanceAPI` shows it.
+pub fn trigger_instance(instance: &TriggerInstance) -> Value {
+    json!({
+        "id": instance.id,
+        "trigger": instance.trigger,
+        "occurrence_time": timestamp(&instance.occurrence_time),
+        "payload": instance.payload,
+        "status": instance.status,
+    })
+}
+
+/// A rule enforcement as `RuleEnforcementAPI` shows it.
+pub fn enforcement(enforcement: &Enforcement) -> Value {
+    let (pack, name) = enforcement.rule.split_once('.').unwrap_or(("", &enforcement.rule));
+    let mut view = json!({
+        "id": enforcement.id,
+        "rule": {
+            "ref": enforcement.rule,
+            "id": catalog::rule_id_of(&enforcement.rule),
+            "uid": catalog::uid("rule", Some(pack), name),
+        },
+        "trigger_instance_id": enforcement.trigger_instance,
+        "failure_reason": enforcement.failure_reason.clone().unwrap_or_default(),
+        "enforced_at": timestamp(&enforcement.enforced_at),
+        "status": enforcement.status,
+    });
+    if let Some(execution) = &enforcement.execution {
+        view["execution_id"] = json!(execution);
+    }
+    view
+}
+
+/// A rule enforcement as `/ruleenforcements/views` shows it: its trigger instance and a part of
+/// its execution (`{}` when there is none) embedded.
+pub fn enforcement_view(
+    enforcement: &Enforcement,
+    instance: Option<&TriggerInstance>,
+    execution: Option<&Execution>,
+) -> Value {
+    let mut view = self::enforcement(enforcement);
+    view["trigger_instance"] = instance.map(trigger_instance).unwrap_or_else(|| json!({}));
+    view["execution"] = execution
+        .map(|e| {
+            let runner = catalog::runner(&e.runner).map(|r| r.parameters.clone()).unwrap_or_default();
+            json!({
+                "id": e.id,
+                "action": {"ref": e.action, "parameters": e.parameters},
+                "runner": {"name": e.runner, "runner_parameters": runner},
+                "parameters": e.parameters,
+                "status": e.status.as_str(),
+            })
+        })
+        .unwrap_or_else(|| json!({}));
+    view
+}
+
+/// A sensor as `SensorTypeAPI` shows it, with whether it is enabled as the supervisor sees it.
+pub fn sensor(sensor: &Sensor, standing: &Standing) -> Value {
+    json!({
+        "id": sensor_id(sensor),
+        "uid": catalog::uid("sensor_type", Some(&sensor.pack), &sensor.class_name),
+        "ref": sensor.ref_,
+        "name": sensor.class_name,
+        "class_name": sensor.class_name,
+        "pack": sensor.pack,
+        "description": sensor.description,
+        "artifact_uri": format!("file://{}", sensor.entry_point_path.display()),
+        "entry_point": sensor.entry_point,
+        "enabled": standing.enabled,
+        "trigger_types": sensor.trigger_types,
+        "poll_interval": sensor.poll_interval,
+        "metadata_file": sensor.metadata_file,
+    })
+}
+
+/// A policy as `PolicyAPI` shows it.
+pub fn policy(policy: &Policy) -> Value {
+    json!({
+        "id": policy_id(policy),
+        "uid": catalog::uid("policy", Some(&policy.pack), &policy.name),
+        "ref": policy.ref_,
+        "name": policy.name,
+        "pack": policy.pack,
+        "description": policy.description,
+        "enabled": policy.enabled,
+        "resource_ref": policy.resource_ref,
+        "policy_type": policy.policy_type,
+        "parameters": if policy.parameters.is_null() { json!({}) } else { policy.parameters.clone() },
+        "metadata_file": policy.metadata_file,
+    })
+}
+
+/// A policy type as `PolicyTypeAPI` shows it.
+pub fn policy_type(policy_type: &PolicyType) -> Value {
+    json!({
+        "id": policy_type_id(policy_type),
+        "uid": catalog::uid("policy_type", Some(policy_type.resource_type), policy_type.name),
+        "ref": policy_type.ref_,
+        "name": policy_type.name,
+        "resource_type": policy_type.resource_type,
+        "description": policy_type.description,
+        "enabled": true,
+        "module": policy_type.module,
+        "parameters": policy_type.parameters,
     })
 }
 

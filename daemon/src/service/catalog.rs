@@ -1,5 +1,6 @@
-//! The registry's resources as the doors offer them: packs, actions, runner types, trigger types
-//! and rules, listed with StackStorm's filters and found by ref, name or id.
+//! The registry's resources as the doors offer them: packs, actions, runner types, trigger types,
+//! triggers, rules, sensors, policies and policy types, listed with StackStorm's filters and
+//! found by ref, name or id.
 //!
 //! StackStorm gives every resource a database id; st2d's resources are pack files, so their id
 //! is derived from their uid (`action:core:local`): 24 hex digits, stable across reloads and
@@ -9,11 +10,13 @@
 
 use std::sync::Arc;
 
-use st2d_core::pack::model::{Action, Rule, TriggerType};
+use st2d_core::pack::model::{Action, Policy, Rule, Sensor, TriggerType};
 use st2d_core::pack::runners::{self, Runner};
 
 use super::ServiceError;
+use crate::policy::types::PolicyType;
 use crate::registry::{PackEntry, Registry};
+use crate::trigger::triggers::{self, Trigger};
 
 /// StackStorm's uid of a resource: `<kind>:<pack>:<name>`, or `<kind>:<name>` without a pack.
 pub fn uid(kind: &str, pack: Option<&str>, name: &str) -> String {
@@ -46,7 +49,29 @@ pub fn trigger_type_id(trigger_type: &TriggerType) -> String {
 }
 
 pub fn rule_id(rule: &Rule) -> String {
-    resource_id(&uid("rule", Some(&rule.pack), &rule.name))
+    rule_id_of(&rule.ref_)
+}
+
+/// The id of the rule `pack.name`, whether or not it still exists (enforcements outlive rules).
+pub fn rule_id_of(ref_: &str) -> String {
+    let (pack, name) = ref_.split_once('.').unwrap_or(("", ref_));
+    resource_id(&uid("rule", Some(pack), name))
+}
+
+pub fn sensor_id(sensor: &Sensor) -> String {
+    resource_id(&uid("sensor_type", Some(&sensor.pack), &sensor.class_name))
+}
+
+pub fn trigger_id(trigger: &Trigger) -> String {
+    resource_id(&trigger.uid())
+}
+
+pub fn policy_id(policy: &Policy) -> String {
+    resource_id(&uid("policy", Some(&policy.pack), &policy.name))
+}
+
+pub fn policy_type_id(policy_type: &PolicyType) -> String {
+    resource_id(&uid("policy_type", Some(policy_type.resource_type), policy_type.name))
 }
 
 fn not_found(wanted: &str) -> ServiceError {
@@ -113,6 +138,99 @@ pub fn rule(registry: &Registry, ref_or_id: &str) -> Result<Arc<Rule>, ServiceEr
         .rule(wanted)
         .or_else(|| registry.rules(None).find(|r| rule_id(r) == wanted))
         .cloned()
+        .ok_or_else(|| not_found(wanted))
+}
+
+/// Every trigger (the parameterless trigger of each type without parameters, and the trigger
+/// of each active rule), in ref order.
+pub fn triggers(registry: &Registry) -> Vec<Trigger> {
+    triggers::all(registry)
+}
+
+/// The trigger whose ref or id is `ref_or_id`.
+pub fn trigger(registry: &Registry, ref_or_id: &str) -> Result<Trigger, ServiceError> {
+    let wanted = required(ref_or_id)?;
+    triggers::all(registry)
+        .into_iter()
+        .find(|t| t.ref_ == wanted || trigger_id(t) == wanted)
+        .ok_or_else(|| not_found(wanted))
+}
+
+/// Which sensors a list asks for; empty fields do not filter.
+#[derive(Debug, Clone, Default)]
+pub struct SensorFilter {
+    pub pack: String,
+    /// The sensor's name (its class name).
+    pub name: String,
+    /// Sensors that declare this trigger type.
+    pub trigger_type: String,
+    /// Enabled (or not) as `is_enabled` says (its toggle, else its file).
+    pub enabled: Option<bool>,
+}
+
+/// Sensors passing `filter`, in ref order.
+pub fn sensors(registry: &Registry, filter: &SensorFilter, is_enabled: impl Fn(&Sensor) -> bool) -> Vec<Arc<Sensor>> {
+    registry
+        .sensors(Some(filter.pack.as_str()).filter(|p| !p.is_empty()))
+        .filter(|s| filter.name.is_empty() || s.class_name == filter.name)
+        .filter(|s| filter.trigger_type.is_empty() || s.trigger_types.contains(&filter.trigger_type))
+        .filter(|s| filter.enabled.is_none_or(|wanted| is_enabled(s) == wanted))
+        .cloned()
+        .collect()
+}
+
+/// The sensor whose ref or id is `ref_or_id`.
+pub fn sensor(registry: &Registry, ref_or_id: &str) -> Result<Arc<Sensor>, ServiceError> {
+    let wanted = required(ref_or_id)?;
+    registry
+        .sensor(wanted)
+        .or_else(|| registry.sensors(None).find(|s| sensor_id(s) == wanted))
+        .cloned()
+        .ok_or_else(|| not_found(wanted))
+}
+
+/// Which policies a list asks for; empty fields do not filter.
+#[derive(Debug, Clone, Default)]
+pub struct PolicyFilter {
+    pub pack: String,
+    pub resource_ref: String,
+    pub policy_type: String,
+}
+
+/// Policies passing `filter`, in pack and file order.
+pub fn policies(registry: &Registry, filter: &PolicyFilter) -> Vec<Arc<Policy>> {
+    registry
+        .policies(Some(filter.pack.as_str()).filter(|p| !p.is_empty()))
+        .filter(|p| filter.resource_ref.is_empty() || p.resource_ref == filter.resource_ref)
+        .filter(|p| filter.policy_type.is_empty() || p.policy_type == filter.policy_type)
+        .cloned()
+        .collect()
+}
+
+/// The policy whose ref or id is `ref_or_id`.
+pub fn policy(registry: &Registry, ref_or_id: &str) -> Result<Arc<Policy>, ServiceError> {
+    let wanted = required(ref_or_id)?;
+    registry
+        .policies(None)
+        .find(|p| p.ref_ == wanted || policy_id(p) == wanted)
+        .cloned()
+        .ok_or_else(|| not_found(wanted))
+}
+
+/// The policy types st2d enforces; `resource_type` (when not empty) keeps those of it.
+pub fn policy_types(resource_type: &str) -> Vec<PolicyType> {
+    crate::policy::types::all()
+        .into_iter()
+        .filter(|t| resource_type.is_empty() || t.resource_type == resource_type)
+        .collect()
+}
+
+/// The policy type whose ref or id is `ref_or_id`.
+pub fn policy_type(ref_or_id: &str) -> Result<PolicyType, ServiceError> {
+    let wanted = required(ref_or_id)?;
+    policy_types("")
+        .into_iter()
+        .find(|t| t.ref_ == wanted || policy_type_id(t) == wanted)
         .ok_or_else(|| not_found(wanted))
 }
 

@@ -13,6 +13,7 @@ use crate::executor::{CancelError, PauseError, ReRunError};
 use crate::packmgmt::config::ConfigError;
 use crate::packmgmt::files::FilesError;
 use crate::packmgmt::register::RegisterError;
+use crate::packmgmt::rule_files::RuleFileError;
 
 /// A refusal or failure, with the message the caller sees.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -160,6 +161,20 @@ impl From<FilesError> for ServiceError {
             FilesError::NotRelative { .. } | FilesError::TooLarge { .. } => Self::invalid(error),
             FilesError::NotFound { .. } => Self::not_found(error),
             FilesError::Read { .. } => Self::internal(error),
+        }
+    }
+}
+
+impl From<RuleFileError> for ServiceError {
+    fn from(error: RuleFileError) -> Self {
+        match error {
+            RuleFileError::BadName { .. } | RuleFileError::OutsideRules { .. } | RuleFileError::Escapes { .. } => {
+                Self::invalid(error)
+            }
+            RuleFileError::Exists { .. } => Self::conflict(error),
+            RuleFileError::Yaml(_) | RuleFileError::Write { .. } | RuleFileError::Remove { .. } => {
+                Self::internal(error)
+            }
         }
     }
 }

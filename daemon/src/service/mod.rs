@@ -7,12 +7,15 @@
 
 pub mod actions;
 pub mod catalog;
+pub mod enforcements;
 mod error;
 pub mod executions;
 pub mod inquiries;
 pub mod keys;
 pub mod packs;
 pub mod rules;
+pub mod sensors;
+pub mod trigger_instances;
 
 pub use error::ServiceError;
 
@@ -74,4 +77,46 @@ impl Window {
 /// The user a request acts as when its door names none (StackStorm's `system_user`).
 pub fn acting_user(user: &str) -> &str {
     if user.trim().is_empty() { st2d_core::template::SYSTEM_USER } else { user }
+}
+
+/// A time a filter names (`enforced_at_gt`, `timestamp_lt`...), as StackStorm's `isotime.parse`
+/// reads it: ISO 8601 with or without a zone (none is UTC), `T` or a space between date and
+/// time; empty is no time. The error names the filter.
+pub fn parse_time(field: &str, text: &str) -> Result<Option<chrono::DateTime<chrono::Utc>>, ServiceError> {
+    use chrono::{DateTime, NaiveDateTime, Utc};
+    let text = text.trim();
+    if text.is_empty() {
+        return Ok(None);
+    }
+    if let Ok(at) = DateTime::parse_from_rfc3339(text) {
+        return Ok(Some(at.with_timezone(&Utc)));
+    }
+    let naive = text.trim_end_matches('Z').replacen(' ', "T", 1);
+    ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M"]
+        .iter()
+        .find_map(|format| NaiveDateTime::parse_from_str(&naive, format).ok())
+        .or_else(|| chrono::NaiveDate::parse_from_str(&naive, "%Y-%m-%d").ok().and_then(|d| d.and_hms_opt(0, 0, 0)))
+        .map(|at| Some(at.and_utc()))
+        .ok_or_else(|| {
+            ServiceError::invalid(format!(
+                "{field}: \"{text}\" is not a time (use ISO 8601, such as 2000-01-01T12:00:00.000Z)"
+            ))
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn filter_times_read_as_stackstorm_reads_them() {
+        let at = |text: &str| parse_time("f", text).expect("a time").expect("some").to_rfc3339();
+        assert_eq!(at("2000-01-01T12:00:00.000Z"), "2000-01-01T12:00:00+00:00");
+        assert_eq!(at("2000-01-01T12:00:00+02:00"), "2000-01-01T10:00:00+00:00");
+        assert_eq!(at("2000-01-01 12:00:00"), "2000-01-01T12:00:00+00:00");
+        assert_eq!(at("2000-01-01"), "2000-01-01T00:00:00+00:00");
+        assert_eq!(parse_time("f", "").expect("empty"), None);
+        let refused = parse_time("enforced_at_gt", "yesterday").expect_err("not a time");
+        assert!(refused.to_string().starts_with("enforced_at_gt:"), "{refused}");
+    }
 }

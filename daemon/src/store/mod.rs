@@ -257,6 +257,13 @@ impl Store {
         Ok(())
     }
 
+    /// Forgets a rule's toggle, durably (its file's `enabled` holds again).
+    pub fn clear_rule_toggle(&self, rule: &str) -> Result<(), StoreError> {
+        self.rule_toggles.remove(rule)?;
+        self.db.flush()?;
+        Ok(())
+    }
+
     /// The id through which every trigger instance has been processed (0 when none).
     pub fn processed_through(&self) -> Result<u64, StoreError> {
         Ok(self

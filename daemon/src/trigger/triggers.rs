@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use serde_json::{Map, Value};
 
 use crate::registry::Registry;
-use st2d_core::pack::model::Rule;
+use st2d_core::pack::model::{Rule, TriggerType};
 
 /// A trigger type with parameters.
 #[derive(Debug, Clone, PartialEq)]
@@ -43,11 +43,41 @@ pub fn active_of_types(registry: &Registry, types: &[&str]) -> Vec<Trigger> {
     found.into_values().collect()
 }
 
+/// Every trigger there is: the parameterless ("shadow") trigger of each type without
+/// parameters, and the trigger of each active rule, in ref order.
+pub fn all(registry: &Registry) -> Vec<Trigger> {
+    let mut found = BTreeMap::new();
+    for trigger_type in registry.trigger_types(None).filter(|t| without_parameters(t)) {
+        let ref_ = trigger_type.ref_.clone();
+        found.insert(ref_.clone(), Trigger { ref_: ref_.clone(), type_ref: ref_, parameters: Map::new() });
+    }
+    for rule in registry.active_rules() {
+        let trigger = of_rule(rule);
+        found.entry(trigger.ref_.clone()).or_insert(trigger);
+    }
+    found.into_values().collect()
+}
+
+fn without_parameters(trigger_type: &TriggerType) -> bool {
+    trigger_type.parameters_schema.get("properties").and_then(Value::as_object).is_none_or(|p| p.is_empty())
+}
+
 impl Trigger {
+    /// `(pack, name)` of the trigger's ref.
+    pub fn pack_and_name(&self) -> (&str, &str) {
+        self.ref_.split_once('.').unwrap_or(("", &self.ref_))
+    }
+
+    /// StackStorm's uid of a trigger: `trigger:<pack>:<name>:<digest of the parameters>`.
+    pub fn uid(&self) -> String {
+        let (pack, name) = self.pack_and_name();
+        let digest = fnv1a(canonical(&Value::Object(self.parameters.clone())).as_bytes());
+        format!("trigger:{pack}:{name}:{digest:016x}")
+    }
+
     /// The dict StackStorm hands to a sensor's `add_trigger` (ST2-COMPAT.md 3.2).
     pub fn sensor_dict(&self) -> Value {
-        let (pack, name) = self.ref_.split_once('.').unwrap_or(("", &self.ref_));
-        let digest = fnv1a(canonical(&Value::Object(self.parameters.clone())).as_bytes());
+        let (pack, name) = self.pack_and_name();
         serde_json::json!({
             "id": self.ref_,
             "name": name,
@@ -55,7 +85,7 @@ impl Trigger {
             "type": self.type_ref,
             "parameters": self.parameters,
             "ref": self.ref_,
-            "uid": format!("trigger:{pack}:{name}:{digest:016x}"),
+            "uid": self.uid(),
         })
     }
 }
@@ -67,7 +97,7 @@ pub fn for_sensor(registry: &Registry, types: &[String]) -> Vec<Value> {
     let mut dicts: Vec<Value> = types
         .iter()
         .filter_map(|t| registry.trigger_type(t))
-        .filter(|t| t.parameters_schema.get("properties").and_then(Value::as_object).is_none_or(|p| p.is_empty()))
+        .filter(|t| without_parameters(t))
         .map(|t| Trigger { ref_: t.ref_.clone(), type_ref: t.ref_.clone(), parameters: Map::new() }.sensor_dict())
         .collect();
     dicts.extend(
