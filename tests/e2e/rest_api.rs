@@ -245,6 +245,13 @@ fn the_st2_cli_reads_packs_rules_and_triggers_disables_a_rule_cancels_and_answer
     let refs: Vec<&str> = triggers.as_array().expect("a list").iter().filter_map(|t| t["ref"].as_str()).collect();
     assert_eq!(refs, ["hooks.deployed"]);
 
+    // The webhooks the active rules bind; posting to one still reaches the ingress.
+    let hooks = cli.json(&["webhook", "list"]);
+    let urls: Vec<&str> = hooks.as_array().expect("a list").iter().filter_map(|h| h["url"].as_str()).collect();
+    assert_eq!(urls, ["alert"], "{hooks:#}");
+    assert_eq!(cli.json(&["webhook", "get", "alert"])["type"], "core.st2.webhook");
+    assert!(!cli.run(&["webhook", "get", "nope"]).status.success());
+
     let rules = cli.json(&["rule", "list", "--pack=hooks"]);
     assert_eq!(rules[0]["ref"], "hooks.alert", "{rules:#}");
     assert_eq!(rules[0]["enabled"], true);

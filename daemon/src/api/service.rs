@@ -172,21 +172,10 @@ impl Control for ControlService {
     ) -> Result<Response<pb::ListWebhooksResponse>, Status> {
         let registry = self.published.registry();
         let only = filter(request.get_ref());
-        let triggers = crate::trigger::triggers::active_of_types(&registry, &[crate::ingress::webhooks::WEBHOOK_TYPE]);
-        let mut webhooks: Vec<pb::Webhook> = triggers
+        let webhooks = crate::service::catalog::webhooks(&registry, only)
             .into_iter()
-            .filter_map(|trigger| {
-                let url = trigger.parameters.get("url")?.as_str()?.trim_matches('/').to_string();
-                let rules: Vec<String> = registry
-                    .active_rules()
-                    .filter(|rule| crate::trigger::triggers::of_rule(rule).ref_ == trigger.ref_)
-                    .filter(|rule| only.is_none_or(|pack| rule.pack == pack))
-                    .map(|rule| rule.ref_.clone())
-                    .collect();
-                (!rules.is_empty()).then_some(pb::Webhook { url, trigger: trigger.ref_, rules })
-            })
+            .map(|hook| pb::Webhook { url: hook.url, trigger: hook.trigger.ref_, rules: hook.rules })
             .collect();
-        webhooks.sort_by(|a, b| (&a.url, &a.trigger).cmp(&(&b.url, &b.trigger)));
         Ok(Response::new(pb::ListWebhooksResponse { webhooks }))
     }
 

@@ -162,7 +162,7 @@ pub async fn serve(bound: Bound, services: Services, shutdown: CancellationToken
     let rest = Rest { services, auth };
     let gate = middleware::from_fn_with_state(state.clone(), authenticate);
     let mut hooks = Router::new()
-        .route("/api/v1/webhooks/{*hook}", post(webhook))
+        .route("/api/v1/webhooks/{*hook}", post(webhook).get(webhook_trigger))
         .route("/metrics", get(metrics_page))
         .with_state(state.clone());
     // Which credentials files there are is fixed at start (SIGHUP re-reads their contents);
@@ -246,6 +246,11 @@ async fn authenticate(State(state): State<Arc<Ingress>>, mut request: Request, n
         }
         Err(refusal) => refusal.into_response(),
     }
+}
+
+/// `GET /api/v1/webhooks/{url}`: the REST API's view of the hook, on the path its `POST` shares.
+async fn webhook_trigger(State(state): State<Arc<Ingress>>, Path(hook): Path<String>) -> Response {
+    crate::rest::webhook_trigger(&state.services, &hook)
 }
 
 async fn webhook(

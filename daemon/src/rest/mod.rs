@@ -27,6 +27,7 @@ mod triggers;
 mod views;
 
 pub use fault::Fault;
+pub use triggers::webhook as webhook_trigger;
 
 use axum::Router;
 use axum::routing::{get, post};
@@ -81,6 +82,7 @@ pub fn api(rest: Rest) -> Router {
         .route("/api/v1/triggertypes/{ref_or_id}", get(packs::trigger_type))
         .route("/api/v1/triggers", get(triggers::list))
         .route("/api/v1/triggers/{ref_or_id}", get(triggers::get_one))
+        .route("/api/v1/webhooks", get(triggers::webhooks))
         .route("/api/v1/triggerinstances", get(triggers::instances))
         .route("/api/v1/triggerinstances/{id}", get(triggers::instance))
         .route("/api/v1/triggerinstances/{id}/re_emit", post(triggers::re_emit))

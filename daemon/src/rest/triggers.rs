@@ -1,5 +1,6 @@
-//! `/api/v1/triggers` and `/api/v1/triggerinstances` (StackStorm's
-//! st2api/controllers/v1/triggers.py): st2d's triggers (a type's parameterless trigger, and the
+//! `/api/v1/triggers`, `/api/v1/triggerinstances` and the webhooks' listing (`GET
+//! /api/v1/webhooks[/{url}]`; posting to one is the ingress's) (StackStorm's
+//! st2api/controllers/v1/triggers.py and webhooks.py): st2d's triggers (a type's parameterless trigger, and the
 //! trigger of each active rule), trigger instances listed with StackStorm's filters and read
 //! by id, and `re_emit` (StackStorm's `re_send` too), which dispatches an instance's payload
 //! again.
@@ -16,7 +17,7 @@ use serde_json::json;
 use super::query::{Attributes, Params, list_answer};
 use super::{Fault, Rest, views};
 use crate::service::trigger_instances::{self, InstanceFilter};
-use crate::service::{ServiceError, Window, catalog};
+use crate::service::{ServiceError, Services, Window, catalog};
 
 pub async fn list(State(rest): State<Rest>, RawQuery(query): RawQuery) -> Result<Response, Fault> {
     let params = Params::parse(query.as_deref());
@@ -30,6 +31,23 @@ pub async fn list(State(rest): State<Rest>, RawQuery(query): RawQuery) -> Result
 pub async fn get_one(State(rest): State<Rest>, Path(ref_or_id): Path<String>) -> Result<Response, Fault> {
     let registry = rest.services.published.registry();
     Ok(Json(views::trigger(&catalog::trigger(&registry, &ref_or_id)?)).into_response())
+}
+
+/// `GET /api/v1/webhooks`: the webhook triggers the active rules bind (`st2 webhook list`).
+pub async fn webhooks(State(rest): State<Rest>) -> Response {
+    let registry = rest.services.published.registry();
+    let items: Vec<_> = catalog::webhooks(&registry, None).iter().map(|hook| views::trigger(&hook.trigger)).collect();
+    Json(items).into_response()
+}
+
+/// `GET /api/v1/webhooks/{url}`: the first trigger of that url (`st2 webhook get`). Mounted by
+/// the ingress beside the webhook's `POST`, which shares the path.
+pub fn webhook(services: &Services, url: &str) -> Response {
+    let registry = services.published.registry();
+    match catalog::webhook(&registry, url) {
+        Ok(hook) => Json(views::trigger(&hook.trigger)).into_response(),
+        Err(error) => Fault::from(error).into_response(),
+    }
 }
 
 /// `GET /api/v1/triggerinstances`: newest first.

@@ -147,6 +147,43 @@ pub fn triggers(registry: &Registry) -> Vec<Trigger> {
     triggers::all(registry)
 }
 
+/// A webhook url with its trigger and the active rules bound to it.
+#[derive(Debug, Clone)]
+pub struct Webhook {
+    /// Without leading and trailing `/`.
+    pub url: String,
+    pub trigger: Trigger,
+    pub rules: Vec<String>,
+}
+
+/// The webhooks the active rules bind (of rules in `pack` only, when given), by url.
+pub fn webhooks(registry: &Registry, pack: Option<&str>) -> Vec<Webhook> {
+    let mut found: Vec<Webhook> = triggers::active_of_types(registry, &[crate::ingress::webhooks::WEBHOOK_TYPE])
+        .into_iter()
+        .filter_map(|trigger| {
+            let url = trigger.parameters.get("url")?.as_str()?.trim_matches('/').to_string();
+            let rules: Vec<String> = registry
+                .active_rules()
+                .filter(|rule| triggers::of_rule(rule).ref_ == trigger.ref_)
+                .filter(|rule| pack.is_none_or(|pack| rule.pack == pack))
+                .map(|rule| rule.ref_.clone())
+                .collect();
+            (!rules.is_empty()).then_some(Webhook { url, trigger, rules })
+        })
+        .collect();
+    found.sort_by(|a, b| (&a.url, &a.trigger.ref_).cmp(&(&b.url, &b.trigger.ref_)));
+    found
+}
+
+/// The first webhook trigger of `url` (StackStorm's `GET /webhooks/{url}` shows the first).
+pub fn webhook(registry: &Registry, url: &str) -> Result<Webhook, ServiceError> {
+    let wanted = url.trim().trim_matches('/');
+    webhooks(registry, None)
+        .into_iter()
+        .find(|hook| hook.url == wanted)
+        .ok_or_else(|| ServiceError::not_found(format!("Webhook \"{wanted}\" is not registered by any active rule")))
+}
+
 /// The trigger whose ref or id is `ref_or_id`.
 pub fn trigger(registry: &Registry, ref_or_id: &str) -> Result<Trigger, ServiceError> {
     let wanted = required(ref_or_id)?;
