@@ -117,8 +117,8 @@ pub enum Command {
     },
     /// Trigger instances journaled by st2d.
     TriggerInstance(TriggerInstanceNoun),
-    /// Action aliases.
-    Alias(ListOnly),
+    /// Action aliases: list them, match a command, execute a command.
+    Alias(AliasNoun),
     /// Policies.
     Policy(ListOnly),
     /// Webhook urls that active rules bind (`POST /api/v1/webhooks/<url>` with `--http-listen`).
@@ -326,6 +326,38 @@ pub enum TriggerInstanceVerb {
 pub struct ListOnly {
     #[command(subcommand)]
     pub verb: ListVerb,
+}
+
+#[derive(Debug, Args)]
+pub struct AliasNoun {
+    #[command(subcommand)]
+    pub verb: AliasVerb,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AliasVerb {
+    /// List them, optionally of one pack.
+    List(ListArgs),
+    /// The alias and format a command matches, and the parameters it gives.
+    Match {
+        #[arg(value_name = "COMMAND")]
+        command: String,
+    },
+    /// Match a command and run the alias's action with its parameters; prints the ack.
+    Execute {
+        #[arg(value_name = "COMMAND")]
+        command: String,
+        /// Who asks, and the user the executions run for (default: the system user).
+        #[arg(short = 'u', long = "user", value_name = "USER")]
+        user: Option<String>,
+        /// Where the command comes from (the execution context's `source_channel`; default `cli`).
+        #[arg(long = "source-channel", visible_alias = "source_channel", value_name = "CHANNEL")]
+        source_channel: Option<String>,
+        /// Announce the result on the stream's `st2.announcement__chatops` when it completes,
+        /// as for a bot's route (`hubot`, `errbot`).
+        #[arg(long = "notification-route", visible_alias = "notification_route", value_name = "ROUTE")]
+        notification_route: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]

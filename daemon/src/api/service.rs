@@ -280,6 +280,17 @@ impl Control for ControlService {
         Ok(Response::new(pb::ListAliasesResponse { aliases }))
     }
 
+    async fn match_alias(&self, request: Request<pb::MatchAliasRequest>) -> Result<Response<pb::AliasMatch>, Status> {
+        super::aliases::match_alias(&self.published, request.get_ref()).map(Response::new)
+    }
+
+    async fn execute_alias(
+        &self,
+        request: Request<pb::ExecuteAliasRequest>,
+    ) -> Result<Response<pb::ExecuteAliasReply>, Status> {
+        super::aliases::execute_alias(&self.published, &self.runtime, request.into_inner()).await.map(Response::new)
+    }
+
     async fn list_policies(
         &self,
         request: Request<pb::ListRequest>,

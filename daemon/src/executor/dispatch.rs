@@ -7,7 +7,7 @@
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
-use crate::action::{http, inject, inquiry, python, remote, shell};
+use crate::action::{announcement, http, inject, inquiry, python, remote, shell};
 use crate::execution::Execution;
 use crate::packmgmt::{self, PackManager};
 use crate::registry::Registry;
@@ -56,6 +56,7 @@ pub async fn run(
         "python-script" => python::run(&job).await,
         "http-request" => http::run(&job).await,
         inquiry::RUNNER => inquiry::run(&job).await,
+        announcement::RUNNER => announcement::run(&job).await,
         other => Outcome::failed(format!("runner {other} is not supported")),
     }
 }

@@ -579,6 +579,11 @@ impl Executor {
         self.inner.running.lock().ok().and_then(|r| r.get(id).map(|r| r.output.clone()))
     }
 
+    /// Where announcements are published (the `announcement` runner, ChatOps results).
+    pub fn announcer(&self) -> &crate::announce::Announcer {
+        &self.inner.context.announcer
+    }
+
     /// Every status change from now on.
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<Announcement>> {
         self.inner.updates.subscribe()

@@ -1,6 +1,7 @@
 //! `/stream/v1/stream` (StackStorm's st2stream): server-sent events of executions
-//! (`st2.execution__create|update`, `st2.liveaction__create|update`) and their output
-//! (`st2.execution.output__create`), filtered by `events` (globs; StackStorm's default list
+//! (`st2.execution__create|update`, `st2.liveaction__create|update`), their output
+//! (`st2.execution.output__create`) and announcements (`st2.announcement__<route>`, the
+//! `announcement` runner's and alias executions' ChatOps results), filtered by `events` (globs; StackStorm's default list
 //! when none), `action_refs` and `execution_ids`, and ended by `end_event` +
 //! `end_execution_id` once that execution completes. `st2 execution tail` follows it; and
 //! `/api/v1/executions/{id}/output`, the output so far as text.
@@ -8,7 +9,7 @@
 //! A consumer that falls behind is dropped (its connection ends); the daemon never waits for one.
 //!
 //! Owns: the stream's events, filters and framing. Must not: change an execution, or block the
-//! executor (it reads the executor's broadcast and output buffers only).
+//! executor or the announcer (it reads their broadcasts and the output buffers only).
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -27,6 +28,7 @@ use tokio_stream::{StreamExt, StreamMap};
 
 use super::query::Params;
 use super::{Fault, Rest, views};
+use crate::announce::Announcement;
 use crate::execution::Execution;
 use crate::runner::output::OutputLine;
 use crate::service::executions;
@@ -221,6 +223,19 @@ impl Feed {
         ends.then_some(true)
     }
 
+    /// An announcement's frame; false when the consumer is gone. StackStorm's filters by
+    /// action or execution keep no announcement (it has neither).
+    fn on_announcement(&self, announcement: &Announcement) -> bool {
+        let event = announcement.event();
+        if !self.subscription.wants(&event)
+            || !self.subscription.action_refs.is_empty()
+            || !self.subscription.execution_ids.is_empty()
+        {
+            return true;
+        }
+        self.send(frame(&event, &announcement.body()))
+    }
+
     fn on_line(&self, execution: &Execution, line: &OutputLine) -> bool {
         if !self.subscription.passes(&execution.action, Some(&execution.id)) {
             return true;
@@ -234,6 +249,7 @@ pub async fn stream(State(rest): State<Rest>, RawQuery(query): RawQuery) -> Resp
     let (frames, frames_rx) = mpsc::channel(CONSUMER_BUFFER);
     // Subscribe before reading anything, so no change in between is missed.
     let mut updates = rest.services.runtime.executor.subscribe();
+    let mut announcements = rest.services.runtime.executor.announcer().subscribe();
     let mut feed = Feed { rest, subscription, frames, lines: StreamMap::new(), watched: HashMap::new() };
     tokio::spawn(async move {
         // Output of the execution the stream ends with (and its tasks), already running.
@@ -264,6 +280,15 @@ pub async fn stream(State(rest): State<Rest>, RawQuery(query): RawQuery) -> Resp
                         }
                     }
                     // Too slow to keep up with the executor: dropped.
+                    Err(broadcast::error::RecvError::Lagged(_)) | Err(broadcast::error::RecvError::Closed) => return,
+                },
+                announced = announcements.recv() => match announced {
+                    Ok(announcement) => {
+                        if !feed.on_announcement(&announcement) {
+                            return;
+                        }
+                    }
+                    // Too slow to keep up with the announcements: dropped.
                     Err(broadcast::error::RecvError::Lagged(_)) | Err(broadcast::error::RecvError::Closed) => return,
                 },
                 Some((id, line)) = feed.lines.next() => {

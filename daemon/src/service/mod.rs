@@ -5,6 +5,7 @@
 //! each refusal (`ServiceError`). Must not: see proto or HTTP types, hold state of its own, or
 //! block the runtime on store scans of size (callers run those on blocking threads).
 
+pub mod aliases;
 pub mod catalog;
 mod error;
 pub mod executions;
