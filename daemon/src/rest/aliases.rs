@@ -131,11 +131,11 @@ pub async fn execute(
     let show_secrets = Params::parse(query.as_deref()).flag("show_secrets")?;
     let body = JsonBody::parse(&body)?;
     let run = AliasRun {
-        name: text_or_empty(&body, "name")?,
-        format: text_or_empty(&body, "format")?,
-        command: text_or_empty(&body, "command")?,
+        name: JsonBody::required("name", body.text("name")?)?,
+        format: JsonBody::required("format", body.text("format")?)?,
+        command: JsonBody::required("command", body.text("command")?)?,
         user: text_or_empty(&body, "user")?,
-        source_channel: text_or_empty(&body, "source_channel")?,
+        source_channel: JsonBody::required("source_channel", body.text("source_channel")?)?,
         source_context: body.object("source_context")?.map(Value::Object).unwrap_or(Value::Null),
         notification_channel: text_or_empty(&body, "notification_channel")?,
         notification_route: text_or_empty(&body, "notification_route")?,
@@ -174,28 +174,26 @@ pub async fn match_and_execute(
 
 /// Announces the ChatOps result of each alias execution that completes (StackStorm's notifier,
 /// `chatops.notify` rule and `chatops.post_result`), until the daemon starts to stop. It reads
-/// the executor's broadcast; a notifier that falls behind it skips what it missed.
+/// the executor's notifications; a notifier that falls behind skips what it missed, and says so.
 pub async fn notify_results(rest: Rest) {
     let runtime = rest.services.runtime.clone();
-    let mut updates = runtime.executor.subscribe();
+    let mut completed = runtime.executor.notifications();
     loop {
-        let update = tokio::select! {
-            update = updates.recv() => update,
+        let next = tokio::select! {
+            next = completed.recv() => next,
             () = runtime.executor.drained() => return,
         };
-        match update {
-            Ok(announced) if announced.execution.status.is_completed() => {
+        match next {
+            Ok(execution) => {
                 let registry = rest.services.published.registry();
-                let view = &template_view;
                 if let Some(announcement) =
-                    aliases::result_announcement(&registry, &runtime, &announced.execution, view)
+                    aliases::result_announcement(&registry, &runtime, &execution, &template_view)
                 {
                     runtime.executor.announcer().publish(announcement);
                 }
             }
-            Ok(_) => {}
             Err(tokio::sync::broadcast::error::RecvError::Lagged(missed)) => {
-                tracing::warn!(missed, "the ChatOps notifier fell behind the executor; some results are not announced");
+                tracing::warn!(missed, "the ChatOps notifier fell behind; some results are not announced");
             }
             Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
         }
