@@ -69,7 +69,8 @@ mod tests {
         let announcer = Announcer::default();
         announcer.publish(Announcement { route: "chatops".into(), payload: json!({}), trace_context: Value::Null });
         let mut receiver = announcer.subscribe();
-        let sent = Announcement { route: "chatops".into(), payload: json!({"message": "hi"}), trace_context: Value::Null };
+        let sent =
+            Announcement { route: "chatops".into(), payload: json!({"message": "hi"}), trace_context: Value::Null };
         announcer.publish(sent.clone());
         let got = receiver.recv().await.expect("an announcement");
         assert_eq!(*got, sent);

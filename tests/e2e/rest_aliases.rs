@@ -468,17 +468,21 @@ fn st2ctl_matches_and_executes_aliases_and_bad_input_gets_stackstorms_faults() {
     let (status, body) = post("/aliasexecution", r#"{"format": "x", "command": "y", "source_channel": "t"}"#);
     assert_eq!(status, 400, "{body}");
     assert!(faultstring(&body).contains("'name' is a required property"), "{body}");
-    let (status, body) = post("/aliasexecution", r#"{"name": " ", "format": "x", "command": "y", "source_channel": "t"}"#);
+    let (status, body) =
+        post("/aliasexecution", r#"{"name": " ", "format": "x", "command": "y", "source_channel": "t"}"#);
     assert_eq!((status, faultstring(&body).as_str()), (400, "Alias execution \"name\" is required"));
-    let (status, body) = post("/aliasexecution", r#"{"name": "nope", "format": "x", "command": "y", "source_channel": "t"}"#);
+    let (status, body) =
+        post("/aliasexecution", r#"{"name": "nope", "format": "x", "command": "y", "source_channel": "t"}"#);
     assert_eq!((status, faultstring(&body).as_str()), (404, "Unable to identify action alias with name \"nope\"."));
     let (status, body) = post(
         "/aliasexecution",
         r#"{"name": "hidden", "format": "secret {{name}}", "command": "secret x", "source_channel": "t"}"#,
     );
     assert_eq!((status, faultstring(&body).as_str()), (400, "Action alias with name \"hidden\" is disabled."));
-    let (status, body) =
-        post("/aliasexecution", r#"{"name": "greet", "format": "greet {{name}} {{count=2}}", "command": "hello", "source_channel": "t"}"#);
+    let (status, body) = post(
+        "/aliasexecution",
+        r#"{"name": "greet", "format": "greet {{name}} {{count=2}}", "command": "hello", "source_channel": "t"}"#,
+    );
     assert_eq!(status, 400, "{body}");
     assert_eq!(faultstring(&body), "Command \"hello\" doesn't match format string \"greet {{name}} {{count=2}}\"");
     let (status, body) = post("/aliasexecution/match_and_execute", r#"{"command": "greet ann"}"#);
@@ -500,7 +504,10 @@ fn st2ctl_matches_and_executes_aliases_and_bad_input_gets_stackstorms_faults() {
     assert_eq!(status, 200, "{body}");
     let help: Value = serde_json::from_str(&body).expect("JSON");
     assert_eq!(help["available"], 1, "{help:#}");
-    assert_eq!(help["helpstrings"][0], json!({"pack": "chat", "display": "greet NAME [COUNT]", "description": "Greets someone"}));
+    assert_eq!(
+        help["helpstrings"][0],
+        json!({"pack": "chat", "display": "greet NAME [COUNT]", "description": "Greets someone"})
+    );
 
     // Aliases are files: the API does not change them.
     let (status, body) = curl(&["-X", "DELETE", "-H", &token, &url("/actionalias/chat.greet")]);

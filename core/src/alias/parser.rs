@@ -125,9 +125,8 @@ impl FormatParser {
             .flatten()
             .map(|c| (c.get(1).map(|m| m.as_str()).unwrap_or_default().to_string(), joined(&c, 2, 5)))
             .collect();
-        let replaced = optional_spaced().replace_all(format, |c: &fancy_regex::Captures<'_, str>| {
-            format!("(?:{})?", parameter(&c[1], &c[2]))
-        });
+        let replaced = optional_spaced()
+            .replace_all(format, |c: &fancy_regex::Captures<'_, str>| format!("(?:{})?", parameter(&c[1], &c[2])));
         let replaced = required_spaced()
             .replace_all(&replaced, |c: &fancy_regex::Captures<'_, str>| parameter(&c[1], &c[2]))
             .into_owned();
@@ -138,10 +137,8 @@ impl FormatParser {
         if !pyre::has_end_anchor(&source) {
             source = format!(r"{source}\s*$");
         }
-        let regex = Regex::new(&format!("(?s){source}")).map_err(|error| AliasError::Pattern {
-            format: format.to_string(),
-            message: error.to_string(),
-        })?;
+        let regex = Regex::new(&format!("(?s){source}"))
+            .map_err(|error| AliasError::Pattern { format: format.to_string(), message: error.to_string() })?;
         Ok(Self { format: format.to_string(), optional, regex })
     }
 
@@ -171,7 +168,11 @@ impl FormatParser {
 
     /// The named groups (null when they took no part), defaults for the optional parameters
     /// that matched nothing, then the `key=value` pairs.
-    fn parameters(&self, split: &Command, found: &fancy_regex::Captures<'_, str>) -> Result<Map<String, Value>, AliasError> {
+    fn parameters(
+        &self,
+        split: &Command,
+        found: &fancy_regex::Captures<'_, str>,
+    ) -> Result<Map<String, Value>, AliasError> {
         let mut result = Map::new();
         for name in self.regex.capture_names().flatten() {
             let value = found.name(name).map(|m| Value::String(m.as_str().to_string())).unwrap_or(Value::Null);

@@ -167,16 +167,13 @@ impl Tokens {
             return items.pop().unwrap_or_default();
         }
         let mut shaped = Vec::new();
-        loop {
-            let Some(first) = items[0].first().cloned() else { break };
-            if items.iter().all(|item| item.first() == Some(&first)) {
-                for item in &mut items {
-                    item.remove(0);
-                }
-                shaped.push(first);
-            } else {
-                break;
+        while let Some(first) = items[0].first().cloned()
+            && items.iter().all(|item| item.first() == Some(&first))
+        {
+            for item in &mut items {
+                item.remove(0);
             }
+            shaped.push(first);
         }
         shaped.push(Token::Branch(items));
         shaped

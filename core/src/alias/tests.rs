@@ -291,7 +291,10 @@ fn matching_picks_the_one_pattern() {
     );
     let mut disabled = aliases.clone();
     disabled[3].enabled = false;
-    assert_eq!(matching("Lorem ipsum banana dolor sit pineapple amet.", disabled.iter()).expect("one").alias.name, "lorem");
+    assert_eq!(
+        matching("Lorem ipsum banana dolor sit pineapple amet.", disabled.iter()).expect("one").alias.name,
+        "lorem"
+    );
 }
 
 #[test]
@@ -350,8 +353,7 @@ fn the80s() -> Vec<Alias> {
         alias(
             "Ferris",
             "the80s",
-            json!(["Life moves pretty fast.",
-                   "If you don't stop and look around once in a while, you could miss it."]),
+            json!(["Life moves pretty fast.", "If you don't stop and look around once in a while, you could miss it."]),
         ),
         economics,
         alias("spengler", "the80s", json!(["{{choice}} cross the {{target}}"])),

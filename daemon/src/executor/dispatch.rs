@@ -81,4 +81,22 @@ mod tests {
         assert_eq!(outcome.status, ExecutionStatus::Succeeded);
         assert_eq!(outcome.result, json!({"failed": false, "succeeded": true, "return_code": 0}));
     }
+
+    #[tokio::test]
+    async fn the_announcement_runner_publishes_its_parameters_on_its_route() {
+        let kit = Kit::new(&[("packs/demo/actions/post.yaml", "---\nname: post\nrunner_type: announcement\n")]).await;
+        let mut heard = kit.context.announcer.subscribe();
+        let runner = json!({"experimental": true, "route": "chatops"});
+        let (outcome, _) = kit.run("demo.post", runner, json!({"message": "hi", "channel": "ops"})).await;
+        assert_eq!(outcome.status, ExecutionStatus::Succeeded);
+        assert_eq!(
+            outcome.result,
+            json!({"output": {"message": "hi", "channel": "ops"}, "message": "hi", "channel": "ops"})
+        );
+        let announcement = heard.try_recv().expect("an announcement");
+        assert_eq!(announcement.event(), "st2.announcement__chatops");
+        assert_eq!(announcement.payload, json!({"message": "hi", "channel": "ops"}));
+        let (outcome, _) = kit.run("demo.post", json!({}), json!({"message": "hi"})).await;
+        assert_eq!(outcome, Outcome::failed("Experimental flag is missing for action demo.post"));
+    }
 }

@@ -66,14 +66,13 @@ pub async fn matching(State(rest): State<Rest>, body: Bytes) -> Result<Response,
 pub async fn help(State(rest): State<Rest>, RawQuery(query): RawQuery, body: Bytes) -> Result<Response, Fault> {
     let params = Params::parse(query.as_deref());
     let body = JsonBody::parse(&body)?;
-    let text = |name: &str| -> Result<String, Fault> {
-        Ok(body.text(name)?.unwrap_or_else(|| params.get(name).to_string()))
-    };
+    let text =
+        |name: &str| -> Result<String, Fault> { Ok(body.text(name)?.unwrap_or_else(|| params.get(name).to_string())) };
     let number = |name: &str| -> Result<usize, Fault> {
         let given = match body.get(name) {
-            Some(value) => value.as_i64().ok_or_else(|| {
-                Fault::bad_request(format!("{value} is not of type 'integer' (field \"{name}\")"))
-            })?,
+            Some(value) => value
+                .as_i64()
+                .ok_or_else(|| Fault::bad_request(format!("{value} is not of type 'integer' (field \"{name}\")")))?,
             None => match params.get(name) {
                 "" => 0,
                 text => text.parse::<i64>().map_err(|_| {
@@ -84,13 +83,12 @@ pub async fn help(State(rest): State<Rest>, RawQuery(query): RawQuery, body: Byt
         // StackStorm's help shows everything for a negative limit or offset.
         Ok(usize::try_from(given).unwrap_or(0))
     };
-    let query = HelpQuery { filter: text("filter")?, pack: text("pack")?, offset: number("offset")?, limit: number("limit")? };
+    let query =
+        HelpQuery { filter: text("filter")?, pack: text("pack")?, offset: number("offset")?, limit: number("limit")? };
     let registry = rest.services.published.registry();
     let (available, found) = aliases::help(&registry, &query)?;
-    let helpstrings: Vec<Value> = found
-        .iter()
-        .map(|h| json!({"pack": h.pack, "display": h.display, "description": h.description}))
-        .collect();
+    let helpstrings: Vec<Value> =
+        found.iter().map(|h| json!({"pack": h.pack, "display": h.display, "description": h.description})).collect();
     Ok(Json(json!({"available": available, "helpstrings": helpstrings})).into_response())
 }
 

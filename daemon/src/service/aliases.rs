@@ -109,7 +109,7 @@ pub struct Matched {
 pub fn matching(registry: &Registry, command: &str) -> Result<Matched, ServiceError> {
     let ordered = sorted(registry.aliases(None).collect());
     let found = alias::matching(command, ordered.iter().map(|a| a.as_ref()))?;
-    let alias = ordered.iter().find(|a| a.ref_ == found.alias.ref_).map(|a| Arc::clone(a)).ok_or_else(|| {
+    let alias = ordered.iter().find(|a| a.ref_ == found.alias.ref_).map(Arc::clone).ok_or_else(|| {
         ServiceError::internal(format!("alias {} matched but is not in the registry", found.alias.ref_))
     })?;
     Ok(Matched {
@@ -334,12 +334,16 @@ fn template_message(source: &str, context: &Context, error: TemplateError) -> St
 /// `actionalias`; a template that does not render gives StackStorm's message in its place.
 fn ack(runtime: &Runtime, alias: &Alias, execution: &Value, user: &str) -> (Option<String>, Option<Value>) {
     let Some(ack) = alias.ack.as_object().filter(|ack| !ack.is_empty()) else { return (None, None) };
-    let context =
-        Context::new(runtime.executor.kv(), user).with("execution", execution.clone()).with("actionalias", shape(alias));
+    let context = Context::new(runtime.executor.kv(), user)
+        .with("execution", execution.clone())
+        .with("actionalias", shape(alias));
     let message = ack.get("format").map(|format| {
         let source = format.as_str().map(str::to_string).unwrap_or_else(|| st2d_core::pyfmt::py_str(format));
         template::render(&source, &context).unwrap_or_else(|error| {
-            format!("Cannot render \"format\" in field \"ack\" for alias. {}", template_message(&source, &context, error))
+            format!(
+                "Cannot render \"format\" in field \"ack\" for alias. {}",
+                template_message(&source, &context, error)
+            )
         })
     });
     let extra = ack.get("extra").map(|extra| {
@@ -354,7 +358,7 @@ fn ack(runtime: &Runtime, alias: &Alias, execution: &Value, user: &str) -> (Opti
 }
 
 /// What StackStorm's `chatops.format_execution_result` renders when an alias has no
-/// `result.format` (its templates/default.j2, with the runner-specific result keys).
+/// `result.format` (its templates/default.j2); `shown` is the part of the result it shows.
 const DEFAULT_RESULT: &str = r#"{%- macro serialize(value, prefix='') -%}
 {% for key, item in value | items %}
 {{ prefix }}{{ key }} : {% if item is mapping %}
@@ -371,12 +375,48 @@ Took {{ execution.elapsed_seconds | to_human_time_from_seconds }} to complete.
 {% if execution.result %}
 result :
 --------
-{% if execution.result is mapping %}
-{{ serialize(execution.result) }}
+{% if shown is mapping %}
+{{ serialize(shown) }}
 {%- else %}
-{{ execution.result }}
+{{ shown }}
 {% endif %}
 {% endif %}"#;
+
+/// The part of a result default.j2 shows for `runner`: the keys it names for the runner that
+/// have a value (Python's truthiness), per host for remote commands, all of it otherwise.
+fn shown_result(runner: &str, result: &Value) -> Value {
+    fn keep(value: &Value, keys: &[&str]) -> Value {
+        let Some(map) = value.as_object() else { return value.clone() };
+        let kept = map.iter().filter(|(key, item)| keys.contains(&key.as_str()) && truthy(item));
+        Value::Object(kept.map(|(key, item)| (key.clone(), item.clone())).collect())
+    }
+    const SHELL: &[&str] = &["stdout", "stderr", "return_code", "error"];
+    match runner {
+        "python-script" | "windows-cmd" | "windows-script" => {
+            keep(result, &["result", "stdout", "stderr", "exit_code"])
+        }
+        "local-shell-cmd" | "local-shell-script" => keep(result, SHELL),
+        "remote-shell-cmd" | "remote-shell-script" => match result.as_object() {
+            Some(hosts) => {
+                Value::Object(hosts.iter().map(|(host, value)| (host.clone(), keep(value, SHELL))).collect())
+            }
+            None => result.clone(),
+        },
+        _ => result.clone(),
+    }
+}
+
+/// Python's truth of a JSON value.
+fn truthy(value: &Value) -> bool {
+    match value {
+        Value::Null => false,
+        Value::Bool(flag) => *flag,
+        Value::Number(number) => number.as_f64().is_some_and(|n| n != 0.0),
+        Value::String(text) => !text.is_empty(),
+        Value::Array(items) => !items.is_empty(),
+        Value::Object(map) => !map.is_empty(),
+    }
+}
 
 /// The ChatOps announcement StackStorm posts when alias execution `execution` completes
 /// (the notify trigger, the `chatops.notify` rule and `chatops.post_result`): the alias's
@@ -410,12 +450,16 @@ pub fn result_announcement(
             map.remove(hidden);
         }
     }
-    let jinja = Context::new(runtime.executor.kv(), &execution.user).with("execution", shown).with("alias", shape(alias));
-    let source = result
-        .and_then(|r| r.get("format"))
-        .and_then(Value::as_str)
-        .map(str::to_string)
-        .unwrap_or_else(|| DEFAULT_RESULT.to_string());
+    let mut jinja =
+        Context::new(runtime.executor.kv(), &execution.user).with("execution", shown).with("alias", shape(alias));
+    let source = match result.and_then(|r| r.get("format")).and_then(Value::as_str) {
+        Some(format) => format.to_string(),
+        None => {
+            let result = execution.result.clone().unwrap_or(Value::Null);
+            jinja.set("shown", shown_result(&execution.runner, &result));
+            DEFAULT_RESULT.to_string()
+        }
+    };
     let message = template::render(&source, &jinja).unwrap_or_else(|error| {
         format!("Cannot render \"format\" in field \"result\" for alias. {}", template_message(&source, &jinja, error))
     });
@@ -435,4 +479,59 @@ pub fn result_announcement(
     });
     let trace_context = context.get("trace_context").cloned().unwrap_or(Value::Null);
     Some(Announcement { route: CHATOPS_ROUTE.to_string(), payload, trace_context })
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn params(value: Value) -> Map<String, Value> {
+        value.as_object().cloned().unwrap_or_default()
+    }
+
+    #[test]
+    fn parameters_are_cast_as_alias_executions_cast_them() {
+        let schema = json!({"hosts": {"type": "array"}, "count": {"type": "integer"}, "name": {"type": "string"}});
+        let done = cast(&schema, params(json!({"hosts": "a, b ,c", "count": "3", "name": "x", "other": "7"})));
+        assert_eq!(
+            Value::Object(done.expect("cast")),
+            json!({"hosts": ["a", "b", "c"], "count": 3, "name": "x", "other": "7"})
+        );
+        let already = cast(&schema, params(json!({"hosts": ["one"]}))).expect("a list stays");
+        assert_eq!(already["hosts"], json!(["one"]));
+        let error = cast(&schema, params(json!({"count": "many"}))).expect_err("not a number");
+        assert!(
+            error.to_string().starts_with("Failed to cast value \"many\" for parameter \"count\" of type \"integer\"")
+        );
+    }
+
+    #[test]
+    fn immutable_parameters_cannot_be_given() {
+        let immutable = params(json!({"env": "dev", "region": "eu"}));
+        assert_eq!(overridden(&immutable, &params(json!({"a": 1}))), None);
+        assert_eq!(overridden(&immutable, &params(json!({"region": 1, "env": 2}))).as_deref(), Some("env,region"));
+    }
+
+    #[test]
+    fn the_default_result_shows_what_stackstorms_template_shows() {
+        let local = json!({"stdout": "hi", "stderr": "", "return_code": 0, "succeeded": true});
+        assert_eq!(shown_result("local-shell-cmd", &local), json!({"stdout": "hi"}));
+        let python = json!({"result": {"a": 1}, "stdout": "", "exit_code": 1});
+        assert_eq!(shown_result("python-script", &python), json!({"result": {"a": 1}, "exit_code": 1}));
+        let remote = json!({"h1": {"stdout": "up", "stderr": "", "return_code": 0, "succeeded": true}});
+        assert_eq!(shown_result("remote-shell-cmd", &remote), json!({"h1": {"stdout": "up"}}));
+        let http = json!({"status_code": 200, "body": ""});
+        assert_eq!(shown_result("http-request", &http), http);
+    }
+
+    #[test]
+    fn undefined_names_read_as_jinja_says_them() {
+        let context =
+            Context::new(std::sync::Arc::new(st2d_core::template::NoKeyValues), "u").with("execution", json!({}));
+        let source = "Ran command *{{cmd}}* on hosts.";
+        let error = template::render(source, &context).expect_err("cmd is undefined");
+        assert_eq!(template_message(source, &context, error), "'cmd' is undefined");
+    }
 }

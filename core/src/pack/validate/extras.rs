@@ -53,14 +53,17 @@ pub fn alias(doc: &Value, ctx: &FileCtx<'_>) -> Result<Alias, FieldError> {
 fn alias_format(index: usize, item: &Value) -> Result<AliasFormat, FieldError> {
     let field = format!("formats[{index}]");
     let text = |value: &Value, name: &str| -> Result<String, FieldError> {
-        value.as_str().map(str::to_string).ok_or_else(|| {
-            FieldError::new(&field, format!("field \"{field}.{name}\" must be a string"))
-        })
+        value
+            .as_str()
+            .map(str::to_string)
+            .ok_or_else(|| FieldError::new(&field, format!("field \"{field}.{name}\" must be a string")))
     };
     match item {
-        Value::String(format) => {
-            Ok(AliasFormat { display: Some(format.clone()), representations: vec![format.clone()], match_multiple: false })
-        }
+        Value::String(format) => Ok(AliasFormat {
+            display: Some(format.clone()),
+            representations: vec![format.clone()],
+            match_multiple: false,
+        }),
         Value::Object(map) => {
             let display = match map.get("display") {
                 None | Some(Value::Null) => None,
