@@ -404,6 +404,11 @@ for command in ["whisper to zed", "greet ann"]:
     assert_eq!(run["result"]["output"], json!({"message": "deploys are frozen", "channel": "ops"}), "{run:#}");
     let heard = listener.wait("st2.announcement__chatops", 3);
     assert_eq!(heard[2]["payload"], json!({"message": "deploys are frozen", "channel": "ops"}), "{heard:#?}");
+    // StackStorm's `core.announcement`, on a route of its choosing.
+    let run = daemon.ctl_json(&["run", "core.announcement", "route=chatops", r#"message={"text": "hi all"}"#]);
+    assert_eq!(run["status"], "succeeded", "{run:#}");
+    let heard = listener.wait("st2.announcement__chatops", 4);
+    assert_eq!(heard[3]["payload"], json!({"message": {"text": "hi all"}}), "{heard:#?}");
 }
 
 #[test]

@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value, json};
 use st2d_core::alias::{self, HelpQuery, HelpString};
-use st2d_core::pack::model::Alias;
+use st2d_core::pack::model::{Alias, ContentKind};
 use st2d_core::template::{self, Context, TemplateError};
 
 use super::catalog::{resource_id, uid};
@@ -107,7 +107,7 @@ pub struct Matched {
 
 /// The one format of the enabled aliases `command` matches (`POST /actionalias/match`).
 pub fn matching(registry: &Registry, command: &str) -> Result<Matched, ServiceError> {
-    let ordered = sorted(registry.aliases(None).collect());
+    let ordered = registered(registry);
     let found = alias::matching(command, ordered.iter().map(|a| a.as_ref()))?;
     let alias = ordered.iter().find(|a| a.ref_ == found.alias.ref_).map(Arc::clone).ok_or_else(|| {
         ServiceError::internal(format!("alias {} matched but is not in the registry", found.alias.ref_))
@@ -120,9 +120,16 @@ pub fn matching(registry: &Registry, command: &str) -> Result<Matched, ServiceEr
     })
 }
 
-fn sorted(mut aliases: Vec<&Arc<Alias>>) -> Vec<Arc<Alias>> {
+/// The aliases of packs that register aliases (the others are listed, but StackStorm would not
+/// know them), by pack then name.
+fn registered(registry: &Registry) -> Vec<Arc<Alias>> {
+    let mut aliases: Vec<Arc<Alias>> = registry
+        .aliases(None)
+        .filter(|a| registry.pack(&a.pack).is_some_and(|p| p.registers(ContentKind::Aliases)))
+        .cloned()
+        .collect();
     aliases.sort_by(|a, b| (&a.pack, &a.name).cmp(&(&b.pack, &b.name)));
-    aliases.into_iter().cloned().collect()
+    aliases
 }
 
 /// The parameters `command` gives by the format it matched (for showing a match).
@@ -132,7 +139,7 @@ pub fn matched_parameters(matched: &Matched, command: &str) -> Result<Vec<Map<St
 
 /// Help strings of the enabled aliases (`GET /actionalias/help`) and how many there are.
 pub fn help(registry: &Registry, query: &HelpQuery) -> Result<(usize, Vec<HelpString>), ServiceError> {
-    let ordered = sorted(registry.aliases(None).collect());
+    let ordered = registered(registry);
     Ok(alias::help(ordered.iter().map(|a| a.as_ref()), query)?)
 }
 
@@ -212,10 +219,9 @@ pub async fn execute(
     if name.is_empty() {
         return Err(ServiceError::invalid("Alias execution \"name\" is required"));
     }
-    let alias = registry
-        .aliases(None)
+    let alias = registered(registry)
+        .into_iter()
         .find(|a| a.name == name || a.ref_ == name)
-        .cloned()
         .ok_or_else(|| ServiceError::not_found(format!("Unable to identify action alias with name \"{name}\".")))?;
     if !alias.enabled {
         return Err(ServiceError::invalid(format!("Action alias with name \"{name}\" is disabled.")));
