@@ -1,7 +1,7 @@
 //! Action aliases and policies: what their files must hold.
 //!
 //! Owns: what makes an alias or policy file valid, and the normal form of an alias's formats.
-//! Must not: match commands against formats (`crate::alias` does) or interpret policies.
+//! Must not: match commands against formats (the `alias` module does) or interpret policies.
 
 use serde_json::Value;
 
