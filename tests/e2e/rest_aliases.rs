@@ -204,16 +204,23 @@ impl Listener {
     fn start(home: &Home, port: u16, token: &str, events: &str) -> Self {
         let file = home.path().join(format!("stream-{events}.txt"));
         let out = std::fs::File::create(&file).expect("stream file");
+        let headers = home.path().join(format!("stream-{events}.headers"));
         let url = format!("http://127.0.0.1:{port}/stream/v1/stream?events={events}");
         let child = Command::new("curl")
-            .args(["-s", "-N", "-H", token, &url])
+            .args(["-s", "-N", "-H", token, "-D"])
+            .arg(&headers)
+            .arg(&url)
             .stdout(Stdio::from(out))
             .stderr(Stdio::null())
             .spawn()
             .expect("curl runs");
         let listener = Listener { child, file };
-        // Connected once the stream has answered with its headers; give it a moment.
-        std::thread::sleep(Duration::from_millis(500));
+        // Subscribed once the stream has answered with its headers.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !std::fs::read_to_string(&headers).is_ok_and(|h| h.contains("text/event-stream")) {
+            assert!(Instant::now() < deadline, "the stream did not answer");
+            std::thread::sleep(Duration::from_millis(20));
+        }
         listener
     }
 

@@ -117,7 +117,8 @@ pub enum Command {
     },
     /// Trigger instances journaled by st2d.
     TriggerInstance(TriggerInstanceNoun),
-    /// Action aliases: list them, match a command, execute a command.
+    /// Action aliases: list them, match a command, execute a command (also `action-alias`).
+    #[command(visible_alias = "action-alias")]
     Alias(AliasNoun),
     /// Policies.
     Policy(ListOnly),
@@ -429,6 +430,20 @@ mod tests {
             let Command::Action(ActionNoun { verb: ActionVerb::List(list) }) = cli.command else { panic!("{args:?}") };
             assert_eq!(list.pack.as_deref(), Some("demo"), "{args:?}");
         }
+    }
+
+    #[test]
+    fn alias_verbs_take_stackstorms_spelling() {
+        let cli = Cli::try_parse_from(["st2", "action-alias", "match", "greet bob"]).expect("valid");
+        let Command::Alias(AliasNoun { verb: AliasVerb::Match { command } }) = cli.command else { panic!("a match") };
+        assert_eq!(command, "greet bob");
+        let args = ["st2ctl", "alias", "execute", "greet bob", "-u", "ann", "--notification_route", "hubot"];
+        let cli = Cli::try_parse_from(args).expect("valid");
+        let Command::Alias(AliasNoun { verb: AliasVerb::Execute { user, notification_route, .. } }) = cli.command
+        else {
+            panic!("an execute")
+        };
+        assert_eq!((user.as_deref(), notification_route.as_deref()), (Some("ann"), Some("hubot")));
     }
 
     #[test]
