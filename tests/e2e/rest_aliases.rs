@@ -529,4 +529,20 @@ fn st2ctl_matches_and_executes_aliases_and_bad_input_gets_stackstorms_faults() {
     let (status, body) = curl(&["-H", &token, &url("/actionalias/chat.nope")]);
     assert_eq!(status, 404, "{body}");
     assert!(faultstring(&body).contains("chat.nope"), "{body}");
+
+    // A bot that reloads its commands hears aliases come and go.
+    let listener = Listener::start(&home, port, &token, "st2.actionalias__*");
+    home.write(
+        "packs/chat/aliases/wave.yaml",
+        "---\nname: wave\npack: chat\naction_ref: chat.greet\nformats: [\"wave at {{name}}\"]\n",
+    );
+    assert!(daemon.ctl(&["reload"]).status.success());
+    let heard = listener.wait("st2.actionalias__create", 1);
+    assert_eq!(heard[0]["ref"], "chat.wave", "{heard:#?}");
+    assert_eq!(heard[0]["formats"], json!(["wave at {{name}}"]), "{heard:#?}");
+    home.remove("packs/chat/aliases/wave.yaml");
+    assert!(daemon.ctl(&["reload"]).status.success());
+    let heard = listener.wait("st2.actionalias__delete", 1);
+    assert_eq!(heard[0]["ref"], "chat.wave", "{heard:#?}");
+    assert!(listener.events("st2.actionalias__update").is_empty());
 }
