@@ -1,5 +1,6 @@
-//! The action alias RPCs: `MatchAlias` and `ExecuteAlias`, through `service::aliases`, the
-//! calls StackStorm's `/actionalias/match` and `/aliasexecution/match_and_execute` make.
+//! The action alias RPCs: `ListAliases`, `MatchAlias` and `ExecuteAlias`, through
+//! `service::aliases`, as StackStorm's `/actionalias`, `/actionalias/match` and
+//! `/aliasexecution/match_and_execute` answer.
 //!
 //! Owns: decoding those requests and building their replies. Must not: match or execute
 //! anything itself.
@@ -10,10 +11,16 @@ use tonic::Status;
 use super::{convert, runtime};
 use crate::reload::Published;
 use crate::service::Runtime;
-use crate::service::aliases::{self, MatchAndExecute};
+use crate::service::aliases::{self, AliasFilter, MatchAndExecute};
 
 /// Where a command comes from when the request names nothing.
 const CLI_CHANNEL: &str = "cli";
+
+pub fn list_aliases(published: &Published, request: &pb::ListRequest) -> pb::ListAliasesResponse {
+    let filter = AliasFilter { pack: request.pack.clone(), name: String::new() };
+    let aliases = aliases::list(&published.registry(), &filter).iter().map(|a| convert::alias(a)).collect();
+    pb::ListAliasesResponse { aliases }
+}
 
 pub fn match_alias(published: &Published, request: &pb::MatchAliasRequest) -> Result<pb::AliasMatch, Status> {
     let registry = published.registry();
