@@ -6,6 +6,7 @@
 //! Owns: the meaning of pack files and expressions. Must not: use tokio, the store or the
 //! network, spawn processes, or read any file but those a caller names.
 
+pub mod alias;
 pub mod chain;
 pub mod criteria;
 pub mod orquesta;

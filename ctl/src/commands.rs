@@ -24,7 +24,6 @@ const TRIGGER_TYPE_COLUMNS: &[&str] = &["ref", "pack", "description"];
 const RULE_COLUMNS: &[&str] = &["ref", "pack", "enabled", "registered", "trigger", "action", "description"];
 const SENSOR_COLUMNS: &[&str] = &["ref", "pack", "enabled", "state", "pid", "restarts", "last_exit", "trigger_types"];
 const TRIGGER_INSTANCE_COLUMNS: &[&str] = &["id", "trigger", "occurrence_time", "status"];
-const ALIAS_COLUMNS: &[&str] = &["ref", "pack", "action_ref", "description"];
 const WEBHOOK_COLUMNS: &[&str] = &["url", "trigger", "rules"];
 const POLICY_COLUMNS: &[&str] = &["ref", "pack", "resource_ref", "policy_type", "description"];
 const RULE_ENFORCEMENT_COLUMNS: &[&str] =
@@ -153,12 +152,7 @@ async fn verb(cli: &Cli, client: &mut Client) -> anyhow::Result<()> {
         },
         Command::RuleTester { rule, trigger_instance } => rule_tester(rule, trigger_instance)?,
         Command::Key(noun) => keys::key(client, &noun.verb, as_json).await?,
-        Command::Alias(noun) => {
-            let ListVerb::List(list) = &noun.verb;
-            let items = call(client.list_aliases(list_request(list))).await?;
-            let rows = items.aliases.iter().map(json::alias);
-            print_list("aliases", ALIAS_COLUMNS, rows, as_json);
-        }
+        Command::Alias(noun) => crate::aliases::alias(client, &noun.verb, as_json).await?,
         Command::Policy(noun) => {
             let ListVerb::List(list) = &noun.verb;
             let items = call(client.list_policies(list_request(list))).await?;

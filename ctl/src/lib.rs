@@ -3,6 +3,7 @@
 //! Owns: the entry point shared by both binaries (parse, run, report the error, exit status).
 //! Must not: talk to anything but the daemon's control plane.
 
+mod aliases;
 mod cli;
 mod commands;
 mod connect;

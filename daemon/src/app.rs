@@ -170,6 +170,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
                     url: http.as_ref().and_then(|bound| bound.api_url()).unwrap_or_default(),
                     tokens: Some(action_tokens.clone()),
                 },
+                announcer: crate::announce::Announcer::default(),
             },
             packs: Some(packs.clone()),
             kv: std::sync::Arc::new(datastore.clone()),

@@ -23,6 +23,7 @@ mod python_warm;
 mod registration;
 mod remote;
 mod rerun;
+mod rest_aliases;
 mod rest_api;
 mod rest_packs;
 mod rest_rules;

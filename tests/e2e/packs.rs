@@ -669,7 +669,6 @@ fn what_stackstorm_tolerates_installs_with_warnings_and_what_it_refuses_does_not
         "pack.yaml: unknown fields ignored: homepage",
         "actions/list_pods_again.yaml: action kube.list_pods is already defined in actions/list_pods.yaml; this definition is ignored",
         "sensors/pods.yaml: trigger type kube.k8s_event is already defined in sensors/deployments.yaml; this definition is ignored",
-        "aliases/list_pods.yaml: action aliases are listed but not run (st2d has no ChatOps)",
     ];
     let warnings = strings(&output["warnings"]["kube"]);
     let warning_list = strings(&output["warning_list"]);

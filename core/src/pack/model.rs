@@ -210,8 +210,48 @@ pub struct Alias {
     pub description: String,
     pub enabled: bool,
     pub action_ref: String,
-    pub formats: Vec<String>,
+    /// Each entry of `formats`, normalized as StackStorm's `normalise_alias_format_string`.
+    pub formats: Vec<AliasFormat>,
+    /// `formats` as written (strings and `{display, representation}` maps), for the API.
+    pub formats_raw: Value,
+    /// `ack` as written (`{enabled, format, extra, append_url}`), or null.
+    pub ack: Value,
+    /// `result` as written (`{enabled, format, extra}`), or null.
+    pub result: Value,
+    /// `extra` as written (adapter-specific), or null.
+    pub extra: Value,
+    /// Parameters given to the action on every execution (Jinja rendered).
+    pub immutable_parameters: Map<String, Value>,
     pub metadata_file: String,
+}
+
+/// One entry of an alias's `formats`: a string (its own display and only representation), or
+/// `{display, representation: [...], match_multiple}`.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct AliasFormat {
+    /// The help text; `None` for a map without `display`.
+    pub display: Option<String>,
+    /// The format strings commands are matched against; none for a display-only map.
+    pub representations: Vec<String>,
+    /// Every occurrence in a command is an execution (`finditer`), not only the first.
+    pub match_multiple: bool,
+}
+
+impl Alias {
+    /// The format strings an alias execution may name (StackStorm's `get_format_strings`):
+    /// the representations, or the display of a format without any.
+    pub fn format_strings(&self) -> Vec<String> {
+        self.formats
+            .iter()
+            .flat_map(|format| {
+                if format.representations.is_empty() {
+                    format.display.clone().into_iter().collect()
+                } else {
+                    format.representations.clone()
+                }
+            })
+            .collect()
+    }
 }
 
 /// The policy types st2d enforces (the daemon's `policy` module); a pack's other policies are

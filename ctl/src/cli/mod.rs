@@ -117,8 +117,9 @@ pub enum Command {
     },
     /// Trigger instances journaled by st2d.
     TriggerInstance(TriggerInstanceNoun),
-    /// Action aliases.
-    Alias(ListOnly),
+    /// Action aliases: list them, match a command, execute a command (also `action-alias`).
+    #[command(visible_alias = "action-alias")]
+    Alias(AliasNoun),
     /// Policies.
     Policy(ListOnly),
     /// Webhook urls that active rules bind (`POST /api/v1/webhooks/<url>` with `--http-listen`).
@@ -328,6 +329,38 @@ pub struct ListOnly {
     pub verb: ListVerb,
 }
 
+#[derive(Debug, Args)]
+pub struct AliasNoun {
+    #[command(subcommand)]
+    pub verb: AliasVerb,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AliasVerb {
+    /// List them, optionally of one pack.
+    List(ListArgs),
+    /// The alias and format a command matches, and the parameters it gives.
+    Match {
+        #[arg(value_name = "COMMAND")]
+        command: String,
+    },
+    /// Match a command and run the alias's action with its parameters; prints the ack.
+    Execute {
+        #[arg(value_name = "COMMAND")]
+        command: String,
+        /// Who asks, and the user the executions run for (default: the system user).
+        #[arg(short = 'u', long = "user", value_name = "USER")]
+        user: Option<String>,
+        /// Where the command comes from (the execution context's `source_channel`; default `cli`).
+        #[arg(long = "source-channel", visible_alias = "source_channel", value_name = "CHANNEL")]
+        source_channel: Option<String>,
+        /// Announce the result on the stream's `st2.announcement__chatops` when it completes,
+        /// as for a bot's route (`hubot`, `errbot`).
+        #[arg(long = "notification-route", visible_alias = "notification_route", value_name = "ROUTE")]
+        notification_route: Option<String>,
+    },
+}
+
 #[derive(Debug, Subcommand)]
 pub enum ListVerb {
     /// List them, optionally of one pack.
@@ -397,6 +430,20 @@ mod tests {
             let Command::Action(ActionNoun { verb: ActionVerb::List(list) }) = cli.command else { panic!("{args:?}") };
             assert_eq!(list.pack.as_deref(), Some("demo"), "{args:?}");
         }
+    }
+
+    #[test]
+    fn alias_verbs_take_stackstorms_spelling() {
+        let cli = Cli::try_parse_from(["st2", "action-alias", "match", "greet bob"]).expect("valid");
+        let Command::Alias(AliasNoun { verb: AliasVerb::Match { command } }) = cli.command else { panic!("a match") };
+        assert_eq!(command, "greet bob");
+        let args = ["st2ctl", "alias", "execute", "greet bob", "-u", "ann", "--notification_route", "hubot"];
+        let cli = Cli::try_parse_from(args).expect("valid");
+        let Command::Alias(AliasNoun { verb: AliasVerb::Execute { user, notification_route, .. } }) = cli.command
+        else {
+            panic!("an execute")
+        };
+        assert_eq!((user.as_deref(), notification_route.as_deref()), (Some("ann"), Some("hubot")));
     }
 
     #[test]

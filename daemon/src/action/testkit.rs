@@ -94,6 +94,7 @@ impl Kit {
             ssh: crate::runner::SshSettings::new(home.path().join("ssh")),
             warm: crate::warm::WarmPool::off(),
             api: Default::default(),
+            announcer: Default::default(),
         };
         Self { registry: published.registry(), home, context, datastore, shutdown }
     }

@@ -198,7 +198,7 @@ pub fn alias(alias: &Alias) -> pb::Alias {
         description: alias.description.clone(),
         enabled: alias.enabled,
         action_ref: alias.action_ref.clone(),
-        formats: alias.formats.clone(),
+        formats: alias.format_strings(),
         metadata_file: alias.metadata_file.clone(),
     }
 }

@@ -5,6 +5,7 @@
 //! door serves and the tonic servers. Must not: let proto types leak out of `api`, or serve a
 //! TCP listener without its gate.
 
+mod aliases;
 mod convert;
 mod gate;
 mod inquiries;

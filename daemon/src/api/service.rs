@@ -254,9 +254,18 @@ impl Control for ControlService {
         &self,
         request: Request<pb::ListRequest>,
     ) -> Result<Response<pb::ListAliasesResponse>, Status> {
-        let registry = self.published.registry();
-        let aliases = registry.aliases(filter(request.get_ref())).map(|a| convert::alias(a)).collect();
-        Ok(Response::new(pb::ListAliasesResponse { aliases }))
+        Ok(Response::new(super::aliases::list_aliases(&self.published, request.get_ref())))
+    }
+
+    async fn match_alias(&self, request: Request<pb::MatchAliasRequest>) -> Result<Response<pb::AliasMatch>, Status> {
+        super::aliases::match_alias(&self.published, request.get_ref()).map(Response::new)
+    }
+
+    async fn execute_alias(
+        &self,
+        request: Request<pb::ExecuteAliasRequest>,
+    ) -> Result<Response<pb::ExecuteAliasReply>, Status> {
+        super::aliases::execute_alias(&self.published, &self.runtime, request.into_inner()).await.map(Response::new)
     }
 
     async fn list_policies(

@@ -7,7 +7,7 @@
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
-use crate::action::{http, inject, inquiry, python, remote, shell};
+use crate::action::{announcement, http, inject, inquiry, python, remote, shell};
 use crate::execution::Execution;
 use crate::packmgmt::{self, PackManager};
 use crate::registry::Registry;
@@ -56,6 +56,7 @@ pub async fn run(
         "python-script" => python::run(&job).await,
         "http-request" => http::run(&job).await,
         inquiry::RUNNER => inquiry::run(&job).await,
+        announcement::RUNNER => announcement::run(&job).await,
         other => Outcome::failed(format!("runner {other} is not supported")),
     }
 }
@@ -79,5 +80,23 @@ mod tests {
         let (outcome, _) = kit.run("core.noop", json!({}), json!({})).await;
         assert_eq!(outcome.status, ExecutionStatus::Succeeded);
         assert_eq!(outcome.result, json!({"failed": false, "succeeded": true, "return_code": 0}));
+    }
+
+    #[tokio::test]
+    async fn the_announcement_runner_publishes_its_parameters_on_its_route() {
+        let kit = Kit::new(&[("packs/demo/actions/post.yaml", "---\nname: post\nrunner_type: announcement\n")]).await;
+        let mut heard = kit.context.announcer.subscribe();
+        let runner = json!({"experimental": true, "route": "chatops"});
+        let (outcome, _) = kit.run("demo.post", runner, json!({"message": "hi", "channel": "ops"})).await;
+        assert_eq!(outcome.status, ExecutionStatus::Succeeded);
+        assert_eq!(
+            outcome.result,
+            json!({"output": {"message": "hi", "channel": "ops"}, "message": "hi", "channel": "ops"})
+        );
+        let announcement = heard.try_recv().expect("an announcement");
+        assert_eq!(announcement.event(), "st2.announcement__chatops");
+        assert_eq!(announcement.payload, json!({"message": "hi", "channel": "ops"}));
+        let (outcome, _) = kit.run("demo.post", json!({}), json!({"message": "hi"})).await;
+        assert_eq!(outcome, Outcome::failed("Experimental flag is missing for action demo.post"));
     }
 }

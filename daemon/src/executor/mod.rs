@@ -106,6 +106,8 @@ struct Inner {
     /// The concurrency policies' count of executions past their gate.
     gate: policies::Gate,
     updates: broadcast::Sender<Arc<Announcement>>,
+    /// Completed executions whose context asks for a notification (`notify.on_complete`).
+    notifications: broadcast::Sender<Arc<Execution>>,
     /// Cancelled when the daemon starts to stop: queued executions stop waiting (they stay
     /// `requested` and run after the next start).
     draining: CancellationToken,
@@ -177,6 +179,7 @@ impl Executor {
             answering: Mutex::new(()),
             gate: policies::Gate::default(),
             updates: broadcast::channel(UPDATES_BUFFERED).0,
+            notifications: broadcast::channel(UPDATES_BUFFERED).0,
             draining,
             shutdown,
             tracker,
@@ -552,10 +555,15 @@ impl Executor {
         self.inner.draining.is_cancelled()
     }
 
-    /// Announces a completed execution to watchers and as `core.st2.generic.actiontrigger`.
+    /// Announces a completed execution to watchers and as `core.st2.generic.actiontrigger`,
+    /// and to `notifications` subscribers when its context asks for a notification.
     fn completed(&self, execution: &Execution) {
         tracing::info!(execution_id = %execution.id, action = %execution.action, status = %execution.status, "execution completed");
         self.inner.announce(execution);
+        let notify = execution.context.get("notify").and_then(|notify| notify.get("on_complete"));
+        if notify.is_some() && self.inner.notifications.receiver_count() > 0 {
+            let _ = self.inner.notifications.send(Arc::new(execution.clone()));
+        }
         let registry = self.inner.published.registry();
         let schema = registry.action(&execution.action).map(|a| a.parameters.parse()).unwrap_or(Value::Null);
         let payload = json!({
@@ -582,6 +590,17 @@ impl Executor {
     /// The live output of a running execution, if it is running.
     pub fn output(&self, id: &str) -> Option<Arc<LiveOutput>> {
         self.inner.running.lock().ok().and_then(|r| r.get(id).map(|r| r.output.clone()))
+    }
+
+    /// Where announcements are published (the `announcement` runner, ChatOps results).
+    pub fn announcer(&self) -> &crate::announce::Announcer {
+        &self.inner.context.announcer
+    }
+
+    /// From now on, each completed execution whose context has `notify.on_complete` (an alias
+    /// execution's ChatOps result, StackStorm's notify).
+    pub fn notifications(&self) -> broadcast::Receiver<Arc<Execution>> {
+        self.inner.notifications.subscribe()
     }
 
     /// Every status change from now on.

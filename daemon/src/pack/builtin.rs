@@ -45,6 +45,7 @@ mod tests {
             "core.http",
             "core.inject_trigger",
             "core.ask",
+            "core.announcement",
             "packs.install",
             "packs.download",
             "packs.load",

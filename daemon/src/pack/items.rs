@@ -84,8 +84,8 @@ impl Items {
         dedup(&mut self.policies, "policy", |p| (&p.ref_, &p.metadata_file), warnings);
     }
 
-    /// Aliases and policies load and are listed, but st2d runs neither (it has no ChatOps and
-    /// enforces no policy types): one warning per kind, naming the files.
+    /// Policies of types st2d does not enforce load and are listed: one warning naming the
+    /// files.
     pub fn not_run_notes(&self, warnings: &mut Vec<String>) {
         fn files<T>(list: &[Arc<T>], file: impl Fn(&T) -> &str) -> String {
             const SHOWN: usize = 5;
@@ -94,12 +94,6 @@ impl Items {
                 0 => names.join(", "),
                 more => format!("{} and {more} more", names.join(", ")),
             }
-        }
-        if !self.aliases.is_empty() {
-            warnings.push(format!(
-                "{}: action aliases are listed but not run (st2d has no ChatOps)",
-                files(&self.aliases, |a| &a.metadata_file)
-            ));
         }
         let unenforced: Vec<Arc<Policy>> = self
             .policies

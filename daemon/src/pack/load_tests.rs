@@ -254,9 +254,9 @@ fn problems_stackstorm_tolerates_are_warnings_and_the_rest_errors() {
             Is::Warning("rules/b.yaml: rule demo.r is already defined in rules/a.yaml"),
         ),
         (
-            "an action alias",
-            &[("aliases/greet.yaml", "name: greet\naction_ref: demo.hi\nformats: [greet]\n")],
-            Is::Warning("aliases/greet.yaml: action aliases are listed but not run"),
+            "an action alias whose format is not a string nor a map",
+            &[("aliases/greet.yaml", "name: greet\naction_ref: demo.hi\nformats: [3]\n")],
+            Is::Error("aliases/greet.yaml", "formats[0]"),
         ),
         (
             "a policy of a type st2d does not enforce",

@@ -8,6 +8,7 @@
 //! proto types. Authentication (which credentials admit a request) is the ingress's gate.
 
 mod actions;
+mod aliases;
 mod apikeys;
 mod body;
 mod enforcements;
@@ -36,6 +37,12 @@ use serde_json::Value;
 use crate::auth::Auth;
 use crate::service::Services;
 
+/// How an execution looks to alias templates (`execution` in an ack or result format):
+/// StackStorm's `ActionExecutionAPI`, as this API shows it.
+pub fn execution_view(registry: &crate::registry::Registry, execution: &crate::execution::Execution) -> Value {
+    aliases::template_view(registry, execution)
+}
+
 /// What the REST handlers serve from.
 #[derive(Clone)]
 pub struct Rest {
@@ -43,8 +50,10 @@ pub struct Rest {
     pub auth: Auth,
 }
 
-/// The routes that need an authenticated caller (behind the ingress's gate).
+/// The routes that need an authenticated caller (behind the ingress's gate). Starts the
+/// ChatOps notifier, which announces alias executions' results on the stream.
 pub fn api(rest: Rest) -> Router {
+    tokio::spawn(aliases::notify_results(rest.clone()));
     Router::new()
         .route("/api/v1", get(root))
         .route("/api/v1/actions", get(actions::list).post(actions::read_only))
@@ -53,6 +62,15 @@ pub fn api(rest: Rest) -> Router {
         .route("/api/v1/actions/views/overview/{ref_or_id}", get(actions::overview_one))
         .route("/api/v1/actions/views/parameters/{ref_or_id}", get(actions::parameters))
         .route("/api/v1/actions/views/entry_point/{ref_or_id}", get(actions::entry_point))
+        .route("/api/v1/actionalias", get(aliases::list).post(aliases::read_only))
+        .route("/api/v1/actionalias/match", post(aliases::matching))
+        .route("/api/v1/actionalias/help", get(aliases::help).post(aliases::help))
+        .route(
+            "/api/v1/actionalias/{ref_or_id}",
+            get(aliases::get_one).put(aliases::read_only).delete(aliases::read_only),
+        )
+        .route("/api/v1/aliasexecution", post(aliases::execute))
+        .route("/api/v1/aliasexecution/match_and_execute", post(aliases::match_and_execute))
         .route("/api/v1/runnertypes", get(actions::runners))
         .route("/api/v1/runnertypes/{name_or_id}", get(actions::runner))
         .route("/api/v1/executions", get(executions::list).post(executions::create))

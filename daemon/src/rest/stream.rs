@@ -1,6 +1,8 @@
 //! `/stream/v1/stream` (StackStorm's st2stream): server-sent events of executions
-//! (`st2.execution__create|update`, `st2.liveaction__create|update`) and their output
-//! (`st2.execution.output__create`), filtered by `events` (globs; StackStorm's default list
+//! (`st2.execution__create|update`, `st2.liveaction__create|update`), their output
+//! (`st2.execution.output__create`) and announcements (`st2.announcement__<route>`, the
+//! `announcement` runner's and alias executions' ChatOps results) and, when asked for, alias
+//! changes (`st2.actionalias__create|update|delete`, when a reload changes an alias), filtered by `events` (globs; StackStorm's default list
 //! when none), `action_refs` and `execution_ids`, and ended by `end_event` +
 //! `end_execution_id` once that execution completes. `st2 execution tail` follows it; and
 //! `/api/v1/executions/{id}/output`, the output so far as text.
@@ -8,9 +10,9 @@
 //! A consumer that falls behind is dropped (its connection ends); the daemon never waits for one.
 //!
 //! Owns: the stream's events, filters and framing. Must not: change an execution, or block the
-//! executor (it reads the executor's broadcast and output buffers only).
+//! executor or the announcer (it reads their broadcasts and the output buffers only).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
@@ -27,7 +29,11 @@ use tokio_stream::{StreamExt, StreamMap};
 
 use super::query::Params;
 use super::{Fault, Rest, views};
+use st2d_core::pack::model::Alias;
+
+use crate::announce::Announcement;
 use crate::execution::Execution;
+use crate::registry::Registry;
 use crate::runner::output::OutputLine;
 use crate::service::executions;
 
@@ -43,6 +49,9 @@ const DEFAULT_EVENTS: &[&str] = &[
 ];
 
 const OUTPUT_EVENT: &str = "st2.execution.output__create";
+
+/// The events of alias changes (not in the default list, as in StackStorm).
+const ALIAS_EVENTS: [&str; 3] = ["st2.actionalias__create", "st2.actionalias__update", "st2.actionalias__delete"];
 
 /// How often an idle stream says it is alive (StackStorm's `stream.heartbeat`).
 const HEARTBEAT: Duration = Duration::from_secs(25);
@@ -147,6 +156,12 @@ struct Feed {
     /// The output of the executions watched, by id.
     lines: StreamMap<String, Lines>,
     watched: HashMap<String, Arc<Execution>>,
+    /// The aliases as last seen, by ref, when the consumer asked for alias changes.
+    aliases: Option<BTreeMap<String, Arc<Alias>>>,
+}
+
+fn alias_snapshot(registry: &Registry) -> BTreeMap<String, Arc<Alias>> {
+    registry.aliases(None).map(|alias| (alias.ref_.clone(), alias.clone())).collect()
 }
 
 impl Feed {
@@ -221,6 +236,46 @@ impl Feed {
         ends.then_some(true)
     }
 
+    /// An announcement's frame; false when the consumer is gone. StackStorm's filters by
+    /// action or execution keep no announcement (it has neither).
+    fn on_announcement(&self, announcement: &Announcement) -> bool {
+        let event = announcement.event();
+        if !self.subscription.wants(&event)
+            || !self.subscription.action_refs.is_empty()
+            || !self.subscription.execution_ids.is_empty()
+        {
+            return true;
+        }
+        self.send(frame(&event, &announcement.body()))
+    }
+
+    /// The alias changes a new registry brings; false when the consumer is gone.
+    fn on_registry(&mut self) -> bool {
+        let Some(before) = self.aliases.take() else { return true };
+        let now = alias_snapshot(&self.rest.services.published.registry());
+        let created_or_updated = now.iter().filter_map(|(ref_, alias)| match before.get(ref_) {
+            None => Some(("create", alias)),
+            Some(old) if old != alias => Some(("update", alias)),
+            Some(_) => None,
+        });
+        let deleted = before.iter().filter(|(ref_, _)| !now.contains_key(*ref_)).map(|(_, alias)| ("delete", alias));
+        let sent = created_or_updated.chain(deleted).all(|(verb, alias)| self.on_alias(verb, alias));
+        self.aliases = Some(now);
+        sent
+    }
+
+    /// An alias change's frame (`ActionAliasAPI`); false when the consumer is gone.
+    fn on_alias(&self, verb: &str, alias: &Alias) -> bool {
+        let event = format!("st2.actionalias__{verb}");
+        if !self.subscription.wants(&event)
+            || !self.subscription.action_refs.is_empty()
+            || !self.subscription.execution_ids.is_empty()
+        {
+            return true;
+        }
+        self.send(frame(&event, &crate::service::aliases::shape(alias)))
+    }
+
     fn on_line(&self, execution: &Execution, line: &OutputLine) -> bool {
         if !self.subscription.passes(&execution.action, Some(&execution.id)) {
             return true;
@@ -234,7 +289,11 @@ pub async fn stream(State(rest): State<Rest>, RawQuery(query): RawQuery) -> Resp
     let (frames, frames_rx) = mpsc::channel(CONSUMER_BUFFER);
     // Subscribe before reading anything, so no change in between is missed.
     let mut updates = rest.services.runtime.executor.subscribe();
-    let mut feed = Feed { rest, subscription, frames, lines: StreamMap::new(), watched: HashMap::new() };
+    let mut announcements = rest.services.runtime.executor.announcer().subscribe();
+    let wants_aliases = ALIAS_EVENTS.iter().any(|event| subscription.wants(event));
+    let mut generations = wants_aliases.then(|| rest.services.published.subscribe());
+    let aliases = wants_aliases.then(|| alias_snapshot(&rest.services.published.registry()));
+    let mut feed = Feed { rest, subscription, frames, lines: StreamMap::new(), watched: HashMap::new(), aliases };
     tokio::spawn(async move {
         // Output of the execution the stream ends with (and its tasks), already running.
         let end = feed.subscription.end_execution_id.clone();
@@ -266,6 +325,15 @@ pub async fn stream(State(rest): State<Rest>, RawQuery(query): RawQuery) -> Resp
                     // Too slow to keep up with the executor: dropped.
                     Err(broadcast::error::RecvError::Lagged(_)) | Err(broadcast::error::RecvError::Closed) => return,
                 },
+                announced = announcements.recv() => match announced {
+                    Ok(announcement) => {
+                        if !feed.on_announcement(&announcement) {
+                            return;
+                        }
+                    }
+                    // Too slow to keep up with the announcements: dropped.
+                    Err(broadcast::error::RecvError::Lagged(_)) | Err(broadcast::error::RecvError::Closed) => return,
+                },
                 Some((id, line)) = feed.lines.next() => {
                     let execution = feed.watched.get(&id).cloned();
                     if let (Ok(line), Some(execution)) = (line, execution)
@@ -276,6 +344,18 @@ pub async fn stream(State(rest): State<Rest>, RawQuery(query): RawQuery) -> Resp
                 }
                 _ = heartbeat.tick() => {
                     if !feed.send(Bytes::from_static(b":\n\n")) {
+                        return;
+                    }
+                }
+                changed = async {
+                    match generations.as_mut() {
+                        Some(generations) => generations.changed().await,
+                        None => std::future::pending().await,
+                    }
+                } => {
+                    if changed.is_err() {
+                        generations = None;
+                    } else if !feed.on_registry() {
                         return;
                     }
                 }

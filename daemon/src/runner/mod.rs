@@ -41,6 +41,8 @@ pub struct RunContext {
     pub warm: crate::warm::WarmPool,
     /// How actions reach the REST API (`ST2_ACTION_API_URL`, `ST2_ACTION_AUTH_TOKEN`).
     pub api: ApiAccess,
+    /// Where the `announcement` runner publishes.
+    pub announcer: crate::announce::Announcer,
 }
 
 /// How an action reaches st2d's REST API, as StackStorm gives it to actions: the API's URL and

@@ -6,6 +6,8 @@
 
 use std::fmt::Display;
 
+use st2d_core::alias::AliasError;
+
 use crate::action::inquiry::InquiryError;
 use crate::datastore::DatastoreError;
 use crate::execution::RequestError;
@@ -57,6 +59,16 @@ impl ServiceError {
 
     pub fn internal(message: impl Display) -> Self {
         Self::Internal(message.to_string())
+    }
+}
+
+impl From<AliasError> for ServiceError {
+    fn from(error: AliasError) -> Self {
+        match error {
+            // A format of an installed alias that is not a regular expression.
+            AliasError::Pattern { .. } => Self::internal(error),
+            _ => Self::invalid(error),
+        }
     }
 }
 

@@ -6,6 +6,7 @@
 //! block the runtime on store scans of size (callers run those on blocking threads).
 
 pub mod actions;
+pub mod aliases;
 pub mod catalog;
 pub mod enforcements;
 mod error;
