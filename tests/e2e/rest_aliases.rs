@@ -7,34 +7,13 @@
 //! input answered with StackStorm's status and `faultstring`.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use st2d_tests::{Daemon, Home, free_port, pack_yaml, pyenv, stderr, stdout};
+use st2d_tests::{Daemon, Home, pack_yaml, stderr, stdout};
 
-const USER: &str = "st2admin";
-const PASSWORD: &str = "Ch@ngeMe";
-
-/// The virtualenv with st2client's `st2` CLI and library.
-fn st2client() -> PathBuf {
-    pyenv::python_with("st2client-3.9.0", &["st2client==3.9.0"])
-}
-
-/// An htpasswd line for `user` with a `{SHA}` hash, made by Python's hashlib.
-fn htpasswd_sha(python: &Path, user: &str, password: &str) -> String {
-    let output = Command::new(python)
-        .args([
-            "-c",
-            "import base64, hashlib, sys; print(sys.argv[1] + ':{SHA}' + base64.b64encode(hashlib.sha1(sys.argv[2].encode()).digest()).decode())",
-            user,
-            password,
-        ])
-        .output()
-        .expect("python runs");
-    assert!(output.status.success(), "{}", stderr(&output));
-    stdout(&output).trim().to_string()
-}
+use crate::support::rest::{PASSWORD, USER, curl, faultstring, logged_in, st2client, start_with, started};
 
 /// The `chat` pack: actions and the aliases that run them.
 fn write_pack(home: &Home) {
@@ -104,70 +83,7 @@ immutable_parameters:
 
 fn start(home: &Home, python: &Path) -> (Daemon, u16) {
     write_pack(home);
-    home.write("htpasswd", &format!("{}\n", htpasswd_sha(python, USER, PASSWORD)));
-    let users = home.path().join("htpasswd").display().to_string();
-    let port = free_port();
-    let listen = format!("127.0.0.1:{port}");
-    let daemon = Daemon::start(home, &["serve", "--http-listen", &listen, "--auth-users", &users]);
-    (daemon, port)
-}
-
-/// The `st2` CLI of st2client, logged in to the daemon.
-struct Cli {
-    bin: PathBuf,
-    home: PathBuf,
-    port: u16,
-}
-
-impl Cli {
-    fn logged_in(home: &Home, python: &Path, port: u16) -> Self {
-        let cli = Cli { bin: python.with_file_name("st2"), home: home.path().join("cli-home"), port };
-        std::fs::create_dir_all(&cli.home).expect("cli home");
-        let login = cli.run(&["login", USER, "-p", PASSWORD]);
-        assert!(login.status.success(), "{}{}", stdout(&login), stderr(&login));
-        cli
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        let base = format!("http://127.0.0.1:{}", self.port);
-        Command::new(&self.bin)
-            .env("HOME", &self.home)
-            .env("ST2_BASE_URL", &base)
-            .env("ST2_API_URL", format!("{base}/api/v1"))
-            .env("ST2_AUTH_URL", format!("{base}/auth/v1"))
-            .env("ST2_STREAM_URL", format!("{base}/stream/v1"))
-            .env_remove("ST2_AUTH_TOKEN")
-            .env_remove("ST2_API_KEY")
-            .args(args)
-            .output()
-            .expect("st2 runs")
-    }
-
-    fn json(&self, args: &[&str]) -> Value {
-        let mut full = args.to_vec();
-        full.push("-j");
-        let output = self.run(&full);
-        assert!(output.status.success(), "st2 {args:?} failed: {}\n{}", stderr(&output), stdout(&output));
-        serde_json::from_str(&stdout(&output))
-            .unwrap_or_else(|e| panic!("st2 {args:?} printed no JSON ({e}): {}", stdout(&output)))
-    }
-}
-
-/// `curl` with `args`; returns (status, body).
-fn curl(args: &[&str]) -> (u16, String) {
-    let output = Command::new("curl")
-        .args(["-s", "-o", "-", "-w", "\n%{http_code}"])
-        .args(args)
-        .output()
-        .expect("curl runs (apt-get install curl)");
-    let text = stdout(&output);
-    let (body, status) = text.rsplit_once('\n').expect("curl printed the status");
-    (status.trim().parse().expect("an HTTP status"), body.to_string())
-}
-
-fn faultstring(body: &str) -> String {
-    let value: Value = serde_json::from_str(body).unwrap_or_else(|e| panic!("not JSON ({e}): {body}"));
-    value["faultstring"].as_str().unwrap_or_else(|| panic!("no faultstring in {body}")).to_string()
+    start_with(home, python, &[])
 }
 
 /// A token for `USER`, as the `X-Auth-Token` header.
@@ -177,17 +93,6 @@ fn token_header(port: u16) -> String {
     assert_eq!(status, 201, "{body}");
     let token: Value = serde_json::from_str(&body).expect("a token");
     format!("X-Auth-Token: {}", token["token"].as_str().expect("a token"))
-}
-
-/// The execution id `st2 action-alias execute` prints (`st2 execution get ID`).
-fn started(output: &Output) -> String {
-    assert!(output.status.success(), "{}{}", stdout(output), stderr(output));
-    let text = stdout(output);
-    let line = text
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("st2 execution get "))
-        .unwrap_or_else(|| panic!("no id in {text}"));
-    line.trim().to_string()
 }
 
 fn succeeded(daemon: &Daemon, id: &str) -> Value {
@@ -271,7 +176,7 @@ fn the_st2_cli_lists_matches_and_executes_aliases() {
     let python = st2client();
     let home = Home::new();
     let (daemon, port) = start(&home, &python);
-    let cli = Cli::logged_in(&home, &python, port);
+    let cli = logged_in(&home, &python, port);
 
     // Listed and read as StackStorm shows them.
     let listed = cli.json(&["action-alias", "list"]);

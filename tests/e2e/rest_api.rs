@@ -160,42 +160,25 @@ fn bad_requests_get_stackstorms_codes_and_a_faultstring() {
     let token = format!("X-Auth-Token: {}", token["token"].as_str().expect("a token"));
     let json = "Content-Type: application/json";
 
+    let run = |body: &str| curl(&["-H", &token, "-H", json, "--data", body, &url("/api/v1/executions")]);
     let (status, body) = curl(&["-H", &token, &url("/api/v1/actions/nope.missing")]);
     assert_eq!(status, 404, "{body}");
     assert!(faultstring(&body).contains("nope.missing"), "{body}");
-    let (status, body) = curl(&["-H", &token, "-H", json, "--data", "{\"action\": ", &url("/api/v1/executions")]);
+    let (status, body) = run("{\"action\": ");
     assert_eq!(status, 400, "{body}");
     assert!(faultstring(&body).starts_with("Failed to parse request body"), "{body}");
-    let (status, body) =
-        curl(&["-H", &token, "-H", json, "--data", r#"{"action": "nope.missing"}"#, &url("/api/v1/executions")]);
+    let (status, body) = run(r#"{"action": "nope.missing"}"#);
     assert_eq!(status, 404, "{body}");
     assert!(faultstring(&body).contains("nope.missing"), "{body}");
-    let (status, body) = curl(&[
-        "-H",
-        &token,
-        "-H",
-        json,
-        "--data",
-        r#"{"action": "core.local", "parameters": {"cwd": "/tmp"}}"#,
-        &url("/api/v1/executions"),
-    ]);
+    let (status, body) = run(r#"{"action": "core.local", "parameters": {"cwd": "/tmp"}}"#);
     assert_eq!(status, 400, "{body}");
     assert!(faultstring(&body).contains("cmd"), "{body}");
     // A value of the wrong type is refused as given, before any cast (StackStorm's API
     // validates the parameters as sent).
-    let (status, body) = curl(&[
-        "-H",
-        &token,
-        "-H",
-        json,
-        "--data",
-        r#"{"action": "core.local", "parameters": {"cmd": "true", "timeout": "60"}}"#,
-        &url("/api/v1/executions"),
-    ]);
+    let (status, body) = run(r#"{"action": "core.local", "parameters": {"cmd": "true", "timeout": "60"}}"#);
     assert_eq!(status, 400, "{body}");
     assert!(faultstring(&body).contains("parameter \"timeout\""), "{body}");
-    let (status, body) =
-        curl(&["-H", &token, "-H", json, "--data", r#"{"action": ["core.local"]}"#, &url("/api/v1/executions")]);
+    let (status, body) = run(r#"{"action": ["core.local"]}"#);
     assert_eq!(status, 400, "{body}");
     assert!(faultstring(&body).contains("field \"action\""), "{body}");
     let (status, body) = curl(&["-H", &token, &url("/api/v1/executions?limit=abc")]);

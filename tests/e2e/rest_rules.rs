@@ -8,56 +8,34 @@
 //! nothing is written. The first test logs in against a users file; the others use loopback
 //! without credentials.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
+use std::process::Output;
 
 use serde_json::{Value, json};
-use st2d_tests::{Daemon, Home, eventually, free_port, pack_yaml, pyenv, stderr, stdout};
+use st2d_tests::{Daemon, Home, eventually, free_port, pack_yaml, stderr, stdout};
 
-/// The virtualenv with st2client's `st2` CLI.
-fn st2client() -> PathBuf {
-    pyenv::python_with("st2client-3.9.0", &["st2client==3.9.0"])
-}
+use crate::support::rest::{self, PASSWORD, USER, curl, faultstring, st2client};
 
-/// The `st2` CLI of st2client, pointed at the daemon, with its config under `home`.
+/// The `st2` CLI of st2client, with the token `curl` sends once logged in.
 struct Cli {
-    bin: PathBuf,
-    home: PathBuf,
-    port: u16,
+    st2: rest::Cli,
     /// The credential `curl` sends, once logged in.
     token: Option<String>,
 }
 
 impl Cli {
     fn new(home: &Home, port: u16) -> Self {
-        let cli = Cli { bin: st2client().with_file_name("st2"), home: home.path().join("cli-home"), port, token: None };
-        std::fs::create_dir_all(&cli.home).expect("cli home");
-        cli
+        let st2 = rest::Cli { bin: st2client().with_file_name("st2"), home: home.path().join("cli-home"), port };
+        std::fs::create_dir_all(&st2.home).expect("cli home");
+        Cli { st2, token: None }
     }
 
     fn run(&self, args: &[&str]) -> Output {
-        let base = format!("http://127.0.0.1:{}", self.port);
-        Command::new(&self.bin)
-            .env("HOME", &self.home)
-            .env("ST2_BASE_URL", &base)
-            .env("ST2_API_URL", format!("{base}/api/v1"))
-            .env("ST2_AUTH_URL", format!("{base}/auth/v1"))
-            .env("ST2_STREAM_URL", format!("{base}/stream/v1"))
-            .env_remove("ST2_AUTH_TOKEN")
-            .env_remove("ST2_API_KEY")
-            .args(args)
-            .output()
-            .expect("st2 runs")
+        self.st2.run(args)
     }
 
-    /// Runs `st2 ARGS -j`; it must succeed and print JSON.
     fn json(&self, args: &[&str]) -> Value {
-        let mut full = args.to_vec();
-        full.push("-j");
-        let output = self.run(&full);
-        assert!(output.status.success(), "st2 {args:?} failed: {}\n{}", stderr(&output), stdout(&output));
-        serde_json::from_str(&stdout(&output))
-            .unwrap_or_else(|e| panic!("st2 {args:?} printed no JSON ({e}): {}", stdout(&output)))
+        self.st2.json(args)
     }
 
     /// Runs `st2 ARGS -j` for a list; "No matching items found" is an empty one.
@@ -73,7 +51,7 @@ impl Cli {
     }
 
     fn url(&self, path: &str) -> String {
-        format!("http://127.0.0.1:{}{path}", self.port)
+        format!("http://127.0.0.1:{}{path}", self.st2.port)
     }
 
     /// `st2 login`, and a token of the same user for `curl`.
@@ -101,53 +79,15 @@ impl Cli {
     }
 }
 
-/// `curl` with `args`; returns (status, body).
-fn curl(args: &[&str]) -> (u16, String) {
-    let output = Command::new("curl")
-        .args(["-s", "-o", "-", "-w", "\n%{http_code}"])
-        .args(args)
-        .output()
-        .expect("curl runs (apt-get install curl)");
-    let text = stdout(&output);
-    let (body, status) = text.rsplit_once('\n').expect("curl printed the status");
-    (status.trim().parse().expect("an HTTP status"), body.to_string())
-}
-
-fn faultstring(body: &str) -> String {
-    let value: Value = serde_json::from_str(body).unwrap_or_else(|e| panic!("not JSON ({e}): {body}"));
-    value["faultstring"].as_str().unwrap_or_else(|| panic!("no faultstring in {body}")).to_string()
-}
-
-const USER: &str = "st2admin";
-const PASSWORD: &str = "Ch@ngeMe";
-
 /// st2d on loopback (asking for credentials of a users file with `USER` when `auth`), rules
 /// not registered by default.
 fn start(home: &Home, auth: bool) -> (Daemon, u16) {
+    if auth {
+        return rest::start_with(home, &st2client(), &[]);
+    }
     let port = free_port();
     let listen = format!("127.0.0.1:{port}");
-    let mut args = vec!["serve".to_string(), "--http-listen".to_string(), listen];
-    if auth {
-        home.write("htpasswd", &format!("{}\n", htpasswd_sha(USER, PASSWORD)));
-        args.extend(["--auth-users".to_string(), home.path().join("htpasswd").display().to_string()]);
-    }
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    (Daemon::start(home, &args), port)
-}
-
-/// An htpasswd line for `user` with a `{SHA}` hash (`htpasswd -s`), made by Python's hashlib.
-fn htpasswd_sha(user: &str, password: &str) -> String {
-    let output = Command::new(st2client())
-        .args([
-            "-c",
-            "import base64, hashlib, sys; print(sys.argv[1] + ':{SHA}' + base64.b64encode(hashlib.sha1(sys.argv[2].encode()).digest()).decode())",
-            user,
-            password,
-        ])
-        .output()
-        .expect("python runs");
-    assert!(output.status.success(), "{}", stderr(&output));
-    stdout(&output).trim().to_string()
+    (Daemon::start(home, &["serve", "--http-listen", &listen]), port)
 }
 
 fn list(value: &Value) -> &Vec<Value> {

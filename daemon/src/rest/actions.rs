@@ -21,12 +21,7 @@ pub async fn list(State(rest): State<Rest>, RawQuery(query): RawQuery) -> Result
     let params = Params::parse(query.as_deref());
     let window = params.window()?;
     let attributes = Attributes::from_params(&params)?;
-    let filter = ActionFilter {
-        pack: params.get("pack").to_string(),
-        name: params.get("name").to_string(),
-        tag: params.get("tags").to_string(),
-        ids: params.list("id"),
-    };
+    let filter = action_filter(&params);
     let registry = rest.services.published.registry();
     let page = window.cut(catalog::actions(&registry, &filter));
     let items = page.items.iter().map(|a| views::action(a)).collect();
@@ -37,6 +32,16 @@ pub async fn get_one(State(rest): State<Rest>, Path(ref_or_id): Path<String>) ->
     let registry = rest.services.published.registry();
     let action = catalog::action(&registry, &ref_or_id)?;
     Ok(Json(views::action(&action)).into_response())
+}
+
+/// StackStorm's action filters: `pack`, `name`, `tags`, `id`.
+fn action_filter(params: &Params) -> ActionFilter {
+    ActionFilter {
+        pack: params.get("pack").to_string(),
+        name: params.get("name").to_string(),
+        tag: params.get("tags").to_string(),
+        ids: params.list("id"),
+    }
 }
 
 /// POST, PUT and DELETE: actions are files in packs.
@@ -66,12 +71,7 @@ pub async fn overview(State(rest): State<Rest>, RawQuery(query): RawQuery) -> Re
     let params = Params::parse(query.as_deref());
     let window = params.window()?;
     let attributes = Attributes::from_params(&params)?;
-    let filter = ActionFilter {
-        pack: params.get("pack").to_string(),
-        name: params.get("name").to_string(),
-        tag: params.get("tags").to_string(),
-        ids: params.list("id"),
-    };
+    let filter = action_filter(&params);
     let registry = rest.services.published.registry();
     let page = window.cut(catalog::actions(&registry, &filter));
     let items = page.items.iter().map(|a| overview_of(a)).collect();

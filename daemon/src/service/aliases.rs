@@ -396,7 +396,7 @@ result :
 fn shown_result(runner: &str, result: &Value) -> Value {
     fn keep(value: &Value, keys: &[&str]) -> Value {
         let Some(map) = value.as_object() else { return value.clone() };
-        let kept = map.iter().filter(|(key, item)| keys.contains(&key.as_str()) && truthy(item));
+        let kept = map.iter().filter(|(key, item)| keys.contains(&key.as_str()) && st2d_core::pyfmt::truthy(item));
         Value::Object(kept.map(|(key, item)| (key.clone(), item.clone())).collect())
     }
     const SHELL: &[&str] = &["stdout", "stderr", "return_code", "error"];
@@ -412,18 +412,6 @@ fn shown_result(runner: &str, result: &Value) -> Value {
             None => result.clone(),
         },
         _ => result.clone(),
-    }
-}
-
-/// Python's truth of a JSON value.
-fn truthy(value: &Value) -> bool {
-    match value {
-        Value::Null => false,
-        Value::Bool(flag) => *flag,
-        Value::Number(number) => number.as_f64().is_some_and(|n| n != 0.0),
-        Value::String(text) => !text.is_empty(),
-        Value::Array(items) => !items.is_empty(),
-        Value::Object(map) => !map.is_empty(),
     }
 }
 
