@@ -12,7 +12,7 @@ use tonic::{Request, Response, Status};
 
 use super::{convert, runtime, status};
 use crate::reload::{Cause, Published, Registration};
-use crate::service::catalog::{self, PolicyFilter, SensorFilter};
+use crate::service::catalog::{self, ActionFilter, PolicyFilter, RuleFilter, SensorFilter};
 use crate::service::trigger_instances::{self, InstanceFilter};
 use crate::service::{Runtime, Services, Window, sensors};
 use st2d_core::pack::model::ContentKind;
@@ -162,8 +162,7 @@ impl Control for ControlService {
     async fn get_pack(&self, request: Request<pb::GetRequest>) -> Result<Response<pb::Pack>, Status> {
         let ref_ = required_ref(request.get_ref())?;
         let registry = self.published.registry();
-        let entry = registry.pack(ref_).ok_or_else(|| not_found("pack", ref_))?;
-        Ok(Response::new(convert::pack(entry)))
+        Ok(Response::new(convert::pack(catalog::pack(&registry, ref_)?)))
     }
 
     async fn list_webhooks(
@@ -193,15 +192,16 @@ impl Control for ControlService {
         request: Request<pb::ListRequest>,
     ) -> Result<Response<pb::ListActionsResponse>, Status> {
         let registry = self.published.registry();
-        let actions = registry.actions(filter(request.get_ref())).map(|a| convert::action(a)).collect();
+        let only = ActionFilter { pack: request.get_ref().pack.clone(), ..ActionFilter::default() };
+        let actions = catalog::actions(&registry, &only).iter().map(|a| convert::action(a)).collect();
         Ok(Response::new(pb::ListActionsResponse { actions }))
     }
 
     async fn get_action(&self, request: Request<pb::GetRequest>) -> Result<Response<pb::Action>, Status> {
         let ref_ = required_ref(request.get_ref())?;
         let registry = self.published.registry();
-        let action = registry.action(ref_).ok_or_else(|| not_found("action", ref_))?;
-        Ok(Response::new(convert::action(action)))
+        let action = catalog::action(&registry, ref_)?;
+        Ok(Response::new(convert::action(&action)))
     }
 
     async fn list_trigger_types(
@@ -209,29 +209,32 @@ impl Control for ControlService {
         request: Request<pb::ListRequest>,
     ) -> Result<Response<pb::ListTriggerTypesResponse>, Status> {
         let registry = self.published.registry();
-        let trigger_types =
-            registry.trigger_types(filter(request.get_ref())).map(|t| convert::trigger_type(t)).collect();
+        let trigger_types = catalog::trigger_types(&registry, &request.get_ref().pack)
+            .iter()
+            .map(|t| convert::trigger_type(t))
+            .collect();
         Ok(Response::new(pb::ListTriggerTypesResponse { trigger_types }))
     }
 
     async fn get_trigger_type(&self, request: Request<pb::GetRequest>) -> Result<Response<pb::TriggerType>, Status> {
         let ref_ = required_ref(request.get_ref())?;
         let registry = self.published.registry();
-        let trigger_type = registry.trigger_type(ref_).ok_or_else(|| not_found("trigger type", ref_))?;
-        Ok(Response::new(convert::trigger_type(trigger_type)))
+        let trigger_type = catalog::trigger_type(&registry, ref_)?;
+        Ok(Response::new(convert::trigger_type(&trigger_type)))
     }
 
     async fn list_rules(&self, request: Request<pb::ListRequest>) -> Result<Response<pb::ListRulesResponse>, Status> {
         let registry = self.published.registry();
-        let rules = registry.rules(filter(request.get_ref())).map(|r| convert::rule(r, &registry)).collect();
+        let only = RuleFilter { pack: request.get_ref().pack.clone(), ..RuleFilter::default() };
+        let rules = catalog::rules(&registry, &only).iter().map(|r| convert::rule(r, &registry)).collect();
         Ok(Response::new(pb::ListRulesResponse { rules }))
     }
 
     async fn get_rule(&self, request: Request<pb::GetRequest>) -> Result<Response<pb::Rule>, Status> {
         let ref_ = required_ref(request.get_ref())?;
         let registry = self.published.registry();
-        let rule = registry.rule(ref_).ok_or_else(|| not_found("rule", ref_))?;
-        Ok(Response::new(convert::rule(rule, &registry)))
+        let rule = catalog::rule(&registry, ref_)?;
+        Ok(Response::new(convert::rule(&rule, &registry)))
     }
 
     async fn list_sensors(
