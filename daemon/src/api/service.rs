@@ -155,7 +155,7 @@ impl Control for ControlService {
     async fn list_packs(&self, request: Request<pb::ListRequest>) -> Result<Response<pb::ListPacksResponse>, Status> {
         let registry = self.published.registry();
         let only = filter(request.get_ref());
-        let packs = registry.packs().filter(|p| only.is_none_or(|o| o == p.ref_)).map(convert::pack).collect();
+        let packs = catalog::packs(&registry, only.unwrap_or_default()).into_iter().map(convert::pack).collect();
         Ok(Response::new(pb::ListPacksResponse { packs }))
     }
 
