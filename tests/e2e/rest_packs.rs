@@ -72,6 +72,11 @@ fn st2_pack_install_remove_register_and_search_go_through_the_packs_executions()
     for shown in ["greeter", "says hello", "1.2.0", "st2d tests"] {
         assert!(printed.contains(shown), "{shown} missing from:\n{printed}");
     }
+    // The install's stages, printed as they finish (StackStorm's install workflow's task names).
+    let plain = without_colours(&printed);
+    for stage in ["download_pack", "get_pack_dependencies", "install_pack_requirements", "register_pack"] {
+        assert!(plain.contains(&format!("[ succeeded ] {stage}")), "stage {stage} missing from:\n{plain}");
+    }
     assert!(installed(&daemon).contains(&"greeter".to_string()));
     let runs = daemon.ctl_json(&["execution", "list"]);
     let run =
@@ -306,4 +311,22 @@ fn configs_schemas_and_pack_files_through_the_api() {
     assert!(faultstring(&body).starts_with("No results from the indexes"), "{body}");
     let (status, health) = get("/packs/index/health");
     assert_eq!((status, health["indexes"]["count"].as_u64()), (200, Some(0)), "{health:#}");
+}
+
+/// `text` without the terminal's colour sequences (`ESC [ ... m`).
+fn without_colours(text: &str) -> String {
+    let mut plain = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for skipped in chars.by_ref() {
+                if skipped == 'm' {
+                    break;
+                }
+            }
+        } else {
+            plain.push(c);
+        }
+    }
+    plain
 }

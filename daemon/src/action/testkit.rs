@@ -122,7 +122,8 @@ impl Kit {
             ..Execution::sample("00000000000000aa", action, &found.runner_type, ExecutionStatus::Running)
         };
         let output = LiveOutput::default();
-        let outcome = dispatch::run(&self.context, None, &self.registry, found, &execution, &output, cancel).await;
+        let outcome =
+            dispatch::run(&self.context, Default::default(), &self.registry, found, &execution, &output, cancel).await;
         (outcome, output.subscribe().0)
     }
 }

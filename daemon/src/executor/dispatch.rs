@@ -28,11 +28,19 @@ pub fn is_conducted(execution: &Execution) -> bool {
     crate::workflow::is_workflow(&execution.runner) && !is_native(&execution.action)
 }
 
+/// What the built-in `packs` actions need beside their job: the pack manager, and where an
+/// install's stages are recorded.
+#[derive(Clone, Copy, Default)]
+pub struct PackWork<'a> {
+    pub manager: Option<&'a PackManager>,
+    pub stages: Option<&'a dyn packmgmt::Stages>,
+}
+
 /// Runs `execution` of `action`; `cancel` stops it (its process group is killed). A runner
 /// st2d does not implement fails the execution, naming the runner.
 pub async fn run(
     context: &RunContext,
-    packs: Option<&PackManager>,
+    packs: PackWork<'_>,
     registry: &Registry,
     action: &Action,
     execution: &Execution,
@@ -44,7 +52,7 @@ pub async fn run(
         return inject::run(&job).await;
     }
     if action.pack == packmgmt::actions::PACK && registry.pack(&action.pack).is_some_and(|p| p.builtin) {
-        return packmgmt::actions::run(packs, &job).await;
+        return packmgmt::actions::run(packs.manager, &job, packs.stages).await;
     }
     match action.runner_type.as_str() {
         "noop" => Outcome {

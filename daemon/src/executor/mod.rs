@@ -38,6 +38,7 @@ mod pause;
 mod policies;
 mod recover;
 mod rerun;
+mod stages;
 
 pub use cancel::CancelError;
 pub use enforce::RuleMatch;
@@ -452,9 +453,15 @@ impl Executor {
                 }
             }
             Some(action) => {
+                // Only pack management records stages, so only its executions are copied for them.
+                let stages = (action.pack == crate::packmgmt::actions::PACK)
+                    .then(|| stages::StageRecorder::new(self, &execution));
+                let packs = dispatch::PackWork {
+                    manager: inner.packs.as_ref(),
+                    stages: stages.as_ref().map(|s| s as &dyn crate::packmgmt::Stages),
+                };
                 let outcome =
-                    dispatch::run(&inner.context, inner.packs.as_ref(), &registry, action, &execution, &output, cancel)
-                        .await;
+                    dispatch::run(&inner.context, packs, &registry, action, &execution, &output, cancel).await;
                 if let Some(tokens) = &inner.context.api.tokens {
                     tokens.forget(&execution.id);
                 }

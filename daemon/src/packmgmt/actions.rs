@@ -17,7 +17,7 @@ use super::register::RegisterError;
 use super::remove::RemoveError;
 use super::source::{Location, SourceError, check_ref, parse};
 use super::venv::{self, VenvJob};
-use super::{PackManager, Progress};
+use super::{PackManager, Progress, Stages};
 use crate::reload::ReloadStopped;
 use crate::runner::Job;
 use crate::runner::Outcome;
@@ -96,11 +96,11 @@ pub enum ActionError {
 }
 
 /// Runs one `packs.*` action.
-pub async fn run(manager: Option<&PackManager>, job: &Job<'_>) -> Outcome {
+pub async fn run(manager: Option<&PackManager>, job: &Job<'_>, stages: Option<&dyn Stages>) -> Outcome {
     let Some(manager) = manager else {
         return Outcome::failed("pack management is not available in this process");
     };
-    let progress = Progress::new(job.output);
+    let progress = Progress::with_stages(job.output, stages);
     let done = match job.action.name.as_str() {
         "install" => install(manager, job, &progress, true).await,
         "download" => install(manager, job, &progress, false).await,
@@ -135,6 +135,7 @@ pub async fn run(manager: Option<&PackManager>, job: &Job<'_>) -> Outcome {
         "list" => Ok(list(manager)),
         other => Err(ActionError::UnknownAction { name: other.to_string() }),
     };
+    progress.end_stages(done.as_ref().err().map(ToString::to_string).as_deref());
     match done {
         // The install workflow's result is its output; the other actions are python actions.
         Ok(output) if job.action.name == "install" => {

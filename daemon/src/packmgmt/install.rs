@@ -151,9 +151,15 @@ impl PackManager {
             wanted.push((repo.clone(), Some(names.clone())));
         }
         let started = std::time::Instant::now();
+        // The stages carry the names of StackStorm's install workflow's tasks.
+        progress.stage("download_pack", "packs.download");
         let mut staged = self.stage_all(wanted, request, progress, staging, abort).await?;
         if !request.skip_dependencies {
+            progress.stage("get_pack_dependencies", "packs.get_pack_dependencies");
             self.stage_dependencies(&mut staged, request, progress, staging, abort).await?;
+        }
+        if request.virtualenvs {
+            progress.stage("install_pack_requirements", "packs.setup_virtualenv");
         }
         let staged_after = started.elapsed();
         let _guards = self.lock(staged.iter().map(|p| p.ref_.clone())).await;
@@ -228,6 +234,7 @@ impl PackManager {
             ..Registration::default()
         };
         let placed_after = started.elapsed();
+        progress.stage("register_pack", "packs.load");
         let reloaded = self.reload().reload(Cause::Packs, Some(registration)).await?;
         tracing::info!(
             packs = ?swapped.iter().map(|s| s.ref_.as_str()).collect::<Vec<_>>(),

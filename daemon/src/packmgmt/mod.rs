@@ -152,11 +152,41 @@ impl PackManager {
 pub struct Progress<'a> {
     output: &'a LiveOutput,
     lines: Mutex<Vec<String>>,
+    stages: Option<&'a dyn Stages>,
+}
+
+/// Where an install's stages are recorded (the executor records each as a child execution of
+/// the install, named as StackStorm's install workflow names its tasks, so `st2 pack install`
+/// and the web UI show them as they go).
+pub trait Stages: Send + Sync {
+    /// Ends the open stage (succeeded) and opens `task`, the work of built-in action `action`.
+    fn begin(&self, task: &str, action: &str);
+    /// Ends the open stage, if any: failed with `error`, or succeeded.
+    fn end(&self, error: Option<&str>);
 }
 
 impl<'a> Progress<'a> {
     pub fn new(output: &'a LiveOutput) -> Self {
-        Self { output, lines: Mutex::new(Vec::new()) }
+        Self { output, lines: Mutex::new(Vec::new()), stages: None }
+    }
+
+    /// Progress whose stages are recorded by `stages`.
+    pub fn with_stages(output: &'a LiveOutput, stages: Option<&'a dyn Stages>) -> Self {
+        Self { output, lines: Mutex::new(Vec::new()), stages }
+    }
+
+    /// A new stage of the work begins (the open one succeeded).
+    pub fn stage(&self, task: &str, action: &str) {
+        if let Some(stages) = self.stages {
+            stages.begin(task, action);
+        }
+    }
+
+    /// The work ended: the open stage with it (failed with `error`, or succeeded).
+    pub fn end_stages(&self, error: Option<&str>) {
+        if let Some(stages) = self.stages {
+            stages.end(error);
+        }
     }
 
     pub fn line(&self, text: &str) {
