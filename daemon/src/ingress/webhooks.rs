@@ -18,10 +18,7 @@ use crate::metrics::{METRICS, Metrics};
 use crate::registry::Registry;
 use crate::reload::Published;
 use crate::trigger::journal::{Journal, JournalError};
-use crate::trigger::triggers::active_of_types;
-
-/// The trigger type of webhooks.
-pub const WEBHOOK_TYPE: &str = "core.st2.webhook";
+use crate::trigger::triggers::{WEBHOOK_TYPE, active_of_types};
 
 /// Headers left out of the payload, as StackStorm leaves them out.
 const HIDDEN_HEADERS: &[&str] = &["x-auth-token", "st2-api-key", "cookie", "authorization"];

@@ -158,7 +158,7 @@ pub struct Webhook {
 
 /// The webhooks the active rules bind (of rules in `pack` only, when given), by url.
 pub fn webhooks(registry: &Registry, pack: Option<&str>) -> Vec<Webhook> {
-    let mut found: Vec<Webhook> = triggers::active_of_types(registry, &[crate::ingress::webhooks::WEBHOOK_TYPE])
+    let mut found: Vec<Webhook> = triggers::active_of_types(registry, &[triggers::WEBHOOK_TYPE])
         .into_iter()
         .filter_map(|trigger| {
             let url = trigger.parameters.get("url")?.as_str()?.trim_matches('/').to_string();

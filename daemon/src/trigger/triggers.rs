@@ -32,6 +32,9 @@ pub fn of_rule(rule: &Rule) -> Trigger {
     Trigger { ref_: format!("{pack}.{digest:016x}"), type_ref, parameters: rule.trigger_parameters.clone() }
 }
 
+/// The trigger type of webhooks.
+pub const WEBHOOK_TYPE: &str = "core.st2.webhook";
+
 /// The distinct triggers of the registry's active rules (registered and enabled) whose type is
 /// one of `types`, in ref order.
 pub fn active_of_types(registry: &Registry, types: &[&str]) -> Vec<Trigger> {
