@@ -18,13 +18,18 @@ use crate::service::actions as service_actions;
 use crate::service::catalog::{self, ActionFilter};
 
 pub async fn list(State(rest): State<Rest>, RawQuery(query): RawQuery) -> Result<Response, Fault> {
-    let params = Params::parse(query.as_deref());
+    list_as(&rest, query.as_deref(), views::action)
+}
+
+/// The actions a list's query asks for, each shown by `view`.
+fn list_as(rest: &Rest, query: Option<&str>, view: fn(&Action) -> Value) -> Result<Response, Fault> {
+    let params = Params::parse(query);
     let window = params.window()?;
     let attributes = Attributes::from_params(&params)?;
     let filter = action_filter(&params);
     let registry = rest.services.published.registry();
     let page = window.cut(catalog::actions(&registry, &filter));
-    let items = page.items.iter().map(|a| views::action(a)).collect();
+    let items = page.items.iter().map(|a| view(a)).collect();
     Ok(list_answer(items, page.total, window, &attributes))
 }
 
@@ -68,14 +73,7 @@ pub async fn runner(Path(name_or_id): Path<String>) -> Result<Response, Fault> {
 /// `GET /api/v1/actions/views/overview`: actions with their parameters merged with their
 /// runner's, as the web UI lists them.
 pub async fn overview(State(rest): State<Rest>, RawQuery(query): RawQuery) -> Result<Response, Fault> {
-    let params = Params::parse(query.as_deref());
-    let window = params.window()?;
-    let attributes = Attributes::from_params(&params)?;
-    let filter = action_filter(&params);
-    let registry = rest.services.published.registry();
-    let page = window.cut(catalog::actions(&registry, &filter));
-    let items = page.items.iter().map(|a| overview_of(a)).collect();
-    Ok(list_answer(items, page.total, window, &attributes))
+    list_as(&rest, query.as_deref(), overview_of)
 }
 
 /// `GET /api/v1/actions/views/overview/{ref_or_id}`.
