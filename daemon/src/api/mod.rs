@@ -1,7 +1,8 @@
 //! The gRPC control plane (DESIGN.md 3.8): the Control service, the standard health service
 //! and server reflection (v1 and v1alpha), on the Unix socket and on the TCP listeners.
 //!
-//! Owns: the socket file (stale-socket detection, mode 0660, removal at exit), the routes every
+//! Owns: the socket file (stale-socket detection, mode 0660, appearing only once it listens,
+//! removal at exit), the routes every
 //! door serves and the tonic servers. Must not: let proto types leak out of `api`, or serve a
 //! TCP listener without its gate.
 
@@ -73,9 +74,21 @@ pub async fn bind(path: &Path) -> Result<UnixListener, ApiError> {
         tracing::info!(path = %path.display(), "removing a stale control socket");
         std::fs::remove_file(path).map_err(bind_error)?;
     }
-    let listener = UnixListener::bind(path).map_err(bind_error)?;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660)).map_err(bind_error)?;
-    Ok(listener)
+    // Bound and given its mode under a temporary name, then linked into place: the socket's
+    // path appears only once it accepts connections (a client that waits for the file never
+    // meets a refused connection) and never with a wider mode; the link fails if another
+    // daemon's socket appeared meanwhile.
+    let pending = path.with_file_name(format!(".{}.new", std::process::id()));
+    let _ = std::fs::remove_file(&pending);
+    let listener = UnixListener::bind(&pending).map_err(bind_error)?;
+    let placed = std::fs::set_permissions(&pending, std::fs::Permissions::from_mode(0o660))
+        .and_then(|()| std::fs::hard_link(&pending, path));
+    let _ = std::fs::remove_file(&pending);
+    match placed {
+        Ok(()) => Ok(listener),
+        Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => Err(ApiError::InUse(path.to_path_buf())),
+        Err(error) => Err(bind_error(error)),
+    }
 }
 
 /// The services every door serves: Control, health (one set of statuses for every door) and
@@ -152,4 +165,24 @@ pub async fn serve(
         tracing::warn!(path = %socket.display(), error = %error, "cannot remove the control socket");
     }
     result.map_err(ApiError::from)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn the_socket_appears_connectable_with_its_mode_and_a_second_daemon_is_refused() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("st2d.sock");
+        let _listener = bind(&path).await.expect("bound");
+        let mode = std::fs::metadata(&path).expect("the socket").permissions().mode() & 0o777;
+        assert_eq!(mode, 0o660);
+        tokio::net::UnixStream::connect(&path).await.expect("connectable as soon as it exists");
+        let left: Vec<_> = std::fs::read_dir(dir.path()).expect("dir").flatten().map(|e| e.file_name()).collect();
+        assert_eq!(left, [std::ffi::OsString::from("st2d.sock")], "no temporary name is left");
+        assert!(matches!(bind(&path).await, Err(ApiError::InUse(_))));
+    }
 }
