@@ -110,6 +110,21 @@ pub fn field_line(text: &str, field: &str) -> Option<u32> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_billion_laughs_is_refused_not_expanded() {
+        // Nine levels of nine aliases each: 387,420,489 strings if expanded.
+        let mut text =
+            String::from("a: &a [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n");
+        let mut previous = 'a';
+        for level in ['b', 'c', 'd', 'e', 'f', 'g', 'h', 'i'] {
+            let aliases = vec![format!("*{previous}"); 9].join(",");
+            text.push_str(&format!("{level}: &{level} [{aliases}]\n"));
+            previous = level;
+        }
+        let error = parse(&text).expect_err("refused");
+        assert!(error.message.contains("repetition limit"), "{error:?}");
+    }
     use super::*;
     use serde_json::json;
 
