@@ -97,23 +97,13 @@ fn check_given(schema: &Map<String, Value>, given: &Map<String, Value>) -> Resul
 /// Each given value (a template aside, which is rendered and cast later) of its declared type
 /// and within its enum, before any cast.
 fn check_given_types(schema: &Map<String, Value>, given: &Map<String, Value>) -> Result<(), ParamError> {
-    let as_given: Map<String, Value> = given
-        .iter()
-        .filter(|(_, value)| !value.is_null() && !template::is_template(value))
-        .map(|(name, value)| (name.clone(), value.clone()))
-        .collect();
-    let declared: Map<String, Value> = schema
-        .iter()
-        .filter(|(name, _)| as_given.contains_key(*name))
-        .map(|(name, spec)| {
-            let mut spec = spec.clone();
-            if let Value::Object(spec) = &mut spec {
-                spec.remove("required");
-            }
-            (name.clone(), spec)
-        })
-        .collect();
-    validate(&declared, &as_given)
+    for (name, spec) in schema {
+        match given.get(name) {
+            Some(value) if !value.is_null() && !template::is_template(value) => check_value(name, spec, value)?,
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 /// The given values and the defaults of the rest, rendered in dependency order.
@@ -239,22 +229,28 @@ fn validate(schema: &Map<String, Value>, values: &Map<String, Value>) -> Result<
             }
             continue;
         }
-        if !type_matches(spec.get("type"), value) {
-            return Err(ParamError::Invalid(format!(
-                "parameter \"{name}\": {} is not of type {}",
-                py_repr(value),
-                type_names(spec)
-            )));
-        }
-        if let Some(Value::Array(allowed)) = spec.get("enum")
-            && !allowed.contains(value)
-        {
-            return Err(ParamError::Invalid(format!(
-                "parameter \"{name}\": {} is not one of {}",
-                py_repr(value),
-                py_repr(&Value::Array(allowed.clone()))
-            )));
-        }
+        check_value(name, spec, value)?;
+    }
+    Ok(())
+}
+
+/// A present value of its declared type and within its enum.
+fn check_value(name: &str, spec: &Value, value: &Value) -> Result<(), ParamError> {
+    if !type_matches(spec.get("type"), value) {
+        return Err(ParamError::Invalid(format!(
+            "parameter \"{name}\": {} is not of type {}",
+            py_repr(value),
+            type_names(spec)
+        )));
+    }
+    if let Some(Value::Array(allowed)) = spec.get("enum")
+        && !allowed.contains(value)
+    {
+        return Err(ParamError::Invalid(format!(
+            "parameter \"{name}\": {} is not one of {}",
+            py_repr(value),
+            py_repr(&Value::Array(allowed.clone()))
+        )));
     }
     Ok(())
 }
