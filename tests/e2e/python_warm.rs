@@ -2,6 +2,7 @@
 //! config, datastore calls and exit codes as a cold start (`--no-python-warm`); an edited
 //! action runs at once; a module global one run changes is not seen by the next; a timeout and
 //! a cancel kill the forked child; `kill -9` of the warm interpreter fails only the run in flight;
+//! no run, warm or cold, outlives a killed st2d;
 //! a pack preloaded (`--python-preload`) imports its action once, keeps runs apart and sees an
 //! edit at once.
 
@@ -183,6 +184,30 @@ fn a_forked_run_is_killed_on_timeout_and_cancel_and_a_killed_interpreter_fails_o
         let state = warm_state(&daemon);
         (state[0]["restarts"] == 1 && state[0]["forks"].as_u64().unwrap_or(0) > forks).then_some(())
     });
+}
+
+#[test]
+fn no_python_action_outlives_a_killed_st2d_warm_or_cold() {
+    st2d_tests::require_python();
+    for (label, args) in [("warm", &["serve"][..]), ("cold", &["serve", "--no-python-warm"][..])] {
+        let home = Home::new();
+        probe_pack(&home);
+        let daemon = Daemon::start(&home, args);
+        if label == "warm" {
+            until_warm(&daemon, &["probe.show", "who=first"]);
+        }
+        let marker = format!("st2d-outlive-{label}-{}", std::process::id());
+        daemon.ctl_json(&["run", "probe.nap", &format!("marker={marker}"), "--async"]);
+        eventually("the nap and its subprocess to start", || {
+            (processes_with(&marker).lines().count() >= 1).then_some(())
+        });
+        // The action asks nothing of st2d while it naps: only st2d's end can stop it.
+        daemon.signal(9);
+        let _killed = daemon.wait_exit();
+        eventually(&format!("the {label} run's processes to go with st2d"), || {
+            processes_with(&marker).is_empty().then_some(())
+        });
+    }
 }
 
 #[test]

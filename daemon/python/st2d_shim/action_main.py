@@ -14,7 +14,7 @@ import traceback
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from st2d_shim.action_service import ActionService, Config  # noqa: E402
-from st2d_shim.connection import Connection  # noqa: E402
+from st2d_shim.connection import RequestConnection  # noqa: E402
 from st2d_shim.loader import load_module  # noqa: E402
 
 INVALID_STATUS_EXIT_CODE = 220
@@ -69,7 +69,7 @@ def finish(code):
 
 
 def main():
-    connection = Connection(os.environ["ST2D_SHIM_SOCKET"], os.environ["ST2D_SHIM_TOKEN"])
+    connection = RequestConnection(os.environ["ST2D_SHIM_SOCKET"], os.environ["ST2D_SHIM_TOKEN"])
     welcome = connection.welcome
     configure_logging(welcome.get("log_level") or "DEBUG")
     try:

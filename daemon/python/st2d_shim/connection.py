@@ -1,10 +1,19 @@
-"""The shim's connection to st2d (PROTOCOL.md): JSON lines over a Unix socket.
+"""The shim's connections to st2d (PROTOCOL.md): JSON lines over a Unix socket.
+
+`Connection` (sensors) reads and writes on threads of its own: dispatches are pipelined and
+trigger events arrive at any time. `RequestConnection` (actions) starts no thread: an action only
+asks and is answered, so a request writes its line and reads until its answer; the end of st2d
+is noticed through SIGIO (the socket is owned by the process with O_ASYNC), which takes the
+action's whole process group down as a sensor's reader thread does.
 
 Owns: framing, the pipelined dispatch window, request/response matching and trigger events.
 Must not: know about sensors or actions beyond the callback it is given.
 """
+import errno
+import fcntl
 import json
 import os
+import signal
 import socket
 import sys
 import threading
@@ -139,3 +148,77 @@ class Connection(object):
         """Waits until every dispatch is acknowledged (journaled) by st2d."""
         with self._state:
             return self._state.wait_for(lambda: self._outstanding <= 0 or self._closed, timeout)
+
+
+def _end_group(message):
+    """st2d is gone: end this process group (the process leads it: st2d started it so)."""
+    try:
+        sys.stderr.write("st2d-shim: %s; exiting\n" % message)
+        sys.stderr.flush()
+    except Exception:  # noqa: BLE001 - stderr may be a broken pipe when st2d died
+        pass
+    try:
+        if os.getpgid(0) == os.getpid():
+            os.killpg(os.getpid(), signal.SIGKILL)
+    finally:
+        os._exit(1)
+
+
+class RequestConnection(object):
+    """One request at a time (a lock keeps an action's own threads in turn), no thread."""
+
+    def __init__(self, path, token):
+        self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self._sock.connect(path)
+        self._reader = self._sock.makefile("rb")
+        self._lock = threading.Lock()
+        self._next_id = 0
+        self._write({"op": "hello", "token": token, "pid": os.getpid()})
+        line = self._reader.readline()
+        if not line:
+            raise ShimError("st2d closed the shim connection before welcome")
+        self.welcome = json.loads(line)
+        self._watch_hangup()
+
+    def _write(self, message):
+        self._sock.sendall((json.dumps(message, separators=(",", ":")) + "\n").encode("utf-8"))
+
+    def _watch_hangup(self):
+        """SIGIO to this process when the socket becomes readable: an answer (nothing to do) or
+        st2d's end (the peer closed)."""
+        if threading.current_thread() is not threading.main_thread():
+            return
+        signal.signal(signal.SIGIO, self._on_io)
+        descriptor = self._sock.fileno()
+        fcntl.fcntl(descriptor, fcntl.F_SETOWN, os.getpid())
+        fcntl.fcntl(descriptor, fcntl.F_SETFL, fcntl.fcntl(descriptor, fcntl.F_GETFL) | os.O_ASYNC)
+
+    def _on_io(self, *_):
+        try:
+            peeked = self._sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT)
+        except OSError as error:
+            if error.errno in (errno.EAGAIN, errno.EWOULDBLOCK, errno.EINTR):
+                return  # an answer, read already by its request
+            peeked = b""
+        if not peeked:
+            _end_group("the connection to st2d closed")
+
+    def request(self, op, **fields):
+        with self._lock:
+            self._next_id += 1
+            message_id = self._next_id
+            fields.update({"op": op, "id": message_id})
+            try:
+                self._write(fields)
+                while True:
+                    line = self._reader.readline()
+                    if not line:
+                        _end_group("the connection to st2d closed")
+                    answer = json.loads(line)
+                    if answer.get("op") == "result" and answer.get("id") == message_id:
+                        break
+            except OSError as error:
+                raise ShimError("st2d did not answer %s: %s" % (op, error))
+        if answer.get("error"):
+            raise ShimError(answer["error"])
+        return answer.get("value")

@@ -62,6 +62,8 @@ else:
 # site-packages), without this process's entries; the request's PYTHONPATH goes before it.
 BASE_PATH = [entry for entry in sys.path[1:] if entry != SHIM_ROOT and entry not in OWN_PATH]
 MAX_FDS = 64
+# Above every descriptor a child may have inherited (close_range(2) where Python has it).
+MAX_DESCRIPTOR = max(os.sysconf("SC_OPEN_MAX"), 1024)
 # Scripts compiled here, by path: (modification time, code).
 COMPILED = {}
 # What preloading read: (path, stamp) of each file and directory; a fork checks them first.
@@ -154,13 +156,7 @@ def child(request, code, stdout_fd, stderr_fd, sock):
         os.dup2(stderr_fd, 2)
         # Nothing else of this process stays open in the child: not the wakeup pipe, and not
         # the pipes of other runs (a child holding one would keep that run's output open).
-        for name in os.listdir("/proc/self/fd"):
-            fd = int(name)
-            if fd > 2:
-                try:
-                    os.close(fd)
-                except OSError:
-                    pass
+        os.closerange(3, MAX_DESCRIPTOR)
         hubs = sys.modules.get("eventlet.hubs")
         if hubs is not None:
             # A green interpreter's hub (its epoll descriptor, closed above) is the warm
