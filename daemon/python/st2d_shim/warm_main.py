@@ -25,6 +25,7 @@ start a thread (a fork copies only the forking thread), or write anything to std
 that is not a crash or a preload's problem.
 """
 import gc
+import importlib
 import json
 import os
 import select
@@ -33,6 +34,7 @@ import socket
 import sys
 import time
 import traceback
+import types
 
 # What this loop uses, bound before a green interpreter monkey-patches the modules: the loop
 # itself stays plain (blocking select, sockets and waits).
@@ -143,8 +145,26 @@ def send(sock, message):
     sock.sendall((json.dumps(message) + "\n").encode("utf-8"))
 
 
+def prepare(request):
+    """Makes this process what the child of `request` starts as: its working directory,
+    environment, argv and import path. Done before the fork, so that every child does not
+    copy the pages this writes; each request sets all of it again, so nothing of one run is
+    left for the next."""
+    os.chdir(request["cwd"])
+    env = request["env"]
+    os.environ.clear()
+    os.environ.update(env)
+    python_path = [entry for entry in env.get("PYTHONPATH", "").split(os.pathsep) if entry]
+    argv = request["argv"]
+    sys.argv = list(argv)
+    sys.path[:] = [os.path.dirname(os.path.abspath(argv[0]))] + python_path + BASE_PATH
+    sys.pycache_prefix = env.get("PYTHONPYCACHEPREFIX") or None
+    sys.dont_write_bytecode = bool(env.get("PYTHONDONTWRITEBYTECODE"))
+    importlib.invalidate_caches()
+
+
 def child(request, code, stdout_fd, stderr_fd, sock):
-    """Becomes the action process; never returns."""
+    """Becomes the action process (prepared by `prepare`); never returns."""
     try:
         os.setpgid(0, 0)
         signal.set_wakeup_fd(-1)
@@ -162,22 +182,8 @@ def child(request, code, stdout_fd, stderr_fd, sock):
             # A green interpreter's hub (its epoll descriptor, closed above) is the warm
             # process's: the child starts its own.
             hubs.use_hub()
-        os.chdir(request["cwd"])
-        env = request["env"]
-        os.environ.clear()
-        os.environ.update(env)
-        python_path = [entry for entry in env.get("PYTHONPATH", "").split(os.pathsep) if entry]
-        argv = request["argv"]
-        sys.argv = list(argv)
-        sys.path[:] = [os.path.dirname(os.path.abspath(argv[0]))] + python_path + BASE_PATH
-        sys.pycache_prefix = env.get("PYTHONPYCACHEPREFIX") or None
-        sys.dont_write_bytecode = bool(env.get("PYTHONDONTWRITEBYTECODE"))
-        import importlib
-        import types
-
-        importlib.invalidate_caches()
         main = types.ModuleType("__main__")
-        main.__file__ = argv[0]
+        main.__file__ = request["argv"][0]
         main.__builtins__ = __builtins__
         sys.modules["__main__"] = main
         exec(code, main.__dict__)
@@ -219,6 +225,7 @@ def fork(sock, request, fds):
         return
     try:
         code = compiled(request["argv"][0])
+        prepare(request)
         pid = _fork()
     except (OSError, SyntaxError, ValueError) as error:
         os.close(stdout_fd)
