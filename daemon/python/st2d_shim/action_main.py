@@ -46,11 +46,16 @@ def load_action_class(path):
 
 
 def configure_logging(level_name):
+    """The root logger writes to stderr at `level_name`. The handler is made once: a warm
+    interpreter makes it before it forks (its children's stderr is descriptor 2, as its own), so
+    a child only sets the level."""
     logging.addLevelName(AUDIT, "AUDIT")
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(process)d %(levelname)s %(name)s [-] %(message)s"))
     root = logging.getLogger()
-    root.addHandler(handler)
+    if not any(getattr(handler, "st2d_shim", False) for handler in root.handlers):
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(process)d %(levelname)s %(name)s [-] %(message)s"))
+        handler.st2d_shim = True
+        root.addHandler(handler)
     root.setLevel(LOG_LEVELS.get(str(level_name).upper(), logging.DEBUG))
 
 

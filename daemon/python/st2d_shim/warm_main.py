@@ -60,6 +60,9 @@ else:
     # The base class every action imports (st2d's own, standard library only).
     import st2common.runners.base_action  # noqa: E402,F401
 
+    # The stderr handler every action's logging gets; a child sets only its level.
+    action_main.configure_logging("WARNING")
+
 # The import path every child starts from: the interpreter's own (standard library, its
 # site-packages), without this process's entries; the request's PYTHONPATH goes before it.
 BASE_PATH = [entry for entry in sys.path[1:] if entry != SHIM_ROOT and entry not in OWN_PATH]
