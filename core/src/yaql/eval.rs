@@ -21,6 +21,11 @@ use super::{EvalError, Host, ops, regex};
 /// run away.
 pub(crate) const MAX_STEPS: u64 = 10_000_000;
 
+/// The largest value one node of an expression may produce, in the same units (one per value,
+/// one per 8 bytes of text): about 16 MB of text or two million items. The step budget bounds
+/// all the work of an evaluation; this bounds what it holds at once.
+pub(crate) const MAX_VALUE: u64 = 2_000_000;
+
 /// Variable names and their values.
 type Vars<'a> = Vec<(Cow<'a, str>, Cow<'a, Value>)>;
 
@@ -89,7 +94,11 @@ impl<'h> Evaluator<'h> {
             Expr::Unary(op, operand) => self.eval_unary(*op, operand, scope),
             Expr::Binary(op, left, right) => self.binary(*op, left, right, scope),
         }?;
-        self.charge(weight(&value))?;
+        let weight = weight(&value);
+        if weight > MAX_VALUE {
+            return Err(too_large());
+        }
+        self.charge(weight)?;
         Ok(value)
     }
 
@@ -280,6 +289,14 @@ impl<'h> Evaluator<'h> {
             _ => Err(unknown_function(name)),
         }
     }
+}
+
+#[cold]
+#[inline(never)]
+fn too_large() -> EvalError {
+    err(format!(
+        "a value of the expression is too large (its limit is {MAX_VALUE} units: one per item, one per 8 bytes of text)"
+    ))
 }
 
 #[cold]
