@@ -216,3 +216,29 @@ fn a_runaway_template_fails_its_render_naming_the_limit() {
     // An ordinary template is far from the limits.
     assert_eq!(render("{% for i in range(3) %}{{ i }}{% endfor %}", &ctx), Ok("012".to_string()));
 }
+
+#[test]
+fn endless_recursion_in_a_template_fails_within_a_small_stack() {
+    // The daemon renders on threads with 2 MiB stacks; so does this test, in a debug build.
+    let sources = [
+        "{% macro f(n) %}{{ f(n) }}{% endmacro %}{{ f(1) }}",
+        "{% macro f(n) %}{% for x in [1] %}{% if true %}{{ f(n ~ x) | upper }}{% endif %}{% endfor %}{% endmacro %}{{ f(1) }}",
+    ];
+    std::thread::Builder::new()
+        .stack_size(2 << 20)
+        .spawn(move || {
+            let ctx = Context::new(Arc::new(NoKeyValues), SYSTEM_USER);
+            for source in sources {
+                let error = render(source, &ctx).expect_err(source);
+                assert!(error.0.contains("recursion limit"), "{source}: {error}");
+                assert!(render_pattern(&json!(source), &ctx).is_err(), "{source}");
+                assert!(render_typed(&json!(source), &ctx).is_err(), "{source}");
+                assert!(render_value(&json!([source]), &ctx).is_err(), "{source}");
+                let scope = crate::orquesta::functions::Scope::new(Default::default(), Arc::new(NoKeyValues), "u");
+                assert!(crate::orquesta::expr::evaluate(&json!(source), &scope).is_err(), "{source}");
+            }
+        })
+        .expect("a thread")
+        .join()
+        .expect("no stack overflow");
+}
