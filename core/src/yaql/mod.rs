@@ -22,7 +22,7 @@
 //! - plain calls of functions that take lambdas (`select`, `where`, ...) go to the library
 //!   without asking the host, as their arguments must stay unevaluated *(here)*.
 //! - nesting deeper than `parser::MAX_DEPTH` is a syntax error, one evaluation may do at most
-//!   `eval::MAX_STEPS` work, no value it builds may be larger than `eval::MAX_VALUE`, and a
+//!   `eval::MAX_STEPS` work or run longer than `eval::MAX_TIME`, no value it builds may be larger than `eval::MAX_VALUE`, and a
 //!   repetition or `range()` has at most `ops::MAX_REPEAT` items, so no expression overflows
 //!   the stack or runs away in time or memory *(here)*.
 
