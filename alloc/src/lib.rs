@@ -11,11 +11,15 @@
 //! on the decay schedule of [`SETTINGS`], whichever thread freed it.
 //!
 //! Owns: the global allocator and when it hands memory back; the workspace's only `unsafe`
-//! (exporting the settings jemalloc reads at start). Must not: allocate, or hold anything else.
+//! (exporting the settings jemalloc reads at start, and [`Counting`], the wrapper the fuzz
+//! harness installs to measure and cap what one input allocates). Must not: allocate, or hold
+//! anything else.
 
 #![allow(unsafe_code)]
 
+use std::alloc::{GlobalAlloc, Layout};
 use std::ffi::{CStr, c_char};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// The allocator the binaries install with `#[global_allocator]`.
 pub use tikv_jemallocator::Jemalloc as Allocator;
@@ -42,6 +46,111 @@ unsafe impl Sync for Settings {}
 // SAFETY: the one definition of this symbol in the program, of the type jemalloc declares it.
 #[unsafe(export_name = "_rjem_malloc_conf")]
 pub static MALLOC_CONF: Settings = Settings(SETTINGS.as_ptr());
+
+/// An allocator that counts the bytes live through it and refuses (returns null, which the
+/// program's allocation-failure handler turns into an abort) any allocation that would take
+/// the live total past a hard cap. The fuzz harness installs it around [`Allocator`] to tell
+/// an input that allocates without bound from one that merely allocates: it reads
+/// [`Counting::live`] and [`Counting::peak`] per input, and the hard cap keeps a runaway input
+/// from taking the machine with it. The daemon does not use it.
+pub struct Counting<A> {
+    inner: A,
+    live: AtomicUsize,
+    peak: AtomicUsize,
+    cap: AtomicUsize,
+}
+
+impl<A> Counting<A> {
+    /// Wraps `inner`, without a cap until [`Counting::set_cap`].
+    pub const fn new(inner: A) -> Self {
+        Self { inner, live: AtomicUsize::new(0), peak: AtomicUsize::new(0), cap: AtomicUsize::new(usize::MAX) }
+    }
+
+    /// Bytes allocated and not yet freed.
+    pub fn live(&self) -> usize {
+        self.live.load(Ordering::Relaxed)
+    }
+
+    /// The most bytes live at once since the last [`Counting::reset_peak`].
+    pub fn peak(&self) -> usize {
+        self.peak.load(Ordering::Relaxed)
+    }
+
+    /// Starts a new peak from what is live now.
+    pub fn reset_peak(&self) {
+        self.peak.store(self.live(), Ordering::Relaxed);
+    }
+
+    /// The most bytes that may be live at once; an allocation past it fails.
+    pub fn set_cap(&self, bytes: usize) {
+        self.cap.store(bytes, Ordering::Relaxed);
+    }
+
+    fn grow(&self, size: usize) -> bool {
+        let live = self.live.fetch_add(size, Ordering::Relaxed).saturating_add(size);
+        if live > self.cap.load(Ordering::Relaxed) {
+            self.live.fetch_sub(size, Ordering::Relaxed);
+            return false;
+        }
+        self.peak.fetch_max(live, Ordering::Relaxed);
+        true
+    }
+
+    fn shrink(&self, size: usize) {
+        self.live.fetch_sub(size, Ordering::Relaxed);
+    }
+}
+
+// SAFETY: every call is passed on to `inner` unchanged; the counters only decide whether to
+// call it, and a refused allocation returns null as the contract allows.
+unsafe impl<A: GlobalAlloc> GlobalAlloc for Counting<A> {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        if !self.grow(layout.size()) {
+            return std::ptr::null_mut();
+        }
+        // SAFETY: the caller's layout, passed on.
+        let ptr = unsafe { self.inner.alloc(layout) };
+        if ptr.is_null() {
+            self.shrink(layout.size());
+        }
+        ptr
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        if !self.grow(layout.size()) {
+            return std::ptr::null_mut();
+        }
+        // SAFETY: the caller's layout, passed on.
+        let ptr = unsafe { self.inner.alloc_zeroed(layout) };
+        if ptr.is_null() {
+            self.shrink(layout.size());
+        }
+        ptr
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: `ptr` was allocated by `inner` with `layout` (every allocation goes through it).
+        unsafe { self.inner.dealloc(ptr, layout) };
+        self.shrink(layout.size());
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        let old = layout.size();
+        if new_size > old && !self.grow(new_size - old) {
+            return std::ptr::null_mut();
+        }
+        // SAFETY: the caller's pointer, layout and size, passed on.
+        let new = unsafe { self.inner.realloc(ptr, layout, new_size) };
+        if new.is_null() {
+            if new_size > old {
+                self.shrink(new_size - old);
+            }
+        } else if new_size < old {
+            self.shrink(old - new_size);
+        }
+        new
+    }
+}
 
 #[cfg(test)]
 mod tests {

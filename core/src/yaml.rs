@@ -15,9 +15,21 @@ pub struct YamlError {
     pub message: String,
 }
 
+/// The deepest nesting of flow collections (`[ ]`, `{ }`) a document may have. The reader
+/// refuses values nested deeper than 128 levels anyway, but its scanner spends time in
+/// proportion to the flow depth on every token, so a file of a few hundred kilobytes of
+/// brackets would take it hours to refuse; deeper documents are refused before they are read.
+pub const MAX_FLOW_DEPTH: usize = 256;
+
 /// Parses one YAML document. An empty document gives `Value::Null`.
 pub fn parse(text: &str) -> Result<Value, YamlError> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    if let Some(line) = flow_too_deep(text) {
+        return Err(YamlError {
+            line: Some(line),
+            message: format!("flow collections nested too deeply (more than {MAX_FLOW_DEPTH} levels of [ ] or {{ }})"),
+        });
+    }
     // Deserializing into serde_json's map (not serde_yaml's) makes a duplicate key replace the
     // earlier one, as PyYAML does, instead of failing.
     let mut value: Value = serde_yaml::from_str(text).map_err(|error| {
@@ -32,6 +44,118 @@ pub fn parse(text: &str) -> Result<Value, YamlError> {
     })?;
     apply_merge_keys(&mut value);
     Ok(value)
+}
+
+/// The line where flow collections first nest deeper than `MAX_FLOW_DEPTH`, if they do. A
+/// scan that never counts more than the reader would: outside flow collections a bracket opens
+/// one only where a node starts (after `key: `, `- `, `? `, an anchor or tag, or at the start of
+/// a line), inside them every bracket outside a quoted scalar or comment counts; block scalars'
+/// text (`|`, `>`) and quoted scalars are skipped.
+fn flow_too_deep(text: &str) -> Option<u32> {
+    let bytes = text.as_bytes();
+    let mut depth = 0usize;
+    let mut line = 1u32;
+    let mut i = 0;
+    // Where the current line's content starts, and its indentation.
+    let mut line_start = 0;
+    let mut block_scalar_indent: Option<usize> = None;
+    while i < bytes.len() {
+        let c = bytes[i];
+        if i == line_start {
+            let indent = bytes[i..].iter().take_while(|b| **b == b' ').count();
+            if let Some(parent) = block_scalar_indent {
+                let blank = matches!(bytes.get(i + indent), None | Some(b'\n' | b'\r'));
+                if blank || indent > parent {
+                    i = next_line(bytes, i);
+                    line += 1;
+                    line_start = i;
+                    continue;
+                }
+                block_scalar_indent = None;
+            }
+        }
+        match c {
+            b'\n' => {
+                line += 1;
+                line_start = i + 1;
+            }
+            b'#' if i == 0 || matches!(bytes[i - 1], b' ' | b'\t' | b'\n' | b'\r') => {
+                i = next_line(bytes, i);
+                continue;
+            }
+            b'[' | b'{' if depth > 0 || node_starts(bytes, line_start, i) => {
+                depth += 1;
+                if depth > MAX_FLOW_DEPTH {
+                    return Some(line);
+                }
+            }
+            b']' | b'}' if depth > 0 => depth -= 1,
+            b'"' | b'\'' if node_starts(bytes, line_start, i) || (depth > 0 && flow_scalar_starts(bytes, i)) => {
+                let (end, lines) = quoted_end(bytes, i);
+                line += lines;
+                if lines > 0 {
+                    line_start = bytes[..end].iter().rposition(|b| *b == b'\n').map_or(0, |at| at + 1);
+                }
+                i = end;
+                continue;
+            }
+            b'|' | b'>' if depth == 0 && node_starts(bytes, line_start, i) => {
+                let header =
+                    bytes[i + 1..].iter().find(|b| !matches!(b, b'+' | b'-' | b'0'..=b'9' | b' ' | b'\t' | b'\r'));
+                if matches!(header, None | Some(b'\n' | b'#')) {
+                    block_scalar_indent = Some(bytes[line_start..].iter().take_while(|b| **b == b' ').count());
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    None
+}
+
+fn next_line(bytes: &[u8], from: usize) -> usize {
+    bytes[from..].iter().position(|b| *b == b'\n').map_or(bytes.len(), |at| from + at + 1)
+}
+
+/// Whether a node may start at `at` in block context: only blanks before it on its line, or
+/// after a blank that follows `:`, `-`, `?`, `,`, an anchor (`&a`) or a tag (`!t`).
+fn node_starts(bytes: &[u8], line_start: usize, at: usize) -> bool {
+    let before = &bytes[line_start..at];
+    let trimmed = before.iter().rposition(|b| !matches!(b, b' ' | b'\t')).map(|end| &before[..=end]);
+    let Some(trimmed) = trimmed else { return true };
+    if trimmed.len() == before.len() {
+        return false;
+    }
+    if matches!(trimmed.last(), Some(b':' | b'-' | b'?' | b',')) {
+        return true;
+    }
+    let word_start = trimmed.iter().rposition(|b| matches!(b, b' ' | b'\t')).map_or(0, |at| at + 1);
+    matches!(trimmed.get(word_start), Some(b'&' | b'!'))
+}
+
+/// Whether a quote at `at` inside a flow collection starts a quoted scalar (rather than sitting
+/// inside a plain one).
+fn flow_scalar_starts(bytes: &[u8], at: usize) -> bool {
+    let before = bytes[..at].iter().rposition(|b| !matches!(b, b' ' | b'\t' | b'\r' | b'\n'));
+    before.is_none_or(|p| matches!(bytes[p], b'[' | b'{' | b',' | b':' | b'?'))
+}
+
+/// The index after the quoted scalar opening at `at`, and the line breaks inside it.
+fn quoted_end(bytes: &[u8], at: usize) -> (usize, u32) {
+    let quote = bytes[at];
+    let mut i = at + 1;
+    let mut lines = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'\\' if quote == b'"' => i += 1,
+            b'\'' if quote == b'\'' && bytes.get(i + 1) == Some(&b'\'') => i += 1,
+            b if b == quote => return (i + 1, lines),
+            b'\n' => lines += 1,
+            _ => {}
+        }
+        i += 1;
+    }
+    (bytes.len(), lines)
 }
 
 /// Resolves YAML merge keys (`<<: *anchor` or `<<: [*a, *b]`) everywhere in `value`.
@@ -110,6 +234,32 @@ pub fn field_line(text: &str, field: &str) -> Option<u32> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn deeply_nested_flow_collections_are_refused_before_they_are_read() {
+        // Each was minutes of the reader's time (its work grows with depth times tokens).
+        for text in [
+            format!("k: {}1{}\n", "[".repeat(100_000), "]".repeat(100_000)),
+            format!("c{{a: {}1{}\n", "{a: ".repeat(50_000), "}".repeat(50_000)),
+            format!("- &x {}\n", "[".repeat(100_000)),
+        ] {
+            let error = parse(&text).expect_err("refused");
+            assert!(error.message.contains("nested too deeply"), "{error:?}");
+            assert_eq!(error.line, Some(1));
+        }
+        // Brackets that are text never count: in quoted and block scalars, comments, plain
+        // scalars outside flow collections.
+        let brackets = "[".repeat(300);
+        let text = format!(
+            "a: \"{brackets}\"\nb: '{brackets}'\nc: |\n  {brackets}\n  {brackets}\nd: x{brackets}\ne: [\"{brackets}\", '{brackets}'] # {brackets}\nf: 1\n"
+        );
+        let value = parse(&text).expect("read");
+        assert_eq!(value["f"], json!(1));
+        assert_eq!(value["e"], json!([brackets.clone(), brackets.clone()]));
+        // Nesting within the limit reads (up to the reader's own limit of 128 values deep).
+        let nested = format!("k: {}1{}\n", "[".repeat(100), "]".repeat(100));
+        assert!(parse(&nested).is_ok());
+    }
 
     #[test]
     fn a_billion_laughs_is_refused_not_expanded() {

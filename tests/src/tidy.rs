@@ -25,7 +25,7 @@ fn files(dir: &Path, out: &mut Vec<PathBuf>) {
 
 fn source_files() -> Vec<PathBuf> {
     let mut out = Vec::new();
-    for crate_dir in ["alloc", "core", "proto", "daemon", "ctl", "tests"] {
+    for crate_dir in ["alloc", "core", "proto", "daemon", "ctl", "tests", "fuzz"] {
         files(&workspace_root().join(crate_dir), &mut out);
     }
     assert!(out.len() > 50, "the source tree is found ({} files)", out.len());

@@ -26,6 +26,20 @@ pub const SYSTEM_USER: &str = "stanley";
 /// What `use_none` renders; casting turns it into null.
 pub const NONE_MAGIC: &str = "%*****__%NONE%__*****%";
 
+/// The most work one render (or one expression) may do, in minijinja's fuel: one unit per
+/// instruction executed, and about one per 64 bytes of data the template creates or walks
+/// through (a string it builds, a list it iterates, the text it writes). 2,000,000 is a few
+/// hundred milliseconds of work or about 128 MB of data; StackStorm's templates use a tiny
+/// part of it. A render past it fails with [`budget_exceeded`]'s message, not the daemon.
+pub const FUEL: u64 = 2_000_000;
+
+/// The message of a render that ran out of its budget.
+pub fn budget_exceeded() -> String {
+    format!(
+        "the template does too much work or builds too much data (its limit is {FUEL} units of fuel: one per instruction, one per 64 bytes of data)"
+    )
+}
+
 /// A template that did not render, with Jinja's message.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error("{0}")]
@@ -33,6 +47,9 @@ pub struct TemplateError(pub String);
 
 impl From<minijinja::Error> for TemplateError {
     fn from(error: minijinja::Error) -> Self {
+        if error.kind() == minijinja::ErrorKind::OutOfFuel {
+            return TemplateError(budget_exceeded());
+        }
         let mut text = error.to_string();
         let mut source = std::error::Error::source(&error);
         while let Some(cause) = source {
@@ -62,11 +79,13 @@ fn environment() -> &'static Environment<'static> {
 }
 
 /// A new environment as StackStorm's: strict undefined, trim/lstrip blocks, Python printing,
-/// StackStorm's filters (workflows add their functions to one of their own).
+/// StackStorm's filters (workflows add their functions to one of their own), and the work and
+/// data one render may use bounded by [`FUEL`].
 pub(crate) fn build_environment() -> Environment<'static> {
     {
         let mut env = Environment::new();
         env.set_undefined_behavior(UndefinedBehavior::Strict);
+        env.set_fuel(Some(FUEL));
         let syntax = minijinja::syntax::SyntaxConfig::builder().trim_blocks(true).lstrip_blocks(true).build();
         if let Ok(syntax) = syntax {
             env.set_syntax(syntax);

@@ -181,3 +181,64 @@ fn workflow_values_keep_the_type_of_a_single_expression() {
     let legacy = context.with_legacy_system();
     assert_eq!(render_typed(&json!("{{ system.host }}"), &legacy).expect("renders"), json!("db1"));
 }
+
+#[test]
+fn a_runaway_template_fails_its_render_naming_the_limit() {
+    let ctx = Context::new(Arc::new(NoKeyValues), SYSTEM_USER).with("n", json!(100_000));
+    let budget = budget_exceeded();
+    let runaway = [
+        // Time: ten billion loop iterations.
+        "{% for i in range(n) %}{% for j in range(n) %}{{ j }}{% endfor %}{% endfor %}",
+        // Memory: strings doubled until they are gigabytes.
+        "{% set s = 'x' * 90000000 %}{{ (s ~ s ~ s ~ s) | length }}",
+        // A gigabyte string at once.
+        "{{ 'a' * 1000000000 }}",
+        // Output: a hundred thousand copies of a large string.
+        "{% for i in range(n) %}{{ 'y' * 10000 }}{% endfor %}",
+    ];
+    for source in runaway {
+        assert_eq!(render(source, &ctx), Err(TemplateError(budget.clone())), "{source}");
+    }
+    let typed = render_typed(&json!("{{ ('z' * 90000000) ~ ('z' * 90000000) ~ ('z' * 90000000) }}"), &ctx);
+    assert_eq!(typed, Err(TemplateError(budget.clone())));
+    // Limits minijinja keeps on its own, each named in its message.
+    let own = [
+        ("{{ range(1000000000) | length }}", "range"),
+        ("{% macro f(n) %}{{ f(n) }}{% endmacro %}{{ f(1) }}", "recursion"),
+    ];
+    for (source, message) in own {
+        let error = render(source, &ctx).expect_err(source);
+        assert!(error.0.contains(message), "{source}: {error}");
+    }
+    let nested = format!("{{{{ {}1{} }}}}", "(".repeat(1000), ")".repeat(1000));
+    let error = render(&nested, &ctx).expect_err("too deep");
+    assert!(error.0.contains("nested") || error.0.contains("recursion"), "{error}");
+    // An ordinary template is far from the limits.
+    assert_eq!(render("{% for i in range(3) %}{{ i }}{% endfor %}", &ctx), Ok("012".to_string()));
+}
+
+#[test]
+fn endless_recursion_in_a_template_fails_within_a_small_stack() {
+    // The daemon renders on threads with 2 MiB stacks; so does this test, in a debug build.
+    let sources = [
+        "{% macro f(n) %}{{ f(n) }}{% endmacro %}{{ f(1) }}",
+        "{% macro f(n) %}{% for x in [1] %}{% if true %}{{ f(n ~ x) | upper }}{% endif %}{% endfor %}{% endmacro %}{{ f(1) }}",
+    ];
+    std::thread::Builder::new()
+        .stack_size(2 << 20)
+        .spawn(move || {
+            let ctx = Context::new(Arc::new(NoKeyValues), SYSTEM_USER);
+            for source in sources {
+                let error = render(source, &ctx).expect_err(source);
+                assert!(error.0.contains("recursion limit"), "{source}: {error}");
+                assert!(render_pattern(&json!(source), &ctx).is_err(), "{source}");
+                assert!(render_typed(&json!(source), &ctx).is_err(), "{source}");
+                assert!(render_value(&json!([source]), &ctx).is_err(), "{source}");
+                let scope = crate::orquesta::functions::Scope::new(Default::default(), Arc::new(NoKeyValues), "u");
+                assert!(crate::orquesta::expr::evaluate(&json!(source), &scope).is_err(), "{source}");
+            }
+        })
+        .expect("a thread")
+        .join()
+        .expect("no stack overflow");
+}

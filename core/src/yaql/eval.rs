@@ -8,6 +8,7 @@
 
 use std::borrow::Cow;
 use std::cell::Cell;
+use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value};
 
@@ -18,8 +19,23 @@ use super::{EvalError, Host, ops, regex};
 
 /// The most work one evaluation may do: every value an expression node produces (or copies)
 /// costs its `values::weight`, so neither loops over large ranges nor building huge values can
-/// run away.
-pub(crate) const MAX_STEPS: u64 = 10_000_000;
+/// run away. 3,000,000 steps are a few hundred milliseconds of the slowest work (copying large
+/// lists through lambdas); real workflow expressions take a few hundred.
+pub(crate) const MAX_STEPS: u64 = 3_000_000;
+
+/// The longest one evaluation may run, checked every `TIME_CHECK_STEPS` steps: the step budget
+/// bounds the work, this bounds the time on a slow or busy machine too. Debug builds, about ten
+/// times slower, allow ten times as long, so the step budget stays what stops them first.
+pub(crate) const MAX_TIME: Duration =
+    if cfg!(debug_assertions) { Duration::from_millis(10_000) } else { Duration::from_millis(250) };
+
+/// How often (in steps) the clock is read.
+const TIME_CHECK_STEPS: u64 = 1 << 14;
+
+/// The largest value one node of an expression may produce, in the same units (one per value,
+/// one per 8 bytes of text): about 16 MB of text or two million items. The step budget bounds
+/// all the work of an evaluation; this bounds what it holds at once.
+pub(crate) const MAX_VALUE: u64 = 2_000_000;
 
 /// Variable names and their values.
 type Vars<'a> = Vec<(Cow<'a, str>, Cow<'a, Value>)>;
@@ -52,23 +68,43 @@ impl<'a> Scope<'a> {
     }
 }
 
-/// One evaluation: the host and the work done so far.
+/// One evaluation: the host, the work done so far and when it must end.
 pub(crate) struct Evaluator<'h> {
     host: &'h dyn Host,
     steps: Cell<u64>,
+    /// The step count at which the clock is read next.
+    next_check: Cell<u64>,
+    deadline: Instant,
+    limit: Duration,
 }
 
 impl<'h> Evaluator<'h> {
     pub(crate) fn new(host: &'h dyn Host) -> Self {
-        Evaluator { host, steps: Cell::new(0) }
+        Self::with_time_limit(host, MAX_TIME)
     }
 
-    /// Counts `n` steps of work; past the budget the evaluation fails.
+    pub(crate) fn with_time_limit(host: &'h dyn Host, limit: Duration) -> Self {
+        Evaluator {
+            host,
+            steps: Cell::new(0),
+            next_check: Cell::new(TIME_CHECK_STEPS),
+            deadline: Instant::now() + limit,
+            limit,
+        }
+    }
+
+    /// Counts `n` steps of work; past the budget, or past the time limit, the evaluation fails.
     pub(crate) fn charge(&self, n: u64) -> Result<(), EvalError> {
         let steps = self.steps.get().saturating_add(n);
         self.steps.set(steps);
         if steps > MAX_STEPS {
             return Err(err(format!("expression takes too much work (more than {MAX_STEPS} steps)")));
+        }
+        if steps >= self.next_check.get() {
+            self.next_check.set(steps.saturating_add(TIME_CHECK_STEPS));
+            if Instant::now() > self.deadline {
+                return Err(err(format!("expression takes too long (more than {} ms)", self.limit.as_millis())));
+            }
         }
         Ok(())
     }
@@ -89,7 +125,11 @@ impl<'h> Evaluator<'h> {
             Expr::Unary(op, operand) => self.eval_unary(*op, operand, scope),
             Expr::Binary(op, left, right) => self.binary(*op, left, right, scope),
         }?;
-        self.charge(weight(&value))?;
+        let weight = weight(&value);
+        if weight > MAX_VALUE {
+            return Err(too_large());
+        }
+        self.charge(weight)?;
         Ok(value)
     }
 
@@ -280,6 +320,14 @@ impl<'h> Evaluator<'h> {
             _ => Err(unknown_function(name)),
         }
     }
+}
+
+#[cold]
+#[inline(never)]
+fn too_large() -> EvalError {
+    err(format!(
+        "a value of the expression is too large (its limit is {MAX_VALUE} units: one per item, one per 8 bytes of text)"
+    ))
 }
 
 #[cold]

@@ -21,8 +21,10 @@
 //! - `in` and `contains` also take a dict (its keys) and a string (substrings) *(here)*.
 //! - plain calls of functions that take lambdas (`select`, `where`, ...) go to the library
 //!   without asking the host, as their arguments must stay unevaluated *(here)*.
-//! - nesting deeper than `parser::MAX_DEPTH` is a syntax error, and one evaluation may do at
-//!   most `eval::MAX_STEPS` work, so no expression overflows the stack or runs away *(here)*.
+//! - nesting deeper than `parser::MAX_DEPTH` is a syntax error, one evaluation may do at most
+//!   `eval::MAX_STEPS` work or run longer than `eval::MAX_TIME`, no value it builds may be larger than `eval::MAX_VALUE`, and a
+//!   repetition or `range()` has at most `ops::MAX_REPEAT` items, so no expression overflows
+//!   the stack or runs away in time or memory *(here)*.
 
 mod ast;
 mod collections;

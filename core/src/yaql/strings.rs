@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 use super::EvalError;
 use super::eval::Evaluator;
 use super::library::{Args, Param};
-use super::values::{err, py_repr, py_str, yaql_str};
+use super::values::{MAX_TEXT, err, py_repr, py_str, yaql_str};
 
 /// Arguments bound to parameters.
 type Bound<'a> = Vec<Option<&'a Value>>;
@@ -44,7 +44,22 @@ pub(crate) fn join(_: &Evaluator, a: &Args) -> Result<Value, EvalError> {
         (Value::String(separator), Value::Array(items)) => (items, separator.as_str()),
         _ => (Param(a.name, "sequence").list(first)?, Param(a.name, "separator").string(second)?),
     };
-    Ok(Value::String(items.iter().map(yaql_str).collect::<Vec<_>>().join(separator)))
+    let parts: Vec<String> = items.iter().map(yaql_str).collect();
+    let size = parts
+        .iter()
+        .map(String::len)
+        .sum::<usize>()
+        .saturating_add(parts.len().saturating_sub(1).saturating_mul(separator.len()));
+    check_text_size(a.name, size)?;
+    Ok(Value::String(parts.join(separator)))
+}
+
+/// Refuses a text a function would build past `MAX_TEXT`, before building it.
+fn check_text_size(name: &str, size: usize) -> Result<(), EvalError> {
+    if size > MAX_TEXT {
+        return Err(err(format!("{name}() would make a string too large (its limit is {MAX_TEXT} bytes)")));
+    }
+    Ok(())
 }
 
 /// Byte spans of the whitespace-separated words of `s`.
@@ -144,7 +159,7 @@ pub(crate) fn replace(_: &Evaluator, a: &Args) -> Result<Value, EvalError> {
             let count = count_of(slots[2], -1)?;
             let mut out = s.to_string();
             for (old, new) in replacements {
-                out = replace_n(&out, old, &yaql_str(new), count);
+                out = replace_n(a.name, &out, old, &yaql_str(new), count)?;
             }
             Ok(Value::String(out))
         }
@@ -152,16 +167,23 @@ pub(crate) fn replace(_: &Evaluator, a: &Args) -> Result<Value, EvalError> {
             let params = ["string", "old", "new", "count"];
             let (s, slots) = text(a, &params, 3)?;
             let (old, new) = (string_at(a, &slots, &params, 1)?, string_at(a, &slots, &params, 2)?);
-            Ok(Value::String(replace_n(s, old, new, count_of(slots[3], -1)?)))
+            Ok(Value::String(replace_n(a.name, s, old, new, count_of(slots[3], -1)?)?))
         }
     }
 }
 
-fn replace_n(s: &str, old: &str, new: &str, count: i64) -> String {
-    match usize::try_from(count) {
+/// `s` with `old` replaced by `new` (`count` times, all when negative), refused before it is
+/// built when it would pass `MAX_TEXT` (an empty `old` matches between every character).
+fn replace_n(name: &str, s: &str, old: &str, new: &str, count: i64) -> Result<String, EvalError> {
+    if new.len() > old.len() {
+        let found = if old.is_empty() { s.chars().count() + 1 } else { s.matches(old).count() };
+        let replaced = usize::try_from(count).map_or(found, |n| n.min(found));
+        check_text_size(name, s.len().saturating_add(replaced.saturating_mul(new.len() - old.len())))?;
+    }
+    Ok(match usize::try_from(count) {
         Ok(n) => s.replacen(old, new, n),
         Err(_) => s.replace(old, new),
-    }
+    })
 }
 
 fn trim_impl(a: &Args, left: bool, right: bool) -> Result<Value, EvalError> {
@@ -310,6 +332,7 @@ pub(crate) fn format(_: &Evaluator, a: &Args) -> Result<Value, EvalError> {
                     a.named.get(&field).ok_or_else(|| err(format!("format() has no argument named \"{field}\"")))?
                 };
                 out.push_str(&if conversion == "r" { py_repr(value) } else { py_str(value) });
+                check_text_size(a.name, out.len())?;
             }
             c => out.push(c),
         }
@@ -395,5 +418,18 @@ mod tests {
             ("'{0}{}'.format(1, 2)", n.clone(), "cannot mix automatic and numbered fields"),
             ("[1].join(1)", n.clone(), "join() expects a string for \"separator\", got an integer"),
         ]);
+    }
+
+    #[test]
+    fn a_replace_or_join_that_would_build_a_huge_string_is_refused_before_it_is_built() {
+        let n = json!(null);
+        check_errors(&[
+            // An empty pattern matches between every character: a million copies of a million bytes.
+            ("('a' * 1000000).replace('', 'b' * 1000000)", n.clone(), "replace() would make a string too large"),
+            ("('a' * 1000000).replace({a => 'b' * 1000}, -1)", n.clone(), "replace() would make a string too large"),
+            ("range(1000000).join('x' * 1000000)", n.clone(), "join() would make a string too large"),
+            ("('{0}' * 300000).format('x' * 1000000)", n.clone(), "format() would make a string too large"),
+        ]);
+        check_values(&[("('a' * 10).replace('', '-', 3)", n.clone(), json!("-a-a-aaaaaaaa"))]);
     }
 }

@@ -422,3 +422,30 @@ fn hostile_input_never_panics() {
     }
     assert!(parsed > 300 && evaluated > 100, "too few soups parsed ({parsed}) or evaluated ({evaluated})");
 }
+
+#[test]
+fn a_runaway_expression_fails_its_evaluation_naming_the_limit() {
+    let n = json!(null);
+    check_errors(&[
+        ("range(0, 100000000000).list()", n.clone(), "range() would have more than 1000000 items"),
+        ("range(1000000000)", n.clone(), "range() would have more than 1000000 items"),
+        ("'x' * 2000000000", n.clone(), "result of \"*\" would be too large (more than 1000000 items or bytes)"),
+        // Time: a million lambda calls, each building a list.
+        ("range(1000000).select(range(100)).len()", n.clone(), "takes too much work (more than 3000000 steps)"),
+        // Memory: one value of 20 MB, built from parts each within the limits.
+        (
+            "let(s => 'x' * 1000000) -> [$s, $s, $s, $s, $s, $s, $s, $s, $s, $s, $s, $s, $s, $s, $s, $s, $s, $s, $s, $s]",
+            n.clone(),
+            "a value of the expression is too large (its limit is 2000000 units",
+        ),
+    ]);
+    // Time: the clock is read as the steps add up; with no time left, the evaluation stops.
+    let expression = parse("range(100000).select($ * 2).len()").expect("parses");
+    let evaluator = eval::Evaluator::with_time_limit(&TestHost, std::time::Duration::ZERO);
+    let error = evaluator.eval(&expression.tree, &eval::Scope::root(&n)).expect_err("out of time");
+    assert_eq!(error.message, "expression takes too long (more than 0 ms)");
+    // YAQL has no exponent notation: `1e9` is refused as it is read.
+    assert!(matches!(run("range(1e9)", &n), Err(RunError::Syntax(e)) if e.message.contains("invalid number")));
+    let deep = format!("{}1{}", "(".repeat(parser::MAX_DEPTH + 1), ")".repeat(parser::MAX_DEPTH + 1));
+    assert!(matches!(run(&deep, &n), Err(RunError::Syntax(e)) if e.message.contains("nested too deeply")));
+}

@@ -173,6 +173,10 @@ pub(crate) fn py_repr(value: &Value) -> String {
     }
 }
 
+/// The longest text a library function may build: what `eval::MAX_VALUE` allows a value
+/// (one unit per 8 bytes).
+pub(crate) const MAX_TEXT: usize = super::eval::MAX_VALUE as usize * 8;
+
 /// The work a value stands for, for the step budget: one per value, and one per 8 bytes of
 /// text, so building or copying large values uses the budget up.
 pub(crate) fn weight(value: &Value) -> u64 {

@@ -17,6 +17,7 @@ mod status;
 pub mod tcp;
 pub mod tls;
 
+pub use runtime::object_field;
 pub use service::{ControlService, DaemonInfo};
 pub use tcp::{TcpConfig, TcpDoors};
 

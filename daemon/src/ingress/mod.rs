@@ -282,15 +282,16 @@ async fn webhook(
 }
 
 /// A request body decoded by its content type.
-enum Decoded {
+pub enum Decoded {
     Json(Value),
     Other(Value),
 }
 
 /// Decodes a body as StackStorm's API router does: JSON (the default; an empty body is `{}`),
 /// a form (`application/x-www-form-urlencoded`: each field to the list of its values, blank
-/// values left out) or plain text (a string).
-fn decode_body(content_type: &str, body: &[u8]) -> Result<Decoded, Answer> {
+/// values left out) or plain text (a string). Public for the fuzz harness, which feeds it
+/// hostile bodies.
+pub fn decode_body(content_type: &str, body: &[u8]) -> Result<Decoded, Answer> {
     let media = content_type.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
     let bad = |reason: String| fault(StatusCode::BAD_REQUEST, format!("Failed to parse request body: {reason}"));
     match media.as_str() {

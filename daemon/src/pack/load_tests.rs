@@ -352,3 +352,42 @@ fn many_files_load_in_parallel_in_order() {
     assert_eq!(pack.actions.len(), 200);
     assert!(pack.actions.windows(2).all(|w| w[0].name < w[1].name));
 }
+
+/// Nine levels of nine aliases each: 387,420,489 strings if expanded.
+fn billion_laughs(first_key: &str) -> String {
+    let mut text =
+        format!("{first_key}\na: &a [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n");
+    let mut previous = 'a';
+    for level in ['b', 'c', 'd', 'e', 'f', 'g', 'h', 'i'] {
+        let aliases = vec![format!("*{previous}"); 9].join(",");
+        text.push_str(&format!("{level}: &{level} [{aliases}]\n"));
+        previous = level;
+    }
+    text
+}
+
+#[test]
+fn a_billion_laughs_action_file_is_refused_naming_the_file() {
+    let fx = Fixture::new();
+    fx.write("packs/lol/pack.yaml", PACK_YAML)
+        .write("packs/lol/actions/ok.yaml", "name: ok\nrunner_type: noop\n")
+        .write("packs/lol/actions/lol.yaml", &billion_laughs("name: lol\nrunner_type: noop"));
+    let pack = fx.loaded("lol", None);
+    assert_eq!(pack.actions.iter().map(|a| a.name.as_str()).collect::<Vec<_>>(), ["ok"]);
+    let [error] = pack.errors.as_slice() else { panic!("one error: {:?}", pack.errors) };
+    assert_eq!(error.file, "actions/lol.yaml");
+    assert!(error.message.contains("repetition limit"), "{error}");
+}
+
+#[test]
+fn a_billion_laughs_config_file_is_refused_naming_the_file() {
+    let fx = Fixture::new();
+    fx.write("packs/lol/pack.yaml", PACK_YAML)
+        .write("packs/lol/config.schema.yaml", "a:\n  type: array\n")
+        .write("configs/lol.yaml", &billion_laughs("x: 1"));
+    let pack = fx.loaded("lol", None);
+    let [error] = pack.errors.as_slice() else { panic!("one error: {:?}", pack.errors) };
+    assert!(error.file.ends_with("configs/lol.yaml"), "{error}");
+    assert!(error.message.contains("repetition limit"), "{error}");
+    assert!(pack.config.values.is_empty(), "{:?}", pack.config.values);
+}
