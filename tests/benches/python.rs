@@ -3,6 +3,7 @@
 //! * one trivial python-script action, RunAction request to `succeeded` (as WatchExecution
 //!   reports it), 200 runs in a row, p50 and p99: forked from the warm interpreter, and the
 //!   same with `--no-python-warm` (a new interpreter each);
+//! * the same for `core.noop` (no process): the floor the daemon's request path sets;
 //! * python-script executions per second: 2,000 runs with 16 in flight, warm, with the CPU time
 //!   each run cost st2d and Python (the warm interpreters and the children they reaped), from
 //!   `/proc/PID/stat`: a figure the load of other processes on the machine moves less than the
@@ -107,6 +108,18 @@ fn main() {
                 ms(at(0.99)),
             );
             if extra.is_empty() {
+                // The floor under any action: the same requests for `core.noop`, which starts
+                // no process.
+                let mut floor = Vec::with_capacity(RUNS);
+                for _ in 0..RUNS {
+                    floor.push(run_to_success(&mut client, "core.noop", &json!({})).await);
+                }
+                floor.sort();
+                println!(
+                    "core.noop, request to succeeded: p50 {:.1} ms, p99 {:.1} ms ({RUNS} runs in a row)",
+                    ms(floor[RUNS / 2]),
+                    ms(floor[RUNS * 99 / 100]),
+                );
                 burst(&client, daemon.id()).await;
             }
         });
@@ -122,6 +135,7 @@ async fn burst(client: &st2d_tests::Client, daemon: u32) {
     let pythons = warm_pids(before_status);
     let st2d_before = cpu_seconds(daemon, false);
     let python_before: f64 = pythons.iter().map(|pid| cpu_seconds(*pid, true)).sum();
+    let faults_before: f64 = pythons.iter().map(|pid| page_faults(*pid)).sum();
     let started = Instant::now();
     let mut tasks = Vec::new();
     for worker in 0..IN_FLIGHT {
@@ -141,25 +155,40 @@ async fn burst(client: &st2d_tests::Client, daemon: u32) {
     let forks: u64 = status.warm_interpreters.iter().map(|w| w.forks).sum();
     let st2d_cpu = cpu_seconds(daemon, false) - st2d_before;
     let python_cpu = pythons.iter().map(|pid| cpu_seconds(*pid, true)).sum::<f64>() - python_before;
+    let faults = pythons.iter().map(|pid| page_faults(*pid)).sum::<f64>() - faults_before;
     println!(
-        "python-script executions: {:.0} per second ({BURST} runs, {IN_FLIGHT} in flight, all succeeded, {elapsed:.2} s; {forks} forked warm in all); CPU per run: st2d {:.2} ms, Python {:.2} ms",
+        "python-script executions: {:.0} per second ({BURST} runs, {IN_FLIGHT} in flight, all succeeded, {elapsed:.2} s; {forks} forked warm in all); per run: CPU st2d {:.2} ms, Python {:.2} ms; Python page faults {:.0}",
         BURST as f64 / elapsed,
         st2d_cpu * 1000.0 / BURST as f64,
         python_cpu * 1000.0 / BURST as f64,
+        faults / BURST as f64,
     );
+}
+
+/// The fields of `/proc/PID/stat` after the command name (which is in parentheses and may hold
+/// spaces): field N of proc(5) is at N - 3.
+fn stat_fields(pid: u32) -> Vec<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    stat.rsplit_once(')')
+        .map(|(_, rest)| rest.split_whitespace().map(|field| field.parse().unwrap_or(0.0)).collect())
+        .unwrap_or_default()
+}
+
+/// The minor page faults of process `pid` and of the children it has reaped (`minflt` and
+/// `cminflt`, fields 10 and 11 of proc(5)).
+fn page_faults(pid: u32) -> f64 {
+    let fields = stat_fields(pid);
+    fields.get(10 - 3).copied().unwrap_or(0.0) + fields.get(11 - 3).copied().unwrap_or(0.0)
 }
 
 /// The CPU time (user and system) of process `pid`, and with `children` that of the children
 /// it has reaped, in seconds.
 fn cpu_seconds(pid: u32, children: bool) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    // The fields after the command name, which is in parentheses and may hold spaces.
-    let fields: Vec<&str> =
-        stat.rsplit_once(')').map(|(_, rest)| rest.split_whitespace().collect()).unwrap_or_default();
-    let ticks = |index: usize| fields.get(index).and_then(|field| field.parse::<f64>().ok()).unwrap_or(0.0);
-    // utime, stime, cutime, cstime are fields 14 to 17 of proc(5); 12 to 15 here.
-    let own = ticks(11) + ticks(12);
-    let reaped = if children { ticks(13) + ticks(14) } else { 0.0 };
+    let fields = stat_fields(pid);
+    let ticks = |field: usize| fields.get(field - 3).copied().unwrap_or(0.0);
+    // utime and stime are fields 14 and 15 of proc(5); cutime and cstime 16 and 17.
+    let own = ticks(14) + ticks(15);
+    let reaped = if children { ticks(16) + ticks(17) } else { 0.0 };
     (own + reaped) / clock_ticks()
 }
 
