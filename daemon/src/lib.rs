@@ -7,6 +7,7 @@ pub mod announce;
 pub mod api;
 pub mod app;
 pub mod auth;
+pub mod backup;
 pub mod check;
 pub mod cli;
 pub mod config;
