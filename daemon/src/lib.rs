@@ -34,6 +34,7 @@ pub mod service;
 pub mod shim;
 pub mod signal;
 pub mod store;
+pub mod store_command;
 pub mod systemd;
 pub mod telemetry;
 pub mod trigger;

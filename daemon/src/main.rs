@@ -1,5 +1,5 @@
 //! The `st2d` binary: parses the command line and hands over to `app`, `check` or
-//! `backup::command` (`st2d store`).
+//! `store_command` (`st2d store`).
 //!
 //! Owns: the process exit code. Must not: hold any logic beyond dispatch.
 
@@ -27,7 +27,7 @@ fn main() -> ExitCode {
         return if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS };
     }
     if let Some(Command::Store(command)) = &cli.command {
-        use st2d::backup::command::{self, CommandError};
+        use st2d::store_command::{self as command, CommandError};
         return match command::run(&Paths::resolve(&cli.paths), command) {
             Ok(report) => {
                 print!("{report}");

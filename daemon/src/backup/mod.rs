@@ -7,9 +7,7 @@
 //!
 //! Owns: the format, the export of a store's records into a writer, and the two passes of an
 //! import (the whole file checked first, then written). Must not: open a store, choose where
-//! an export comes from or goes (`command` does), or decrypt a secret (they move as stored).
-
-pub mod command;
+//! an export comes from or goes (`store_command` does), or decrypt a secret (they move as stored).
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, Write};

@@ -14,7 +14,7 @@ use crate::cli::StoreCommand;
 use crate::config::Paths;
 use crate::store::{Health, LockHolder, Store, StoreError};
 
-use super::{BackupError, Plan, Summary};
+use crate::backup::{self, BackupError, Plan, Summary};
 
 #[derive(Debug, thiserror::Error)]
 pub enum CommandError {
@@ -103,13 +103,13 @@ fn export(paths: &Paths, file: &Path, trigger_instances: bool) -> Result<String,
         Ok(store) => {
             let key = crate::datastore::fingerprint_of(&paths.datastore_key())?;
             let mut writer = std::io::BufWriter::new(out.as_file_mut());
-            let summary = super::export(&store, key.as_deref(), trigger_instances, &mut writer)?;
+            let summary = backup::export(&store, key.as_deref(), trigger_instances, &mut writer)?;
             writer.flush().map_err(io(format!("cannot write {}", file.display())))?;
             (summary, format!("the store at {}", dir.display()))
         }
         Err(StoreError::Locked { holder, .. }) => {
             through_daemon(&paths.socket, trigger_instances, out.as_file_mut())?;
-            let plan = super::plan(out.path())?;
+            let plan = backup::plan(out.path())?;
             (plan.summary, format!("the running st2d ({holder})"))
         }
         Err(error) => return Err(error.into()),
@@ -158,7 +158,7 @@ fn import(paths: &Paths, file: &Path, force: bool, skip_secrets: bool) -> Result
             what: "stop it first (an import goes into a stopped or new home)",
         });
     }
-    let plan = super::plan(file)?;
+    let plan = backup::plan(file)?;
     if plan.secrets > 0 && !skip_secrets {
         refuse_other_key(&plan, &paths.datastore_key())?;
     }
@@ -175,7 +175,7 @@ fn import(paths: &Paths, file: &Path, force: bool, skip_secrets: bool) -> Result
         }
         store.clear_all()?;
     }
-    let summary: Summary = super::import(&store, file, &plan, skip_secrets)?;
+    let summary: Summary = backup::import(&store, file, &plan, skip_secrets)?;
     let left_out =
         if skip_secrets && plan.secrets > 0 { format!(" ({} secrets left out)", plan.secrets) } else { String::new() };
     Ok(format!(
