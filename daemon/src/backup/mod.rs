@@ -262,10 +262,11 @@ fn read(file: &Path, mut each: impl FnMut(DumpRecord) -> Result<(), BackupError>
             ),
         ));
     }
-    let mut count = 0u64;
     let mut number = 1u64;
-    for text in lines {
-        number += 1;
+    // Line 1 is the header: the records are lines 2 to the trailer's.
+    for (index, text) in (2u64..).zip(lines) {
+        number = index;
+        let count = index - 2;
         let text = text.map_err(io(&shown))?;
         let line: Line = serde_json::from_str(&text).map_err(|e| refuse(number, e.to_string()))?;
         if line.end == Some(true) {
@@ -278,7 +279,6 @@ fn read(file: &Path, mut each: impl FnMut(DumpRecord) -> Result<(), BackupError>
             return Ok(header);
         }
         each(line.record().map_err(|malformed| refuse(number, malformed.0))?)?;
-        count += 1;
     }
     Err(refuse(number, "the file ends without its trailer (a cut or unfinished export)".into()))
 }
