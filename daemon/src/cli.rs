@@ -53,6 +53,38 @@ pub enum Command {
         #[arg(long)]
         print_requirements: bool,
     },
+    /// Back up, restore and check the store (`<data-dir>/store`): history, datastore,
+    /// registration choices and toggles.
+    #[command(subcommand)]
+    Store(StoreCommand),
+}
+
+/// `st2d store ...`.
+#[derive(Debug, Subcommand)]
+pub enum StoreCommand {
+    /// Write the store to FILE (JSON lines, README "Backup and restore"). When a running st2d
+    /// holds the store, it writes the export through its control socket, as one consistent view.
+    Export {
+        file: PathBuf,
+        /// Take the trigger instances too.
+        #[arg(long)]
+        trigger_instances: bool,
+    },
+    /// Read an export into this home's store, which no daemon may be using. Refuses a store
+    /// that holds history, keys or toggles already unless --force, and secrets encrypted with
+    /// another key than this home's key file unless --skip-secrets.
+    Import {
+        file: PathBuf,
+        /// Empty the store first (everything in it is lost).
+        #[arg(long)]
+        force: bool,
+        /// Leave the export's secrets out (when this home cannot have the source's key file).
+        #[arg(long)]
+        skip_secrets: bool,
+    },
+    /// Say whether the store is healthy (with its records per tree), locked by a running
+    /// process, or damaged. Exit codes: 0 healthy, 3 locked, 4 damaged, 1 anything else.
+    Check,
 }
 
 #[derive(Debug, Clone, Args, Default)]
@@ -345,6 +377,19 @@ mod tests {
         assert_eq!(cli.serve_args().grpc_listen.len(), 2);
         let error = Cli::try_parse_from(["st2d", "--grpc-tls-cert", "c.pem"]).expect_err("a cert needs a key");
         assert!(error.to_string().contains("--grpc-tls-key"), "{error}");
+    }
+
+    #[test]
+    fn store_subcommands_parse() {
+        let cli = Cli::try_parse_from(["st2d", "--home", "/h", "store", "export", "f.jsonl", "--trigger-instances"])
+            .expect("valid");
+        assert!(matches!(cli.command, Some(Command::Store(StoreCommand::Export { trigger_instances: true, .. }))));
+        let cli = Cli::try_parse_from(["st2d", "store", "import", "--force", "f.jsonl"]).expect("valid");
+        assert!(matches!(
+            cli.command,
+            Some(Command::Store(StoreCommand::Import { force: true, skip_secrets: false, .. }))
+        ));
+        assert!(Cli::try_parse_from(["st2d", "store", "check"]).is_ok());
     }
 
     #[test]

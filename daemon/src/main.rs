@@ -1,4 +1,5 @@
-//! The `st2d` binary: parses the command line and hands over to `app` or `check`.
+//! The `st2d` binary: parses the command line and hands over to `app`, `check` or
+//! `store_command` (`st2d store`).
 //!
 //! Owns: the process exit code. Must not: hold any logic beyond dispatch.
 
@@ -24,6 +25,24 @@ fn main() -> ExitCode {
         let (report, failed) = st2d::check::check(&Paths::resolve(&cli.paths));
         print!("{report}");
         return if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS };
+    }
+    if let Some(Command::Store(command)) = &cli.command {
+        use st2d::store_command::{self as command, CommandError};
+        return match command::run(&Paths::resolve(&cli.paths), command) {
+            Ok(report) => {
+                print!("{report}");
+                ExitCode::SUCCESS
+            }
+            Err(error) => {
+                eprintln!("st2d: {error}");
+                // README, "Backup and restore": 3 locked, 4 damaged, 1 anything else.
+                match error {
+                    CommandError::Locked { .. } => ExitCode::from(3),
+                    CommandError::Damaged { .. } => ExitCode::from(4),
+                    _ => ExitCode::FAILURE,
+                }
+            }
+        };
     }
     if let Some(Command::PythonBase { print_requirements: true }) = cli.command {
         print!("{}", st2d::pyenv::base::REQUIREMENTS);

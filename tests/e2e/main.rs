@@ -30,6 +30,7 @@ mod rest_rules;
 mod rest_webui;
 mod rules;
 mod sensors;
+mod store;
 mod support;
 mod systemd;
 mod timers;

@@ -7,6 +7,7 @@
 //! TCP listener without its gate.
 
 mod aliases;
+mod backup;
 mod convert;
 mod gate;
 mod inquiries;

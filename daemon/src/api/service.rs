@@ -477,4 +477,13 @@ impl Control for ControlService {
     async fn delete_key(&self, request: Request<pb::KeyRequest>) -> Result<Response<pb::DeleteKeyReply>, Status> {
         super::keys::delete_key(&self.runtime, request.get_ref()).map(Response::new)
     }
+
+    type ExportStoreStream = super::backup::ExportChunks;
+
+    async fn export_store(
+        &self,
+        request: Request<pb::ExportStoreRequest>,
+    ) -> Result<Response<Self::ExportStoreStream>, Status> {
+        super::backup::export_store(&self.runtime, request.get_ref()).await.map(Response::new)
+    }
 }

@@ -17,6 +17,41 @@ pub struct Cipher {
     key: LessSafeKey,
     random: SystemRandom,
     file: PathBuf,
+    fingerprint: String,
+}
+
+/// What a key's fingerprint is derived with (so it is no digest of the bare key).
+const FINGERPRINT_CONTEXT: &[u8] = b"st2d datastore key fingerprint v1\0";
+
+/// A key's fingerprint: 32 hex digits of SHA-256 over a context and the key; it tells two keys
+/// apart and says nothing about either.
+fn fingerprint(key: &[u8]) -> String {
+    let mut context = ring::digest::Context::new(&ring::digest::SHA256);
+    context.update(FINGERPRINT_CONTEXT);
+    context.update(key);
+    let digest = context.finish();
+    hex(digest.as_ref().get(..16).unwrap_or_default())
+}
+
+/// The fingerprint of the key in `file`; `None` when there is no such file.
+pub fn fingerprint_of(file: &Path) -> Result<Option<String>, DatastoreError> {
+    match std::fs::read_to_string(file) {
+        Ok(text) => Ok(Some(fingerprint(&key_bytes(file, text.trim())?))),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(error) => {
+            Err(DatastoreError::Key(format!("datastore key file {}: cannot read it: {error}", file.display())))
+        }
+    }
+}
+
+/// The 32 bytes of a key file's text.
+fn key_bytes(file: &Path, hex_key: &str) -> Result<Vec<u8>, DatastoreError> {
+    unhex(hex_key).filter(|b| b.len() == 32).ok_or_else(|| {
+        DatastoreError::Key(format!(
+            "datastore key file {}: not a key (expected 64 hex digits); restore the right file or move it away to start over (existing secrets then cannot be read)",
+            file.display()
+        ))
+    })
 }
 
 impl Cipher {
@@ -51,15 +86,15 @@ impl Cipher {
             }
             Err(error) => return Err(failed("cannot read it", &error)),
         };
-        let bytes = unhex(&hex_key).filter(|b| b.len() == 32).ok_or_else(|| {
-            DatastoreError::Key(format!(
-                "datastore key file {}: not a key (expected 64 hex digits); restore the right file or move it away to start over (existing secrets then cannot be read)",
-                file.display()
-            ))
-        })?;
+        let bytes = key_bytes(file, &hex_key)?;
         let key =
             UnboundKey::new(&AES_256_GCM, &bytes).map_err(|_| failed("cannot use the key", &"ring refused it"))?;
-        Ok(Self { key: LessSafeKey::new(key), random, file: file.to_path_buf() })
+        Ok(Self { key: LessSafeKey::new(key), random, file: file.to_path_buf(), fingerprint: fingerprint(&bytes) })
+    }
+
+    /// The key's fingerprint (`fingerprint_of` its file).
+    pub fn fingerprint(&self) -> &str {
+        &self.fingerprint
     }
 
     pub fn encrypt(&self, clear: &str) -> Result<String, DatastoreError> {
@@ -88,11 +123,13 @@ impl Cipher {
     }
 }
 
-fn hex(bytes: &[u8]) -> String {
+/// Lower-case hex of `bytes`.
+pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn unhex(text: &str) -> Option<Vec<u8>> {
+/// The bytes of a hex text; `None` when it is not hex.
+pub fn unhex(text: &str) -> Option<Vec<u8>> {
     if !text.len().is_multiple_of(2) {
         return None;
     }

@@ -14,7 +14,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-pub use cipher::Cipher;
+pub use cipher::{Cipher, fingerprint_of, hex, unhex};
 
 use crate::store::Store;
 
@@ -129,6 +129,11 @@ struct Record {
     expire_timestamp: Option<DateTime<Utc>>,
 }
 
+/// Whether a stored datastore record holds a secret (its value is ciphertext).
+pub fn is_secret_record(bytes: &[u8]) -> bool {
+    serde_json::from_slice::<Record>(bytes).is_ok_and(|record| record.secret)
+}
+
 /// Announces a change: the trigger type's ref and its payload.
 pub type Changes = Arc<dyn Fn(&'static str, Value) + Send + Sync>;
 
@@ -144,6 +149,11 @@ impl Datastore {
     /// Opens the datastore on `store`, with the key in `key_file` (created, 0600, when missing).
     pub fn open(store: Store, key_file: &Path) -> Result<Self, DatastoreError> {
         Ok(Self { store, cipher: Arc::new(Cipher::load_or_create(key_file)?), changes: None })
+    }
+
+    /// The fingerprint of the key that encrypts this datastore's secrets.
+    pub fn key_fingerprint(&self) -> &str {
+        self.cipher.fingerprint()
     }
 
     /// Every set and delete from now on is announced to `changes`.

@@ -7,6 +7,7 @@
 
 pub mod actions;
 pub mod aliases;
+pub mod backup;
 pub mod catalog;
 pub mod enforcements;
 mod error;

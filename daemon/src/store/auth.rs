@@ -16,6 +16,7 @@ impl Store {
 
     /// Writes an auth record and flushes it.
     pub fn put_auth_record(&self, key: &str, record: &[u8]) -> Result<(), StoreError> {
+        let _writing = self.writing();
         self.auth.insert(key, record)?;
         self.auth.flush()?;
         Ok(())
@@ -23,6 +24,7 @@ impl Store {
 
     /// Removes an auth record (flushed); whether there was one.
     pub fn remove_auth_record(&self, key: &str) -> Result<bool, StoreError> {
+        let _writing = self.writing();
         let removed = self.auth.remove(key)?.is_some();
         self.auth.flush()?;
         Ok(removed)

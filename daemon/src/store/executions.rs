@@ -11,6 +11,7 @@ use super::{Store, StoreError, id_of, recent};
 impl Store {
     /// Writes an execution record; `active` keeps it in the set a restart looks at.
     pub fn put_execution(&self, id: u64, record: &[u8], active: bool) -> Result<(), StoreError> {
+        let _writing = self.writing();
         self.executions.insert(id.to_be_bytes(), record)?;
         if active {
             self.active_executions.insert(id.to_be_bytes(), &[])?;
@@ -33,6 +34,7 @@ impl Store {
             match self.executions.get(&key)? {
                 Some(record) => found.push((id, record.to_vec())),
                 None => {
+                    let _writing = self.writing();
                     self.active_executions.remove(&key)?;
                 }
             }
@@ -47,6 +49,7 @@ impl Store {
 
     /// Records `child` as a child of workflow `parent`.
     pub fn put_child(&self, parent: u64, child: u64) -> Result<(), StoreError> {
+        let _writing = self.writing();
         self.children.insert(child_key(parent, child), &[])?;
         Ok(())
     }
@@ -61,6 +64,7 @@ impl Store {
 
     /// Writes workflow `id`'s conductor state (the caller flushes).
     pub fn put_workflow_state(&self, id: u64, state: &[u8]) -> Result<(), StoreError> {
+        let _writing = self.writing();
         self.workflows.insert(id.to_be_bytes(), state)?;
         Ok(())
     }
@@ -80,7 +84,7 @@ impl Store {
     }
 }
 
-fn child_key(parent: u64, child: u64) -> [u8; 16] {
+pub(super) fn child_key(parent: u64, child: u64) -> [u8; 16] {
     let mut key = [0u8; 16];
     key[..8].copy_from_slice(&parent.to_be_bytes());
     key[8..].copy_from_slice(&child.to_be_bytes());

@@ -1,9 +1,12 @@
 //! The embedded store (sled): what is not in pack files: each pack's registration policy
 //! (DESIGN.md 3.2), the trigger instance journal, rule enforcements, executions and workflow
-//! states (`executions.rs`), toggles and the key-value datastore.
+//! states (`executions.rs`), toggles and the key-value datastore; the walk and restore of every
+//! tree for backups (`dump.rs`) and the health of a store directory (`health.rs`).
 //!
-//! Owns: the only use of sled, its trees and their encodings. Must not: be called on an async
-//! runtime thread for batches of size (callers use `spawn_blocking`).
+//! Owns: the only use of sled, its trees and their encodings, and the write gate: every write
+//! holds it shared, a backup's walk holds it alone, so a backup sees the store as it was between
+//! two writes. Must not: be called on an async runtime thread for batches of size (callers use
+//! `spawn_blocking`).
 
 // The one module that uses sled (clippy.toml).
 #![allow(clippy::disallowed_methods, clippy::disallowed_types)]
@@ -14,7 +17,12 @@ use std::path::Path;
 use st2d_core::pack::model::ContentKind;
 
 mod auth;
+mod dump;
 mod executions;
+mod health;
+
+pub use dump::{DumpKey, DumpRecord, DumpTree};
+pub use health::{Health, LockHolder};
 
 const REGISTRATION_TREE: &str = "pack_registration";
 /// How each installed pack was installed (JSON), and any virtualenv error.
@@ -37,11 +45,21 @@ const WORKFLOWS_TREE: &str = "workflow_states";
 const AUTH_TREE: &str = "auth";
 /// Every trigger instance with an id up to this one has been processed.
 const PROCESSED_THROUGH_KEY: &str = "trigger_instances_processed_through";
+/// Every id this store gives out is above this one (set by an import, whose ids it keeps).
+const IDS_ABOVE_KEY: &str = "ids_above";
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("cannot open the store at {path}: {source} (is another st2d using the same data directory?)")]
+    #[error("cannot open the store at {path}: {source}")]
     Open { path: String, source: sled::Error },
+    #[error("cannot open the store at {path}: it is locked by {holder} (another st2d using the same data directory?)")]
+    Locked { path: String, holder: LockHolder },
+    #[error(
+        "cannot open the store at {path}: it is damaged: {reason} (`st2d store check` reports on it; restore an export into a new data directory with `st2d store import`)"
+    )]
+    Damaged { path: String, reason: String },
+    #[error("cannot write the store's marker file {path}: {source}")]
+    Marker { path: String, source: std::io::Error },
     #[error("store error: {0}")]
     Sled(#[from] sled::Error),
     #[error("corrupt record {key} in the store: {message}")]
@@ -54,6 +72,11 @@ pub enum StoreError {
 #[derive(Clone)]
 pub struct Store {
     db: sled::Db,
+    /// Held shared by every write and alone by a backup's walk (`dump.rs`); it guards no data.
+    gate: std::sync::Arc<std::sync::RwLock<()>>,
+    /// Added to sled's id generator: above every id an import brought in.
+    id_offset: u64,
+    dir: std::sync::Arc<Path>,
     registration: sled::Tree,
     pack_installs: sled::Tree,
     trigger_instances: sled::Tree,
@@ -95,13 +118,10 @@ fn enforcement_key(instance: u64, rule: &str) -> Vec<u8> {
 }
 
 impl Store {
+    /// Opens (or creates) the store in `path`. A store another process holds is `Locked`, one
+    /// that sled cannot read `Damaged`, each naming the path.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        let db = sled::Config::new()
-            .path(path)
-            .mode(sled::Mode::LowSpace)
-            .cache_capacity(8 * 1024 * 1024)
-            .open()
-            .map_err(|source| StoreError::Open { path: path.display().to_string(), source })?;
+        let db = health::open_db(path)?;
         let registration = db.open_tree(REGISTRATION_TREE)?;
         let pack_installs = db.open_tree(PACK_INSTALLS_TREE)?;
         let trigger_instances = db.open_tree(TRIGGER_INSTANCES_TREE)?;
@@ -115,8 +135,16 @@ impl Store {
         let children = db.open_tree(CHILDREN_TREE)?;
         let workflows = db.open_tree(WORKFLOWS_TREE)?;
         let auth = db.open_tree(AUTH_TREE)?;
+        health::confirm_records(path, &db, &meta)?;
+        let id_offset = match meta.get(IDS_ABOVE_KEY)?.and_then(|bytes| <[u8; 8]>::try_from(bytes.as_ref()).ok()) {
+            Some(bytes) => u64::from_be_bytes(bytes).saturating_add(1),
+            None => 0,
+        };
         Ok(Self {
             db,
+            gate: std::sync::Arc::default(),
+            id_offset,
+            dir: std::sync::Arc::from(path),
             registration,
             pack_installs,
             trigger_instances,
@@ -148,12 +176,14 @@ impl Store {
     }
 
     pub fn set_registration(&self, pack: &str, kinds: &BTreeSet<ContentKind>) -> Result<(), StoreError> {
+        let _writing = self.writing();
         let text: Vec<&str> = kinds.iter().map(|kind| kind.as_str()).collect();
         self.registration.insert(pack, text.join(",").as_bytes())?;
         Ok(())
     }
 
     pub fn remove_registration(&self, pack: &str) -> Result<(), StoreError> {
+        let _writing = self.writing();
         self.registration.remove(pack)?;
         Ok(())
     }
@@ -164,22 +194,36 @@ impl Store {
     }
 
     pub fn put_pack_install(&self, pack: &str, record: &[u8]) -> Result<(), StoreError> {
+        let _writing = self.writing();
         self.pack_installs.insert(pack, record)?;
         Ok(())
     }
 
     pub fn remove_pack_install(&self, pack: &str) -> Result<(), StoreError> {
+        let _writing = self.writing();
         self.pack_installs.remove(pack)?;
         Ok(())
     }
 
-    /// A new id, unique and increasing for the life of the store.
+    /// A new id, unique and increasing for the life of the store (and above every imported one).
     pub fn next_id(&self) -> Result<u64, StoreError> {
-        Ok(self.db.generate_id()?)
+        Ok(self.db.generate_id()?.saturating_add(self.id_offset))
+    }
+
+    /// The directory the store lives in.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The write gate, held shared for one write (see the module header).
+    fn writing(&self) -> std::sync::RwLockReadGuard<'_, ()> {
+        // The gate guards no data: a writer that panicked left nothing half-done behind it.
+        self.gate.read().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Writes trigger instances `(id, JSON record)` in one batch (not yet flushed).
     pub fn put_trigger_instances(&self, records: &[(u64, Vec<u8>)]) -> Result<(), StoreError> {
+        let _writing = self.writing();
         let mut batch = sled::Batch::default();
         for (id, record) in records {
             batch.insert(&id.to_be_bytes(), record.as_slice());
@@ -208,11 +252,13 @@ impl Store {
 
     /// Writes a datastore record; returns the one it replaced.
     pub fn put_kv_record(&self, key: &str, record: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        let _writing = self.writing();
         Ok(self.kv.insert(key, record)?.map(|v| v.to_vec()))
     }
 
     /// Removes a datastore record; returns it when there was one.
     pub fn remove_kv_record(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let _writing = self.writing();
         Ok(self.kv.remove(key)?.map(|v| v.to_vec()))
     }
 
@@ -233,6 +279,7 @@ impl Store {
 
     /// Sets (`Some`) or clears (`None`) a sensor's toggle, durably.
     pub fn set_sensor_toggle(&self, sensor: &str, enabled: Option<bool>) -> Result<(), StoreError> {
+        let _writing = self.writing();
         match enabled {
             Some(enabled) => {
                 self.sensor_toggles.insert(sensor, if enabled { &b"1"[..] } else { &b"0"[..] })?;
@@ -252,6 +299,7 @@ impl Store {
 
     /// Sets a rule's toggle, durably.
     pub fn set_rule_toggle(&self, rule: &str, enabled: bool) -> Result<(), StoreError> {
+        let _writing = self.writing();
         self.rule_toggles.insert(rule, if enabled { &b"1"[..] } else { &b"0"[..] })?;
         self.db.flush()?;
         Ok(())
@@ -259,6 +307,7 @@ impl Store {
 
     /// Forgets a rule's toggle, durably (its file's `enabled` holds again).
     pub fn clear_rule_toggle(&self, rule: &str) -> Result<(), StoreError> {
+        let _writing = self.writing();
         self.rule_toggles.remove(rule)?;
         self.db.flush()?;
         Ok(())
@@ -275,6 +324,7 @@ impl Store {
     }
 
     pub fn set_processed_through(&self, id: u64) -> Result<(), StoreError> {
+        let _writing = self.writing();
         self.meta.insert(PROCESSED_THROUGH_KEY, &id.to_be_bytes())?;
         Ok(())
     }
@@ -299,6 +349,7 @@ impl Store {
     /// flushes it: once this returns, a replay of these instances fires none of these rules again.
     pub async fn commit_enforcements(&self, batch: &EnforcementBatch) -> Result<(), StoreError> {
         use sled::Transactional;
+        let writing = self.writing();
         let result: sled::transaction::TransactionResult<(), ()> =
             (&self.enforcements, &self.executions, &self.active_executions).transaction(
                 |(enforcements, executions, active)| {
@@ -318,6 +369,7 @@ impl Store {
                 StoreError::Corrupt { key: ENFORCEMENTS_TREE.to_string(), message: "transaction aborted".to_string() }
             }
         })?;
+        drop(writing);
         self.flush_async().await
     }
 
@@ -343,6 +395,7 @@ impl Store {
         keep_newest: usize,
         expired: impl Fn(&[u8]) -> bool,
     ) -> Result<usize, StoreError> {
+        let _writing = self.writing();
         let tree = match history {
             History::TriggerInstances => &self.trigger_instances,
             History::Executions => &self.executions,
