@@ -337,7 +337,7 @@ fn work(
     let mut number = 0u64;
     loop {
         if options.inputs.is_some_and(|n| number >= n)
-            || options.duration.is_some_and(|d| number % 16 == 0 && start.elapsed() >= d)
+            || options.duration.is_some_and(|d| number.is_multiple_of(16) && start.elapsed() >= d)
         {
             break;
         }

@@ -144,6 +144,15 @@ pub fn files_under(dir: &Path, keep: &dyn Fn(&Path) -> bool) -> Vec<(PathBuf, St
 }
 
 /// The YAML files of the shared corpus (none when it is absent).
+/// The string literals of `sources` and the shared corpus's YAML files that contain
+/// `needle`: the seeds of a definition target (`tasks:` for Orquesta, `chain:` for action-chain).
+pub fn documents_containing(sources: &[&str], needle: &str) -> Vec<Vec<u8>> {
+    let mut out: Vec<Vec<u8>> =
+        literals_where(sources, |text| text.contains(needle)).into_iter().map(String::into_bytes).collect();
+    out.extend(corpus_yaml().into_iter().filter(|(_, text)| text.contains(needle)).map(|(_, text)| text.into_bytes()));
+    out
+}
+
 pub fn corpus_yaml() -> Vec<(PathBuf, String)> {
     files_under(Path::new(CORPUS), &|p| p.extension().is_some_and(|e| e == "yaml" || e == "yml"))
 }

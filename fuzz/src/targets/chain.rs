@@ -50,21 +50,14 @@ pub static TARGET: Target = Target {
 };
 
 fn seeds() -> Vec<Vec<u8>> {
-    let mut out: Vec<Vec<u8>> = seeds::literals_where(
+    seeds::documents_containing(
         &[
             include_str!("../../../core/src/chain.rs"),
             include_str!("../../../daemon/src/workflow/chain/mod.rs"),
             include_str!("../../../tests/e2e/workflows.rs"),
         ],
-        |t| t.contains("chain:"),
+        "chain:",
     )
-    .into_iter()
-    .map(String::into_bytes)
-    .collect();
-    out.extend(
-        seeds::corpus_yaml().into_iter().filter(|(_, text)| text.contains("chain:")).map(|(_, text)| text.into_bytes()),
-    );
-    out
 }
 
 thread_local! {

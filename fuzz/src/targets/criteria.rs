@@ -15,42 +15,7 @@ use st2d_core::template::NoKeyValues;
 use super::{contexts, join, text_and_context};
 use crate::engine::{Outcome, Target};
 use crate::mutate::Grammar;
-
-const OPERATORS: &[&str] = &[
-    "equals",
-    "eq",
-    "nequals",
-    "neq",
-    "iequals",
-    "ieq",
-    "contains",
-    "ncontains",
-    "icontains",
-    "incontains",
-    "startswith",
-    "istartswith",
-    "endswith",
-    "iendswith",
-    "lessthan",
-    "lt",
-    "greaterthan",
-    "gt",
-    "matchwildcard",
-    "matchregex",
-    "regex",
-    "iregex",
-    "timediff_lt",
-    "td_lt",
-    "timediff_gt",
-    "td_gt",
-    "exists",
-    "nexists",
-    "inside",
-    "in",
-    "ninside",
-    "nin",
-    "search",
-];
+use st2d_core::pack::validate::OPERATORS;
 
 pub static TARGET: Target = Target {
     name: "criteria",

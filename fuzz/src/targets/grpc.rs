@@ -135,7 +135,7 @@ fn run(input: &[u8]) -> Outcome {
     let decoded = match which % 20 {
         0 => decode::<pb::GetStatusRequest>(bytes).is_some(),
         1 => decode::<pb::ReloadRequest>(bytes)
-            .map(|r| r.register.iter().map(|k| pb::ContentKind::try_from(*k).is_ok()).count())
+            .map(|r| r.register.iter().filter(|k| pb::ContentKind::try_from(**k).is_ok()).count())
             .is_some(),
         2 => decode::<pb::ListRequest>(bytes).is_some(),
         3 => decode::<pb::GetRequest>(bytes).map(|r| st2d::trigger::parse_id(&r.r#ref)).is_some(),

@@ -70,7 +70,7 @@ pub static TARGET: Target = Target {
 };
 
 fn seeds() -> Vec<Vec<u8>> {
-    let mut out: Vec<Vec<u8>> = seeds::literals_where(
+    seeds::documents_containing(
         &[
             include_str!("../../../core/src/orquesta/inspect/tests.rs"),
             include_str!("../../../core/src/orquesta/spec.rs"),
@@ -79,15 +79,8 @@ fn seeds() -> Vec<Vec<u8>> {
             include_str!("../../../tests/e2e/orquesta_semantics.rs"),
             include_str!("../../../tests/e2e/rerun.rs"),
         ],
-        |t| t.contains("tasks:"),
+        "tasks:",
     )
-    .into_iter()
-    .map(String::into_bytes)
-    .collect();
-    out.extend(
-        seeds::corpus_yaml().into_iter().filter(|(_, text)| text.contains("tasks:")).map(|(_, text)| text.into_bytes()),
-    );
-    out
 }
 
 thread_local! {
