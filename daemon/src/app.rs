@@ -89,7 +89,8 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     let journal_shutdown = CancellationToken::new();
     let journal_tasks = TaskTracker::new();
     let (engine_tx, engine_rx) = tokio::sync::mpsc::channel(64);
-    let journal = Journal::start(store.clone(), Some(engine_tx), journal_shutdown.clone(), &journal_tasks);
+    let admission = crate::trigger::admission::Admission::new(config.intake.clone());
+    let journal = Journal::start(store.clone(), Some(engine_tx), admission, journal_shutdown.clone(), &journal_tasks);
     let datastore = Datastore::open(store.clone(), &paths.datastore_key())?
         .with_changes(crate::datastore::journal_changes(journal.clone()));
     let shim = ShimServer::start(
@@ -188,7 +189,8 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     let renderer: crate::rule::reactor::RendererFactory = std::sync::Arc::new(move || {
         Box::new(st2d_core::criteria::patterns::TemplatePatterns::new(patterns_kv.clone()))
     });
-    let reactor = Reactor::new(store.clone(), published.clone(), executor.clone(), renderer);
+    let reactor =
+        Reactor::new(store.clone(), published.clone(), executor.clone(), renderer, journal.admission().clone());
     // The reactor stops when the journal, drained, closes its channel.
     rules_tasks.spawn(reactor.run(engine_rx, CancellationToken::new()));
     work_tasks.spawn(sensors.clone().run(published.clone(), work.clone()));

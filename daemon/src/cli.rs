@@ -183,6 +183,22 @@ pub struct ServeArgs {
     #[arg(long, env = "ST2D_ACTION_CONCURRENCY", default_value_t = 16, value_name = "N", global = true)]
     pub action_concurrency: usize,
 
+    /// Refuse new trigger instances from outside (webhooks answer 503 with Retry-After, gRPC
+    /// RESOURCE_EXHAUSTED, sensors' dispatches wait for their ack) while this many wait for the
+    /// rules engine.
+    #[arg(long, env = "ST2D_MAX_TRIGGER_BACKLOG", default_value_t = 50_000, value_name = "N", global = true)]
+    pub max_trigger_backlog: usize,
+
+    /// Refuse new trigger instances from outside, as for the backlog, while this many
+    /// executions wait for a slot.
+    #[arg(long, env = "ST2D_MAX_QUEUED_EXECUTIONS", default_value_t = 10_000, value_name = "N", global = true)]
+    pub max_queued_executions: usize,
+
+    /// Refuse new trigger instances and API executions while the data directory's filesystem
+    /// has less than this many MiB free, keeping them for the work under way (0: no check).
+    #[arg(long, env = "ST2D_DISK_RESERVE_MB", default_value_t = 64, value_name = "MIB", global = true)]
+    pub disk_reserve_mb: u64,
+
     /// Keep trigger instances, rule enforcements and executions this many days (0: no age limit).
     #[arg(long, env = "ST2D_HISTORY_DAYS", default_value_t = 30, value_name = "DAYS", global = true)]
     pub history_days: u64,

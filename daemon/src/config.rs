@@ -138,6 +138,9 @@ pub struct Config {
     pub timers_timezone: String,
     /// Executions running at once.
     pub action_concurrency: usize,
+    /// When intake is refused (`--max-trigger-backlog`, `--max-queued-executions`,
+    /// `--disk-reserve-mb`).
+    pub intake: crate::trigger::admission::Limits,
     pub retention: crate::retention::Retention,
     /// The remote runners' SSH settings (`--ssh-*`).
     pub ssh: SshSettings,
@@ -146,6 +149,7 @@ pub struct Config {
 impl Config {
     pub fn new(paths: &PathArgs, serve: &ServeArgs) -> Self {
         let paths = Paths::resolve(paths);
+        let data_dir = paths.data_dir.clone();
         Self {
             ssh: SshSettings {
                 user: serve.ssh_user.clone(),
@@ -194,6 +198,11 @@ impl Config {
             sensor_ref: serve.sensor_ref.clone(),
             timers_timezone: serve.timers_timezone.clone(),
             action_concurrency: serve.action_concurrency.max(1),
+            intake: crate::trigger::admission::Limits {
+                max_backlog: serve.max_trigger_backlog.max(1),
+                max_queued: serve.max_queued_executions.max(1),
+                disk: (serve.disk_reserve_mb > 0).then_some((data_dir, serve.disk_reserve_mb << 20)),
+            },
             retention: crate::retention::Retention {
                 max_age: (serve.history_days > 0).then(|| Duration::from_secs(serve.history_days * 86_400)),
                 max_count: (serve.history_max > 0).then_some(serve.history_max),

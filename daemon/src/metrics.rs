@@ -9,7 +9,7 @@
 //! block on the paths that bump a counter, or decide anything from a counter's value.
 
 use std::fmt::Write as _;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use st2d_core::status::ExecutionStatus;
@@ -24,8 +24,8 @@ pub struct Metrics {
     pub trigger_instances_unwritten: AtomicU64,
     /// Trigger instances the rules engine has processed.
     pub trigger_instances_processed: AtomicU64,
-    /// Instances queued for the journal or journaled and not yet processed.
-    pub journal_depth: AtomicI64,
+    /// Trigger instances and API executions refused at intake (backlog, queue, disk).
+    pub intake_refused: AtomicU64,
     /// Rules whose criteria matched an instance (one per enforcement).
     pub rules_matched: AtomicU64,
     /// Enforcements recorded failed (a criterion or a parameter did not work out).
@@ -108,7 +108,7 @@ impl Metrics {
             trigger_instances_invalid: AtomicU64::new(0),
             trigger_instances_unwritten: AtomicU64::new(0),
             trigger_instances_processed: AtomicU64::new(0),
-            journal_depth: AtomicI64::new(0),
+            intake_refused: AtomicU64::new(0),
             rules_matched: AtomicU64::new(0),
             enforcements_failed: AtomicU64::new(0),
             executions: [const { AtomicU64::new(0) }; ExecutionStatus::ALL.len()],
@@ -147,11 +147,6 @@ impl Metrics {
     pub fn add(counter: &AtomicU64, count: usize) {
         counter.fetch_add(count as u64, Ordering::Relaxed);
     }
-
-    /// Moves the journal depth by `delta`.
-    pub fn journal_depth_moved(&self, delta: i64) {
-        self.journal_depth.fetch_add(delta, Ordering::Relaxed);
-    }
 }
 
 /// A sensor in brief, as the sensor container reports it for the page.
@@ -166,6 +161,10 @@ pub struct SensorOverview {
 pub struct Snapshot {
     pub registry_generation: u64,
     pub executions_in_flight: usize,
+    /// Executions waiting for a slot.
+    pub executions_queued: usize,
+    /// Trigger instances queued for the journal or journaled and not yet processed.
+    pub journal_depth: usize,
     pub sensors: Vec<SensorOverview>,
 }
 
@@ -213,7 +212,13 @@ pub fn render(metrics: &Metrics, snapshot: &Snapshot) -> String {
         "Trigger instances queued for the journal or journaled and not yet processed by the rules engine.",
         "gauge",
     );
-    let _ = writeln!(page.text, "st2d_trigger_journal_depth {}", metrics.journal_depth.load(Ordering::Relaxed).max(0));
+    let _ = writeln!(page.text, "st2d_trigger_journal_depth {}", snapshot.journal_depth);
+    page.single(
+        "st2d_intake_refused_total",
+        "Trigger instances and API executions refused at intake (rules engine behind, execution queue full, disk short of space).",
+        "counter",
+        load(&metrics.intake_refused),
+    );
 
     page.single(
         "st2d_rules_matched_total",
@@ -237,6 +242,12 @@ pub fn render(metrics: &Metrics, snapshot: &Snapshot) -> String {
         "Executions queued for a slot or running.",
         "gauge",
         snapshot.executions_in_flight as u64,
+    );
+    page.single(
+        "st2d_executions_queued",
+        "Executions waiting for a slot (intake is refused beyond --max-queued-executions).",
+        "gauge",
+        snapshot.executions_queued as u64,
     );
     metrics.action_duration.render(
         &mut page,
@@ -366,7 +377,13 @@ mod tests {
     use super::*;
 
     fn empty_snapshot() -> Snapshot {
-        Snapshot { registry_generation: 3, executions_in_flight: 2, sensors: Vec::new() }
+        Snapshot {
+            registry_generation: 3,
+            executions_in_flight: 2,
+            executions_queued: 1,
+            journal_depth: 0,
+            sensors: Vec::new(),
+        }
     }
 
     #[test]

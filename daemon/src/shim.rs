@@ -21,6 +21,10 @@ use crate::datastore::{Datastore, Scope};
 use crate::reload::Published;
 use crate::trigger::journal::{Journal, JournalError};
 
+/// The longest line a pack process may send (a dispatch with its payload, an action's result):
+/// a connection that sends a longer one is closed (the shim refuses to send one, naming it).
+pub const MAX_MESSAGE_BYTES: usize = 16 << 20;
+
 /// What the daemon knows about a process it started, keyed by the process's token.
 #[derive(Clone)]
 pub struct Registration {
@@ -135,7 +139,7 @@ impl ShimServer {
 
 async fn session(stream: UnixStream, inner: Arc<Inner>, shutdown: CancellationToken) {
     let (read, write) = stream.into_split();
-    let mut lines = BufReader::new(read).lines();
+    let mut lines = Lines { reader: BufReader::new(read), buffer: Vec::new() };
     let (out, mut outgoing) = mpsc::unbounded_channel::<String>();
     let writer = tokio::spawn(async move {
         let mut writer = BufWriter::new(write);
@@ -153,7 +157,7 @@ async fn session(stream: UnixStream, inner: Arc<Inner>, shutdown: CancellationTo
             }
         }
     });
-    let Ok(Some(first)) = lines.next_line().await else {
+    let Ok(Message::Line(first)) = lines.next().await else {
         return;
     };
     let hello: Value = serde_json::from_str(&first).unwrap_or(Value::Null);
@@ -170,10 +174,21 @@ async fn session(stream: UnixStream, inner: Arc<Inner>, shutdown: CancellationTo
     }
     loop {
         let next = tokio::select! {
-            next = lines.next_line() => next,
+            next = lines.next() => next,
             () = shutdown.cancelled() => break,
         };
-        let Ok(Some(text)) = next else { break };
+        let text = match next {
+            Ok(Message::Line(text)) => text,
+            Ok(Message::End) | Err(_) => break,
+            Ok(Message::TooLong) => {
+                tracing::warn!(
+                    sensor = %registration.source,
+                    limit = MAX_MESSAGE_BYTES,
+                    "a shim message over the limit; closing the connection (the process ends)"
+                );
+                break;
+            }
+        };
         let message: Value = match serde_json::from_str(&text) {
             Ok(message) => message,
             Err(error) => {
@@ -181,7 +196,7 @@ async fn session(stream: UnixStream, inner: Arc<Inner>, shutdown: CancellationTo
                 continue;
             }
         };
-        handle(&message, &registration, &inner, &out).await;
+        handle(&message, &registration, &inner, &out, &shutdown).await;
     }
     // The process is gone (or st2d is stopping): nobody may send to it any more, so the writer
     // can finish once what is queued is written.
@@ -199,7 +214,54 @@ pub fn line(value: &Value) -> String {
     text
 }
 
-async fn handle(message: &Value, registration: &Registration, inner: &Arc<Inner>, out: &mpsc::UnboundedSender<String>) {
+/// What the next read of a connection gave.
+enum Message {
+    Line(String),
+    End,
+    TooLong,
+}
+
+/// A connection's lines, each at most `MAX_MESSAGE_BYTES`.
+struct Lines<R> {
+    reader: BufReader<R>,
+    buffer: Vec<u8>,
+}
+
+impl<R: tokio::io::AsyncRead + Unpin> Lines<R> {
+    async fn next(&mut self) -> std::io::Result<Message> {
+        self.buffer.clear();
+        loop {
+            let available = self.reader.fill_buf().await?;
+            if available.is_empty() {
+                return Ok(if self.buffer.is_empty() { Message::End } else { self.line() });
+            }
+            let (taken, ended) = match available.iter().position(|&b| b == b'\n') {
+                Some(newline) => (newline, true),
+                None => (available.len(), false),
+            };
+            if self.buffer.len() + taken > MAX_MESSAGE_BYTES {
+                return Ok(Message::TooLong);
+            }
+            self.buffer.extend_from_slice(&available[..taken]);
+            self.reader.consume(if ended { taken + 1 } else { taken });
+            if ended {
+                return Ok(self.line());
+            }
+        }
+    }
+
+    fn line(&mut self) -> Message {
+        Message::Line(String::from_utf8_lossy(&self.buffer).into_owned())
+    }
+}
+
+async fn handle(
+    message: &Value,
+    registration: &Registration,
+    inner: &Arc<Inner>,
+    out: &mpsc::UnboundedSender<String>,
+    shutdown: &CancellationToken,
+) {
     let id = message.get("id").cloned().unwrap_or(Value::Null);
     let op = message.get("op").and_then(Value::as_str).unwrap_or_default();
     let text = |key: &str| message.get(key).and_then(Value::as_str).map(String::from);
@@ -213,6 +275,15 @@ async fn handle(message: &Value, registration: &Registration, inner: &Arc<Inner>
                 tracing::warn!(sensor = %registration.source, trigger = %trigger, error = %error, "dispatch dropped");
                 let _ = out.send(line(&json!({"op": "ack", "id": id, "accepted": false, "error": error.to_string()})));
                 return;
+            }
+            // Held, not refused, while intake is closed: the ack waits, and the shim holds the
+            // sensor back once its window of unacknowledged dispatches is full.
+            let admission = inner.journal.admission();
+            if admission.refusal().is_some() {
+                tokio::select! {
+                    () = admission.open() => {}
+                    () = shutdown.cancelled() => {}
+                }
             }
             let out = out.clone();
             let counter = inner.clone();

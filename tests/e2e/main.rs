@@ -11,6 +11,7 @@ mod datastore;
 mod executions;
 mod grpc;
 mod inquiries;
+mod intake;
 mod lifecycle;
 mod live_reload;
 mod orquesta;

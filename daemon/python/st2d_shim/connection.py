@@ -20,10 +20,21 @@ import threading
 
 WINDOW = 10000
 REQUEST_TIMEOUT = 30.0
+# The longest line st2d reads (PROTOCOL.md); it closes a connection that sends a longer one.
+MAX_MESSAGE_BYTES = 16 * 1024 * 1024
 
 
 class ShimError(Exception):
     """A request the daemon answered with an error, or did not answer."""
+
+
+def encode(message):
+    """One protocol line, or ShimError naming the message when it is over st2d's limit."""
+    data = (json.dumps(message, separators=(",", ":")) + "\n").encode("utf-8")
+    if len(data) > MAX_MESSAGE_BYTES:
+        raise ShimError("the %s message is %d bytes, over st2d's limit of %d bytes for one message"
+                        % (message.get("op"), len(data), MAX_MESSAGE_BYTES))
+    return data
 
 
 class Connection(object):
@@ -51,14 +62,14 @@ class Connection(object):
 
     def _send(self, message, flush=True):
         """Before the threads start: write directly. Afterwards everything goes through the queue."""
-        data = (json.dumps(message, separators=(",", ":")) + "\n").encode("utf-8")
+        data = encode(message)
         with self._write_lock:
             self._writer.write(data)
             if flush:
                 self._writer.flush()
 
-    def _enqueue(self, message):
-        data = json.dumps(message, separators=(",", ":")) + "\n"
+    def _enqueue(self, data):
+        """Queues an encoded line."""
         with self._queued:
             self._queue.append(data)
             if len(self._queue) == 1:
@@ -73,7 +84,7 @@ class Connection(object):
                         self._queued.wait()
                     batch, self._queue = self._queue, []
                 with self._write_lock:
-                    self._writer.write("".join(batch).encode("utf-8"))
+                    self._writer.write(b"".join(batch))
                     self._writer.flush()
         except (OSError, ValueError):
             pass
@@ -122,19 +133,23 @@ class Connection(object):
                 os._exit(1)
 
     def dispatch(self, trigger, payload, trace_tag=None, trace_context=None):
+        """Sends a dispatch; waits while WINDOW are unacknowledged (st2d holds its acks while it
+        takes no new instances)."""
+        # Encoded once, before the id is known: the id goes in front of the other fields.
+        fields = encode({"trigger": trigger, "payload": payload, "trace_tag": trace_tag,
+                         "trace_context": trace_context, "op": "dispatch"})
         with self._state:
             while self._outstanding >= WINDOW and not self._closed:
                 self._state.wait(1.0)
             self._outstanding += 1
             self._next_id += 1
             message_id = self._next_id
-        self._enqueue({"op": "dispatch", "id": message_id, "trigger": trigger, "payload": payload,
-                       "trace_tag": trace_tag, "trace_context": trace_context})
+        self._enqueue(b'{"id":%d,%s' % (message_id, fields[1:]))
 
     def request(self, op, **fields):
         message_id = self._new_id()
         fields.update({"op": op, "id": message_id})
-        self._enqueue(fields)
+        self._enqueue(encode(fields))
         with self._state:
             ok = self._state.wait_for(lambda: message_id in self._results or self._closed, REQUEST_TIMEOUT)
             answer = self._results.pop(message_id, None)
@@ -181,7 +196,7 @@ class RequestConnection(object):
         self._watch_hangup()
 
     def _write(self, message):
-        self._sock.sendall((json.dumps(message, separators=(",", ":")) + "\n").encode("utf-8"))
+        self._sock.sendall(encode(message))
 
     def _watch_hangup(self):
         """SIGIO to this process when the socket becomes readable: an answer (nothing to do) or

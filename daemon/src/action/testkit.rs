@@ -66,7 +66,13 @@ impl Kit {
         let published = reloader.published();
         let shutdown = CancellationToken::new();
         let tracker = TaskTracker::new();
-        let journal = Journal::start(store.clone(), None, shutdown.clone(), &tracker);
+        let journal = Journal::start(
+            store.clone(),
+            None,
+            crate::trigger::admission::Admission::unlimited(),
+            shutdown.clone(),
+            &tracker,
+        );
         let socket = home.path().join("run").join("shim.sock");
         let datastore = crate::datastore::Datastore::open(store.clone(), &home.path().join("keys/datastore.key"))
             .expect("datastore");

@@ -93,6 +93,13 @@ pub async fn bind(path: &Path) -> Result<UnixListener, ApiError> {
     }
 }
 
+/// The largest request message a call may send (a bigger one is refused before it is decoded,
+/// with OUT_OF_RANGE naming both sizes).
+pub const MAX_REQUEST_BYTES: usize = 4 << 20;
+
+/// The most header (metadata) bytes a call may send; beyond it the stream is reset.
+const MAX_HEADER_LIST_BYTES: u32 = 64 << 10;
+
 /// The services every door serves: Control, health (one set of statuses for every door) and
 /// reflection.
 pub(crate) struct Routes {
@@ -112,11 +119,13 @@ impl Routes {
             .register_encoded_file_descriptor_set(st2d_proto::FILE_DESCRIPTOR_SET)
             .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
             .build_v1alpha()?;
+        let control = ControlServer::from_arc(self.control.clone()).max_decoding_message_size(MAX_REQUEST_BYTES);
         Ok(tonic::transport::Server::builder()
+            .http2_max_header_list_size(MAX_HEADER_LIST_BYTES)
             .add_service(InterceptedService::new(health, health_gate))
             .add_service(InterceptedService::new(reflection_v1, gate.clone()))
             .add_service(InterceptedService::new(reflection_v1alpha, gate.clone()))
-            .add_service(InterceptedService::new(ControlServer::from_arc(self.control.clone()), gate)))
+            .add_service(InterceptedService::new(control, gate)))
     }
 }
 

@@ -14,6 +14,7 @@ use super::status::{self, internal};
 use crate::execution::Execution;
 use crate::executor::ReRun;
 use crate::reload::Published;
+use crate::service::ServiceError;
 use crate::service::enforcements::{self, EnforcementFilter};
 use crate::service::executions::{self, ExecutionFilter, RunRequest, Tree};
 use crate::service::{Runtime, Window};
@@ -51,6 +52,7 @@ pub async fn fire_trigger(
     let mut payload = Value::Object(object_field(&request.payload_json, "payload_json")?);
     crate::trigger::validate_dispatch(&published.registry(), &trigger, &mut payload)
         .map_err(status::invalid_argument)?;
+    runtime.journal.admission().admit().map_err(ServiceError::from)?;
     let (tx, rx) = oneshot::channel();
     let trace_tag = (!request.trace_tag.is_empty()).then_some(request.trace_tag);
     let reply = Box::new(move |result| {

@@ -32,6 +32,14 @@ pub fn unavailable(message: impl Display) -> Status {
     Status::unavailable(message.to_string())
 }
 
+/// RESOURCE_EXHAUSTED, with the seconds to wait in the `retry-after` metadata (as HTTP's
+/// header says it).
+pub fn exhausted(message: impl Display, retry_after_secs: u64) -> Status {
+    let mut status = Status::resource_exhausted(message.to_string());
+    status.metadata_mut().insert("retry-after", retry_after_secs.into());
+    status
+}
+
 pub fn internal(message: impl Display) -> Status {
     Status::internal(message.to_string())
 }
@@ -56,6 +64,7 @@ impl From<ServiceError> for Status {
             ServiceError::Conflict(message) => failed_precondition(message),
             ServiceError::Forbidden(message) => permission_denied(message),
             ServiceError::Unavailable(message) => unavailable(message),
+            ServiceError::Exhausted { message, retry_after_secs } => exhausted(message, retry_after_secs),
             ServiceError::Internal(message) => internal(message),
         }
     }

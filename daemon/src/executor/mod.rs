@@ -23,6 +23,7 @@ use crate::reload::Published;
 use crate::runner::output::LiveOutput;
 use crate::runner::{Outcome, RunContext};
 use crate::store::Store;
+use crate::trigger::admission::Admission;
 use crate::trigger::journal::Journal;
 use crate::workflow::Signals;
 use st2d_core::status::ExecutionStatus;
@@ -146,6 +147,15 @@ impl Inner {
 fn reach(execution: &mut Execution, status: ExecutionStatus) {
     execution.set_status(status);
     METRICS.execution_reached(status);
+}
+
+/// An execution's place in the queue, given up when it gets a slot or stops waiting.
+struct Dequeue<'a>(&'a Admission);
+
+impl Drop for Dequeue<'_> {
+    fn drop(&mut self) {
+        self.0.queue_moved(-1);
+    }
 }
 
 /// A reserved execution slot (one of `--action-concurrency`); workflows take none, since they
@@ -414,12 +424,21 @@ impl Executor {
         self.run_recorded(execution, permit, &signals, output).await;
     }
 
-    /// Waits for a slot (a workflow needs none).
+    /// Waits for a slot (a workflow needs none), counted in the queue while it waits.
     async fn acquire(&self, execution: &Execution) -> Option<Slot> {
         if dispatch::is_conducted(execution) {
             return Some(Slot(None));
         }
-        self.inner.permits.clone().acquire_owned().await.ok().map(|permit| Slot(Some(permit)))
+        let inner = &self.inner;
+        if let Ok(permit) = inner.permits.clone().try_acquire_owned() {
+            return Some(Slot(Some(permit)));
+        }
+        // Counted where intake is decided: a queue beyond `--max-queued-executions` refuses new
+        // trigger instances from outside, so a flood of matches cannot grow it without bound.
+        let admission = inner.journal.admission();
+        admission.queue_moved(1);
+        let _place = Dequeue(admission);
+        inner.permits.clone().acquire_owned().await.ok().map(|permit| Slot(Some(permit)))
     }
 
     /// Runs an execution recorded `running`, holding its slot until it completes. A workflow

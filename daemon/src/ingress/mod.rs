@@ -227,6 +227,8 @@ async fn metrics_page(State(state): State<Arc<Ingress>>) -> Response {
     let snapshot = Snapshot {
         registry_generation: registry.generation,
         executions_in_flight: runtime.executor.in_flight(),
+        executions_queued: runtime.journal.admission().queued(),
+        journal_depth: runtime.journal.admission().backlog(),
         sensors: runtime.sensors.overview(&registry),
     };
     let page = crate::metrics::render(&METRICS, &snapshot);
@@ -259,6 +261,9 @@ async fn webhook(
     headers: HeaderMap,
     body: Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Response {
+    if let Err(refusal) = state.services.runtime.journal.admission().admit() {
+        return crate::rest::Fault::from(crate::service::ServiceError::from(refusal)).into_response();
+    }
     let body = match body {
         Ok(body) => body,
         Err(rejection) => return reply(fault(rejection.status(), rejection.body_text())),

@@ -1,6 +1,6 @@
 //! Probes for supervisors and load balancers, answered without credentials: `GET /healthz`
 //! (the daemon answers) and `GET /readyz` (the registry is loaded, the store answers, the
-//! journal writes).
+//! journal writes, the data directory's filesystem has its reserve).
 //!
 //! Owns: what "ready" means and the probe answers. Must not: change anything, or reveal more
 //! than which check failed.
@@ -31,6 +31,9 @@ pub(super) async fn readyz(State(state): State<Arc<Ingress>>) -> Response {
     }
     if !state.services.runtime.journal.writable() {
         failed.push("journal: trigger instances cannot be written");
+    }
+    if state.services.runtime.journal.admission().disk_refusal().is_some() {
+        failed.push("disk: the data directory's filesystem is below its reserve (--disk-reserve-mb)");
     }
     let (status, text) = if failed.is_empty() {
         (StatusCode::OK, "ready\n".to_string())

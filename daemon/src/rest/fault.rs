@@ -5,7 +5,8 @@
 //! and the domain errors do).
 
 use axum::Json;
-use axum::http::StatusCode;
+use axum::http::header::RETRY_AFTER;
+use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
@@ -17,11 +18,13 @@ use crate::service::ServiceError;
 pub struct Fault {
     pub status: StatusCode,
     pub message: String,
+    /// `Retry-After` seconds, for a refusal that will pass.
+    pub retry_after_secs: Option<u64>,
 }
 
 impl Fault {
     pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
-        Self { status, message: message.into() }
+        Self { status, message: message.into(), retry_after_secs: None }
     }
 
     pub fn bad_request(message: impl Into<String>) -> Self {
@@ -36,7 +39,11 @@ impl Fault {
 
 impl IntoResponse for Fault {
     fn into_response(self) -> Response {
-        (self.status, Json(json!({ "faultstring": self.message }))).into_response()
+        let mut response = (self.status, Json(json!({ "faultstring": self.message }))).into_response();
+        if let Some(seconds) = self.retry_after_secs {
+            response.headers_mut().insert(RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        response
     }
 }
 
@@ -48,6 +55,13 @@ impl From<ServiceError> for Fault {
             ServiceError::Conflict(_) => StatusCode::CONFLICT,
             ServiceError::Forbidden(_) => StatusCode::FORBIDDEN,
             ServiceError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ServiceError::Exhausted { retry_after_secs, .. } => {
+                return Self {
+                    status: StatusCode::SERVICE_UNAVAILABLE,
+                    message: error.to_string(),
+                    retry_after_secs: Some(*retry_after_secs),
+                };
+            }
             ServiceError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
         Self::new(status, error.to_string())

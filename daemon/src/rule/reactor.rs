@@ -20,6 +20,7 @@ use crate::executor::{Executor, RuleMatch};
 use crate::metrics::{METRICS, Metrics};
 use crate::reload::Published;
 use crate::store::{Store, StoreError};
+use crate::trigger::admission::Admission;
 use crate::trigger::{PENDING, TriggerInstance, parse_id};
 use st2d_core::criteria::matcher::PatternRenderer;
 
@@ -35,11 +36,19 @@ pub struct Reactor {
     executor: Executor,
     renderer: RendererFactory,
     index: RuleIndex,
+    /// The backlog the journal counts up and the reactor down.
+    admission: Admission,
 }
 
 impl Reactor {
-    pub fn new(store: Store, published: Published, executor: Executor, renderer: RendererFactory) -> Self {
-        Self { store, published, executor, renderer, index: RuleIndex::default() }
+    pub fn new(
+        store: Store,
+        published: Published,
+        executor: Executor,
+        renderer: RendererFactory,
+        admission: Admission,
+    ) -> Self {
+        Self { store, published, executor, renderer, index: RuleIndex::default(), admission }
     }
 
     /// Processes what a previous run left, then every batch the journal sends, until the
@@ -82,7 +91,7 @@ impl Reactor {
         };
         if !pending.is_empty() {
             tracing::info!(count = pending.len(), "processing trigger instances journaled before the restart");
-            METRICS.journal_depth_moved(pending.len() as i64);
+            self.admission.backlog_moved(pending.len() as i64);
         }
         let mut pending = pending.into_iter().peekable();
         while pending.peek().is_some() {
@@ -142,6 +151,6 @@ impl Reactor {
             tracing::error!(error = %error, "cannot mark trigger instances processed");
         }
         Metrics::add(&METRICS.trigger_instances_processed, batch.len());
-        METRICS.journal_depth_moved(-(batch.len() as i64));
+        self.admission.backlog_moved(-(batch.len() as i64));
     }
 }

@@ -16,6 +16,7 @@ use crate::packmgmt::config::ConfigError;
 use crate::packmgmt::files::FilesError;
 use crate::packmgmt::register::RegisterError;
 use crate::packmgmt::rule_files::RuleFileError;
+use crate::trigger::admission::Refusal;
 
 /// A refusal or failure, with the message the caller sees.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -35,6 +36,10 @@ pub enum ServiceError {
     /// The daemon cannot do it now (shutting down, the reload actor gone).
     #[error("{0}")]
     Unavailable(String),
+    /// The daemon takes no more for now (a backlog, a full queue, the disk short of space);
+    /// the caller should try again after `retry_after_secs`.
+    #[error("{message}")]
+    Exhausted { message: String, retry_after_secs: u64 },
     /// Something broke inside the daemon (the store).
     #[error("{0}")]
     Internal(String),
@@ -59,6 +64,12 @@ impl ServiceError {
 
     pub fn internal(message: impl Display) -> Self {
         Self::Internal(message.to_string())
+    }
+}
+
+impl From<Refusal> for ServiceError {
+    fn from(refusal: Refusal) -> Self {
+        Self::Exhausted { message: refusal.to_string(), retry_after_secs: refusal.retry_after_secs() }
     }
 }
 

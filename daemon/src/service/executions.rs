@@ -59,6 +59,7 @@ pub async fn run(runtime: &Runtime, request: RunRequest) -> Result<Execution, Se
     if action.is_empty() {
         return Err(ServiceError::invalid("action is required"));
     }
+    runtime.journal.admission().admit_execution()?;
     let execution = runtime
         .executor
         .request(ExecutionRequest {
@@ -220,5 +221,6 @@ pub fn pause(runtime: &Runtime, id: &str, pause: bool) -> Result<Execution, Serv
 }
 
 pub async fn re_run(runtime: &Runtime, id: &str, re_run: ReRun) -> Result<Execution, ServiceError> {
+    runtime.journal.admission().admit_execution()?;
     Ok(runtime.executor.re_run(id.trim(), re_run).await?)
 }

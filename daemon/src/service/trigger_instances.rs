@@ -99,6 +99,7 @@ pub struct ReEmitted {
 /// when it was first dispatched, so it is not checked again (`__context` is StackStorm's own).
 pub async fn re_emit(runtime: &Runtime, id: &str) -> Result<ReEmitted, ServiceError> {
     let original = get(runtime, id)?;
+    runtime.journal.admission().admit()?;
     let mut payload = match original.payload {
         Value::Object(map) => map,
         Value::Null => Map::new(),

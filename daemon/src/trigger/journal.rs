@@ -13,6 +13,7 @@ use serde_json::Value;
 use tokio::sync::{broadcast, mpsc};
 use tokio_util::sync::CancellationToken;
 
+use super::admission::Admission;
 use super::{PENDING, TriggerInstance, format_id};
 use crate::metrics::{METRICS, Metrics};
 use crate::store::{Store, StoreError};
@@ -56,6 +57,8 @@ pub struct Journal {
     journaled: broadcast::Sender<Arc<TriggerInstance>>,
     /// Whether the last batch was written (readiness).
     last_write_ok: Arc<AtomicBool>,
+    /// The backlog this journal and the rules engine move, and whether intake is open.
+    admission: Admission,
 }
 
 impl Journal {
@@ -64,14 +67,20 @@ impl Journal {
     pub fn start(
         store: Store,
         engine: Option<mpsc::Sender<Vec<Arc<TriggerInstance>>>>,
+        admission: Admission,
         shutdown: CancellationToken,
         tracker: &tokio_util::task::TaskTracker,
     ) -> Self {
         let (tx, rx) = mpsc::channel(BATCH * 4);
         let (journaled, _) = broadcast::channel(BATCH);
         let last_write_ok = Arc::new(AtomicBool::new(true));
-        tracker.spawn(writer(store, rx, journaled.clone(), engine, last_write_ok.clone(), shutdown));
-        Self { tx, journaled, last_write_ok }
+        tracker.spawn(writer(store, rx, journaled.clone(), engine, last_write_ok.clone(), admission.clone(), shutdown));
+        Self { tx, journaled, last_write_ok, admission }
+    }
+
+    /// Whether intake is open, and the backlog.
+    pub fn admission(&self) -> &Admission {
+        &self.admission
     }
 
     /// Whether the writer runs and its last batch reached the disk.
@@ -89,9 +98,9 @@ impl Journal {
         reply: Reply,
     ) {
         let pending = Pending { trigger, payload, source, trace_tag, reply };
-        METRICS.journal_depth_moved(1);
+        self.admission.backlog_moved(1);
         if let Err(mpsc::error::SendError(pending)) = self.tx.send(pending).await {
-            METRICS.journal_depth_moved(-1);
+            self.admission.backlog_moved(-1);
             Metrics::add(&METRICS.trigger_instances_unwritten, 1);
             (pending.reply)(Err(JournalError::ShuttingDown));
         }
@@ -109,6 +118,7 @@ async fn writer(
     journaled: broadcast::Sender<Arc<TriggerInstance>>,
     engine: Option<mpsc::Sender<Vec<Arc<TriggerInstance>>>>,
     last_write_ok: Arc<AtomicBool>,
+    admission: Admission,
     shutdown: CancellationToken,
 ) {
     let mut batch: Vec<Pending> = Vec::with_capacity(BATCH);
@@ -126,7 +136,8 @@ async fn writer(
                 Err(_) => break,
             }
         }
-        let (durable, handed_over) = write_batch(&store, &mut batch, &journaled, engine.as_ref(), &last_write_ok).await;
+        let (durable, handed_over) =
+            write_batch(&store, &mut batch, &journaled, engine.as_ref(), &last_write_ok, &admission).await;
         if let Some(engine) = &engine
             && !handed_over
             && !durable.is_empty()
@@ -166,6 +177,7 @@ async fn write_batch(
     journaled: &broadcast::Sender<Arc<TriggerInstance>>,
     engine: Option<&mpsc::Sender<Vec<Arc<TriggerInstance>>>>,
     last_write_ok: &AtomicBool,
+    admission: &Admission,
 ) -> (Vec<Arc<TriggerInstance>>, bool) {
     let now = Utc::now();
     let mut instances = Vec::with_capacity(batch.len());
@@ -211,12 +223,12 @@ async fn write_batch(
             Metrics::add(&METRICS.trigger_instances_unwritten, unwritten);
             // Without a rules engine nothing else takes the written instances off the depth.
             let taken = if engine.is_some() { unwritten } else { batch.len() };
-            METRICS.journal_depth_moved(-(taken as i64));
+            admission.backlog_moved(-(taken as i64));
         }
         Err(error) => {
             tracing::error!(error = %error, count = batch.len(), "cannot journal trigger instances");
             Metrics::add(&METRICS.trigger_instances_unwritten, batch.len());
-            METRICS.journal_depth_moved(-(batch.len() as i64));
+            admission.backlog_moved(-(batch.len() as i64));
         }
     }
     let watched = journaled.receiver_count() > 0;

@@ -4,6 +4,7 @@
 //! Owns: what a trigger instance is. Must not: match rules (the rules engine consumes the
 //! journal).
 
+pub mod admission;
 pub mod journal;
 pub mod payload;
 pub mod triggers;

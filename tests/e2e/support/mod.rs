@@ -3,4 +3,5 @@
 //!
 //! Owns: what more than one test module needs. Must not: hold a test.
 
+pub mod http;
 pub mod rest;
