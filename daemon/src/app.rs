@@ -1,7 +1,8 @@
 //! Wiring of the running daemon: start order, readiness and ordered shutdown.
 //!
-//! Owns: the start sequence (signals, directories, store, built-in packs and Python shim,
-//! reload actor, watcher, first load, journal, shim socket, sensors, control socket, READY) and
+//! Owns: the start sequence (signals, the action user, directories, store, built-in packs and
+//! Python shim, what the action user reaches, reload actor, watcher, first load, journal, shim
+//! socket, sensors, control socket, READY) and
 //! the shutdown sequence (stop intake, stop sensors, drain the journal, close the API).
 //! Must not: contain domain logic.
 
@@ -13,6 +14,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::action::remote::ssh::close_kept_connections;
+use crate::action_user::{ActionUser, access};
 use crate::api::{self, ControlService, DaemonInfo, TcpDoors};
 use crate::config::Config;
 use crate::datastore::Datastore;
@@ -43,6 +45,14 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     // Before anything else, so an early SIGHUP or SIGTERM is handled rather than fatal.
     let signals = signal::install().context("cannot install signal handlers")?;
     let paths = config.paths.clone();
+    let action_user = ActionUser::resolve(config.action_user.as_deref())?;
+    action_user.log();
+    let user = action_user.switch.clone();
+    if user.is_some()
+        && let Some((before, after)) = access::open_umask()
+    {
+        tracing::info!("umask {before:04o} -> {after:04o}: the action user may read what st2d creates");
+    }
     let http = match &config.ingress {
         Some(ingress) => Some(crate::ingress::bind(ingress).await.map_err(anyhow::Error::msg)?),
         None => None,
@@ -58,6 +68,11 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     let scanner = Scanner::new(builtin_dirs, paths.packs_dirs.clone(), paths.config_dir.clone());
     crate::embedded::write_tree(&paths.python_dir(), crate::embedded::PYTHON_SHIM_FILES)
         .with_context(|| format!("cannot write the Python shim under {}", paths.python_dir().display()))?;
+    if let Some(user) = &user {
+        access::prepare(&paths, user)?;
+        let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
+        access::check(&paths, &cwd, user).await?;
+    }
     let reloader = Reloader::new(scanner, store.clone(), config.register_rules_by_default);
     let published = reloader.published();
 
@@ -101,9 +116,13 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
         &work_tasks,
     )
     .with_context(|| format!("cannot listen on {}", paths.shim_socket().display()))?;
+    if let Some(user) = &user {
+        user.give(&paths.shim_socket(), 0o600)
+            .with_context(|| format!("cannot hand {} to {}", paths.shim_socket().display(), user.name()))?;
+    }
     let python_env = PythonEnv {
         shim_dir: paths.python_dir(),
-        pycache_dir: paths.data_dir.join("pycache"),
+        pycache_dir: access::pycache_dir(&paths),
         packs_dirs: paths.packs_dirs.clone(),
         common_libs: config.common_libs,
         base: BaseLibraries::new(paths.python_base_dir.clone()),
@@ -124,6 +143,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
         journal: journal.clone(),
         python_env: python_env.clone(),
         warm: warm_pool(true),
+        user: user.clone(),
     };
     let sensors = Supervisor::new(
         context,
@@ -171,6 +191,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
                     tokens: Some(action_tokens.clone()),
                 },
                 announcer: crate::announce::Announcer::default(),
+                user: user.clone(),
             },
             packs: Some(packs.clone()),
             kv: std::sync::Arc::new(datastore.clone()),
@@ -228,7 +249,12 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     }
     tasks.spawn(signal::run(signals, reload.clone(), rereads, shutdown.clone()));
     tasks.spawn(systemd::watchdog(intake.clone()));
-    let info = DaemonInfo { started, packs_dirs: paths.packs_dirs.clone(), socket: paths.socket.clone() };
+    let info = DaemonInfo {
+        started,
+        packs_dirs: paths.packs_dirs.clone(),
+        socket: paths.socket.clone(),
+        action_user: action_user.name.clone(),
+    };
     let service = ControlService::new(&services, info);
     let server = tokio::spawn(api::serve(
         listener,

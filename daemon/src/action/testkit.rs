@@ -95,6 +95,7 @@ impl Kit {
             warm: crate::warm::WarmPool::off(),
             api: Default::default(),
             announcer: Default::default(),
+            user: None,
         };
         Self { registry: published.registry(), home, context, datastore, shutdown }
     }
