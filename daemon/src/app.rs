@@ -68,10 +68,19 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     let scanner = Scanner::new(builtin_dirs, paths.packs_dirs.clone(), paths.config_dir.clone());
     crate::embedded::write_tree(&paths.python_dir(), crate::embedded::PYTHON_SHIM_FILES)
         .with_context(|| format!("cannot write the Python shim under {}", paths.python_dir().display()))?;
+    // The interpreter pack processes, virtualenvs and the base libraries use: one the action
+    // user can run.
+    let mut python = config.python.clone();
     if let Some(user) = &user {
+        match access::interpreter(&config.python, user).await? {
+            Some(found) => python = found,
+            None => {
+                tracing::warn!(python = %config.python.display(), user = %user.name(), "the action user finds no such Python interpreter on st2d's PATH; Python actions and sensors will not start")
+            }
+        }
         access::prepare(&paths, user)?;
         let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
-        access::check(&paths, &cwd, user).await?;
+        access::check(&paths, &cwd, &python, user).await?;
     }
     let reloader = Reloader::new(scanner, store.clone(), config.register_rules_by_default);
     let published = reloader.published();
@@ -148,7 +157,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     let sensors = Supervisor::new(
         context,
         paths.virtualenvs_dir.clone(),
-        config.python.clone(),
+        python.clone(),
         store.clone(),
         config.sensor_ref.clone(),
     );
@@ -161,7 +170,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
             virtualenvs_dir: paths.virtualenvs_dir.clone(),
             // As given: `python -m venv` records the real interpreter behind a version manager's
             // shim by itself, and resolving it here would run Python before READY.
-            python: config.python.clone(),
+            python: python.clone(),
             index_files: config.index_files.clone(),
         },
         reload.clone(),
@@ -179,7 +188,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
         ExecutorConfig {
             concurrency: config.action_concurrency,
             run: RunContext {
-                python: config.python.clone(),
+                python: python.clone(),
                 virtualenvs_dir: paths.virtualenvs_dir.clone(),
                 python_env: python_env.clone(),
                 shim: shim.clone(),
@@ -272,12 +281,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
         first.problems.len()
     );
     systemd::ready(&status);
-    work_tasks.spawn(prepare_base_libraries(
-        python_env.base.clone(),
-        config.python.clone(),
-        sensors.clone(),
-        work.clone(),
-    ));
+    work_tasks.spawn(prepare_base_libraries(python_env.base.clone(), python.clone(), sensors.clone(), work.clone()));
     tracing::info!(
         socket = %paths.socket.display(),
         startup_ms = started.elapsed().as_secs_f64() * 1000.0,

@@ -102,11 +102,14 @@ impl ProcessSpec {
     /// A bare program name is looked up in the child's `PATH` here, so the child is started with
     /// an absolute path: the standard library then uses `posix_spawn` (a vfork) instead of
     /// forking the whole daemon, which costs a millisecond or more per spawn in a large process.
-    /// A child that runs as another user is forked (the switch runs between fork and exec) and
-    /// leads a session of its own (`identity::switch`).
+    /// A child that runs as another user is forked (the switch runs between fork and exec),
+    /// leads a session of its own (`identity::switch`) and looks a bare program name up itself,
+    /// as that user: a directory of st2d's `PATH` the user cannot enter (a version manager's
+    /// shims in root's home) is passed over, as it would be for a process the user started.
     #[allow(clippy::disallowed_methods)] // the one place (clippy.toml)
     pub fn command(&self) -> tokio::process::Command {
-        let mut command = tokio::process::Command::new(self.resolved_program());
+        let program = if self.user.is_some() { self.program.clone() } else { self.resolved_program() };
+        let mut command = tokio::process::Command::new(program);
         command
             .args(&self.args)
             .current_dir(&self.cwd)
@@ -207,14 +210,27 @@ mod tests {
         assert!(!group_exists(pid), "the group is gone once the child exited");
     }
 
-    /// As root: the child is `nobody` with its groups and home, in a session and group of its
+    /// A member of a group that is not its primary one (its supplementary groups then show),
+    /// else `nobody`.
+    fn user_with_groups() -> RunAs {
+        let groups = std::fs::read_to_string("/etc/group").unwrap_or_default();
+        let member =
+            groups.lines().filter_map(|line| line.split(':').nth(3)).flat_map(|m| m.split(',')).find(|m| !m.is_empty());
+        let account = member.and_then(|name| Account::by_name(name).ok().flatten());
+        let account =
+            account.unwrap_or_else(|| Account::by_name("nobody").expect("a lookup").expect("the user nobody"));
+        RunAs::new(account)
+    }
+
+    /// As root: the child is the user with its groups and home, in a session and group of its
     /// own. Otherwise: the switch is refused (only root can start a process as another user).
     #[tokio::test]
     async fn children_run_as_the_user_they_are_given() {
-        let nobody = RunAs::new(Account::by_name("nobody").expect("a lookup").expect("the user nobody"));
+        let user = user_with_groups();
+        let name = user.name().to_string();
         let script = "id -u; id -G; echo \"$HOME $USER $LOGNAME\"; ps -o pgid=,sid= -p $$";
-        let spec = ProcessSpec::new("sh", "/").arg("-c").arg(script).run_as(Some(&nobody));
-        assert_eq!(spec.as_whom(), " as nobody");
+        let spec = ProcessSpec::new("sh", "/").arg("-c").arg(script).run_as(Some(&user));
+        assert_eq!(spec.as_whom(), format!(" as {name}"));
         if !rustix::process::geteuid().is_root() {
             let error = spec.command().spawn().expect_err("only root switches users");
             assert_eq!(error.kind(), std::io::ErrorKind::PermissionDenied, "{error}");
@@ -225,7 +241,7 @@ mod tests {
         let output = child.wait_with_output().await.expect("output");
         let text = String::from_utf8_lossy(&output.stdout);
         let lines: Vec<&str> = text.lines().map(str::trim).collect();
-        let account = nobody.account();
+        let account = user.account();
         let mut groups: Vec<u32> = account.groups.clone();
         groups.sort_unstable();
         groups.dedup();
@@ -234,7 +250,7 @@ mod tests {
         seen.dedup();
         assert_eq!(lines[0], account.uid.to_string(), "{text}");
         assert_eq!(seen, groups, "{text}");
-        assert_eq!(lines[2], format!("{} nobody nobody", account.home.display()), "{text}");
+        assert_eq!(lines[2], format!("{} {name} {name}", account.home.display()), "{text}");
         let ids: Vec<&str> = lines[3].split_whitespace().collect();
         assert_eq!(ids, [pid.to_string(), pid.to_string()], "its own group and session: {text}");
     }

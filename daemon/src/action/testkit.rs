@@ -80,7 +80,7 @@ impl Kit {
         )
         .expect("shim socket");
         let context = RunContext {
-            python: crate::sensor::spec::resolve_interpreter(Path::new("python3")).await,
+            python: crate::sensor::spec::resolve_interpreter(Path::new("python3"), None).await,
             virtualenvs_dir: home.path().join("virtualenvs"),
             python_env: crate::pyenv::PythonEnv {
                 shim_dir: home.path().join("python"),

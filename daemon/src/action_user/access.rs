@@ -9,12 +9,15 @@
 //!   `<data-dir>/run` (the sockets) enterable, `<data-dir>/pycache` (`PYTHONPYCACHEPREFIX`) the
 //!   user's own, made again when another user owned it. The sockets in `run` are handed to the
 //!   user as they are made (`RunAs::give`).
+//! * `--python` given as a bare name is looked up on st2d's `PATH` as the user looks it up
+//!   (`interpreter`), so that pack processes, virtualenvs (built as st2d) and the base libraries
+//!   all use an interpreter the user can run, not the one of a version manager in root's home.
 //! * A probe run as the user (through `process`, as every pack process is) checks each path
 //!   pack processes need, through every directory on the way: st2d's working directory (where
-//!   actions without `cwd` run), the shim, the sockets' directory, the cache, the packs, the
-//!   virtualenvs and the base libraries. Any it cannot reach stops the start, naming the path,
-//!   the directory in the way and the user. The probe asks the kernel, so ACLs and mounts
-//!   count as they will for pack processes.
+//!   actions without `cwd` run), the interpreter, the shim, the sockets' directory, the cache,
+//!   the packs, the virtualenvs and the base libraries. Any it cannot reach stops the start,
+//!   naming the path, the directory in the way and the user. The probe asks the kernel, so ACLs
+//!   and mounts count as they will for pack processes.
 //!
 //! Owns: those modes and that check. Must not: change what the operator owns (the packs,
 //! configs and virtualenvs directories, the data directory itself and every directory above
@@ -60,13 +63,15 @@ enum Want {
     Read,
     /// Create files in it.
     Write,
+    /// Run it (a program).
+    Run,
 }
 
 impl Want {
     /// The probe's word for it.
     fn word(self) -> &'static str {
         match self {
-            Want::Enter => "x",
+            Want::Enter | Want::Run => "x",
             Want::Read => "rx",
             Want::Write => "wx",
         }
@@ -77,6 +82,7 @@ impl Want {
             Want::Enter => "cannot be entered",
             Want::Read => "cannot be read",
             Want::Write => "cannot be written",
+            Want::Run => "cannot be run",
         }
     }
 }
@@ -125,35 +131,48 @@ pub fn pycache_dir(paths: &Paths) -> PathBuf {
     paths.data_dir.join("pycache")
 }
 
+/// `python` (`--python`) as `user` runs it: a bare name looked up on st2d's `PATH` as the
+/// user looks it up (`command -v`); a path as it is. `None`: the user finds no such program.
+pub async fn interpreter(python: &Path, user: &RunAs) -> Result<Option<PathBuf>, AccessError> {
+    if python.components().count() != 1 || python.is_absolute() {
+        return Ok(Some(python.to_path_buf()));
+    }
+    let spec = ProcessSpec::new("sh", "/").arg("-c").arg(r#"command -v "$1" || true"#).arg("st2d-which").arg(python);
+    let found = probe(spec.run_as(Some(user)), user).await?;
+    let found = PathBuf::from(found.trim());
+    Ok(found.is_absolute().then_some(found))
+}
+
 /// Checks, as `user`, that pack processes reach what they need; `cwd` is st2d's working
-/// directory.
-pub async fn check(paths: &Paths, cwd: &Path, user: &RunAs) -> Result<(), AccessError> {
-    let needs: Vec<Need> = needs(paths, cwd).into_iter().map(existing).collect();
+/// directory, `python` the interpreter (`interpreter`).
+pub async fn check(paths: &Paths, cwd: &Path, python: &Path, user: &RunAs) -> Result<(), AccessError> {
+    let needs: Vec<Need> = needs(paths, cwd, python).into_iter().map(existing).collect();
     let (entries, chains) = probe_entries(&needs);
     let mut spec = ProcessSpec::new("sh", "/").arg("-c").arg(PROBE).arg("st2d-access-probe");
     for (want, path) in &entries {
         spec = spec.arg(want.word()).arg(path);
     }
-    let spec = spec.run_as(Some(user));
-    let limits = RunLimits { timeout: Some(PROBE_TIMEOUT), capture: 1024 * 1024, grace: crate::process::KILL_GRACE };
-    let captured = crate::process::run(&spec, limits, &CancellationToken::new(), &|_, _| {})
-        .await
-        .map_err(|source| AccessError::Probe { user: user.name().to_string(), source })?;
-    if captured.exit_code != Some(0) {
-        let reason = format!(
-            "{} (exit {:?})",
-            String::from_utf8_lossy(&captured.stderr).trim(),
-            captured.exit_code.unwrap_or(-1)
-        );
-        return Err(AccessError::ProbeFailed { user: user.name().to_string(), reason });
-    }
-    let refused: BTreeSet<usize> =
-        String::from_utf8_lossy(&captured.stdout).lines().filter_map(|line| line.trim().parse().ok()).collect();
+    let stdout = probe(spec.run_as(Some(user)), user).await?;
+    let refused: BTreeSet<usize> = stdout.lines().filter_map(|line| line.trim().parse().ok()).collect();
     let problems = problems(&needs, &entries, &chains, &refused, user.name());
     if problems.is_empty() {
         return Ok(());
     }
     Err(AccessError::Unreachable { user: user.name().to_string(), problems })
+}
+
+/// Runs a probe `spec` (as `user`) to its end; its stdout.
+async fn probe(spec: ProcessSpec, user: &RunAs) -> Result<String, AccessError> {
+    let limits = RunLimits { timeout: Some(PROBE_TIMEOUT), capture: 1024 * 1024, grace: crate::process::KILL_GRACE };
+    let captured = crate::process::run(&spec, limits, &CancellationToken::new(), &|_, _| {})
+        .await
+        .map_err(|source| AccessError::Probe { user: user.name().to_string(), source })?;
+    if captured.exit_code != Some(0) {
+        let stderr = String::from_utf8_lossy(&captured.stderr);
+        let reason = format!("{} (exit {})", stderr.trim(), captured.exit_code.unwrap_or(-1));
+        return Err(AccessError::ProbeFailed { user: user.name().to_string(), reason });
+    }
+    Ok(String::from_utf8_lossy(&captured.stdout).into_owned())
 }
 
 /// Prints the index of each `WANT PATH` pair of its arguments that the caller may not have.
@@ -171,14 +190,17 @@ done
 "#;
 
 /// What pack processes reach, in the order problems are reported.
-fn needs(paths: &Paths, cwd: &Path) -> Vec<Need> {
+fn needs(paths: &Paths, cwd: &Path, python: &Path) -> Vec<Need> {
     let need = |what, path: &Path, want| Need { what, path: path.to_path_buf(), want };
-    let mut needs = vec![
-        need("st2d's working directory (where actions without a cwd run)", cwd, Want::Enter),
+    let mut needs = vec![need("st2d's working directory (where actions without a cwd run)", cwd, Want::Enter)];
+    if python.is_absolute() {
+        needs.push(need("the Python interpreter (--python)", python, Want::Run));
+    }
+    needs.extend([
         need("the Python shim", &paths.python_dir(), Want::Read),
         need("the directory of the shim's sockets", &paths.shim_socket().with_file_name(""), Want::Enter),
         need("the Python bytecode cache", &pycache_dir(paths), Want::Write),
-    ];
+    ]);
     needs.extend(paths.packs_dirs.iter().map(|dir| need("the packs directory", dir, Want::Read)));
     needs.push(need("the virtualenvs directory", &paths.virtualenvs_dir, Want::Read));
     needs.push(need("the base Python libraries directory", &paths.python_base_dir, Want::Read));

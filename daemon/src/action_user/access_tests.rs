@@ -66,7 +66,7 @@ async fn the_probe_names_what_the_user_cannot_reach() {
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700)).expect("chmod");
     let paths = paths_under(&dir.path().join("home"));
     std::fs::create_dir_all(&paths.packs_dirs[0]).expect("packs dir");
-    let outcome = check(&paths, Path::new("/"), &nobody()).await;
+    let outcome = check(&paths, Path::new("/"), Path::new("/bin/sh"), &nobody()).await;
     if !is_root() {
         assert!(matches!(outcome, Err(AccessError::Probe { .. })), "only root starts a process as nobody: {outcome:?}");
         return;
@@ -78,9 +78,11 @@ async fn the_probe_names_what_the_user_cannot_reach() {
     assert!(error.contains(&packs), "{error}");
     assert!(error.contains("name another --action-user"), "{error}");
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).expect("chmod");
-    check(&paths, Path::new("/"), &nobody()).await.expect("everything reachable");
+    check(&paths, Path::new("/"), Path::new("/bin/sh"), &nobody()).await.expect("everything reachable");
     std::fs::set_permissions(&paths.packs_dirs[0], std::fs::Permissions::from_mode(0o711)).expect("chmod");
-    let error = check(&paths, Path::new("/"), &nobody()).await.expect_err("a packs directory it cannot list");
+    let error = check(&paths, Path::new("/"), Path::new("/bin/sh"), &nobody())
+        .await
+        .expect_err("a packs directory it cannot list");
     assert!(
         error.to_string().contains(&format!("{} cannot be read by nobody", paths.packs_dirs[0].display())),
         "{error}"
