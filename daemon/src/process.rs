@@ -253,5 +253,9 @@ mod tests {
         assert_eq!(lines[2], format!("{} {name} {name}", account.home.display()), "{text}");
         let ids: Vec<&str> = lines[3].split_whitespace().collect();
         assert_eq!(ids, [pid.to_string(), pid.to_string()], "its own group and session: {text}");
+        // A relative working directory is st2d's, entered once.
+        let output = ProcessSpec::new("pwd", "src").run_as(Some(&user)).command().output().await.expect("pwd runs");
+        let here = std::env::current_dir().expect("a working directory").join("src");
+        assert_eq!(String::from_utf8_lossy(&output.stdout).trim(), here.display().to_string());
     }
 }

@@ -107,7 +107,9 @@ pub(super) fn switch(command: &mut tokio::process::Command, user: &RunAs, cwd: &
     let account = user.account();
     let groups: Vec<Gid> = account.groups.iter().map(|gid| Gid::from_raw(*gid)).collect();
     let (uid, gid) = (Uid::from_raw(account.uid), Gid::from_raw(account.gid));
-    // A path with a NUL byte cannot be a working directory: the spawn fails on it before this.
+    // Absolute: the standard library has entered it already when the closure runs. A path with
+    // a NUL byte cannot be a working directory: the spawn fails on it before this.
+    let cwd = std::path::absolute(cwd).unwrap_or_else(|_| cwd.to_path_buf());
     let cwd = CString::new(cwd.as_os_str().as_bytes()).ok();
     // SAFETY: the closure runs in the child between fork and exec, where only
     // async-signal-safe work is allowed. It makes raw system calls (rustix's own, not libc's
