@@ -216,6 +216,7 @@ pub fn status(s: &pb::Status) -> Value {
         "dispatches_dropped": s.dispatches_dropped,
         "packs_dirs": s.packs_dirs,
         "socket": s.socket,
+        "action_user": s.action_user,
         "last_reload": s.last_reload.as_ref().map(reload_report),
         "warm_interpreters": s.warm_interpreters.iter().map(|w| json!({
             "python": w.python,

@@ -15,6 +15,9 @@ pub fn print_status(status: &pb::Status, as_json: bool) {
     outln!("st2d {} (pid {}), up {}", status.version, status.pid, uptime(status.uptime_seconds));
     outln!("socket: {}", status.socket);
     outln!("packs dirs: {}", status.packs_dirs.join(", "));
+    if !status.action_user.is_empty() {
+        outln!("actions and sensors run as: {}", status.action_user);
+    }
     outln!(
         "loaded: {} packs ({} with errors), {} actions, {} trigger types, {} rules, {} sensors ({} running)",
         status.packs_loaded,

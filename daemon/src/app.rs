@@ -1,7 +1,8 @@
 //! Wiring of the running daemon: start order, readiness and ordered shutdown.
 //!
-//! Owns: the start sequence (signals, directories, store, built-in packs and Python shim,
-//! reload actor, watcher, first load, journal, shim socket, sensors, control socket, READY) and
+//! Owns: the start sequence (signals, the action user, directories, store, built-in packs and
+//! Python shim, what the action user reaches, reload actor, watcher, first load, journal, shim
+//! socket, sensors, control socket, READY) and
 //! the shutdown sequence (stop intake, stop sensors, drain the journal, close the API).
 //! Must not: contain domain logic.
 
@@ -13,6 +14,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::action::remote::ssh::close_kept_connections;
+use crate::action_user::{ActionUser, access};
 use crate::api::{self, ControlService, DaemonInfo, TcpDoors};
 use crate::config::Config;
 use crate::datastore::Datastore;
@@ -43,6 +45,14 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     // Before anything else, so an early SIGHUP or SIGTERM is handled rather than fatal.
     let signals = signal::install().context("cannot install signal handlers")?;
     let paths = config.paths.clone();
+    let action_user = ActionUser::resolve(config.action_user.as_deref())?;
+    action_user.log();
+    let user = action_user.switch.clone();
+    if user.is_some()
+        && let Some((before, after)) = access::open_umask()
+    {
+        tracing::info!("umask {before:04o} -> {after:04o}: the action user may read what st2d creates");
+    }
     let http = match &config.ingress {
         Some(ingress) => Some(crate::ingress::bind(ingress).await.map_err(anyhow::Error::msg)?),
         None => None,
@@ -58,6 +68,20 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     let scanner = Scanner::new(builtin_dirs, paths.packs_dirs.clone(), paths.config_dir.clone());
     crate::embedded::write_tree(&paths.python_dir(), crate::embedded::PYTHON_SHIM_FILES)
         .with_context(|| format!("cannot write the Python shim under {}", paths.python_dir().display()))?;
+    // The interpreter pack processes, virtualenvs and the base libraries use: one the action
+    // user can run.
+    let mut python = config.python.clone();
+    if let Some(user) = &user {
+        match access::interpreter(&config.python, user).await? {
+            Some(found) => python = found,
+            None => {
+                tracing::warn!(python = %config.python.display(), user = %user.name(), "the action user finds no such Python interpreter on st2d's PATH; Python actions and sensors will not start")
+            }
+        }
+        access::prepare(&paths, user)?;
+        let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
+        access::check(&paths, &cwd, &python, user).await?;
+    }
     let reloader = Reloader::new(scanner, store.clone(), config.register_rules_by_default);
     let published = reloader.published();
 
@@ -102,9 +126,13 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
         &work_tasks,
     )
     .with_context(|| format!("cannot listen on {}", paths.shim_socket().display()))?;
+    if let Some(user) = &user {
+        user.give(&paths.shim_socket(), 0o600)
+            .with_context(|| format!("cannot hand {} to {}", paths.shim_socket().display(), user.name()))?;
+    }
     let python_env = PythonEnv {
         shim_dir: paths.python_dir(),
-        pycache_dir: paths.data_dir.join("pycache"),
+        pycache_dir: access::pycache_dir(&paths),
         packs_dirs: paths.packs_dirs.clone(),
         common_libs: config.common_libs,
         base: BaseLibraries::new(paths.python_base_dir.clone()),
@@ -125,11 +153,12 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
         journal: journal.clone(),
         python_env: python_env.clone(),
         warm: warm_pool(true),
+        user: user.clone(),
     };
     let sensors = Supervisor::new(
         context,
         paths.virtualenvs_dir.clone(),
-        config.python.clone(),
+        python.clone(),
         store.clone(),
         config.sensor_ref.clone(),
     );
@@ -142,7 +171,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
             virtualenvs_dir: paths.virtualenvs_dir.clone(),
             // As given: `python -m venv` records the real interpreter behind a version manager's
             // shim by itself, and resolving it here would run Python before READY.
-            python: config.python.clone(),
+            python: python.clone(),
             index_files: config.index_files.clone(),
         },
         reload.clone(),
@@ -160,7 +189,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
         ExecutorConfig {
             concurrency: config.action_concurrency,
             run: RunContext {
-                python: config.python.clone(),
+                python: python.clone(),
                 virtualenvs_dir: paths.virtualenvs_dir.clone(),
                 python_env: python_env.clone(),
                 shim: shim.clone(),
@@ -172,6 +201,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
                     tokens: Some(action_tokens.clone()),
                 },
                 announcer: crate::announce::Announcer::default(),
+                user: user.clone(),
             },
             packs: Some(packs.clone()),
             kv: std::sync::Arc::new(datastore.clone()),
@@ -230,7 +260,12 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     }
     tasks.spawn(signal::run(signals, reload.clone(), rereads, shutdown.clone()));
     tasks.spawn(systemd::watchdog(intake.clone()));
-    let info = DaemonInfo { started, packs_dirs: paths.packs_dirs.clone(), socket: paths.socket.clone() };
+    let info = DaemonInfo {
+        started,
+        packs_dirs: paths.packs_dirs.clone(),
+        socket: paths.socket.clone(),
+        action_user: action_user.name.clone(),
+    };
     let service = ControlService::new(&services, info);
     let server = tokio::spawn(api::serve(
         listener,
@@ -248,12 +283,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
         first.problems.len()
     );
     systemd::ready(&status);
-    work_tasks.spawn(prepare_base_libraries(
-        python_env.base.clone(),
-        config.python.clone(),
-        sensors.clone(),
-        work.clone(),
-    ));
+    work_tasks.spawn(prepare_base_libraries(python_env.base.clone(), python.clone(), sensors.clone(), work.clone()));
     tracing::info!(
         socket = %paths.socket.display(),
         startup_ms = started.elapsed().as_secs_f64() * 1000.0,

@@ -179,6 +179,13 @@ pub struct ServeArgs {
     )]
     pub python_preload: Vec<String>,
 
+    /// The user actions and sensors run as when st2d runs as root (default: `stanley` when that
+    /// user exists, as StackStorm's `[system_user] user`, else root, with a warning). `sudo: true`
+    /// actions run as root. st2d not running as root runs them as its own user and refuses
+    /// another.
+    #[arg(long, env = "ST2D_ACTION_USER", value_name = "USER", global = true)]
+    pub action_user: Option<String>,
+
     /// Executions that run at once; the others wait, `requested`, in order.
     #[arg(long, env = "ST2D_ACTION_CONCURRENCY", default_value_t = 16, value_name = "N", global = true)]
     pub action_concurrency: usize,
@@ -419,5 +426,11 @@ mod tests {
             .serve_args();
         assert_eq!((serve.ssh_strict_host_keys, serve.ssh_user.as_str()), (SshStrictHostKeys::No, "ops"));
         assert!(Cli::try_parse_from(["st2d", "--ssh-strict-host-keys", "maybe"]).is_err());
+    }
+
+    #[test]
+    fn the_action_user_is_a_serve_flag() {
+        let serve = Cli::try_parse_from(["st2d", "--action-user", "nobody", "serve"]).expect("valid").serve_args();
+        assert_eq!(serve.action_user.as_deref(), Some("nobody"));
     }
 }

@@ -144,6 +144,8 @@ pub struct Config {
     pub retention: crate::retention::Retention,
     /// The remote runners' SSH settings (`--ssh-*`).
     pub ssh: SshSettings,
+    /// `--action-user`, as given (`action_user` decides who pack processes run as).
+    pub action_user: Option<String>,
 }
 
 impl Config {
@@ -195,6 +197,7 @@ impl Config {
                 health_open: serve.grpc_health_open,
             },
             index_files: serve.index.clone(),
+            action_user: serve.action_user.clone(),
             sensor_ref: serve.sensor_ref.clone(),
             timers_timezone: serve.timers_timezone.clone(),
             action_concurrency: serve.action_concurrency.max(1),

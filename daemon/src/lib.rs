@@ -3,6 +3,7 @@
 //! Owns: the module tree. Must not: hold logic of its own; `app` wires the parts together.
 
 pub mod action;
+pub mod action_user;
 pub mod announce;
 pub mod api;
 pub mod app;

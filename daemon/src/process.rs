@@ -1,13 +1,16 @@
 //! The one place child processes are built (DESIGN.md 4): own process group, explicit working
 //! directory and environment, no stdin unless given, captured output, killed when dropped;
-//! signalling a child's whole process group; and running one to completion with a timeout and
-//! capped capture (`run`).
+//! signalling a child's whole process group; running one to completion with a timeout and
+//! capped capture (`run`); and starting one as another user (`identity`).
 //!
 //! Owns: `tokio::process::Command` construction and process-group signals. Must not: decide
-//! when to start or stop anything (the sensor supervisor and the action runners do).
+//! when to start or stop anything (the sensor supervisor and the action runners do), nor who a
+//! child runs as (the callers pass the action user).
 
+pub mod identity;
 mod run;
 
+pub use identity::{Account, AccountError, RunAs};
 pub use run::{Captured, Ending, Exit, KILL_GRACE, Pipe, RunLimits, Started, run, supervise, terminate};
 
 use std::collections::BTreeMap;
@@ -25,6 +28,8 @@ pub struct ProcessSpec {
     pub env: BTreeMap<String, OsString>,
     /// Written to the child's stdin, which is then closed; `None` gives it no stdin at all.
     pub stdin: Option<Vec<u8>>,
+    /// The account the child runs as; `None`: st2d's own.
+    pub user: Option<RunAs>,
 }
 
 /// Variables passed through from st2d's own environment when present: the basics, and what
@@ -55,7 +60,7 @@ impl ProcessSpec {
             .iter()
             .filter_map(|key| std::env::var_os(key).map(|value| (key.to_string(), value)))
             .collect();
-        Self { program: program.into(), args: Vec::new(), cwd: cwd.into(), env, stdin: None }
+        Self { program: program.into(), args: Vec::new(), cwd: cwd.into(), env, stdin: None, user: None }
     }
 
     pub fn arg(mut self, arg: impl Into<OsString>) -> Self {
@@ -80,6 +85,16 @@ impl ProcessSpec {
         self
     }
 
+    /// The child runs as `user` (`None`: as st2d), with `HOME`, `USER` and `LOGNAME` as
+    /// `sudo -H -u` sets them (StackStorm's local runner runs commands that way), over any given
+    /// before.
+    pub fn run_as(mut self, user: Option<&RunAs>) -> Self {
+        let Some(user) = user else { return self };
+        let account = user.account();
+        self.user = Some(user.clone());
+        self.env("HOME", &account.home).env("USER", &account.name).env("LOGNAME", &account.name)
+    }
+
     /// The command: its own process group (so signals reach its children too), stdin closed
     /// (piped when `stdin` data is set: the caller writes it), stdout and stderr piped, killed if
     /// the handle is dropped.
@@ -87,9 +102,14 @@ impl ProcessSpec {
     /// A bare program name is looked up in the child's `PATH` here, so the child is started with
     /// an absolute path: the standard library then uses `posix_spawn` (a vfork) instead of
     /// forking the whole daemon, which costs a millisecond or more per spawn in a large process.
+    /// A child that runs as another user is forked (the switch runs between fork and exec),
+    /// leads a session of its own (`identity::switch`) and looks a bare program name up itself,
+    /// as that user: a directory of st2d's `PATH` the user cannot enter (a version manager's
+    /// shims in root's home) is passed over, as it would be for a process the user started.
     #[allow(clippy::disallowed_methods)] // the one place (clippy.toml)
     pub fn command(&self) -> tokio::process::Command {
-        let mut command = tokio::process::Command::new(self.resolved_program());
+        let program = if self.user.is_some() { self.program.clone() } else { self.resolved_program() };
+        let mut command = tokio::process::Command::new(program);
         command
             .args(&self.args)
             .current_dir(&self.cwd)
@@ -98,9 +118,19 @@ impl ProcessSpec {
             .stdin(if self.stdin.is_some() { Stdio::piped() } else { Stdio::null() })
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
-            .process_group(0)
             .kill_on_drop(true);
+        match &self.user {
+            Some(user) => identity::switch(&mut command, user, &self.cwd),
+            None => {
+                command.process_group(0);
+            }
+        }
         command
+    }
+
+    /// ` as <user>` when the child runs as another user, for messages about its start.
+    pub fn as_whom(&self) -> String {
+        self.user.as_ref().map(|user| format!(" as {}", user.name())).unwrap_or_default()
     }
 }
 
@@ -178,5 +208,54 @@ mod tests {
         let output = child.wait_with_output().await.expect("output");
         assert_eq!(String::from_utf8_lossy(&output.stdout).trim(), pid.to_string());
         assert!(!group_exists(pid), "the group is gone once the child exited");
+    }
+
+    /// A member of a group that is not its primary one (its supplementary groups then show),
+    /// else `nobody`.
+    fn user_with_groups() -> RunAs {
+        let groups = std::fs::read_to_string("/etc/group").unwrap_or_default();
+        let member =
+            groups.lines().filter_map(|line| line.split(':').nth(3)).flat_map(|m| m.split(',')).find(|m| !m.is_empty());
+        let account = member.and_then(|name| Account::by_name(name).ok().flatten());
+        let account =
+            account.unwrap_or_else(|| Account::by_name("nobody").expect("a lookup").expect("the user nobody"));
+        RunAs::new(account)
+    }
+
+    /// As root: the child is the user with its groups and home, in a session and group of its
+    /// own. Otherwise: the switch is refused (only root can start a process as another user).
+    #[tokio::test]
+    async fn children_run_as_the_user_they_are_given() {
+        let user = user_with_groups();
+        let name = user.name().to_string();
+        let script = "id -u; id -G; echo \"$HOME $USER $LOGNAME\"; ps -o pgid=,sid= -p $$";
+        let spec = ProcessSpec::new("sh", "/").arg("-c").arg(script).run_as(Some(&user));
+        assert_eq!(spec.as_whom(), format!(" as {name}"));
+        if !rustix::process::geteuid().is_root() {
+            let error = spec.command().spawn().expect_err("only root switches users");
+            assert_eq!(error.kind(), std::io::ErrorKind::PermissionDenied, "{error}");
+            return;
+        }
+        let child = spec.command().spawn().expect("sh runs");
+        let pid = child.id().expect("a pid");
+        let output = child.wait_with_output().await.expect("output");
+        let text = String::from_utf8_lossy(&output.stdout);
+        let lines: Vec<&str> = text.lines().map(str::trim).collect();
+        let account = user.account();
+        let mut groups: Vec<u32> = account.groups.clone();
+        groups.sort_unstable();
+        groups.dedup();
+        let mut seen: Vec<u32> = lines[1].split(' ').filter_map(|g| g.parse().ok()).collect();
+        seen.sort_unstable();
+        seen.dedup();
+        assert_eq!(lines[0], account.uid.to_string(), "{text}");
+        assert_eq!(seen, groups, "{text}");
+        assert_eq!(lines[2], format!("{} {name} {name}", account.home.display()), "{text}");
+        let ids: Vec<&str> = lines[3].split_whitespace().collect();
+        assert_eq!(ids, [pid.to_string(), pid.to_string()], "its own group and session: {text}");
+        // A relative working directory is st2d's, entered once.
+        let output = ProcessSpec::new("pwd", "src").run_as(Some(&user)).command().output().await.expect("pwd runs");
+        let here = std::env::current_dir().expect("a working directory").join("src");
+        assert_eq!(String::from_utf8_lossy(&output.stdout).trim(), here.display().to_string());
     }
 }

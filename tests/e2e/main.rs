@@ -3,6 +3,7 @@
 // The test harness starts real processes of its own (clippy.toml keeps the daemon to `process`).
 #![allow(clippy::disallowed_methods)]
 
+mod action_user;
 mod actions;
 mod check;
 mod cli;

@@ -66,10 +66,13 @@ pub fn bins() -> &'static Bins {
 
 /// `st2d`, with StackStorm's base Python libraries of the test run (`pyenv::base_libraries_dir`:
 /// built once, shared), so that no daemon under test builds its own and pack code runs in the
-/// environment it gets in production.
+/// environment it gets in production; pack code runs as the user running the tests (unless a
+/// test names another `--action-user`), whether or not the machine has a `stanley`.
 pub fn st2d_command() -> Command {
+    static USER: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     let mut command = Command::new(&bins().st2d);
     command.env("ST2D_PYTHON_BASE_DIR", pyenv::base_libraries_dir());
+    command.env("ST2D_ACTION_USER", USER.get_or_init(sshd::current_user));
     command
 }
 

@@ -68,7 +68,9 @@ pub async fn run(job: &Job<'_>) -> Outcome {
         Some(started) => crate::process::supervise(started, limits, job.cancel, &on_line).await,
         None => match crate::process::run(&spec, limits, job.cancel, &on_line).await {
             Ok(captured) => captured,
-            Err(error) => return Outcome::failed(format!("cannot start {}: {error}", spec.program.display())),
+            Err(error) => {
+                return Outcome::failed(format!("cannot start {}{}: {error}", spec.program.display(), spec.as_whom()));
+            }
         },
     };
     if captured.truncated {
@@ -144,8 +146,8 @@ fn pack_code(job: &Job<'_>, python: &std::path::Path) -> PackCode {
 
 /// The interpreter (the pack's virtualenv python, else st2d's), the import path
 /// (`pyenv::PythonEnv::import_path`; the shim adds the action's directory as it imports the
-/// file) and the environment (the user's `env` without any `PYTHONPATH`, the ST2_ACTION_*
-/// variables, the shim socket and token).
+/// file), the environment (the user's `env` without any `PYTHONPATH`, the ST2_ACTION_*
+/// variables, the shim socket and token) and the action user.
 fn process_spec(job: &Job<'_>, token: &str) -> ProcessSpec {
     let context = job.context;
     let env = &context.python_env;
@@ -156,6 +158,7 @@ fn process_spec(job: &Job<'_>, token: &str) -> ProcessSpec {
     env.apply(spec, Role::Action, &pack_dir, crate::pyenv::virtualenv_of(&python))
         .env("ST2D_SHIM_SOCKET", context.shim.path())
         .env("ST2D_SHIM_TOKEN", token)
+        .run_as(context.user.as_ref())
 }
 
 #[cfg(test)]

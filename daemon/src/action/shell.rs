@@ -5,8 +5,10 @@
 //!
 //! StackStorm runs the line with `/bin/sh -c`; st2d uses `bash -c`, which accepts what a POSIX
 //! sh does and also the bash-isms of packs written on systems whose sh is bash. Commands run
-//! as st2d's own user (StackStorm's `[system_user]` is the user of the daemon here), so no
-//! `sudo -u` wrapping happens unless `sudo` asks for root.
+//! as the action user (`--action-user`, StackStorm's `[system_user]`), which st2d switches to
+//! itself rather than through `sudo -u`. `sudo: true` runs the line as root: started as root
+//! when st2d is root (StackStorm's root action runner gets there through `sudo -E`), else
+//! wrapped in `sudo -E` (`-S` with `sudo_password` fed on stdin) from st2d's own user.
 //!
 //! Owns: those two runners. Must not: build processes itself (`crate::process` does).
 
@@ -40,13 +42,16 @@ pub enum ShellError {
 /// Runs a local-shell-cmd or local-shell-script job.
 pub async fn run(job: &Job<'_>) -> Outcome {
     let sudo = job.runner_flag("sudo");
-    let password = job.runner_text("sudo_password");
-    let line = match command_line(job, sudo, password.is_some()) {
+    // As root, root is what sudo would give: no sudo, nor its password.
+    let root = sudo && rustix::process::geteuid().is_root();
+    let password = job.runner_text("sudo_password").filter(|_| !root);
+    let line = match command_line(job, sudo && !root, password.is_some()) {
         Ok(line) => line,
         Err(error) => return Outcome::failed(error.to_string()),
     };
     let timeout = job.timeout_seconds(DEFAULT_TIMEOUT);
-    let mut spec = job.environment(ProcessSpec::new("bash", job.cwd()), |_| false).arg("-c").arg(&line);
+    let user = if sudo { None } else { job.context.user.as_ref() };
+    let mut spec = job.environment(ProcessSpec::new("bash", job.cwd()), |_| false).arg("-c").arg(&line).run_as(user);
     if let Some(password) = &password {
         spec = spec.stdin(format!("{password}\n"));
     }
@@ -58,7 +63,9 @@ pub async fn run(job: &Job<'_>) -> Outcome {
             }
             shape(&captured, timeout, password.is_some())
         }
-        Err(error) => Outcome::failed(format!("cannot start bash in {}: {error}", spec.cwd.display())),
+        Err(error) => {
+            Outcome::failed(format!("cannot start bash in {}{}: {error}", spec.cwd.display(), spec.as_whom()))
+        }
     }
 }
 

@@ -86,7 +86,7 @@ impl Kit {
         )
         .expect("shim socket");
         let context = RunContext {
-            python: crate::sensor::spec::resolve_interpreter(Path::new("python3")).await,
+            python: crate::sensor::spec::resolve_interpreter(Path::new("python3"), None).await,
             virtualenvs_dir: home.path().join("virtualenvs"),
             python_env: crate::pyenv::PythonEnv {
                 shim_dir: home.path().join("python"),
@@ -101,6 +101,7 @@ impl Kit {
             warm: crate::warm::WarmPool::off(),
             api: Default::default(),
             announcer: Default::default(),
+            user: None,
         };
         Self { registry: published.registry(), home, context, datastore, shutdown }
     }

@@ -25,6 +25,8 @@ pub struct DaemonInfo {
     pub started: Instant,
     pub packs_dirs: Vec<PathBuf>,
     pub socket: PathBuf,
+    /// Who actions and sensors run as.
+    pub action_user: String,
 }
 
 pub struct ControlService {
@@ -98,6 +100,7 @@ impl Control for ControlService {
             sensors: counts.sensors as u32,
             packs_dirs: self.info.packs_dirs.iter().map(|p| p.display().to_string()).collect(),
             socket: self.info.socket.display().to_string(),
+            action_user: self.info.action_user.clone(),
             last_reload: self.published.last_report().map(|r| convert::reload_report(&r)),
             sensors_running: registry
                 .sensors(None)

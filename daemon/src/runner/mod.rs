@@ -43,6 +43,8 @@ pub struct RunContext {
     pub api: ApiAccess,
     /// Where the `announcement` runner publishes.
     pub announcer: crate::announce::Announcer,
+    /// The account local and python actions run as (`action_user`); `None`: st2d's own.
+    pub user: Option<crate::process::RunAs>,
 }
 
 /// How an action reaches st2d's REST API, as StackStorm gives it to actions: the API's URL and

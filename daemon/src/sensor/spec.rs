@@ -48,12 +48,14 @@ impl SensorSpec {
 }
 
 /// The real executable behind `python` (version managers such as pyenv put a slow shell script
-/// on PATH; starting the interpreter directly halves sensor start time). Falls back to `python`.
-pub async fn resolve_interpreter(python: &Path) -> PathBuf {
+/// on PATH; starting the interpreter directly halves sensor start time), as `user` (the action
+/// user; `None`: st2d's own) runs it. Falls back to `python`.
+pub async fn resolve_interpreter(python: &Path, user: Option<&crate::process::RunAs>) -> PathBuf {
     let spec = crate::process::ProcessSpec::new(python, "/")
         .inherit_environment()
         .arg("-c")
-        .arg("import sys; print(sys.executable)");
+        .arg("import sys; print(sys.executable)")
+        .run_as(user);
     match spec.command().output().await {
         Ok(output) if output.status.success() => {
             let text = String::from_utf8_lossy(&output.stdout).trim().to_string();

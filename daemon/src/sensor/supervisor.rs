@@ -88,7 +88,7 @@ impl Supervisor {
     /// Follows the published registry until `shutdown`, then stops every sensor.
     pub async fn run(mut self, published: Published, shutdown: CancellationToken) {
         // Resolved here, not before READY: it runs the interpreter once.
-        self.python = super::spec::resolve_interpreter(&self.python).await;
+        self.python = super::spec::resolve_interpreter(&self.python, self.ctx.user.as_ref()).await;
         tracing::info!(python = %self.python.display(), "python interpreter for sensors");
         // Sensors start with StackStorm's base libraries when a build is there.
         self.ctx.python_env.base.settled().await;

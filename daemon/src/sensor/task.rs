@@ -33,6 +33,8 @@ pub struct SensorContext {
     pub python_env: PythonEnv,
     /// Where sensor processes are forked from, when warm (green interpreters).
     pub warm: crate::warm::WarmPool,
+    /// The account sensors run as (`action_user`); `None`: st2d's own.
+    pub user: Option<crate::process::RunAs>,
 }
 
 pub enum Command {
@@ -90,7 +92,7 @@ pub async fn run(
             Ok(started) => started,
             Err(error) => {
                 failures += 1;
-                let reason = format!("cannot start {}: {error}", spec.python.display());
+                let reason = format!("cannot start {}{}: {error}", spec.python.display(), process.as_whom());
                 tracing::error!(sensor = %sensor_ref, error = %reason, "sensor failed to start");
                 set(&status, |s| {
                     s.state = SensorState::Failed;
@@ -263,6 +265,7 @@ fn process_spec(spec: &SensorSpec, ctx: &SensorContext, token: &str) -> ProcessS
         .env("ST2D_SHIM_SOCKET", ctx.shim.path())
         .env("ST2D_SHIM_TOKEN", token)
         .env("ST2D_SENSOR_REF", spec.ref_())
+        .run_as(ctx.user.as_ref())
 }
 
 type Lines = tokio::io::Lines<BufReader<Box<dyn AsyncRead + Send + Unpin>>>;

@@ -49,8 +49,10 @@ type Forked = Result<(u32, oneshot::Receiver<i32>), WarmError>;
 pub(super) enum WarmError {
     #[error("cannot listen on {}: {source}", .path.display())]
     Listen { path: PathBuf, source: std::io::Error },
-    #[error("cannot start {}: {source}", .program.display())]
-    Start { program: PathBuf, source: std::io::Error },
+    #[error("cannot hand its socket {} to {user}: {source}", .path.display())]
+    HandOver { path: PathBuf, user: String, source: std::io::Error },
+    #[error("cannot start {}{as_whom}: {source}", .program.display())]
+    Start { program: PathBuf, as_whom: String, source: std::io::Error },
     #[error("it did not become ready in time")]
     NotReady,
     #[error("it did not say it was ready: {0}")]
@@ -98,6 +100,8 @@ pub(super) struct Interpreter {
     /// The pack whose actions it preloads; empty when none.
     pub(super) pack: String,
     socket: PathBuf,
+    /// The account it runs as; `None`: st2d's.
+    user: Option<crate::process::RunAs>,
     /// Serves no new run: its pack changed, or another interpreter preloads the pack now. It
     /// ends when its runs in flight have.
     retired: CancellationToken,
@@ -111,7 +115,7 @@ pub(super) struct Interpreter {
 
 impl Interpreter {
     pub(super) fn new(setup: Setup) -> Self {
-        let Setup { python, program, env, cwd, pack, socket } = setup;
+        let Setup { python, program, env, cwd, pack, socket, user } = setup;
         Self {
             python,
             program,
@@ -119,6 +123,7 @@ impl Interpreter {
             cwd,
             pack,
             socket,
+            user,
             retired: CancellationToken::new(),
             preloaded: AtomicU32::new(0),
             state: Mutex::new(State::Idle),
@@ -280,12 +285,23 @@ impl Interpreter {
         let _ = std::fs::remove_file(socket);
         let listener =
             UnixListener::bind(socket).map_err(|source| WarmError::Listen { path: socket.to_path_buf(), source })?;
+        if let Some(user) = &self.user {
+            user.give(socket, 0o600).map_err(|source| WarmError::HandOver {
+                path: socket.to_path_buf(),
+                user: user.name().to_string(),
+                source,
+            })?;
+        }
         let mut spec = ProcessSpec::new(&self.program, &self.cwd).arg("-u").arg(entry).env("ST2D_WARM_SOCKET", socket);
         for (key, value) in &self.env {
             spec = spec.env(key, value.clone());
         }
-        let mut process =
-            spec.command().spawn().map_err(|source| WarmError::Start { program: self.program.clone(), source })?;
+        let spec = spec.run_as(self.user.as_ref());
+        let mut process = spec.command().spawn().map_err(|source| WarmError::Start {
+            program: self.program.clone(),
+            as_whom: spec.as_whom(),
+            source,
+        })?;
         let group = process.id().unwrap_or(0);
         for pipe in [
             process.stdout.take().map(|p| Box::pin(p) as Pin<Box<dyn AsyncRead + Send>>),

@@ -4,7 +4,8 @@
 //!
 //! The child is what a cold start would be (its own process group, working directory,
 //! environment and import path from the same `ProcessSpec`, stdout and stderr on pipes st2d
-//! made); it imports the pack's code itself, so an edited action is what runs. The warm process
+//! made; its user, as the warm process runs as the user of the runs it forks, and its socket is
+//! that user's); it imports the pack's code itself, so an edited action is what runs. The warm process
 //! imports no pack code and starts no thread. An interpreter comes up on its first use (that
 //! run and those until it is ready start cold); one that dies is started again on a later use
 //! after a backoff (1 s doubling to 1 min), its runs in flight killed and failed; while it is
@@ -183,8 +184,12 @@ impl WarmPool {
             cwd: PathBuf::from("/"),
             pack: String::new(),
             socket: PathBuf::new(),
+            user: spec.user.clone(),
         };
         let mut key = python.into_os_string();
+        if let Some(user) = &spec.user {
+            key.push(format!("\0uid {}", user.account().uid));
+        }
         if self.inner.green {
             let path = shared_import_path(spec);
             key.push("\0green\0");
@@ -261,6 +266,8 @@ pub(super) struct Setup {
     /// The pack it preloads; empty when none.
     pack: String,
     socket: PathBuf,
+    /// The account it runs as, the runs' own; `None`: st2d's.
+    user: Option<crate::process::RunAs>,
 }
 
 /// Paths as a JSON list of strings (the paths st2d names are text).
