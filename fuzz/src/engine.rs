@@ -3,7 +3,8 @@
 //! failure on disk.
 //!
 //! Owns: the run loop, what counts as a failure (a panic, by its location; an input over the
-//! hang limit; an input whose allocations peak over the cap; an input the process died on),
+//! hang limit in CPU time, so a loaded machine makes no hang; an input whose allocations peak
+//! over the cap; an input the process died on),
 //! their deduplication and where they are saved. Must not: know any target's meaning, or stop
 //! the process for a failure it can report (only an input that never returns ends the run).
 
@@ -62,7 +63,7 @@ pub struct Options<'m> {
     pub inputs: Option<u64>,
     /// Failures go to `<out>/<target>/`.
     pub out: PathBuf,
-    /// An input running longer is a hang.
+    /// An input using more CPU time is a hang.
     pub hang: Duration,
     /// An input still running after this long ends the process (its input is saved first).
     pub abandon: Duration,
@@ -354,10 +355,12 @@ fn work(
         watch.number.store(number, Ordering::Relaxed);
         watch.started.store(watch.now(), Ordering::Relaxed);
         let began = Instant::now();
+        let cpu_before = thread_cpu();
         IN_INPUT.with(|f| f.set(true));
         let outcome = catch_unwind(AssertUnwindSafe(|| (target.run)(&input)));
         IN_INPUT.with(|f| f.set(false));
         let took = began.elapsed();
+        let cpu = thread_cpu().saturating_sub(cpu_before);
         watch.started.store(0, Ordering::Relaxed);
         let peak = options.meter.peak();
         match outcome {
@@ -380,8 +383,16 @@ fn work(
                 failures.record(Kind::Panic, format!("at {location}"), message, &input)?;
             }
         }
-        if took > options.hang || watch.hung.load(Ordering::Relaxed) == number {
-            failures.record(Kind::Hang, "over the time limit".to_string(), format!("took {took:?}"), &input)?;
+        // A hang is work, not the machine's load: the input's own CPU time is what counts (the
+        // watchdog's wall clock only saves an input in progress and abandons a run that never
+        // returns).
+        if cpu > options.hang {
+            failures.record(
+                Kind::Hang,
+                "over the time limit".to_string(),
+                format!("took {cpu:?} of CPU ({took:?} wall)"),
+                &input,
+            )?;
         }
         if peak > options.alloc_cap {
             failures.record(
@@ -401,15 +412,26 @@ fn work(
 pub fn replay(target: &'static Target, input: &[u8]) -> String {
     install_panic_hook();
     let began = Instant::now();
+    let cpu_before = thread_cpu();
     IN_INPUT.with(|f| f.set(true));
     let outcome = catch_unwind(AssertUnwindSafe(|| (target.run)(input)));
     IN_INPUT.with(|f| f.set(false));
     let took = began.elapsed();
+    let cpu = thread_cpu().saturating_sub(cpu_before);
     match outcome {
-        Ok(outcome) => format!("{outcome:?} in {took:?}"),
+        Ok(outcome) => format!("{outcome:?} in {cpu:?} of CPU ({took:?} wall)"),
         Err(_) => {
             let (location, message) = LAST_PANIC.lock().ok().and_then(|mut l| l.take()).unwrap_or_default();
-            format!("panic at {location}: {message} (after {took:?})")
+            format!("panic at {location}: {message} (after {cpu:?} of CPU, {took:?} wall)")
         }
     }
+}
+
+/// The CPU time this thread has used (`/proc/thread-self/schedstat`, in nanoseconds); zero
+/// where it cannot be read, so that no input is then taken for a hang.
+fn thread_cpu() -> Duration {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|text| text.split_whitespace().next().and_then(|ns| ns.parse::<u64>().ok()))
+        .map_or(Duration::ZERO, Duration::from_nanos)
 }

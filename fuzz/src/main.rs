@@ -55,7 +55,7 @@ struct Args {
     /// Where failures are saved (one directory per target).
     #[arg(long)]
     out: Option<PathBuf>,
-    /// An input taking longer is a hang, in milliseconds.
+    /// An input using more CPU time than this is a hang, in milliseconds.
     #[arg(long, default_value_t = 1000)]
     hang_ms: u64,
     /// An input whose allocations peak above this is a failure, in MiB.
