@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use std::process::Command;
 
 use serde_json::Value;
+use st2d_tests::prometheus::{self, sample};
 use st2d_tests::{Daemon, Home, free_port, pack_yaml, stderr};
 
 /// `curl` POSTs `body` to `path`; returns (status, response body).
@@ -52,20 +53,7 @@ fn metrics(port: u16, headers: &[&str]) -> (u16, HashMap<String, f64>) {
     if status != 200 {
         return (status, HashMap::new());
     }
-    let samples = page
-        .lines()
-        .filter(|line| !line.starts_with('#') && !line.is_empty())
-        .map(|line| {
-            let (name, value) = line.rsplit_once(' ').expect("a sample is `name value`");
-            (name.to_string(), value.parse().unwrap_or_else(|_| panic!("a number in {line:?}")))
-        })
-        .collect();
-    (status, samples)
-}
-
-/// The value of one sample; the page must have it.
-fn sample(samples: &HashMap<String, f64>, name: &str) -> f64 {
-    *samples.get(name).unwrap_or_else(|| panic!("{name} is not on the metrics page: {samples:#?}"))
+    (status, prometheus::parse(page))
 }
 
 /// Polls `/metrics` until `check` holds.
