@@ -189,9 +189,7 @@ async fn save_to_visible(home: &Home) {
 
 fn idle_memory(pid: u32) {
     std::thread::sleep(Duration::from_secs(2));
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");
-    let rss = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap_or("VmRSS: ?");
-    println!("idle memory with the corpus loaded: {}", rss.split_whitespace().skip(1).collect::<Vec<_>>().join(" "));
+    println!("idle memory with the corpus loaded: {} kB", st2d_tests::bench::rss_kb(pid));
 }
 
 fn signal(pid: u32, signal: i32) {

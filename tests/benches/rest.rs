@@ -19,6 +19,7 @@ use serde_json::{Map, Value, json};
 use st2d::execution::{Execution, LogEntry};
 use st2d::store::Store;
 use st2d_core::status::ExecutionStatus;
+use st2d_tests::bench::Served;
 use st2d_tests::{Home, http1};
 
 const HISTORY: usize = 100_000;
@@ -85,21 +86,8 @@ fn main() {
     let started = Instant::now();
     write_history(&home);
     println!("history: {HISTORY} executions written in {:.1} s", started.elapsed().as_secs_f64());
-    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port").local_addr().expect("addr").port();
-    let listen = format!("127.0.0.1:{port}");
-    let mut child = st2d_tests::st2d_command()
-        .arg("--home")
-        .arg(home.path())
-        .args(["serve", "--http-listen", &listen])
-        .env("ST2D_LOG", "warn")
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .expect("st2d starts");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "st2d did not start listening");
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    let served = Served::start(&home, &[]);
+    let port = served.port;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
     runtime.block_on(async {
         let mut stream = http1::connect(port).await;
@@ -141,6 +129,5 @@ fn main() {
             created as f64 / elapsed
         );
     });
-    let _ = child.kill();
-    let _ = child.wait();
+    drop(served);
 }

@@ -9,6 +9,7 @@
 use std::time::{Duration, Instant};
 
 use st2d_proto::v1 as pb;
+use st2d_tests::bench::rss_kb;
 use st2d_tests::{Home, control, pack_yaml, write_file};
 
 const DISPATCHES: u64 = 200_000;
@@ -147,16 +148,6 @@ async fn restart_component() {
 }
 
 const TIMERS: usize = 10_000;
-
-fn rss_kb(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next())
-        .and_then(|v| v.parse().ok())
-        .expect("VmRSS")
-}
 
 async fn timer_memory() {
     let home = Home::new();

@@ -10,8 +10,8 @@
 
 use std::time::{Duration, Instant};
 
-use st2d_tests::{Home, http1, pack_yaml, write_file};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use st2d_tests::bench::Served;
+use st2d_tests::{Home, http1, pack_yaml, prometheus, write_file};
 
 const CONNECTIONS: usize = 64;
 const DURATION: Duration = Duration::from_secs(10);
@@ -29,21 +29,8 @@ fn main() {
         &pack.join("rules/alert.yaml"),
         "---\nname: alert\nenabled: true\ntrigger: {type: core.st2.webhook, parameters: {url: alert}}\ncriteria:\n  trigger.body.severity: {type: equals, pattern: never}\naction: {ref: core.noop}\n",
     );
-    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port").local_addr().expect("addr").port();
-    let listen = format!("127.0.0.1:{port}");
-    let mut child = st2d_tests::st2d_command()
-        .arg("--home")
-        .arg(home.path())
-        .args(["serve", "--register-rules-by-default", "--http-listen", &listen])
-        .env("ST2D_LOG", "warn")
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .expect("st2d starts");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "st2d did not start listening");
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    let served = Served::start(&home, &["--register-rules-by-default"]);
+    let port = served.port;
     let body = r#"{"severity": "warning", "host": "web-1", "check": "disk", "output": "DISK WARNING - 81% used"}"#;
     let request = http1::post_json("/api/v1/webhooks/alert", body);
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
@@ -65,25 +52,14 @@ fn main() {
         accepted as f64 / elapsed.as_secs_f64()
     );
     // The daemon's own count, from its metrics page: every 202 is a journaled instance.
-    let page = runtime.block_on(async {
-        let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.expect("connect");
-        stream
-            .write_all(b"GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
-            .await
-            .expect("write");
-        let mut page = String::new();
-        stream.read_to_string(&mut page).await.expect("read the metrics page");
-        page
-    });
-    let figure = |name: &str| {
-        page.lines().find_map(|l| l.strip_prefix(name).and_then(|v| v.trim().parse::<f64>().ok())).unwrap_or(f64::NAN)
-    };
+    let samples =
+        runtime.block_on(async { prometheus::scrape(&mut http1::connect(port).await, &mut Vec::new()).await });
+    let figure = |name: &str| prometheus::sample(&samples, name);
     println!(
         "st2d's metrics: {} instances received, {} processed by the rules engine, {} HTTP 202s",
-        figure("st2d_trigger_instances_received_total "),
-        figure("st2d_trigger_instances_processed_total "),
-        figure("st2d_http_requests_total{code=\"202\"} "),
+        figure("st2d_trigger_instances_received_total"),
+        figure("st2d_trigger_instances_processed_total"),
+        figure("st2d_http_requests_total{code=\"202\"}"),
     );
-    let _ = child.kill();
-    let _ = child.wait();
+    drop(served);
 }

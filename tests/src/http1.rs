@@ -14,31 +14,55 @@ pub async fn connect(port: u16) -> TcpStream {
     stream
 }
 
+/// One response: its status, its head (status line and headers) and its body.
+pub struct Response {
+    pub status: u16,
+    head: String,
+    pub body: Vec<u8>,
+}
+
+impl Response {
+    /// The value of header `name` (case-insensitive), the first if repeated.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.head.lines().skip(1).find_map(|line| {
+            let (key, value) = line.split_once(':')?;
+            key.trim().eq_ignore_ascii_case(name).then_some(value.trim())
+        })
+    }
+}
+
 /// Sends `request` and reads one response: its status and body. `buffer` is reused between
 /// calls.
 pub async fn exchange(stream: &mut TcpStream, request: &[u8], buffer: &mut Vec<u8>) -> (u16, Vec<u8>) {
+    let response = send(stream, request, buffer).await;
+    (response.status, response.body)
+}
+
+/// Sends `request` and reads one whole response. `buffer` is reused between calls.
+pub async fn send(stream: &mut TcpStream, request: &[u8], buffer: &mut Vec<u8>) -> Response {
     stream.write_all(request).await.expect("write");
     buffer.clear();
     let mut chunk = [0u8; 16384];
-    let (status, start, total) = loop {
+    let (status, head, start, total) = loop {
         let read = stream.read(&mut chunk).await.expect("read");
         assert!(read > 0, "the server closed the connection");
         buffer.extend_from_slice(&chunk[..read]);
         let Some(end) = buffer.windows(4).position(|w| w == b"\r\n\r\n") else { continue };
-        let head = String::from_utf8_lossy(&buffer[..end]).to_ascii_lowercase();
-        let status: u16 = head.split_whitespace().nth(1).and_then(|s| s.parse().ok()).expect("a status");
-        let length: usize = head
+        let head = String::from_utf8_lossy(&buffer[..end]).into_owned();
+        let lower = head.to_ascii_lowercase();
+        let status: u16 = lower.split_whitespace().nth(1).and_then(|s| s.parse().ok()).expect("a status");
+        let length: usize = lower
             .lines()
             .find_map(|l| l.strip_prefix("content-length:").map(|v| v.trim().parse().unwrap_or(0)))
             .unwrap_or(0);
-        break (status, end + 4, end + 4 + length);
+        break (status, head, end + 4, end + 4 + length);
     };
     while buffer.len() < total {
         let read = stream.read(&mut chunk).await.expect("read");
         assert!(read > 0, "the server closed the connection");
         buffer.extend_from_slice(&chunk[..read]);
     }
-    (status, buffer[start..total].to_vec())
+    Response { status, head, body: buffer[start..total].to_vec() }
 }
 
 /// Sends `request` on one connection, each time the previous answer arrives, until `until`;

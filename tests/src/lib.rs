@@ -8,8 +8,10 @@
 // The test harness starts real processes of its own (clippy.toml keeps the daemon to `process`).
 #![allow(clippy::disallowed_methods)]
 
+pub mod bench;
 pub mod http1;
 pub mod pki;
+pub mod prometheus;
 pub mod pyenv;
 pub mod sshd;
 #[cfg(test)]

@@ -71,21 +71,10 @@ pub fn metrics(port: u16, headers: &[&str]) -> (u16, HashMap<String, f64>) {
     if status != 200 {
         return (status, HashMap::new());
     }
-    let samples = page
-        .lines()
-        .filter(|line| !line.starts_with('#') && !line.is_empty())
-        .map(|line| {
-            let (name, value) = line.rsplit_once(' ').expect("a sample is `name value`");
-            (name.to_string(), value.parse().unwrap_or_else(|_| panic!("a number in {line:?}")))
-        })
-        .collect();
-    (status, samples)
+    (status, st2d_tests::prometheus::parse(page))
 }
 
-/// The value of one sample; the page must have it.
-pub fn sample(samples: &HashMap<String, f64>, name: &str) -> f64 {
-    *samples.get(name).unwrap_or_else(|| panic!("{name} is not on the metrics page: {samples:#?}"))
-}
+pub use st2d_tests::prometheus::sample;
 
 /// Polls `/metrics` until `check` holds.
 pub fn wait_metrics(port: u16, what: &str, check: impl Fn(&HashMap<String, f64>) -> bool) -> HashMap<String, f64> {
