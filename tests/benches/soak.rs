@@ -35,7 +35,7 @@ use std::time::{Duration, Instant};
 
 use st2d_proto::v1 as pb;
 use st2d_tests::bench::{Served, disk_bytes, memory_total_kb, open_fds, proc_status, rss_kb};
-use st2d_tests::{Client, Home, http1, pack_yaml, prometheus, write_file};
+use st2d_tests::{Client, Home, SENSOR_NO_OP_METHODS, http1, pack_yaml, prometheus, write_file};
 use tokio::net::TcpStream;
 
 const CONNECTIONS: usize = 64;
@@ -81,18 +81,6 @@ class Pace(Sensor):
             time.sleep(0.005)
         while True:
             time.sleep(3600)
-
-    def cleanup(self):
-        pass
-
-    def add_trigger(self, trigger):
-        pass
-
-    def update_trigger(self, trigger):
-        pass
-
-    def remove_trigger(self, trigger):
-        pass
 "#;
 
 /// The bench pack: a webhook rule and the pacing sensor's rule, both running `core.noop`.
@@ -111,7 +99,7 @@ fn write_pack(home: &Home, sensor_rate: u64, start_file: &Path) {
         &pack.join("sensors/pace.yaml"),
         "---\nclass_name: Pace\nentry_point: pace.py\ndescription: dispatches at the configured rate\ntrigger_types:\n  - name: tick\n    payload_schema:\n      type: object\n      properties:\n        n: {type: integer}\n",
     );
-    write_file(&pack.join("sensors/pace.py"), SENSOR);
+    write_file(&pack.join("sensors/pace.py"), &format!("{SENSOR}{SENSOR_NO_OP_METHODS}"));
     write_file(
         &pack.join("rules/hook.yaml"),
         "---\nname: hook\nenabled: true\ntrigger: {type: core.st2.webhook, parameters: {url: soak}}\naction: {ref: core.noop}\n",

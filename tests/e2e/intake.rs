@@ -5,7 +5,7 @@
 
 use serde_json::{Value, json};
 use st2d_proto::v1 as pb;
-use st2d_tests::{Daemon, Home, control, free_port, pack_yaml};
+use st2d_tests::{Daemon, Home, SENSOR_NO_OP_METHODS, control, free_port, pack_yaml};
 
 use crate::support::http::{JSON, post, post_answer, sample, wait_metrics};
 
@@ -21,14 +21,6 @@ class Ticker(Sensor):
             self.sensor_service.dispatch('flood.tick', {'n': n})
             n += 1
             time.sleep(0.05)
-    def cleanup(self):
-        pass
-    def add_trigger(self, trigger):
-        pass
-    def update_trigger(self, trigger):
-        pass
-    def remove_trigger(self, trigger):
-        pass
 "#;
 
 fn write_flood_pack(home: &Home) {
@@ -41,7 +33,7 @@ fn write_flood_pack(home: &Home) {
         "packs/flood/sensors/ticker.yaml",
         "---\nclass_name: Ticker\nentry_point: ticker.py\ntrigger_types:\n  - name: tick\n    payload_schema:\n      type: object\n      properties:\n        n: {type: integer}\n",
     );
-    home.write("packs/flood/sensors/ticker.py", TICKER);
+    home.write("packs/flood/sensors/ticker.py", &format!("{TICKER}{SENSOR_NO_OP_METHODS}"));
 }
 
 /// The `n` of every `flood.tick` instance, sorted.
@@ -138,7 +130,7 @@ async fn oversized_headers_grpc_messages_and_shim_messages_are_refused_and_the_d
     );
     home.write(
         "packs/big/sensors/blob.py",
-        r#"import sys, time
+        &(r#"import sys, time
 from st2reactor.sensor.base import Sensor
 
 class Blob(Sensor):
@@ -158,15 +150,9 @@ class Blob(Sensor):
             connection._writer.write(b'{"op":"dispatch","payload":"' + b'y' * (17 << 20) + b'"}\n')
             connection._writer.flush()
         time.sleep(600)
-    def cleanup(self):
-        pass
-    def add_trigger(self, trigger):
-        pass
-    def update_trigger(self, trigger):
-        pass
-    def remove_trigger(self, trigger):
-        pass
-"#,
+"#
+        .to_string()
+            + SENSOR_NO_OP_METHODS),
     );
     let port = free_port();
     let listen = format!("127.0.0.1:{port}");

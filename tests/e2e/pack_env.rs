@@ -8,7 +8,7 @@ use std::process::Command;
 
 use serde_json::Value;
 use st2d_tests::pyenv::base_libraries_dir;
-use st2d_tests::{Daemon, Home, pack_yaml, require_python, stderr, stdout, write_file};
+use st2d_tests::{Daemon, Home, SENSOR_NO_OP_METHODS, pack_yaml, require_python, stderr, stdout, write_file};
 
 /// What an action or sensor of the test pack reports: every module of the issue imported, and
 /// a call into each that does something.
@@ -82,21 +82,6 @@ class Probe(Sensor):
         self.sensor_service.set_value("report", json.dumps(report), local=False)
 "#;
 
-/// The rest of a sensor class: what these sensors do not use.
-const SENSOR_METHODS: &str = r#"
-    def cleanup(self):
-        pass
-
-    def add_trigger(self, trigger):
-        pass
-
-    def update_trigger(self, trigger):
-        pass
-
-    def remove_trigger(self, trigger):
-        pass
-"#;
-
 /// A sensor that patches with eventlet itself, as some Exchange packs do, and runs green threads.
 const SELF_PATCHING_SENSOR: &str = r#"
 import eventlet
@@ -131,9 +116,9 @@ fn write_pack(home: &Home) {
     write_file(&dir.join("actions/imports.py"), ACTION);
     write_file(&dir.join("actions/lib/envprobe.py"), PROBE);
     write_file(&dir.join("sensors/probe.yaml"), "class_name: Probe\nentry_point: probe.py\n");
-    write_file(&dir.join("sensors/probe.py"), &format!("{SENSOR}{SENSOR_METHODS}"));
+    write_file(&dir.join("sensors/probe.py"), &format!("{SENSOR}{SENSOR_NO_OP_METHODS}"));
     write_file(&dir.join("sensors/selfpatch.yaml"), "class_name: SelfPatch\nentry_point: selfpatch.py\n");
-    write_file(&dir.join("sensors/selfpatch.py"), &format!("{SELF_PATCHING_SENSOR}{SENSOR_METHODS}"));
+    write_file(&dir.join("sensors/selfpatch.py"), &format!("{SELF_PATCHING_SENSOR}{SENSOR_NO_OP_METHODS}"));
     // Sensors find the probe through the pack's common lib directory.
     write_file(&dir.join("lib/envprobe.py"), PROBE);
 }

@@ -224,6 +224,22 @@ pub fn write_file(path: &Path, text: &str) {
     std::fs::rename(&temp, path).expect("rename into place");
 }
 
+/// The methods of a StackStorm `Sensor` class that a test sensor does not use, to append to
+/// its class body.
+pub const SENSOR_NO_OP_METHODS: &str = r#"
+    def cleanup(self):
+        pass
+
+    def add_trigger(self, trigger):
+        pass
+
+    def update_trigger(self, trigger):
+        pass
+
+    def remove_trigger(self, trigger):
+        pass
+"#;
+
 /// A minimal valid `pack.yaml`.
 pub fn pack_yaml(ref_: &str, description: &str) -> String {
     format!("---\nref: {ref_}\nname: {ref_}\ndescription: {description}\nversion: 1.0.0\nauthor: st2d tests\n")
